@@ -1,0 +1,635 @@
+//! The command line: a plain lexopt loop collects raw flags, then `validate` turns them into a
+//! `Config` (or `ServeConfig`). Every rejection is a `UsageError` whose one-line message names
+//! the flag and the value; `main` prints it and exits 2. `--help` and `--version` come back as
+//! values: nothing here prints or exits.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use lexopt::prelude::*;
+
+use crate::config::{Config, ServeConfig, ServeMode, Target};
+use crate::protocol::raw::{Delimiter, RawFraming};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub const HELP: &str = "\
+clobber: a TCP load generator with few client CPU cycles per request
+
+USAGE:
+    clobber [OPTIONS] TARGET          load TARGET (tcp://HOST:PORT or HOST:PORT)
+    clobber serve [SERVE OPTIONS]     run the built-in target server (clobber serve --help)
+    clobber demo [OPTIONS]            serve and clobber on loopback for 5 s, then report
+
+LOAD:
+    -c, --connections N   open connections in total, spread over the threads [default: 50]
+    -t, --threads N       worker threads, one per core [default: number of CPUs]
+        --cpus LIST       cores to pin the workers to, e.g. 0,2-3 [default: all]
+        --no-pin          do not pin worker threads to cores
+    -d, --duration DUR    run for DUR: 500ms, 10s, 2m, 1h [default: 10s, or none with -n]
+    -n, --requests N      stop after exactly N completed responses
+        --reconnect       a new connection for every request (connect, write, read, close);
+                          the default is to keep each connection open and reuse it
+        --pipeline N      write N requests at once, then read N responses [default: 1]
+
+REQUEST:
+        --data STR        the request bytes; escapes: \\r \\n \\t \\\\ \\xNN
+        --file PATH       the request bytes from a file (`-` reads standard input)
+
+RESPONSE FRAMING (at most one; --pipeline needs one):
+        --until STR       a response ends with STR (same escapes as --data)
+        --expect-bytes N  a response is exactly N bytes
+        --until-close     a response ends when the server closes the connection
+                          Without any of these, a response is whatever one read returns,
+                          as in the original clobber: fine for small replies, wrong for
+                          replies that arrive in pieces.
+
+OUTPUT:
+        --json            print the report as one JSON object on stdout
+    -h, --help            print this help
+    -V, --version         print the version
+
+EXIT CODE: 0 if any request completed, 1 if none did, 2 for bad usage.
+";
+
+pub const SERVE_HELP: &str = "\
+clobber serve: the built-in target server (mio, one event loop per thread, no locks)
+
+USAGE:
+    clobber serve [OPTIONS]
+
+OPTIONS:
+        --listen ADDR     address to listen on; port 0 picks a free one [default: 127.0.0.1:8000]
+        --mode MODE       echo: send back every byte received; http: answer every HTTP/1.1
+                          request with `200 OK` and body `hello` [default: echo]
+        --until STR       echo mode: what ends a request, for counting [default: \\n]
+        --respond STR     the bytes to send for each request instead of the default
+                          (echo mode: per --until request; http mode: a whole response)
+    -t, --threads N       server threads [default: 1]
+        --cpus LIST       cores to pin the server threads to, e.g. 1 or 0,2-3
+    -h, --help            print this help
+
+It prints `listening on ADDR` first, and `served R requests on C connections` when it
+gets SIGINT or SIGTERM, then exits 0.
+";
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Config),
+    Serve(ServeConfig),
+    /// A run against an in-process server; the target address is filled in once it listens.
+    Demo(Config),
+    Help(&'static str),
+    Version,
+}
+
+/// A bad command line: the message names the flag and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(e: lexopt::Error) -> UsageError {
+        UsageError(e.to_string())
+    }
+}
+
+fn bad(flag: &str, value: &str, expected: &str) -> UsageError {
+    UsageError(format!("invalid value '{value}' for {flag}: {expected}"))
+}
+
+/// Flags of a load run as typed, before validation.
+#[derive(Debug, Default)]
+struct RunArgs {
+    target: Option<String>,
+    connections: Option<String>,
+    threads: Option<String>,
+    cpus: Option<String>,
+    no_pin: bool,
+    duration: Option<String>,
+    requests: Option<String>,
+    data: Option<String>,
+    file: Option<String>,
+    until: Option<String>,
+    expect_bytes: Option<String>,
+    until_close: bool,
+    pipeline: Option<String>,
+    reconnect: bool,
+    json: bool,
+}
+
+/// Parses the arguments after the program name.
+pub fn parse<I>(args: I) -> Result<Command, UsageError>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut raw = RunArgs::default();
+    let mut demo = false;
+    let mut first = true;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(HELP)),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('c') | Long("connections") => raw.connections = Some(string(&mut parser, "-c/--connections")?),
+            Short('t') | Long("threads") => raw.threads = Some(string(&mut parser, "-t/--threads")?),
+            Long("cpus") => raw.cpus = Some(string(&mut parser, "--cpus")?),
+            Long("no-pin") => raw.no_pin = true,
+            Short('d') | Long("duration") => raw.duration = Some(string(&mut parser, "-d/--duration")?),
+            Short('n') | Long("requests") => raw.requests = Some(string(&mut parser, "-n/--requests")?),
+            Long("data") => raw.data = Some(string(&mut parser, "--data")?),
+            Long("file") => raw.file = Some(string(&mut parser, "--file")?),
+            Long("until") => raw.until = Some(string(&mut parser, "--until")?),
+            Long("expect-bytes") => raw.expect_bytes = Some(string(&mut parser, "--expect-bytes")?),
+            Long("until-close") => raw.until_close = true,
+            Long("pipeline") => raw.pipeline = Some(string(&mut parser, "--pipeline")?),
+            Long("reconnect") => raw.reconnect = true,
+            Long("json") => raw.json = true,
+            Value(v) if first && v == "serve" => return parse_serve(parser),
+            Value(v) if first && v == "demo" => demo = true,
+            Value(v) => {
+                let v = v.into_string().map_err(|v| bad("TARGET", &v.to_string_lossy(), "not UTF-8"))?;
+                if raw.target.is_some() {
+                    return Err(UsageError(format!("unexpected argument '{v}': only one TARGET is allowed")));
+                }
+                raw.target = Some(v);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+        first = false;
+    }
+    if demo {
+        if let Some(t) = raw.target {
+            return Err(UsageError(format!("unexpected argument '{t}': demo picks its own target")));
+        }
+        raw.target = Some("127.0.0.1:0".to_string());
+        raw.duration.get_or_insert_with(|| "5s".to_string());
+        // The demo's server takes the last core; the load gets the others.
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        if raw.threads.is_none() && raw.cpus.is_none() && cores.len() > 1 {
+            raw.cpus = Some(format!("0-{}", cores.len() - 2));
+        }
+        if raw.data.is_none() && raw.file.is_none() {
+            raw.data = Some("ping\\n".to_string());
+            if raw.expect_bytes.is_none() && !raw.until_close {
+                raw.until.get_or_insert_with(|| "\\n".to_string());
+            }
+        }
+        return Ok(Command::Demo(validate(raw)?));
+    }
+    Ok(Command::Run(validate(raw)?))
+}
+
+fn string(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
+    let v = parser.value()?;
+    v.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
+}
+
+fn validate(raw: RunArgs) -> Result<Config, UsageError> {
+    let target_text = raw.target.clone().ok_or_else(|| {
+        UsageError("missing TARGET (tcp://HOST:PORT or HOST:PORT); try --help".to_string())
+    })?;
+    let target = parse_target(&target_text)?;
+    let connections = match &raw.connections {
+        Some(v) => positive(v, "-c/--connections")? as usize,
+        None => 50,
+    };
+    let cpus = raw.cpus.as_deref().map(|v| parse_cpus(v, "--cpus")).transpose()?;
+    let threads = match (&raw.threads, &cpus) {
+        (Some(v), _) => positive(v, "-t/--threads")? as usize,
+        (None, Some(list)) => list.len(),
+        (None, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if threads > 1024 {
+        return Err(bad("-t/--threads", &threads.to_string(), "expected at most 1024"));
+    }
+    // More threads than connections would leave threads with nothing to do.
+    let threads = threads.min(connections);
+    let requests = raw.requests.as_deref().map(|v| positive(v, "-n/--requests")).transpose()?;
+    let duration = match (&raw.duration, requests) {
+        (Some(v), _) => Some(parse_duration(v).map_err(|e| bad("-d/--duration", v, &e))?),
+        (None, Some(_)) => None,
+        (None, None) => Some(Duration::from_secs(10)),
+    };
+    let payload = match (&raw.data, &raw.file) {
+        (Some(_), Some(_)) => return Err(UsageError("--data and --file cannot be used together".to_string())),
+        (Some(d), None) => parse_escapes(d).map_err(|e| bad("--data", d, &e))?,
+        (None, Some(path)) => read_file(path, "--file")?,
+        (None, None) => {
+            return Err(UsageError(
+                "no request bytes: give --data STR or --file PATH for a tcp:// target".to_string(),
+            ))
+        }
+    };
+    if payload.is_empty() {
+        return Err(UsageError("the request is empty: --data or --file must give at least one byte".to_string()));
+    }
+    let framing = parse_framing(&raw)?;
+    let pipeline = match &raw.pipeline {
+        Some(v) => positive(v, "--pipeline")? as usize,
+        None => 1,
+    };
+    if pipeline > 1 {
+        match framing {
+            RawFraming::OneRead => {
+                return Err(UsageError(
+                    "--pipeline needs a response framing: give --until, --expect-bytes or --until-close".to_string(),
+                ))
+            }
+            RawFraming::UntilClose => {
+                return Err(UsageError(
+                    "--pipeline with --until-close: only one response can end at a close; use --until or --expect-bytes".to_string(),
+                ))
+            }
+            _ => {}
+        }
+        if pipeline > 65_536 {
+            return Err(bad("--pipeline", &pipeline.to_string(), "expected at most 65536"));
+        }
+    }
+    Ok(Config {
+        target,
+        connections,
+        threads,
+        cpus,
+        pin: !raw.no_pin,
+        duration,
+        requests,
+        payload,
+        framing,
+        pipeline,
+        reconnect: raw.reconnect,
+        json: raw.json,
+    })
+}
+
+fn parse_framing(raw: &RunArgs) -> Result<RawFraming, UsageError> {
+    let given = [raw.until.is_some(), raw.expect_bytes.is_some(), raw.until_close];
+    if given.iter().filter(|&&g| g).count() > 1 {
+        return Err(UsageError("--until, --expect-bytes and --until-close exclude each other: give one".to_string()));
+    }
+    if let Some(v) = &raw.until {
+        let delim = parse_escapes(v).map_err(|e| bad("--until", v, &e))?;
+        if delim.is_empty() {
+            return Err(bad("--until", v, "expected at least one byte"));
+        }
+        return Ok(RawFraming::Until(Delimiter::new(&delim)));
+    }
+    if let Some(v) = &raw.expect_bytes {
+        return Ok(RawFraming::Exact(positive(v, "--expect-bytes")?));
+    }
+    if raw.until_close {
+        return Ok(RawFraming::UntilClose);
+    }
+    Ok(RawFraming::OneRead)
+}
+
+fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut listen = "127.0.0.1:8000".to_string();
+    let mut mode = ServeMode::Echo;
+    let mut until = b"\n".to_vec();
+    let mut respond = None;
+    let mut threads = 1usize;
+    let mut cpus = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
+            Long("listen") => listen = string(&mut parser, "--listen")?,
+            Long("mode") => {
+                let v = string(&mut parser, "--mode")?;
+                mode = match v.as_str() {
+                    "echo" => ServeMode::Echo,
+                    "http" => ServeMode::Http,
+                    _ => return Err(bad("--mode", &v, "expected echo or http")),
+                };
+            }
+            Long("until") => {
+                let v = string(&mut parser, "--until")?;
+                until = parse_escapes(&v).map_err(|e| bad("--until", &v, &e))?;
+                if until.is_empty() {
+                    return Err(bad("--until", &v, "expected at least one byte"));
+                }
+            }
+            Long("respond") => {
+                let v = string(&mut parser, "--respond")?;
+                let bytes = parse_escapes(&v).map_err(|e| bad("--respond", &v, &e))?;
+                if bytes.is_empty() {
+                    return Err(bad("--respond", &v, "expected at least one byte"));
+                }
+                respond = Some(bytes);
+            }
+            Short('t') | Long("threads") => {
+                let v = string(&mut parser, "-t/--threads")?;
+                threads = positive(&v, "-t/--threads")? as usize;
+                if threads > 1024 {
+                    return Err(bad("-t/--threads", &v, "expected at most 1024"));
+                }
+            }
+            Long("cpus") => {
+                let v = string(&mut parser, "--cpus")?;
+                cpus = Some(parse_cpus(&v, "--cpus")?);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let addr = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
+    Ok(Command::Serve(ServeConfig { listen: addr, mode, until: Delimiter::new(&until), respond, threads, cpus }))
+}
+
+/// `tcp://HOST:PORT` or `HOST:PORT`, resolved once.
+pub fn parse_target(text: &str) -> Result<Target, UsageError> {
+    let rest = match text.split_once("://") {
+        Some(("tcp", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(bad("TARGET", text, &format!("unsupported scheme '{scheme}://' (expected tcp://)")))
+        }
+        None => text,
+    };
+    let addr = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
+    Ok(Target { label: text.to_string(), addr })
+}
+
+/// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
+fn resolve(hostport: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = hostport.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, port) = hostport.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    if host.is_empty() {
+        return Err("the host is missing".to_string());
+    }
+    let port: u16 = port.parse().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut addrs = (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve '{host}': {e}"))?;
+    addrs.next().ok_or_else(|| format!("'{host}' resolved to no address"))
+}
+
+fn positive(value: &str, flag: &str) -> Result<u64, UsageError> {
+    match value.replace('_', "").parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(bad(flag, value, "expected a whole number of at least 1")),
+    }
+}
+
+fn read_file(path: &str, flag: &str) -> Result<Vec<u8>, UsageError> {
+    let result = if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    result.map_err(|e| bad(flag, path, &format!("cannot read it: {e}")))
+}
+
+/// `0,2-3` -> [0, 2, 3]. Checks each core exists on this machine.
+pub fn parse_cpus(value: &str, flag: &str) -> Result<Vec<usize>, UsageError> {
+    let mut cpus = Vec::new();
+    for part in value.split(',') {
+        let range = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<usize>(), b.trim().parse::<usize>()),
+            None => (part.trim().parse::<usize>(), part.trim().parse::<usize>()),
+        };
+        match range {
+            (Ok(a), Ok(b)) if a <= b && b < 4096 => cpus.extend(a..=b),
+            _ => return Err(bad(flag, value, "expected a list of cores such as 0,2-3")),
+        }
+    }
+    let available = core_affinity::get_core_ids().unwrap_or_default();
+    if let Some(missing) = cpus.iter().find(|c| !available.iter().any(|id| id.id == **c)) {
+        return Err(bad(flag, value, &format!("core {missing} is not available here ({} cores)", available.len())));
+    }
+    Ok(cpus)
+}
+
+/// `500ms`, `10s`, `2m`, `1h`, `1.5s`; a bare number is seconds. Must be more than zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit '{unit}' (use us, ms, s, m or h)")),
+    };
+    if !(seconds > 0.0) || seconds > 1e9 {
+        return Err("expected a duration of more than zero".to_string());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Turns `\r \n \t \\ \xNN` into bytes; any other backslash sequence is an error.
+pub fn parse_escapes(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex = bytes.get(i + 2..i + 4).ok_or("\\x needs two hex digits")?;
+                let hex = std::str::from_utf8(hex).map_err(|_| "\\x needs two hex digits")?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("'\\x{hex}' is not two hex digits"))?);
+                i += 2;
+            }
+            Some(&c) => return Err(format!("unknown escape '\\{}' (use \\r \\n \\t \\\\ \\xNN)", c as char)),
+            None => return Err("a trailing backslash escapes nothing".to_string()),
+        }
+        i += 2;
+    }
+    Ok(out)
+}
+
+/// The inverse of `parse_escapes`, for showing bytes in a report.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, UsageError> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Command::Run(c) => Ok(c),
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> String {
+        match parse(args.iter().map(|s| s.to_string())) {
+            Err(e) => e.0,
+            Ok(other) => panic!("expected an error for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let ok = [("500ms", 500), ("10s", 10_000), ("2m", 120_000), ("1h", 3_600_000), ("1.5s", 1500), ("3", 3000)];
+        for (text, ms) in ok {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        }
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        for text in ["", "10x", "s", "0s", "-1s", "1.2.3s", "ms10"] {
+            assert!(parse_duration(text).is_err(), "{text} should fail");
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(parse_escapes(r"GET\r\n\t\\\x41\x7f"), Ok(b"GET\r\n\t\\A\x7f".to_vec()));
+        assert_eq!(parse_escapes("plain"), Ok(b"plain".to_vec()));
+        assert!(parse_escapes(r"\q").is_err());
+        assert!(parse_escapes(r"\x4").is_err());
+        assert!(parse_escapes(r"\xzz").is_err());
+        assert!(parse_escapes("end\\").is_err());
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(parse_escapes(&escape(&all)), Ok(all));
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run(&["127.0.0.1:9", "--data", "x"]).unwrap();
+        assert_eq!(c.connections, 50);
+        assert_eq!(c.duration, Some(Duration::from_secs(10)));
+        assert_eq!(c.requests, None);
+        assert_eq!(c.pipeline, 1);
+        assert!(c.pin && !c.reconnect && !c.json);
+        assert_eq!(c.framing, RawFraming::OneRead);
+        assert_eq!(c.target.addr, "127.0.0.1:9".parse().unwrap());
+    }
+
+    #[test]
+    fn requests_alone_means_no_deadline() {
+        let c = run(&["tcp://127.0.0.1:9", "--data", "x", "-n", "100"]).unwrap();
+        assert_eq!((c.requests, c.duration), (Some(100), None));
+        let c = run(&["127.0.0.1:9", "--data", "x", "-n", "100", "-d", "2s"]).unwrap();
+        assert_eq!((c.requests, c.duration), (Some(100), Some(Duration::from_secs(2))));
+    }
+
+    #[test]
+    fn every_flag_is_read() {
+        let c = run(&[
+            "-c", "8", "-t", "2", "--no-pin", "-d", "2s", "-n", "10", "--data", r"a\n", "--until", r"\n",
+            "--pipeline", "4", "--reconnect", "--json", "[::1]:7",
+        ])
+        .unwrap();
+        assert_eq!((c.connections, c.threads, c.pin), (8, 2, false));
+        assert_eq!(c.payload, b"a\n");
+        assert_eq!(c.framing, RawFraming::Until(Delimiter::new(b"\n")));
+        assert_eq!((c.pipeline, c.reconnect, c.json), (4, true, true));
+        assert_eq!(c.target.addr, "[::1]:7".parse().unwrap());
+        let c = run(&["127.0.0.1:9", "--data", "x", "--expect-bytes", "12"]).unwrap();
+        assert_eq!(c.framing, RawFraming::Exact(12));
+        let c = run(&["127.0.0.1:9", "--data", "x", "--until-close"]).unwrap();
+        assert_eq!(c.framing, RawFraming::UntilClose);
+        let c = run(&["127.0.0.1:9", "--data", "x", "--cpus", "0", "--connections=3"]).unwrap();
+        assert_eq!((c.cpus, c.threads, c.connections), (Some(vec![0]), 1, 3));
+    }
+
+    #[test]
+    fn threads_never_exceed_connections() {
+        let c = run(&["127.0.0.1:9", "--data", "x", "-c", "2", "-t", "8"]).unwrap();
+        assert_eq!((c.connections, c.threads), (2, 2));
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["127.0.0.1:9", "--data", "x", "-c", "0"], "-c/--connections"),
+            (&["127.0.0.1:9", "--data", "x", "-c", "abc"], "-c/--connections"),
+            (&["127.0.0.1:9", "--data", "x", "-t", "0"], "-t/--threads"),
+            (&["127.0.0.1:9", "--data", "x", "-d", "10x"], "-d/--duration"),
+            (&["127.0.0.1:9", "--data", "x", "-n", "-1"], "-n/--requests"),
+            (&["127.0.0.1:9", "--data", "x", "-n", "0"], "-n/--requests"),
+            (&["127.0.0.1:9", "--data", r"\q"], "--data"),
+            (&["127.0.0.1:9", "--file", "/nonexistent/clobber"], "--file"),
+            (&["127.0.0.1:9", "--data", "x", "--until", ""], "--until"),
+            (&["127.0.0.1:9", "--data", "x", "--expect-bytes", "0"], "--expect-bytes"),
+            (&["127.0.0.1:9", "--data", "x", "--until", "\\n", "--pipeline", "0"], "--pipeline"),
+            (&["127.0.0.1:9", "--data", "x", "--pipeline", "4"], "--pipeline"),
+            (&["127.0.0.1:9", "--data", "x", "--until-close", "--pipeline", "4"], "--pipeline"),
+            (&["127.0.0.1:9", "--data", "x", "--cpus", "9999"], "--cpus"),
+            (&["127.0.0.1:9", "--data", "x", "--cpus", "a-b"], "--cpus"),
+            (&["127.0.0.1:70000", "--data", "x"], "TARGET"),
+            (&[":80", "--data", "x"], "TARGET"),
+            (&["ftp://127.0.0.1:9", "--data", "x"], "TARGET"),
+            (&["127.0.0.1", "--data", "x"], "TARGET"),
+            (&["127.0.0.1:9", "--data", "x", "--file", "y"], "--file"),
+            (&["127.0.0.1:9", "--data", "x", "--until", "a", "--until-close"], "--until"),
+            (&["127.0.0.1:9"], "--data"),
+            (&["--data", "x"], "TARGET"),
+            (&["127.0.0.1:9", "--data", "x", "--bogus"], "--bogus"),
+            (&["127.0.0.1:9", "--data"], "--data"),
+            (&["127.0.0.1:9", "127.0.0.1:10", "--data", "x"], "127.0.0.1:10"),
+            (&["serve", "--mode", "ftp"], "--mode"),
+            (&["serve", "--listen", "nowhere"], "--listen"),
+            (&["serve", "-t", "0"], "-t/--threads"),
+            (&["serve", "--respond", r"\x"], "--respond"),
+        ];
+        for (args, flag) in cases {
+            let message = err(args);
+            assert!(message.contains(flag), "{args:?}: '{message}' does not name {flag}");
+            assert!(!message.contains('\n'), "{args:?}: message is not one line");
+        }
+    }
+
+    #[test]
+    fn help_and_version_are_values() {
+        assert!(matches!(parse(["--help"]), Ok(Command::Help(HELP))));
+        assert!(matches!(parse(["127.0.0.1:9", "-h"]), Ok(Command::Help(HELP))));
+        assert!(matches!(parse(["serve", "--help"]), Ok(Command::Help(SERVE_HELP))));
+        assert!(matches!(parse(["-V"]), Ok(Command::Version)));
+    }
+
+    #[test]
+    fn serve_and_demo() {
+        match parse(["serve", "--listen", "127.0.0.1:0", "--mode", "http", "-t", "2"]) {
+            Ok(Command::Serve(s)) => {
+                assert_eq!((s.mode, s.threads), (ServeMode::Http, 2));
+                assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(["demo", "-d", "1s"]) {
+            Ok(Command::Demo(c)) => {
+                assert_eq!(c.duration, Some(Duration::from_secs(1)));
+                assert_eq!(c.payload, b"ping\n");
+                assert_eq!(c.framing, RawFraming::Until(Delimiter::new(b"\n")));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

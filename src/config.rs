@@ -1,0 +1,121 @@
+//! The validated settings of a run and of the built-in server. Built by `cli`, read by `engine`
+//! and `server`; nothing here does I/O.
+//!
+//! Invariants (checked by `cli`, asserted where they are used): `connections >= threads >= 1`;
+//! `pipeline >= 1`; `pipeline > 1` only with a framing that can split responses; the payload is
+//! not empty.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::protocol::raw::{Delimiter, RawFraming};
+
+/// Where the load goes, as the user wrote it and as it was resolved (once, at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The target as given on the command line, for the report.
+    pub label: String,
+    pub addr: SocketAddr,
+}
+
+/// A load run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: Target,
+    pub connections: usize,
+    pub threads: usize,
+    /// Cores to pin workers to, in order; `None` means all cores. Ignored when `pin` is false.
+    pub cpus: Option<Vec<usize>>,
+    pub pin: bool,
+    /// Stop after this long. `None` only when `requests` is set.
+    pub duration: Option<Duration>,
+    /// Stop after exactly this many completed responses.
+    pub requests: Option<u64>,
+    /// The bytes of one request.
+    pub payload: Vec<u8>,
+    pub framing: RawFraming,
+    /// Requests written back to back before their responses are read.
+    pub pipeline: usize,
+    /// A new connection for every request (or pipeline batch).
+    pub reconnect: bool,
+    pub json: bool,
+}
+
+impl Config {
+    /// Connections of worker `worker` when `connections` are spread evenly over `threads`.
+    pub fn connections_of(&self, worker: usize) -> usize {
+        share(self.connections as u64, self.threads, worker) as usize
+    }
+
+    /// The part of the request budget that worker `worker` owns (split up front, so no worker
+    /// ever writes to a shared counter per request).
+    pub fn requests_of(&self, worker: usize) -> Option<u64> {
+        self.requests.map(|n| share(n, self.threads, worker))
+    }
+
+    /// How the report names the framing.
+    pub fn framing_label(&self) -> String {
+        match &self.framing {
+            RawFraming::OneRead => "one read per response".to_string(),
+            RawFraming::Until(d) => format!("until \"{}\"", crate::cli::escape(d.pattern())),
+            RawFraming::Exact(n) => format!("exactly {n} bytes"),
+            RawFraming::UntilClose => "until the server closes".to_string(),
+        }
+    }
+}
+
+/// `total` split over `parts`, the remainder going to the first ones.
+pub fn share(total: u64, parts: usize, index: usize) -> u64 {
+    assert!(index < parts, "index {index} out of {parts} parts");
+    let parts = parts as u64;
+    total / parts + u64::from((index as u64) < total % parts)
+}
+
+/// What the built-in server does with the bytes it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeMode {
+    /// Sends back every byte (or `--respond` per delimited request).
+    Echo,
+    /// Answers every complete HTTP/1.1 request with a fixed response.
+    Http,
+}
+
+/// The built-in server (`clobber serve`).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub mode: ServeMode,
+    /// Echo mode: what ends a request, for counting (and for `respond`).
+    pub until: Delimiter,
+    /// The bytes sent for each request instead of the default.
+    pub respond: Option<Vec<u8>>,
+    pub threads: usize,
+    pub cpus: Option<Vec<usize>>,
+}
+
+impl ServeConfig {
+    /// The response the server sends for each HTTP request.
+    pub fn http_response(&self) -> Vec<u8> {
+        self.respond.clone().unwrap_or_else(|| {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n".to_vec()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+
+    #[test]
+    fn share_splits_exactly() {
+        for total in [0u64, 1, 7, 10, 10_000, 10_001] {
+            for parts in 1..6 {
+                let sum: u64 = (0..parts).map(|i| share(total, parts, i)).sum();
+                assert_eq!(sum, total, "{total} over {parts}");
+                let max = (0..parts).map(|i| share(total, parts, i)).max().unwrap();
+                let min = (0..parts).map(|i| share(total, parts, i)).min().unwrap();
+                assert!(max - min <= 1);
+            }
+        }
+    }
+}

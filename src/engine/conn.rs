@@ -1,0 +1,828 @@
+//! One client connection as an explicit state machine.
+//!
+//! ```text
+//! phase       input                              next
+//! ----------  ---------------------------------  ---------------------------------------------
+//! Connecting  connected                          Writing (batch taken from the budget), or Idle
+//! Connecting  connect error                      Closed(Failed(connect kind))
+//! Writing     batch fully written                Reading
+//! Writing     WouldBlock                         Writing, wait for a writable event
+//! Writing     write error                        Closed(Failed(kind))
+//! Reading     response complete, more expected   Reading
+//! Reading     last response of the batch         Writing (keep-alive), Closed(Done) (--reconnect),
+//!                                                Closed(ServerClosed) (server said it closes),
+//!                                                or Idle (budget spent)
+//! Reading     malformed or unasked bytes         Closed(Failed(Protocol))
+//! Reading     EOF ending an until-close response Closed(ServerClosed)
+//! Reading     EOF with nothing of the response   Closed(Failed(Eof))
+//! Reading     EOF inside a response              Closed(Failed(Protocol))
+//! Reading     read error                         Closed(Failed(kind))
+//! Idle        any event                          Idle (waits for the worker to end)
+//! ```
+//!
+//! Every transition goes through `enter`. Readiness is cached in `readable`/`writable`: an event
+//! sets a flag, and only a `WouldBlock` (or a short read, which on Linux means the socket's queue
+//! is empty) clears it. A handler runs while its flag is set, so no edge is ever waited for that
+//! already came (mio is edge-triggered). After a batch is written the connection does not try a
+//! read at once: the response cannot have come yet unless an event already said so.
+//!
+//! Closing drops the socket; the worker reopens the slot after the event batch, so a stale event
+//! in the same batch only ever reaches a `Closed` connection.
+
+use std::io::{self, Read, Write};
+use std::time::Instant;
+
+use crate::protocol::{Feed, Framer, ProtocolError};
+use crate::stats::{ErrorKind, WorkerStats};
+
+/// A byte stream whose connect completes in the background.
+pub trait Transport: Read + Write {
+    /// `Ok(true)` once connected, `Ok(false)` while the connect is under way, `Err` if it failed.
+    fn connect_result(&mut self) -> io::Result<bool>;
+}
+
+impl Transport for mio::net::TcpStream {
+    fn connect_result(&mut self) -> io::Result<bool> {
+        // The documented mio procedure: take_error, then peer_addr (NotConnected: still waiting).
+        if let Some(e) = self.take_error()? {
+            return Err(e);
+        }
+        match self.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The worker's request budget: split from the run's `-n` up front, so it is never shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Requests not yet taken by any connection.
+    pub left: u64,
+    /// Requests taken (reserved, written or awaiting their response) and not yet completed.
+    pub in_flight: u64,
+}
+
+impl Budget {
+    pub fn new(limit: Option<u64>) -> Budget {
+        Budget { left: limit.unwrap_or(u64::MAX), in_flight: 0 }
+    }
+
+    /// Takes up to `n` requests; returns how many it got.
+    pub fn take(&mut self, n: u64) -> u64 {
+        let k = n.min(self.left);
+        self.left -= k;
+        self.in_flight += k;
+        k
+    }
+
+    pub fn complete(&mut self) {
+        debug_assert!(self.in_flight > 0, "a response completed that nobody took");
+        self.in_flight -= 1;
+    }
+
+    /// Requests whose connection failed go back, to be sent again on another connection.
+    pub fn give_back(&mut self, n: u64) {
+        debug_assert!(self.in_flight >= n, "gave back more than was taken");
+        self.in_flight -= n;
+        self.left += n;
+    }
+
+    pub fn is_spent(&self) -> bool {
+        self.left == 0 && self.in_flight == 0
+    }
+}
+
+/// What every connection of a worker sends, built once at start.
+#[derive(Debug, Clone)]
+pub struct RequestPlan {
+    /// One request repeated `pipeline` times: any prefix of whole requests is a valid batch.
+    pub batch: Vec<u8>,
+    pub request_bytes: usize,
+    pub pipeline: u32,
+    pub reconnect: bool,
+}
+
+impl RequestPlan {
+    pub fn new(request: &[u8], pipeline: usize, reconnect: bool) -> RequestPlan {
+        assert!(!request.is_empty() && pipeline >= 1, "a plan needs a request and a depth");
+        RequestPlan { batch: request.repeat(pipeline), request_bytes: request.len(), pipeline: pipeline as u32, reconnect }
+    }
+}
+
+/// What a connection's handlers need from its worker for one event.
+pub struct Ctx<'a> {
+    pub now: Instant,
+    pub stats: &'a mut WorkerStats,
+    pub budget: &'a mut Budget,
+    pub plan: &'a RequestPlan,
+}
+
+/// Why a connection closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed after its last response (`--reconnect`).
+    Done,
+    /// The server closed between responses, or said it would: not an error.
+    ServerClosed,
+    /// An error, counted in the statistics.
+    Failed(ErrorKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Connecting,
+    Writing,
+    Reading,
+    /// Connected, but the budget is spent: nothing more to send.
+    Idle,
+    Closed(CloseReason),
+}
+
+/// Whether a handler made progress worth another turn, or must wait for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Continue,
+    Wait,
+}
+
+pub struct Conn<T, F> {
+    io: Option<T>,
+    phase: Phase,
+    framer: F,
+    readable: bool,
+    writable: bool,
+    /// Unconsumed response bytes are `inbuf[in_start..in_end]`; allocated once per connection.
+    inbuf: Box<[u8]>,
+    in_start: usize,
+    in_end: usize,
+    /// Requests of the current batch taken from the budget whose responses have not completed.
+    outstanding: u32,
+    written: usize,
+    to_write: usize,
+    /// When the current batch's first write was attempted.
+    sent_at: Instant,
+    /// Whether the current socket ever connected (a failed connect is retried after a pause).
+    connected: bool,
+}
+
+impl<T: Transport, F: Framer> Conn<T, F> {
+    /// A connection slot with no socket yet, in `Closed(Done)`.
+    pub fn new(framer: F, inbuf_bytes: usize, now: Instant) -> Conn<T, F> {
+        assert!(inbuf_bytes > 0, "the input buffer must not be empty");
+        Conn {
+            io: None,
+            phase: Phase::Closed(CloseReason::Done),
+            framer,
+            readable: false,
+            writable: false,
+            inbuf: vec![0u8; inbuf_bytes].into_boxed_slice(),
+            in_start: 0,
+            in_end: 0,
+            outstanding: 0,
+            written: 0,
+            to_write: 0,
+            sent_at: now,
+            connected: false,
+        }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed(_))
+    }
+
+    /// Whether the socket that just closed had connected.
+    pub fn was_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Requests written whose responses have not completed (for `in_flight_at_end`).
+    pub fn requests_in_flight(&self) -> u64 {
+        match self.phase {
+            Phase::Reading => u64::from(self.outstanding),
+            // Only the requests of the batch that were written in whole.
+            Phase::Writing => (self.written * self.outstanding as usize / self.to_write) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Takes a new socket whose connect is under way. `reserved` requests were already taken
+    /// from the budget for it (`--reconnect` reserves before connecting, so it never opens a
+    /// connection it has nothing to send on).
+    pub fn open(&mut self, io: T, reserved: u32) {
+        assert!(self.is_closed() && self.io.is_none(), "open on a connection that is not closed");
+        self.io = Some(io);
+        self.framer.reset();
+        self.readable = false;
+        self.writable = false;
+        self.in_start = 0;
+        self.in_end = 0;
+        self.outstanding = reserved;
+        self.connected = false;
+        self.enter(Phase::Connecting);
+    }
+
+    /// Handles one readiness event; returns true if the connection closed during it.
+    pub fn on_event(&mut self, readable: bool, writable: bool, ctx: &mut Ctx) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.readable |= readable;
+        self.writable |= writable;
+        loop {
+            let step = match self.phase {
+                Phase::Connecting => self.on_connecting(ctx),
+                Phase::Writing => self.on_writable(ctx),
+                Phase::Reading => self.on_readable(ctx),
+                Phase::Idle | Phase::Closed(_) => Step::Wait,
+            };
+            if step == Step::Wait {
+                return self.is_closed();
+            }
+        }
+    }
+
+    /// Ends the connection from outside (the run is over); nothing is counted.
+    pub fn abandon(&mut self) {
+        self.io = None;
+    }
+
+    fn enter(&mut self, next: Phase) {
+        debug_assert!(
+            matches!(
+                (self.phase, next),
+                (Phase::Closed(_), Phase::Connecting)
+                    | (Phase::Connecting, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (Phase::Writing, Phase::Reading | Phase::Closed(_))
+                    | (Phase::Reading, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (Phase::Idle, Phase::Closed(_))
+            ),
+            "no transition {:?} -> {:?}",
+            self.phase,
+            next
+        );
+        self.phase = next;
+    }
+
+    fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Step {
+        if self.outstanding > 0 {
+            ctx.budget.give_back(u64::from(self.outstanding));
+            self.outstanding = 0;
+        }
+        if let CloseReason::Failed(kind) = reason {
+            ctx.stats.record_error(kind, detail);
+        }
+        self.io = None;
+        self.enter(Phase::Closed(reason));
+        Step::Wait
+    }
+
+    fn close_io_error(&mut self, err: io::Error, ctx: &mut Ctx) -> Step {
+        let kind = ErrorKind::of_io(&err, !self.connected);
+        self.close(CloseReason::Failed(kind), ctx, || err.to_string())
+    }
+
+    fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Step {
+        self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || err.describe().to_string())
+    }
+
+    /// Takes the next batch from the budget (unless one is reserved) and starts writing it.
+    fn start_batch(&mut self, ctx: &mut Ctx) -> Step {
+        if self.outstanding == 0 {
+            self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
+            if self.outstanding == 0 {
+                self.enter(Phase::Idle);
+                return Step::Wait;
+            }
+        }
+        self.written = 0;
+        self.to_write = self.outstanding as usize * ctx.plan.request_bytes;
+        self.sent_at = ctx.now;
+        self.enter(Phase::Writing);
+        Step::Continue
+    }
+
+    fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
+        let io = self.io.as_mut().expect("a connecting connection has a socket");
+        match io.connect_result() {
+            Ok(true) => {
+                self.connected = true;
+                ctx.stats.connections_opened += 1;
+                self.writable = true;
+                self.start_batch(ctx)
+            }
+            Ok(false) => Step::Wait,
+            Err(e) => self.close_io_error(e, ctx),
+        }
+    }
+
+    fn on_writable(&mut self, ctx: &mut Ctx) -> Step {
+        if !self.writable {
+            return Step::Wait;
+        }
+        let io = self.io.as_mut().expect("a writing connection has a socket");
+        match io.write(&ctx.plan.batch[self.written..self.to_write]) {
+            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into()),
+            Ok(n) => {
+                ctx.stats.bytes_sent += n as u64;
+                self.written += n;
+                if self.written == self.to_write {
+                    self.enter(Phase::Reading);
+                }
+                Step::Continue
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.writable = false;
+                Step::Wait
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Continue,
+            Err(e) => self.close_io_error(e, ctx),
+        }
+    }
+
+    fn on_readable(&mut self, ctx: &mut Ctx) -> Step {
+        if !self.readable {
+            return Step::Wait;
+        }
+        if self.in_end == self.inbuf.len() {
+            if self.in_start == 0 {
+                return self.close_protocol(ProtocolError::HeadTooLarge, ctx);
+            }
+            self.inbuf.copy_within(self.in_start..self.in_end, 0);
+            self.in_end -= self.in_start;
+            self.in_start = 0;
+        }
+        let space = self.inbuf.len() - self.in_end;
+        let io = self.io.as_mut().expect("a reading connection has a socket");
+        match io.read(&mut self.inbuf[self.in_end..]) {
+            Ok(0) => self.on_eof(ctx),
+            Ok(n) => {
+                ctx.stats.bytes_received += n as u64;
+                self.in_end += n;
+                if n < space {
+                    // On Linux a short read emptied the socket's queue: skip the read that
+                    // would only say WouldBlock; the next arrival raises a new edge.
+                    self.readable = false;
+                }
+                self.consume(ctx)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                Step::Wait
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Continue,
+            Err(e) => self.close_io_error(e, ctx),
+        }
+    }
+
+    /// Frames the buffered bytes into responses and decides what comes next.
+    fn consume(&mut self, ctx: &mut Ctx) -> Step {
+        let mut server_closes = false;
+        while self.outstanding > 0 && self.in_start < self.in_end {
+            let (used, feed) = self.framer.feed(&self.inbuf[self.in_start..self.in_end]);
+            self.in_start += used;
+            match feed {
+                Feed::NeedMore => break,
+                Feed::Complete(done) => {
+                    self.complete_one(ctx);
+                    server_closes |= done.close;
+                    if done.close && self.outstanding > 0 {
+                        // The server will close with requests of the batch unanswered.
+                        return self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
+                            "the server closed with pipelined requests unanswered".into()
+                        });
+                    }
+                }
+                Feed::Error(err) => return self.close_protocol(err, ctx),
+            }
+        }
+        if self.in_start == self.in_end {
+            self.in_start = 0;
+            self.in_end = 0;
+        }
+        if self.outstanding > 0 {
+            return Step::Continue;
+        }
+        if self.in_start < self.in_end {
+            return self.close_protocol(ProtocolError::Unsolicited, ctx);
+        }
+        self.after_batch(server_closes, ctx)
+    }
+
+    fn complete_one(&mut self, ctx: &mut Ctx) {
+        ctx.stats.record_response(ctx.now.saturating_duration_since(self.sent_at));
+        ctx.budget.complete();
+        self.outstanding -= 1;
+    }
+
+    /// The last response of a batch completed: next batch, close, or idle.
+    fn after_batch(&mut self, server_closes: bool, ctx: &mut Ctx) -> Step {
+        match next_after_batch(server_closes, ctx.plan.reconnect) {
+            AfterBatch::Close(reason) => self.close(reason, ctx, String::new),
+            AfterBatch::NextBatch => self.start_batch(ctx),
+        }
+    }
+
+    fn on_eof(&mut self, ctx: &mut Ctx) -> Step {
+        if self.outstanding == 0 {
+            return self.close(CloseReason::ServerClosed, ctx, String::new);
+        }
+        if !self.framer.in_response() {
+            return self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
+                "the server closed the connection without answering".into()
+            });
+        }
+        match self.framer.on_eof() {
+            Feed::Complete(_) if self.outstanding == 1 => {
+                self.complete_one(ctx);
+                self.close(CloseReason::ServerClosed, ctx, String::new)
+            }
+            Feed::Complete(_) => self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
+                "the server closed with pipelined requests unanswered".into()
+            }),
+            Feed::Error(err) => self.close_protocol(err, ctx),
+            Feed::NeedMore => self.close_protocol(ProtocolError::Truncated, ctx),
+        }
+    }
+}
+
+/// What follows the last response of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterBatch {
+    NextBatch,
+    Close(CloseReason),
+}
+
+/// The decision after a batch, apart from the I/O: the server's announced close wins, then
+/// `--reconnect`, else the connection is reused.
+pub fn next_after_batch(server_closes: bool, reconnect: bool) -> AfterBatch {
+    match (server_closes, reconnect) {
+        (true, _) => AfterBatch::Close(CloseReason::ServerClosed),
+        (false, true) => AfterBatch::Close(CloseReason::Done),
+        (false, false) => AfterBatch::NextBatch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::raw::{Delimiter, RawFramer, RawFraming};
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    /// A scripted socket: each read or write pops the next result; an empty script blocks.
+    #[derive(Default)]
+    struct Script {
+        connect: VecDeque<io::Result<bool>>,
+        reads: VecDeque<io::Result<Vec<u8>>>,
+        writes: VecDeque<io::Result<usize>>,
+        written: Vec<u8>,
+    }
+
+    fn would_block<T>() -> io::Result<T> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    impl Read for Script {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.reads.pop_front() {
+                Some(Ok(bytes)) => {
+                    assert!(bytes.len() <= buf.len(), "script read larger than the buffer");
+                    buf[..bytes.len()].copy_from_slice(&bytes);
+                    Ok(bytes.len())
+                }
+                Some(Err(e)) => Err(e),
+                None => would_block(),
+            }
+        }
+    }
+
+    impl Write for Script {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            match self.writes.pop_front() {
+                Some(Ok(n)) => {
+                    let n = n.min(buf.len());
+                    self.written.extend_from_slice(&buf[..n]);
+                    Ok(n)
+                }
+                Some(Err(e)) => Err(e),
+                None => {
+                    self.written.extend_from_slice(buf);
+                    Ok(buf.len())
+                }
+            }
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Script {
+        fn connect_result(&mut self) -> io::Result<bool> {
+            self.connect.pop_front().unwrap_or(Ok(true))
+        }
+    }
+
+    struct Fixture {
+        conn: Conn<Script, RawFramer>,
+        stats: WorkerStats,
+        budget: Budget,
+        plan: RequestPlan,
+        now: Instant,
+    }
+
+    impl Fixture {
+        fn new(framing: RawFraming, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture {
+            let now = Instant::now();
+            Fixture {
+                conn: Conn::new(RawFramer::new(framing), 64, now),
+                stats: WorkerStats::new(),
+                budget: Budget::new(budget),
+                plan: RequestPlan::new(b"ping\n", pipeline, reconnect),
+                now,
+            }
+        }
+
+        fn lines() -> Fixture {
+            Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, false, None)
+        }
+
+        fn open(&mut self, script: Script) {
+            self.conn.open(script, 0);
+        }
+
+        fn event(&mut self, readable: bool, writable: bool) -> bool {
+            self.now += Duration::from_micros(100);
+            let mut ctx = Ctx { now: self.now, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
+            self.conn.on_event(readable, writable, &mut ctx)
+        }
+
+        fn script(&mut self) -> &mut Script {
+            self.conn.io.as_mut().expect("socket open")
+        }
+
+        /// Connected and with the first request written: the Reading fixture.
+        fn reading() -> Fixture {
+            let mut f = Fixture::lines();
+            f.open(Script::default());
+            f.event(false, true);
+            assert_eq!(f.conn.phase(), Phase::Reading);
+            f
+        }
+    }
+
+    #[test]
+    fn connecting_connected_writes_at_once() {
+        let mut f = Fixture::lines();
+        f.open(Script::default());
+        assert_eq!(f.conn.phase(), Phase::Connecting);
+        assert!(!f.event(false, true));
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.script().written, b"ping\n");
+        assert_eq!(f.stats.connections_opened, 1);
+        assert_eq!(f.budget.in_flight, 1);
+    }
+
+    #[test]
+    fn connecting_not_yet_waits() {
+        let mut f = Fixture::lines();
+        let mut s = Script::default();
+        s.connect.push_back(Ok(false));
+        f.open(s);
+        assert!(!f.event(false, true));
+        assert_eq!(f.conn.phase(), Phase::Connecting);
+        assert_eq!(f.stats.connections_opened, 0);
+    }
+
+    #[test]
+    fn connecting_refused_closes_with_kind() {
+        let mut f = Fixture::lines();
+        let mut s = Script::default();
+        s.connect.push_back(Err(io::ErrorKind::ConnectionRefused.into()));
+        f.open(s);
+        assert!(f.event(true, true));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused)));
+        assert!(!f.conn.was_connected());
+        assert_eq!(f.stats.error_count(ErrorKind::ConnectRefused), 1);
+        assert_eq!(f.budget, Budget::new(None));
+    }
+
+    #[test]
+    fn connecting_with_reserved_batch_uses_it() {
+        let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, true, Some(1));
+        let reserved = f.budget.take(1) as u32;
+        f.conn.open(Script::default(), reserved);
+        f.event(false, true);
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.budget, Budget { left: 0, in_flight: 1 });
+    }
+
+    #[test]
+    fn connecting_with_spent_budget_idles() {
+        let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(0));
+        f.open(Script::default());
+        f.event(false, true);
+        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert!(f.script().written.is_empty());
+    }
+
+    #[test]
+    fn writing_wouldblock_waits_then_resumes() {
+        let mut f = Fixture::lines();
+        let mut s = Script::default();
+        s.writes.push_back(Ok(2));
+        s.writes.push_back(would_block());
+        f.open(s);
+        f.event(false, true);
+        assert_eq!(f.conn.phase(), Phase::Writing);
+        assert_eq!(f.script().written, b"pi");
+        // A readable-only event must not resume the write.
+        f.event(true, false);
+        assert_eq!(f.conn.phase(), Phase::Writing);
+        f.event(false, true);
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.script().written, b"ping\n");
+        assert_eq!(f.stats.bytes_sent, 5);
+    }
+
+    #[test]
+    fn writing_reset_closes_and_returns_budget() {
+        let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(3));
+        let mut s = Script::default();
+        s.writes.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        f.open(s);
+        assert!(f.event(false, true));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Reset)));
+        assert_eq!(f.budget, Budget { left: 3, in_flight: 0 });
+    }
+
+    #[test]
+    fn reading_response_sends_next_request() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.stats.latency_us.max(), 100);
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.script().written, b"ping\nping\n");
+    }
+
+    #[test]
+    fn reading_split_response_waits_for_the_rest() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"po".to_vec()));
+        f.event(true, false);
+        assert_eq!((f.stats.requests, f.conn.phase()), (0, Phase::Reading));
+        f.script().reads.push_back(Ok(b"ng\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.stats.bytes_received, 5);
+    }
+
+    #[test]
+    fn reading_short_read_skips_the_wouldblock_read() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"po".to_vec()));
+        f.script().reads.push_back(Ok(b"ng\n".to_vec()));
+        f.event(true, false);
+        // The short read cleared `readable`, so the second scripted read is still queued.
+        assert_eq!(f.script().reads.len(), 1);
+        assert_eq!(f.stats.requests, 0);
+    }
+
+    #[test]
+    fn reading_pipelined_responses_in_one_read() {
+        let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 4, false, Some(4));
+        f.open(Script::default());
+        f.event(false, true);
+        assert_eq!(f.script().written, b"ping\n".repeat(4));
+        f.script().reads.push_back(Ok(b"a\nb\nc\nd\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.stats.requests, 4);
+        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert!(f.budget.is_spent());
+    }
+
+    #[test]
+    fn reading_unsolicited_bytes_are_a_protocol_error() {
+        let mut f = Fixture::new(RawFraming::Exact(5), 1, false, Some(1));
+        f.open(Script::default());
+        f.event(false, true);
+        f.script().reads.push_back(Ok(b"pong\nextra".to_vec()));
+        assert!(f.event(true, false));
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+    }
+
+    #[test]
+    fn reading_last_response_with_reconnect_closes_done() {
+        let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, true, None);
+        f.open(Script::default());
+        f.event(false, true);
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Done));
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.stats.errors_total(), 0);
+    }
+
+    #[test]
+    fn reading_eof_without_response_is_eof_error() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(Vec::new()));
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Eof)));
+        assert_eq!(f.budget.in_flight, 0);
+    }
+
+    #[test]
+    fn reading_eof_mid_response_is_protocol_error() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"po".to_vec()));
+        f.script().reads.push_back(Ok(Vec::new()));
+        f.event(true, false);
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+    }
+
+    #[test]
+    fn reading_eof_ends_until_close_response() {
+        let mut f = Fixture::new(RawFraming::UntilClose, 1, false, None);
+        f.open(Script::default());
+        f.event(false, true);
+        f.script().reads.push_back(Ok(b"whole reply".to_vec()));
+        f.script().reads.push_back(Ok(Vec::new()));
+        f.event(true, false);
+        assert!(f.event(true, false));
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
+        assert_eq!(f.stats.errors_total(), 0);
+    }
+
+    #[test]
+    fn reading_reset_is_reset_error() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        assert!(f.event(true, false));
+        assert_eq!(f.stats.error_count(ErrorKind::Reset), 1);
+    }
+
+    #[test]
+    fn reading_long_raw_response_streams_through_a_small_buffer() {
+        // The raw framers consume every byte, so a response longer than the 64-byte buffer
+        // never fills it.
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(vec![b'x'; 64]));
+        f.script().reads.push_back(Ok(vec![b'y'; 10]));
+        f.event(true, false);
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.stats.bytes_received, 74);
+    }
+
+    #[test]
+    fn idle_ignores_events() {
+        let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(0));
+        f.open(Script::default());
+        f.event(false, true);
+        assert!(!f.event(true, true));
+        assert_eq!(f.conn.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn closed_ignores_stale_events() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        assert!(f.event(true, false));
+        assert!(!f.event(true, true), "a stale event must not report a second close");
+        assert_eq!(f.stats.errors_total(), 1);
+    }
+
+    #[test]
+    fn after_batch_decisions() {
+        assert_eq!(next_after_batch(false, false), AfterBatch::NextBatch);
+        assert_eq!(next_after_batch(false, true), AfterBatch::Close(CloseReason::Done));
+        assert_eq!(next_after_batch(true, false), AfterBatch::Close(CloseReason::ServerClosed));
+        assert_eq!(next_after_batch(true, true), AfterBatch::Close(CloseReason::ServerClosed));
+    }
+
+    #[test]
+    fn budget_take_complete_give_back() {
+        let mut b = Budget::new(Some(5));
+        assert_eq!(b.take(4), 4);
+        assert_eq!(b.take(4), 1);
+        assert_eq!(b.take(4), 0);
+        b.complete();
+        b.give_back(3);
+        assert_eq!(b, Budget { left: 3, in_flight: 1 });
+        b.complete();
+        assert!(!b.is_spent());
+        assert_eq!(b.take(9), 3);
+        (0..3).for_each(|_| b.complete());
+        assert!(b.is_spent());
+    }
+}

@@ -1,0 +1,114 @@
+//! The `clobber` binary: parse, run, print, exit code. Everything else lives in the library.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clobber::cli::{self, Command};
+use clobber::config::{Config, ServeConfig, ServeMode, Target};
+use clobber::protocol::raw::Delimiter;
+use clobber::report::Report;
+use clobber::server::Server;
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Err(e) => fail(&e.to_string()),
+        Ok(Command::Help(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("clobber {}", cli::VERSION);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(config)) => load(&config, &stop_on_signals()),
+        Ok(Command::Serve(config)) => serve(&config),
+        Ok(Command::Demo(config)) => demo(config),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("clobber: {message}");
+    ExitCode::from(2)
+}
+
+/// A flag that SIGINT and SIGTERM set; a second Ctrl-C ends the process at once.
+fn stop_on_signals() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Registered first, so it only fires when the flag is already set: the second signal.
+        let _ = signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop));
+        let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+    }
+    stop
+}
+
+fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
+    let stats = match clobber::engine::run(config, Arc::clone(stop)) {
+        Ok(stats) => stats,
+        Err(e) => return fail(&format!("cannot run the load: {e}")),
+    };
+    let report = Report::new(config, &stats);
+    if config.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    ExitCode::from(report.exit_code())
+}
+
+fn serve(config: &ServeConfig) -> ExitCode {
+    let stop = stop_on_signals();
+    let server = match Server::start(config, Arc::clone(&stop)) {
+        Ok(server) => server,
+        Err(e) => return fail(&format!("cannot listen on {} (--listen): {e}", config.listen)),
+    };
+    println!("listening on {}", server.local_addr());
+    match server.join() {
+        Ok(counts) => {
+            println!("served {} requests on {} connections", counts.requests, counts.connections);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("server failed: {e}")),
+    }
+}
+
+/// Runs the built-in server on the last core and the load on the others, for the run's
+/// duration, then prints the report and what the server counted.
+fn demo(mut config: Config) -> ExitCode {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let server_core = (cores.len() > 1).then(|| cores[cores.len() - 1].id);
+    let serve_config = ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("a valid address"),
+        mode: ServeMode::Echo,
+        until: Delimiter::new(b"\n"),
+        respond: None,
+        threads: 1,
+        cpus: server_core.map(|c| vec![c]),
+    };
+    let server_stop = Arc::new(AtomicBool::new(false));
+    let server = match Server::start(&serve_config, Arc::clone(&server_stop)) {
+        Ok(server) => server,
+        Err(e) => return fail(&format!("demo: cannot start the built-in server: {e}")),
+    };
+    let addr = server.local_addr();
+    config.target = Target { label: format!("tcp://{addr}"), addr };
+    if !config.json {
+        eprintln!(
+            "demo: clobber serve (echo) on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            server_core.map(|c| format!(", pinned to CPU {c}")).unwrap_or_default(),
+            config.duration.map_or(0.0, |d| d.as_secs_f64()),
+            config.connections
+        );
+    }
+    let code = load(&config, &stop_on_signals());
+    match server.stop() {
+        Ok(counts) if !config.json => {
+            println!("  Server       served {} requests on {} connections", counts.requests, counts.connections)
+        }
+        Ok(_) => {}
+        Err(e) => return fail(&format!("demo: the built-in server failed: {e}")),
+    }
+    code
+}

@@ -1,0 +1,358 @@
+//! The built-in target (`clobber serve`): the same design as the client (one `mio::Poll` and one
+//! slab of connections per thread, no locks), so that it is fast enough that a benchmark
+//! measures the client.
+//!
+//! Echo mode sends back every byte and counts a request per `--until` delimiter (or, with
+//! `--respond`, sends that reply per delimiter instead). HTTP mode parses each request head with
+//! httparse, skips a Content-Length body, and appends the fixed response, in order, so pipelined
+//! requests get one write of all their responses; `Connection: close` (or HTTP/1.0 without
+//! keep-alive) closes after the response.
+//!
+//! Threads share one listening socket (each registers its own clone); counts are per thread and
+//! summed when the server stops. A connection whose client does not read has its reads paused
+//! once `OUT_LIMIT` bytes wait to be written, so memory stays bounded.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::config::{ServeConfig, ServeMode};
+use crate::protocol::raw::Delimiter;
+
+const LISTENER: Token = Token(usize::MAX);
+const STOP_CHECK: Duration = Duration::from_millis(50);
+const INBUF_BYTES: usize = 16 * 1024;
+/// Pending output above which a connection stops reading until its client catches up.
+const OUT_LIMIT: usize = 256 * 1024;
+const MAX_HEADERS: usize = 64;
+
+/// What the server saw, summed over its threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServeCounts {
+    pub requests: u64,
+    pub connections: u64,
+}
+
+/// A running server. Dropping it without `stop` leaves the threads running.
+pub struct Server {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<io::Result<ServeCounts>>>,
+}
+
+impl Server {
+    /// Binds and starts the server threads; they run until `stop` is set.
+    pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
+        let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.bind(&config.listen.into())?;
+        socket.listen(4096)?;
+        socket.set_nonblocking(true)?;
+        let listener: std::net::TcpListener = socket.into();
+        let addr = listener.local_addr()?;
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let mut threads = Vec::with_capacity(config.threads);
+        for id in 0..config.threads {
+            let listener = TcpListener::from_std(listener.try_clone()?);
+            let config = config.clone();
+            let stop = Arc::clone(&stop);
+            let core = config.cpus.as_ref().and_then(|list| {
+                let want = list[id % list.len()];
+                cores.iter().copied().find(|c| c.id == want)
+            });
+            threads.push(std::thread::Builder::new().name(format!("clobber-s{id}")).spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                serve_thread(&config, listener, &stop)
+            })?);
+        }
+        Ok(Server { addr, stop, threads })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits for the threads to end (after `stop` is set) and sums their counts.
+    pub fn join(self) -> io::Result<ServeCounts> {
+        let mut total = ServeCounts::default();
+        for handle in self.threads {
+            let counts = handle.join().map_err(|_| io::Error::other("a server thread panicked"))??;
+            total.requests += counts.requests;
+            total.connections += counts.connections;
+        }
+        Ok(total)
+    }
+
+    /// Stops the threads and sums their counts.
+    pub fn stop(self) -> io::Result<ServeCounts> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.join()
+    }
+}
+
+fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
+    let mut poll = Poll::new()?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut events = Events::with_capacity(1024);
+    let mut conns: Slab<ServerConn> = Slab::with_capacity(1024);
+    let mut closed = Vec::new();
+    let mut counts = ServeCounts::default();
+    let responder = Responder::new(config);
+    while !stop.load(Ordering::Relaxed) {
+        match poll.poll(&mut events, Some(STOP_CHECK)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                accept_all(&mut listener, &mut poll, &mut conns, &mut counts);
+                continue;
+            }
+            let key = event.token().0;
+            let Some(conn) = conns.get_mut(key) else { continue };
+            if conn.closed {
+                continue;
+            }
+            conn.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+            conn.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
+            conn.drive(&responder, &mut counts);
+            if conn.closed {
+                closed.push(key);
+            }
+        }
+        for key in closed.drain(..) {
+            conns.remove(key);
+        }
+    }
+    Ok(counts)
+}
+
+fn accept_all(listener: &mut TcpListener, poll: &mut Poll, conns: &mut Slab<ServerConn>, counts: &mut ServeCounts) {
+    loop {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                let entry = conns.vacant_entry();
+                let token = Token(entry.key());
+                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_ok() {
+                    entry.insert(ServerConn::new(stream));
+                    counts.connections += 1;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            // Out of descriptors, or a connection reset before it was accepted: try later.
+            Err(_) => return,
+        }
+    }
+}
+
+/// What the server sends, built once per thread.
+struct Responder {
+    mode: ServeMode,
+    until: Delimiter,
+    respond: Option<Vec<u8>>,
+    http_response: Vec<u8>,
+}
+
+impl Responder {
+    fn new(config: &ServeConfig) -> Responder {
+        Responder {
+            mode: config.mode,
+            until: config.until.clone(),
+            respond: config.respond.clone(),
+            http_response: config.http_response(),
+        }
+    }
+}
+
+struct ServerConn {
+    stream: TcpStream,
+    readable: bool,
+    writable: bool,
+    closed: bool,
+    /// Close once the pending output is written (the client asked for it).
+    close_after_flush: bool,
+    inbuf: Box<[u8]>,
+    in_len: usize,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Echo mode: delimiter bytes matched so far.
+    matched: usize,
+    /// HTTP mode: body bytes of the current request still to skip.
+    body_left: u64,
+}
+
+impl ServerConn {
+    fn new(stream: TcpStream) -> ServerConn {
+        ServerConn {
+            stream,
+            readable: false,
+            writable: true,
+            closed: false,
+            close_after_flush: false,
+            inbuf: vec![0u8; INBUF_BYTES].into_boxed_slice(),
+            in_len: 0,
+            out: Vec::new(),
+            out_pos: 0,
+            matched: 0,
+            body_left: 0,
+        }
+    }
+
+    fn pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Reads, answers and writes until the socket would block either way.
+    fn drive(&mut self, responder: &Responder, counts: &mut ServeCounts) {
+        loop {
+            if self.pending() > 0 && self.writable && !self.flush() {
+                return;
+            }
+            if self.pending() == 0 && self.close_after_flush {
+                self.closed = true;
+                return;
+            }
+            if !self.readable || self.pending() >= OUT_LIMIT {
+                return;
+            }
+            let space = self.inbuf.len() - self.in_len;
+            match self.stream.read(&mut self.inbuf[self.in_len..]) {
+                Ok(0) => {
+                    self.closed = true;
+                    return;
+                }
+                Ok(n) => {
+                    if n < space {
+                        self.readable = false;
+                    }
+                    let fresh = self.in_len..self.in_len + n;
+                    self.in_len += n;
+                    match responder.mode {
+                        ServeMode::Echo => self.echo(fresh, responder, counts),
+                        ServeMode::Http => self.http(responder, counts),
+                    }
+                    if self.closed {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.closed = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes pending output; false if the connection closed.
+    fn flush(&mut self) -> bool {
+        while self.pending() > 0 {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.closed = true;
+                    return false;
+                }
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        true
+    }
+
+    fn echo(&mut self, fresh: std::ops::Range<usize>, responder: &Responder, counts: &mut ServeCounts) {
+        let mut start = fresh.start;
+        while let Some(end) = responder.until.find_end(&mut self.matched, &self.inbuf[start..fresh.end]) {
+            counts.requests += 1;
+            if let Some(reply) = &responder.respond {
+                self.out.extend_from_slice(reply);
+            }
+            start += end;
+        }
+        if responder.respond.is_none() {
+            self.out.extend_from_slice(&self.inbuf[fresh]);
+        }
+        self.in_len = 0;
+        if self.writable {
+            self.flush();
+        }
+    }
+
+    fn http(&mut self, responder: &Responder, counts: &mut ServeCounts) {
+        let mut start = 0;
+        while start < self.in_len && !self.close_after_flush {
+            if self.body_left > 0 {
+                let skip = self.body_left.min((self.in_len - start) as u64);
+                self.body_left -= skip;
+                start += skip as usize;
+                continue;
+            }
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut request = httparse::Request::new(&mut headers);
+            match request.parse(&self.inbuf[start..self.in_len]) {
+                Ok(httparse::Status::Complete(head_len)) => {
+                    let (length, close) = request_framing(&request);
+                    counts.requests += 1;
+                    self.out.extend_from_slice(&responder.http_response);
+                    self.body_left = length;
+                    self.close_after_flush = close;
+                    start += head_len;
+                }
+                Ok(httparse::Status::Partial) => break,
+                Err(_) => {
+                    self.out.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    self.close_after_flush = true;
+                    start = self.in_len;
+                }
+            }
+        }
+        self.inbuf.copy_within(start..self.in_len, 0);
+        self.in_len -= start;
+        if self.in_len == self.inbuf.len() {
+            // A request head larger than the buffer: refuse it.
+            self.out.extend_from_slice(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            self.close_after_flush = true;
+            self.in_len = 0;
+        }
+        if self.writable {
+            self.flush();
+        }
+    }
+}
+
+/// The body length of a request and whether the client wants the connection closed after it.
+fn request_framing(request: &httparse::Request) -> (u64, bool) {
+    let mut length = 0;
+    let mut close = request.version == Some(0);
+    for h in request.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            let v = h.value;
+            if v.eq_ignore_ascii_case(b"close") {
+                close = true;
+            } else if v.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    (length, close)
+}

@@ -1,0 +1,279 @@
+//! Per-worker counters and latency histogram. A worker owns its `WorkerStats` outright and hands
+//! it back when it ends; the main thread merges them with `+=`. Nothing here is shared while a
+//! run goes, so recording a response is a few adds and one histogram increment.
+
+use std::ops::AddAssign;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// Highest latency the histogram tracks (one hour); larger values are clamped to it.
+pub const LATENCY_US_MAX: u64 = 3_600_000_000;
+
+/// Why a connection failed. Each kind has its own counter; the report lists the non-zero ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Nothing listened at the target (ECONNREFUSED while connecting).
+    ConnectRefused,
+    /// The connect did not complete in time.
+    ConnectTimeout,
+    /// No local address/port was free (EADDRNOTAVAIL): ephemeral ports ran out.
+    AddrNotAvailable,
+    /// Any other failure while connecting.
+    Connect,
+    /// The server reset the connection (ECONNRESET, EPIPE).
+    Reset,
+    /// The server closed the connection with a request outstanding and no byte of its response.
+    Eof,
+    /// A response was malformed, cut short, or arrived unasked.
+    Protocol,
+    /// A response did not arrive in time.
+    Timeout,
+    /// Any other I/O error on an open connection.
+    Io,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::AddrNotAvailable,
+        ErrorKind::Connect,
+        ErrorKind::Reset,
+        ErrorKind::Eof,
+        ErrorKind::Protocol,
+        ErrorKind::Timeout,
+        ErrorKind::Io,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The key in JSON's `errors_by_kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::AddrNotAvailable => "addr_not_available",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Eof => "eof",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Io => "io",
+        }
+    }
+
+    /// What the text report says about this kind.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect refused (is anything listening there?)",
+            ErrorKind::ConnectTimeout => "connect timed out",
+            ErrorKind::AddrNotAvailable => "no local port free (EADDRNOTAVAIL)",
+            ErrorKind::Connect => "connect failed",
+            ErrorKind::Reset => "reset by the server",
+            ErrorKind::Eof => "closed by the server before answering",
+            ErrorKind::Protocol => "malformed, cut short or unasked response",
+            ErrorKind::Timeout => "response timed out",
+            ErrorKind::Io => "other I/O error",
+        }
+    }
+
+    /// Classifies an I/O error; `connecting` says whether the connection was established.
+    pub fn of_io(err: &std::io::Error, connecting: bool) -> ErrorKind {
+        use std::io::ErrorKind as K;
+        match err.kind() {
+            K::ConnectionRefused => ErrorKind::ConnectRefused,
+            K::AddrNotAvailable => ErrorKind::AddrNotAvailable,
+            K::TimedOut if connecting => ErrorKind::ConnectTimeout,
+            K::TimedOut => ErrorKind::Timeout,
+            _ if connecting => ErrorKind::Connect,
+            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted => ErrorKind::Reset,
+            K::UnexpectedEof => ErrorKind::Eof,
+            _ => ErrorKind::Io,
+        }
+    }
+}
+
+/// CPU time of a thread or process, from the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTime {
+    pub user: Duration,
+    pub sys: Duration,
+}
+
+impl CpuTime {
+    /// The calling thread's CPU time from `/proc/thread-self/stat` (fields 14 and 15, in clock
+    /// ticks of 1/100 s: USER_HZ is 100 on Linux). Zero where that file does not exist.
+    pub fn of_this_thread() -> CpuTime {
+        let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
+            return CpuTime::default();
+        };
+        // The command name (field 2) may hold spaces; the fields after its ')' do not.
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            return CpuTime::default();
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // `after` starts at field 3, so fields 14 and 15 are at indices 11 and 12.
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        CpuTime { user: Duration::from_millis(ticks(11) * 10), sys: Duration::from_millis(ticks(12) * 10) }
+    }
+
+    pub fn since(self, start: CpuTime) -> CpuTime {
+        CpuTime { user: self.user.saturating_sub(start.user), sys: self.sys.saturating_sub(start.sys) }
+    }
+
+    pub fn total(self) -> Duration {
+        self.user + self.sys
+    }
+}
+
+impl AddAssign for CpuTime {
+    fn add_assign(&mut self, other: CpuTime) {
+        self.user += other.user;
+        self.sys += other.sys;
+    }
+}
+
+/// What one worker measured. Merging workers is `+=`.
+#[derive(Debug, Clone)]
+pub struct WorkerStats {
+    /// Completed responses.
+    pub requests: u64,
+    pub errors: [u64; ErrorKind::COUNT],
+    /// Connections that completed their connect.
+    pub connections_opened: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Requests written whose responses had not completed when the run ended.
+    pub in_flight_at_end: u64,
+    /// Latency of each completed response, in microseconds.
+    pub latency_us: Histogram<u64>,
+    /// From the worker's start to its end.
+    pub elapsed: Duration,
+    /// CPU time the worker threads used.
+    pub cpu: CpuTime,
+    /// The first error's message of each kind, for the report (set once, then never again).
+    pub first_error: [Option<String>; ErrorKind::COUNT],
+}
+
+impl Default for WorkerStats {
+    fn default() -> WorkerStats {
+        WorkerStats::new()
+    }
+}
+
+impl WorkerStats {
+    pub fn new() -> WorkerStats {
+        WorkerStats {
+            requests: 0,
+            errors: [0; ErrorKind::COUNT],
+            connections_opened: 0,
+            bytes_sent: 0,
+            bytes_received: 0,
+            in_flight_at_end: 0,
+            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds"),
+            elapsed: Duration::ZERO,
+            cpu: CpuTime::default(),
+            first_error: Default::default(),
+        }
+    }
+
+    #[inline]
+    pub fn record_response(&mut self, latency: Duration) {
+        self.requests += 1;
+        let us = (latency.as_micros() as u64).min(LATENCY_US_MAX);
+        self.latency_us.saturating_record(us);
+    }
+
+    pub fn record_error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
+        self.errors[kind as usize] += 1;
+        let slot = &mut self.first_error[kind as usize];
+        if slot.is_none() {
+            *slot = Some(detail());
+        }
+    }
+
+    pub fn errors_total(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind as usize]
+    }
+}
+
+impl AddAssign<&WorkerStats> for WorkerStats {
+    fn add_assign(&mut self, other: &WorkerStats) {
+        self.requests += other.requests;
+        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+            *a += b;
+        }
+        self.connections_opened += other.connections_opened;
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+        self.in_flight_at_end += other.in_flight_at_end;
+        self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
+        self.elapsed = self.elapsed.max(other.elapsed);
+        self.cpu += other.cpu;
+        for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
+            if a.is_none() {
+                a.clone_from(b);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_adds_counts_and_histograms() {
+        let mut a = WorkerStats::new();
+        let mut b = WorkerStats::new();
+        a.record_response(Duration::from_micros(100));
+        b.record_response(Duration::from_micros(300));
+        b.record_response(Duration::from_micros(500));
+        a.record_error(ErrorKind::Reset, || "first".into());
+        b.record_error(ErrorKind::Reset, || "second".into());
+        b.record_error(ErrorKind::Eof, || "eof".into());
+        b.elapsed = Duration::from_secs(2);
+        a += &b;
+        assert_eq!(a.requests, 3);
+        assert_eq!(a.latency_us.len(), 3);
+        assert_eq!(a.latency_us.max(), 500);
+        assert_eq!(a.error_count(ErrorKind::Reset), 2);
+        assert_eq!(a.errors_total(), 3);
+        assert_eq!(a.first_error[ErrorKind::Reset as usize].as_deref(), Some("first"));
+        assert_eq!(a.first_error[ErrorKind::Eof as usize].as_deref(), Some("eof"));
+        assert_eq!(a.elapsed, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn huge_latency_is_clamped_not_lost() {
+        let mut s = WorkerStats::new();
+        s.record_response(Duration::from_secs(100_000));
+        assert_eq!(s.latency_us.len(), 1);
+        assert!(s.latency_us.max() >= LATENCY_US_MAX - LATENCY_US_MAX / 1000);
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::COUNT);
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
+
+    #[test]
+    fn this_thread_cpu_time_moves() {
+        // Spin until the kernel has charged this thread a tick; bounded so it cannot hang.
+        let start = CpuTime::of_this_thread();
+        let give_up = std::time::Instant::now() + Duration::from_secs(20);
+        while CpuTime::of_this_thread().since(start).total().is_zero() {
+            assert!(std::time::Instant::now() < give_up, "no CPU time was charged in 20 s of spinning");
+        }
+    }
+}
