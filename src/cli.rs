@@ -141,12 +141,20 @@ where
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(HELP)),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('c') | Long("connections") => raw.connections = Some(string(&mut parser, "-c/--connections")?),
-            Short('t') | Long("threads") => raw.threads = Some(string(&mut parser, "-t/--threads")?),
+            Short('c') | Long("connections") => {
+                raw.connections = Some(string(&mut parser, "-c/--connections")?)
+            }
+            Short('t') | Long("threads") => {
+                raw.threads = Some(string(&mut parser, "-t/--threads")?)
+            }
             Long("cpus") => raw.cpus = Some(string(&mut parser, "--cpus")?),
             Long("no-pin") => raw.no_pin = true,
-            Short('d') | Long("duration") => raw.duration = Some(string(&mut parser, "-d/--duration")?),
-            Short('n') | Long("requests") => raw.requests = Some(string(&mut parser, "-n/--requests")?),
+            Short('d') | Long("duration") => {
+                raw.duration = Some(string(&mut parser, "-d/--duration")?)
+            }
+            Short('n') | Long("requests") => {
+                raw.requests = Some(string(&mut parser, "-n/--requests")?)
+            }
             Long("data") => raw.data = Some(string(&mut parser, "--data")?),
             Long("file") => raw.file = Some(string(&mut parser, "--file")?),
             Long("until") => raw.until = Some(string(&mut parser, "--until")?),
@@ -158,9 +166,13 @@ where
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
             Value(v) => {
-                let v = v.into_string().map_err(|v| bad("TARGET", &v.to_string_lossy(), "not UTF-8"))?;
+                let v = v
+                    .into_string()
+                    .map_err(|v| bad("TARGET", &v.to_string_lossy(), "not UTF-8"))?;
                 if raw.target.is_some() {
-                    return Err(UsageError(format!("unexpected argument '{v}': only one TARGET is allowed")));
+                    return Err(UsageError(format!(
+                        "unexpected argument '{v}': only one TARGET is allowed"
+                    )));
                 }
                 raw.target = Some(v);
             }
@@ -170,7 +182,9 @@ where
     }
     if demo {
         if let Some(t) = raw.target {
-            return Err(UsageError(format!("unexpected argument '{t}': demo picks its own target")));
+            return Err(UsageError(format!(
+                "unexpected argument '{t}': demo picks its own target"
+            )));
         }
         raw.target = Some("127.0.0.1:0".to_string());
         raw.duration.get_or_insert_with(|| "5s".to_string());
@@ -192,7 +206,8 @@ where
 
 fn string(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
     let v = parser.value()?;
-    v.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
+    v.into_string()
+        .map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
 }
 
 fn validate(raw: RunArgs) -> Result<Config, UsageError> {
@@ -204,25 +219,41 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         Some(v) => positive(v, "-c/--connections")? as usize,
         None => 50,
     };
-    let cpus = raw.cpus.as_deref().map(|v| parse_cpus(v, "--cpus")).transpose()?;
+    let cpus = raw
+        .cpus
+        .as_deref()
+        .map(|v| parse_cpus(v, "--cpus"))
+        .transpose()?;
     let threads = match (&raw.threads, &cpus) {
         (Some(v), _) => positive(v, "-t/--threads")? as usize,
         (None, Some(list)) => list.len(),
         (None, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     if threads > 1024 {
-        return Err(bad("-t/--threads", &threads.to_string(), "expected at most 1024"));
+        return Err(bad(
+            "-t/--threads",
+            &threads.to_string(),
+            "expected at most 1024",
+        ));
     }
     // More threads than connections would leave threads with nothing to do.
     let threads = threads.min(connections);
-    let requests = raw.requests.as_deref().map(|v| positive(v, "-n/--requests")).transpose()?;
+    let requests = raw
+        .requests
+        .as_deref()
+        .map(|v| positive(v, "-n/--requests"))
+        .transpose()?;
     let duration = match (&raw.duration, requests) {
         (Some(v), _) => Some(parse_duration(v).map_err(|e| bad("-d/--duration", v, &e))?),
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
     let payload = match (&raw.data, &raw.file) {
-        (Some(_), Some(_)) => return Err(UsageError("--data and --file cannot be used together".to_string())),
+        (Some(_), Some(_)) => {
+            return Err(UsageError(
+                "--data and --file cannot be used together".to_string(),
+            ))
+        }
         (Some(d), None) => parse_escapes(d).map_err(|e| bad("--data", d, &e))?,
         (None, Some(path)) => read_file(path, "--file")?,
         (None, None) => {
@@ -232,7 +263,9 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         }
     };
     if payload.is_empty() {
-        return Err(UsageError("the request is empty: --data or --file must give at least one byte".to_string()));
+        return Err(UsageError(
+            "the request is empty: --data or --file must give at least one byte".to_string(),
+        ));
     }
     let framing = parse_framing(&raw)?;
     let pipeline = match &raw.pipeline {
@@ -254,7 +287,11 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
             _ => {}
         }
         if pipeline > 65_536 {
-            return Err(bad("--pipeline", &pipeline.to_string(), "expected at most 65536"));
+            return Err(bad(
+                "--pipeline",
+                &pipeline.to_string(),
+                "expected at most 65536",
+            ));
         }
     }
     Ok(Config {
@@ -274,9 +311,15 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
 }
 
 fn parse_framing(raw: &RunArgs) -> Result<RawFraming, UsageError> {
-    let given = [raw.until.is_some(), raw.expect_bytes.is_some(), raw.until_close];
+    let given = [
+        raw.until.is_some(),
+        raw.expect_bytes.is_some(),
+        raw.until_close,
+    ];
     if given.iter().filter(|&&g| g).count() > 1 {
-        return Err(UsageError("--until, --expect-bytes and --until-close exclude each other: give one".to_string()));
+        return Err(UsageError(
+            "--until, --expect-bytes and --until-close exclude each other: give one".to_string(),
+        ));
     }
     if let Some(v) = &raw.until {
         let delim = parse_escapes(v).map_err(|e| bad("--until", v, &e))?;
@@ -343,7 +386,14 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
         }
     }
     let addr = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
-    Ok(Command::Serve(ServeConfig { listen: addr, mode, until: Delimiter::new(&until), respond, threads, cpus }))
+    Ok(Command::Serve(ServeConfig {
+        listen: addr,
+        mode,
+        until: Delimiter::new(&until),
+        respond,
+        threads,
+        cpus,
+    }))
 }
 
 /// `tcp://HOST:PORT` or `HOST:PORT`, resolved once.
@@ -351,12 +401,19 @@ pub fn parse_target(text: &str) -> Result<Target, UsageError> {
     let rest = match text.split_once("://") {
         Some(("tcp", rest)) => rest,
         Some((scheme, _)) => {
-            return Err(bad("TARGET", text, &format!("unsupported scheme '{scheme}://' (expected tcp://)")))
+            return Err(bad(
+                "TARGET",
+                text,
+                &format!("unsupported scheme '{scheme}://' (expected tcp://)"),
+            ))
         }
         None => text,
     };
     let addr = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
-    Ok(Target { label: text.to_string(), addr })
+    Ok(Target {
+        label: text.to_string(),
+        addr,
+    })
 }
 
 /// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
@@ -368,10 +425,16 @@ fn resolve(hostport: &str) -> Result<SocketAddr, String> {
     if host.is_empty() {
         return Err("the host is missing".to_string());
     }
-    let port: u16 = port.parse().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs = (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve '{host}': {e}"))?;
-    addrs.next().ok_or_else(|| format!("'{host}' resolved to no address"))
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("'{host}' resolved to no address"))
 }
 
 fn positive(value: &str, flag: &str) -> Result<u64, UsageError> {
@@ -405,17 +468,31 @@ pub fn parse_cpus(value: &str, flag: &str) -> Result<Vec<usize>, UsageError> {
         }
     }
     let available = core_affinity::get_core_ids().unwrap_or_default();
-    if let Some(missing) = cpus.iter().find(|c| !available.iter().any(|id| id.id == **c)) {
-        return Err(bad(flag, value, &format!("core {missing} is not available here ({} cores)", available.len())));
+    if let Some(missing) = cpus
+        .iter()
+        .find(|c| !available.iter().any(|id| id.id == **c))
+    {
+        return Err(bad(
+            flag,
+            value,
+            &format!(
+                "core {missing} is not available here ({} cores)",
+                available.len()
+            ),
+        ));
     }
     Ok(cpus)
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, `1.5s`; a bare number is seconds. Must be more than zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
     let seconds = match unit {
         "" | "s" => value,
         "us" => value / 1e6,
@@ -424,7 +501,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("unknown unit '{unit}' (use us, ms, s, m or h)")),
     };
-    if !(seconds > 0.0) || seconds > 1e9 {
+    if seconds.is_nan() || seconds <= 0.0 || seconds > 1e9 {
         return Err("expected a duration of more than zero".to_string());
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -450,10 +527,18 @@ pub fn parse_escapes(text: &str) -> Result<Vec<u8>, String> {
             Some(b'x') => {
                 let hex = bytes.get(i + 2..i + 4).ok_or("\\x needs two hex digits")?;
                 let hex = std::str::from_utf8(hex).map_err(|_| "\\x needs two hex digits")?;
-                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("'\\x{hex}' is not two hex digits"))?);
+                out.push(
+                    u8::from_str_radix(hex, 16)
+                        .map_err(|_| format!("'\\x{hex}' is not two hex digits"))?,
+                );
                 i += 2;
             }
-            Some(&c) => return Err(format!("unknown escape '\\{}' (use \\r \\n \\t \\\\ \\xNN)", c as char)),
+            Some(&c) => {
+                return Err(format!(
+                    "unknown escape '\\{}' (use \\r \\n \\t \\\\ \\xNN)",
+                    c as char
+                ))
+            }
             None => return Err("a trailing backslash escapes nothing".to_string()),
         }
         i += 2;
@@ -497,9 +582,20 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [("500ms", 500), ("10s", 10_000), ("2m", 120_000), ("1h", 3_600_000), ("1.5s", 1500), ("3", 3000)];
+        let ok = [
+            ("500ms", 500),
+            ("10s", 10_000),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+            ("1.5s", 1500),
+            ("3", 3000),
+        ];
         for (text, ms) in ok {
-            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
         }
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         for text in ["", "10x", "s", "0s", "-1s", "1.2.3s", "ms10"] {
@@ -509,7 +605,10 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(parse_escapes(r"GET\r\n\t\\\x41\x7f"), Ok(b"GET\r\n\t\\A\x7f".to_vec()));
+        assert_eq!(
+            parse_escapes(r"GET\r\n\t\\\x41\x7f"),
+            Ok(b"GET\r\n\t\\A\x7f".to_vec())
+        );
         assert_eq!(parse_escapes("plain"), Ok(b"plain".to_vec()));
         assert!(parse_escapes(r"\q").is_err());
         assert!(parse_escapes(r"\x4").is_err());
@@ -536,14 +635,33 @@ mod tests {
         let c = run(&["tcp://127.0.0.1:9", "--data", "x", "-n", "100"]).unwrap();
         assert_eq!((c.requests, c.duration), (Some(100), None));
         let c = run(&["127.0.0.1:9", "--data", "x", "-n", "100", "-d", "2s"]).unwrap();
-        assert_eq!((c.requests, c.duration), (Some(100), Some(Duration::from_secs(2))));
+        assert_eq!(
+            (c.requests, c.duration),
+            (Some(100), Some(Duration::from_secs(2)))
+        );
     }
 
     #[test]
     fn every_flag_is_read() {
         let c = run(&[
-            "-c", "8", "-t", "2", "--no-pin", "-d", "2s", "-n", "10", "--data", r"a\n", "--until", r"\n",
-            "--pipeline", "4", "--reconnect", "--json", "[::1]:7",
+            "-c",
+            "8",
+            "-t",
+            "2",
+            "--no-pin",
+            "-d",
+            "2s",
+            "-n",
+            "10",
+            "--data",
+            r"a\n",
+            "--until",
+            r"\n",
+            "--pipeline",
+            "4",
+            "--reconnect",
+            "--json",
+            "[::1]:7",
         ])
         .unwrap();
         assert_eq!((c.connections, c.threads, c.pin), (8, 2, false));
@@ -555,7 +673,15 @@ mod tests {
         assert_eq!(c.framing, RawFraming::Exact(12));
         let c = run(&["127.0.0.1:9", "--data", "x", "--until-close"]).unwrap();
         assert_eq!(c.framing, RawFraming::UntilClose);
-        let c = run(&["127.0.0.1:9", "--data", "x", "--cpus", "0", "--connections=3"]).unwrap();
+        let c = run(&[
+            "127.0.0.1:9",
+            "--data",
+            "x",
+            "--cpus",
+            "0",
+            "--connections=3",
+        ])
+        .unwrap();
         assert_eq!((c.cpus, c.threads, c.connections), (Some(vec![0]), 1, 3));
     }
 
@@ -568,19 +694,55 @@ mod tests {
     #[test]
     fn bad_values_name_their_flag() {
         let cases: &[(&[&str], &str)] = &[
-            (&["127.0.0.1:9", "--data", "x", "-c", "0"], "-c/--connections"),
-            (&["127.0.0.1:9", "--data", "x", "-c", "abc"], "-c/--connections"),
+            (
+                &["127.0.0.1:9", "--data", "x", "-c", "0"],
+                "-c/--connections",
+            ),
+            (
+                &["127.0.0.1:9", "--data", "x", "-c", "abc"],
+                "-c/--connections",
+            ),
             (&["127.0.0.1:9", "--data", "x", "-t", "0"], "-t/--threads"),
-            (&["127.0.0.1:9", "--data", "x", "-d", "10x"], "-d/--duration"),
+            (
+                &["127.0.0.1:9", "--data", "x", "-d", "10x"],
+                "-d/--duration",
+            ),
             (&["127.0.0.1:9", "--data", "x", "-n", "-1"], "-n/--requests"),
             (&["127.0.0.1:9", "--data", "x", "-n", "0"], "-n/--requests"),
             (&["127.0.0.1:9", "--data", r"\q"], "--data"),
             (&["127.0.0.1:9", "--file", "/nonexistent/clobber"], "--file"),
             (&["127.0.0.1:9", "--data", "x", "--until", ""], "--until"),
-            (&["127.0.0.1:9", "--data", "x", "--expect-bytes", "0"], "--expect-bytes"),
-            (&["127.0.0.1:9", "--data", "x", "--until", "\\n", "--pipeline", "0"], "--pipeline"),
-            (&["127.0.0.1:9", "--data", "x", "--pipeline", "4"], "--pipeline"),
-            (&["127.0.0.1:9", "--data", "x", "--until-close", "--pipeline", "4"], "--pipeline"),
+            (
+                &["127.0.0.1:9", "--data", "x", "--expect-bytes", "0"],
+                "--expect-bytes",
+            ),
+            (
+                &[
+                    "127.0.0.1:9",
+                    "--data",
+                    "x",
+                    "--until",
+                    "\\n",
+                    "--pipeline",
+                    "0",
+                ],
+                "--pipeline",
+            ),
+            (
+                &["127.0.0.1:9", "--data", "x", "--pipeline", "4"],
+                "--pipeline",
+            ),
+            (
+                &[
+                    "127.0.0.1:9",
+                    "--data",
+                    "x",
+                    "--until-close",
+                    "--pipeline",
+                    "4",
+                ],
+                "--pipeline",
+            ),
             (&["127.0.0.1:9", "--data", "x", "--cpus", "9999"], "--cpus"),
             (&["127.0.0.1:9", "--data", "x", "--cpus", "a-b"], "--cpus"),
             (&["127.0.0.1:70000", "--data", "x"], "TARGET"),
@@ -588,12 +750,25 @@ mod tests {
             (&["ftp://127.0.0.1:9", "--data", "x"], "TARGET"),
             (&["127.0.0.1", "--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--file", "y"], "--file"),
-            (&["127.0.0.1:9", "--data", "x", "--until", "a", "--until-close"], "--until"),
+            (
+                &[
+                    "127.0.0.1:9",
+                    "--data",
+                    "x",
+                    "--until",
+                    "a",
+                    "--until-close",
+                ],
+                "--until",
+            ),
             (&["127.0.0.1:9"], "--data"),
             (&["--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--bogus"], "--bogus"),
             (&["127.0.0.1:9", "--data"], "--data"),
-            (&["127.0.0.1:9", "127.0.0.1:10", "--data", "x"], "127.0.0.1:10"),
+            (
+                &["127.0.0.1:9", "127.0.0.1:10", "--data", "x"],
+                "127.0.0.1:10",
+            ),
             (&["serve", "--mode", "ftp"], "--mode"),
             (&["serve", "--listen", "nowhere"], "--listen"),
             (&["serve", "-t", "0"], "-t/--threads"),
@@ -601,7 +776,10 @@ mod tests {
         ];
         for (args, flag) in cases {
             let message = err(args);
-            assert!(message.contains(flag), "{args:?}: '{message}' does not name {flag}");
+            assert!(
+                message.contains(flag),
+                "{args:?}: '{message}' does not name {flag}"
+            );
             assert!(!message.contains('\n'), "{args:?}: message is not one line");
         }
     }
@@ -609,14 +787,28 @@ mod tests {
     #[test]
     fn help_and_version_are_values() {
         assert!(matches!(parse(["--help"]), Ok(Command::Help(HELP))));
-        assert!(matches!(parse(["127.0.0.1:9", "-h"]), Ok(Command::Help(HELP))));
-        assert!(matches!(parse(["serve", "--help"]), Ok(Command::Help(SERVE_HELP))));
+        assert!(matches!(
+            parse(["127.0.0.1:9", "-h"]),
+            Ok(Command::Help(HELP))
+        ));
+        assert!(matches!(
+            parse(["serve", "--help"]),
+            Ok(Command::Help(SERVE_HELP))
+        ));
         assert!(matches!(parse(["-V"]), Ok(Command::Version)));
     }
 
     #[test]
     fn serve_and_demo() {
-        match parse(["serve", "--listen", "127.0.0.1:0", "--mode", "http", "-t", "2"]) {
+        match parse([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--mode",
+            "http",
+            "-t",
+            "2",
+        ]) {
             Ok(Command::Serve(s)) => {
                 assert_eq!((s.mode, s.threads), (ServeMode::Http, 2));
                 assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());

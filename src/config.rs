@@ -97,7 +97,8 @@ impl ServeConfig {
     /// The response the server sends for each HTTP request.
     pub fn http_response(&self) -> Vec<u8> {
         self.respond.clone().unwrap_or_else(|| {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n".to_vec()
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n"
+                .to_vec()
         })
     }
 }

@@ -62,12 +62,20 @@ fn serve(config: &ServeConfig) -> ExitCode {
     let stop = stop_on_signals();
     let server = match Server::start(config, Arc::clone(&stop)) {
         Ok(server) => server,
-        Err(e) => return fail(&format!("cannot listen on {} (--listen): {e}", config.listen)),
+        Err(e) => {
+            return fail(&format!(
+                "cannot listen on {} (--listen): {e}",
+                config.listen
+            ))
+        }
     };
     println!("listening on {}", server.local_addr());
     match server.join() {
         Ok(counts) => {
-            println!("served {} requests on {} connections", counts.requests, counts.connections);
+            println!(
+                "served {} requests on {} connections",
+                counts.requests, counts.connections
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("server failed: {e}")),
@@ -93,7 +101,10 @@ fn demo(mut config: Config) -> ExitCode {
         Err(e) => return fail(&format!("demo: cannot start the built-in server: {e}")),
     };
     let addr = server.local_addr();
-    config.target = Target { label: format!("tcp://{addr}"), addr };
+    config.target = Target {
+        label: format!("tcp://{addr}"),
+        addr,
+    };
     if !config.json {
         eprintln!(
             "demo: clobber serve (echo) on {addr}{}; clobbering it for {:.1} s with {} connections...",
@@ -105,7 +116,10 @@ fn demo(mut config: Config) -> ExitCode {
     let code = load(&config, &stop_on_signals());
     match server.stop() {
         Ok(counts) if !config.json => {
-            println!("  Server       served {} requests on {} connections", counts.requests, counts.connections)
+            println!(
+                "  Server       served {} requests on {} connections",
+                counts.requests, counts.connections
+            )
         }
         Ok(_) => {}
         Err(e) => return fail(&format!("demo: the built-in server failed: {e}")),

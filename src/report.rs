@@ -60,7 +60,16 @@ impl Report {
     pub fn new(config: &Config, stats: &WorkerStats) -> Report {
         let h = &stats.latency_us;
         let latency = if h.is_empty() {
-            Latency { min: 0, mean: 0.0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0, max: 0 }
+            Latency {
+                min: 0,
+                mean: 0.0,
+                p50: 0,
+                p90: 0,
+                p99: 0,
+                p999: 0,
+                p9999: 0,
+                max: 0,
+            }
         } else {
             Latency {
                 min: h.min(),
@@ -86,7 +95,10 @@ impl Report {
             framing: config.framing_label(),
             requests: stats.requests,
             errors: stats.errors_total(),
-            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name(), stats.error_count(k))).collect(),
+            errors_by_kind: ErrorKind::ALL
+                .iter()
+                .map(|&k| (k.name(), stats.error_count(k)))
+                .collect(),
             error_messages: ErrorKind::ALL
                 .iter()
                 .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name(), m)))
@@ -94,14 +106,22 @@ impl Report {
             connections_opened: stats.connections_opened,
             in_flight_at_end: stats.in_flight_at_end,
             duration_s,
-            rps: if duration_s > 0.0 { stats.requests as f64 / duration_s } else { 0.0 },
+            rps: if duration_s > 0.0 {
+                stats.requests as f64 / duration_s
+            } else {
+                0.0
+            },
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: latency,
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
-                us_per_request: if stats.requests > 0 { cpu_s * 1e6 / stats.requests as f64 } else { 0.0 },
+                us_per_request: if stats.requests > 0 {
+                    cpu_s * 1e6 / stats.requests as f64
+                } else {
+                    0.0
+                },
             },
         }
     }
@@ -117,8 +137,16 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mode = if self.reconnect { "a new connection per request" } else { "keep-alive" };
-        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.target, self.address);
+        let mode = if self.reconnect {
+            "a new connection per request"
+        } else {
+            "keep-alive"
+        };
+        let _ = writeln!(
+            out,
+            "clobber {}: {} ({})",
+            self.clobber_version, self.target, self.address
+        );
         let _ = writeln!(
             out,
             "  {} thread{}, {} connections, {}, pipeline {}, framing: {}",
@@ -138,7 +166,11 @@ impl Report {
             group(self.rps.round() as u64)
         );
         if self.in_flight_at_end > 0 {
-            let _ = writeln!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
+            let _ = writeln!(
+                out,
+                "               {} in flight at the end, not counted",
+                group(self.in_flight_at_end)
+            );
         }
         let l = &self.latency_us;
         let _ = writeln!(
@@ -158,7 +190,13 @@ impl Report {
             micros(l.p9999 as f64),
             micros(l.max as f64)
         );
-        let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
+        let per_s = |bytes: u64| {
+            if self.duration_s > 0.0 {
+                bytes as f64 / self.duration_s
+            } else {
+                0.0
+            }
+        };
         let _ = writeln!(
             out,
             "  Transfer     sent {} ({}/s), received {} ({}/s)",
@@ -167,7 +205,11 @@ impl Report {
             bytes(self.bytes_received as f64),
             bytes(per_s(self.bytes_received))
         );
-        let _ = writeln!(out, "  Connections  {} opened", group(self.connections_opened));
+        let _ = writeln!(
+            out,
+            "  Connections  {} opened",
+            group(self.connections_opened)
+        );
         if self.errors == 0 {
             let _ = writeln!(out, "  Errors       none");
         } else {

@@ -51,7 +51,11 @@ pub struct Server {
 impl Server {
     /// Binds and starts the server threads; they run until `stop` is set.
     pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
-        let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
+        let socket = Socket::new(
+            Domain::for_address(config.listen),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
         socket.set_reuse_address(true)?;
         socket.bind(&config.listen.into())?;
         socket.listen(4096)?;
@@ -68,14 +72,22 @@ impl Server {
                 let want = list[id % list.len()];
                 cores.iter().copied().find(|c| c.id == want)
             });
-            threads.push(std::thread::Builder::new().name(format!("clobber-s{id}")).spawn(move || {
-                if let Some(core) = core {
-                    core_affinity::set_for_current(core);
-                }
-                serve_thread(&config, listener, &stop)
-            })?);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("clobber-s{id}"))
+                    .spawn(move || {
+                        if let Some(core) = core {
+                            core_affinity::set_for_current(core);
+                        }
+                        serve_thread(&config, listener, &stop)
+                    })?,
+            );
         }
-        Ok(Server { addr, stop, threads })
+        Ok(Server {
+            addr,
+            stop,
+            threads,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -86,7 +98,9 @@ impl Server {
     pub fn join(self) -> io::Result<ServeCounts> {
         let mut total = ServeCounts::default();
         for handle in self.threads {
-            let counts = handle.join().map_err(|_| io::Error::other("a server thread panicked"))??;
+            let counts = handle
+                .join()
+                .map_err(|_| io::Error::other("a server thread panicked"))??;
             total.requests += counts.requests;
             total.connections += counts.connections;
         }
@@ -100,9 +114,14 @@ impl Server {
     }
 }
 
-fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
+fn serve_thread(
+    config: &ServeConfig,
+    mut listener: TcpListener,
+    stop: &AtomicBool,
+) -> io::Result<ServeCounts> {
     let mut poll = Poll::new()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);
     let mut conns: Slab<ServerConn> = Slab::with_capacity(1024);
     let mut closed = Vec::new();
@@ -120,11 +139,14 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
                 continue;
             }
             let key = event.token().0;
-            let Some(conn) = conns.get_mut(key) else { continue };
+            let Some(conn) = conns.get_mut(key) else {
+                continue;
+            };
             if conn.closed {
                 continue;
             }
             conn.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
+            conn.read_closed |= event.is_read_closed() || event.is_error();
             conn.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
             conn.drive(&responder, &mut counts);
             if conn.closed {
@@ -138,14 +160,23 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
     Ok(counts)
 }
 
-fn accept_all(listener: &mut TcpListener, poll: &mut Poll, conns: &mut Slab<ServerConn>, counts: &mut ServeCounts) {
+fn accept_all(
+    listener: &mut TcpListener,
+    poll: &mut Poll,
+    conns: &mut Slab<ServerConn>,
+    counts: &mut ServeCounts,
+) {
     loop {
         match listener.accept() {
             Ok((mut stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 let entry = conns.vacant_entry();
                 let token = Token(entry.key());
-                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_ok() {
+                if poll
+                    .registry()
+                    .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                    .is_ok()
+                {
                     entry.insert(ServerConn::new(stream));
                     counts.connections += 1;
                 }
@@ -180,6 +211,8 @@ struct ServerConn {
     stream: TcpStream,
     readable: bool,
     writable: bool,
+    /// The client closed its side: keep reading past a short read to see the EOF.
+    read_closed: bool,
     closed: bool,
     /// Close once the pending output is written (the client asked for it).
     close_after_flush: bool,
@@ -199,6 +232,7 @@ impl ServerConn {
             stream,
             readable: false,
             writable: true,
+            read_closed: false,
             closed: false,
             close_after_flush: false,
             inbuf: vec![0u8; INBUF_BYTES].into_boxed_slice(),
@@ -224,7 +258,7 @@ impl ServerConn {
                 self.closed = true;
                 return;
             }
-            if !self.readable || self.pending() >= OUT_LIMIT {
+            if !(self.readable || self.read_closed) || self.pending() >= OUT_LIMIT {
                 return;
             }
             let space = self.inbuf.len() - self.in_len;
@@ -278,9 +312,17 @@ impl ServerConn {
         true
     }
 
-    fn echo(&mut self, fresh: std::ops::Range<usize>, responder: &Responder, counts: &mut ServeCounts) {
+    fn echo(
+        &mut self,
+        fresh: std::ops::Range<usize>,
+        responder: &Responder,
+        counts: &mut ServeCounts,
+    ) {
         let mut start = fresh.start;
-        while let Some(end) = responder.until.find_end(&mut self.matched, &self.inbuf[start..fresh.end]) {
+        while let Some(end) = responder
+            .until
+            .find_end(&mut self.matched, &self.inbuf[start..fresh.end])
+        {
             counts.requests += 1;
             if let Some(reply) = &responder.respond {
                 self.out.extend_from_slice(reply);
@@ -344,7 +386,10 @@ fn request_framing(request: &httparse::Request) -> (u64, bool) {
     let mut close = request.version == Some(0);
     for h in request.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
         } else if h.name.eq_ignore_ascii_case("connection") {
             let v = h.value;
             if v.eq_ignore_ascii_case(b"close") {

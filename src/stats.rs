@@ -113,12 +113,23 @@ impl CpuTime {
         };
         let fields: Vec<&str> = after.split_whitespace().collect();
         // `after` starts at field 3, so fields 14 and 15 are at indices 11 and 12.
-        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        CpuTime { user: Duration::from_millis(ticks(11) * 10), sys: Duration::from_millis(ticks(12) * 10) }
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        CpuTime {
+            user: Duration::from_millis(ticks(11) * 10),
+            sys: Duration::from_millis(ticks(12) * 10),
+        }
     }
 
     pub fn since(self, start: CpuTime) -> CpuTime {
-        CpuTime { user: self.user.saturating_sub(start.user), sys: self.sys.saturating_sub(start.sys) }
+        CpuTime {
+            user: self.user.saturating_sub(start.user),
+            sys: self.sys.saturating_sub(start.sys),
+        }
     }
 
     pub fn total(self) -> Duration {
@@ -170,7 +181,8 @@ impl WorkerStats {
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
-            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds"),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
+                .expect("valid histogram bounds"),
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
             first_error: Default::default(),
@@ -211,7 +223,9 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;
-        self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
+        self.latency_us
+            .add(&other.latency_us)
+            .expect("histograms of equal bounds merge");
         self.elapsed = self.elapsed.max(other.elapsed);
         self.cpu += other.cpu;
         for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
@@ -243,8 +257,14 @@ mod tests {
         assert_eq!(a.latency_us.max(), 500);
         assert_eq!(a.error_count(ErrorKind::Reset), 2);
         assert_eq!(a.errors_total(), 3);
-        assert_eq!(a.first_error[ErrorKind::Reset as usize].as_deref(), Some("first"));
-        assert_eq!(a.first_error[ErrorKind::Eof as usize].as_deref(), Some("eof"));
+        assert_eq!(
+            a.first_error[ErrorKind::Reset as usize].as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            a.first_error[ErrorKind::Eof as usize].as_deref(),
+            Some("eof")
+        );
         assert_eq!(a.elapsed, Duration::from_secs(2));
     }
 
@@ -273,7 +293,10 @@ mod tests {
         let start = CpuTime::of_this_thread();
         let give_up = std::time::Instant::now() + Duration::from_secs(20);
         while CpuTime::of_this_thread().since(start).total().is_zero() {
-            assert!(std::time::Instant::now() < give_up, "no CPU time was charged in 20 s of spinning");
+            assert!(
+                std::time::Instant::now() < give_up,
+                "no CPU time was charged in 20 s of spinning"
+            );
         }
     }
 }

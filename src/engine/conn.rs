@@ -66,7 +66,10 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: Option<u64>) -> Budget {
-        Budget { left: limit.unwrap_or(u64::MAX), in_flight: 0 }
+        Budget {
+            left: limit.unwrap_or(u64::MAX),
+            in_flight: 0,
+        }
     }
 
     /// Takes up to `n` requests; returns how many it got.
@@ -106,8 +109,16 @@ pub struct RequestPlan {
 
 impl RequestPlan {
     pub fn new(request: &[u8], pipeline: usize, reconnect: bool) -> RequestPlan {
-        assert!(!request.is_empty() && pipeline >= 1, "a plan needs a request and a depth");
-        RequestPlan { batch: request.repeat(pipeline), request_bytes: request.len(), pipeline: pipeline as u32, reconnect }
+        assert!(
+            !request.is_empty() && pipeline >= 1,
+            "a plan needs a request and a depth"
+        );
+        RequestPlan {
+            batch: request.repeat(pipeline),
+            request_bytes: request.len(),
+            pipeline: pipeline as u32,
+            reconnect,
+        }
     }
 }
 
@@ -117,6 +128,25 @@ pub struct Ctx<'a> {
     pub stats: &'a mut WorkerStats,
     pub budget: &'a mut Budget,
     pub plan: &'a RequestPlan,
+}
+
+/// What one readiness event said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ready {
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer closed its side or the socket has an error: reads go on until they say so.
+    pub read_closed: bool,
+}
+
+impl Ready {
+    pub fn of(event: &mio::event::Event) -> Ready {
+        Ready {
+            readable: event.is_readable(),
+            writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+            read_closed: event.is_read_closed() || event.is_error(),
+        }
+    }
 }
 
 /// Why a connection closed.
@@ -153,6 +183,9 @@ pub struct Conn<T, F> {
     framer: F,
     readable: bool,
     writable: bool,
+    /// An event said the peer closed its side (EPOLLRDHUP): unlike `readable`, a short read
+    /// does not clear it, so the EOF that arrived with the last data is still read.
+    read_closed: bool,
     /// Unconsumed response bytes are `inbuf[in_start..in_end]`; allocated once per connection.
     inbuf: Box<[u8]>,
     in_start: usize,
@@ -177,6 +210,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             framer,
             readable: false,
             writable: false,
+            read_closed: false,
             inbuf: vec![0u8; inbuf_bytes].into_boxed_slice(),
             in_start: 0,
             in_end: 0,
@@ -215,11 +249,15 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// from the budget for it (`--reconnect` reserves before connecting, so it never opens a
     /// connection it has nothing to send on).
     pub fn open(&mut self, io: T, reserved: u32) {
-        assert!(self.is_closed() && self.io.is_none(), "open on a connection that is not closed");
+        assert!(
+            self.is_closed() && self.io.is_none(),
+            "open on a connection that is not closed"
+        );
         self.io = Some(io);
         self.framer.reset();
         self.readable = false;
         self.writable = false;
+        self.read_closed = false;
         self.in_start = 0;
         self.in_end = 0;
         self.outstanding = reserved;
@@ -228,12 +266,13 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     /// Handles one readiness event; returns true if the connection closed during it.
-    pub fn on_event(&mut self, readable: bool, writable: bool, ctx: &mut Ctx) -> bool {
+    pub fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> bool {
         if self.is_closed() {
             return false;
         }
-        self.readable |= readable;
-        self.writable |= writable;
+        self.readable |= ready.readable || ready.read_closed;
+        self.writable |= ready.writable;
+        self.read_closed |= ready.read_closed;
         loop {
             let step = match self.phase {
                 Phase::Connecting => self.on_connecting(ctx),
@@ -257,9 +296,15 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             matches!(
                 (self.phase, next),
                 (Phase::Closed(_), Phase::Connecting)
-                    | (Phase::Connecting, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (
+                        Phase::Connecting,
+                        Phase::Writing | Phase::Idle | Phase::Closed(_)
+                    )
                     | (Phase::Writing, Phase::Reading | Phase::Closed(_))
-                    | (Phase::Reading, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (
+                        Phase::Reading,
+                        Phase::Writing | Phase::Idle | Phase::Closed(_)
+                    )
                     | (Phase::Idle, Phase::Closed(_))
             ),
             "no transition {:?} -> {:?}",
@@ -269,7 +314,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.phase = next;
     }
 
-    fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Step {
+    fn close(
+        &mut self,
+        reason: CloseReason,
+        ctx: &mut Ctx,
+        detail: impl FnOnce() -> String,
+    ) -> Step {
         if self.outstanding > 0 {
             ctx.budget.give_back(u64::from(self.outstanding));
             self.outstanding = 0;
@@ -288,7 +338,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Step {
-        self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || err.describe().to_string())
+        self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || {
+            err.describe().to_string()
+        })
     }
 
     /// Takes the next batch from the budget (unless one is reserved) and starts writing it.
@@ -308,7 +360,10 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
-        let io = self.io.as_mut().expect("a connecting connection has a socket");
+        let io = self
+            .io
+            .as_mut()
+            .expect("a connecting connection has a socket");
         match io.connect_result() {
             Ok(true) => {
                 self.connected = true;
@@ -327,7 +382,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
         match io.write(&ctx.plan.batch[self.written..self.to_write]) {
-            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into()),
+            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || {
+                "write returned 0".into()
+            }),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
                 self.written += n;
@@ -346,7 +403,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn on_readable(&mut self, ctx: &mut Ctx) -> Step {
-        if !self.readable {
+        if !self.readable && !self.read_closed {
             return Step::Wait;
         }
         if self.in_end == self.inbuf.len() {
@@ -415,7 +472,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn complete_one(&mut self, ctx: &mut Ctx) {
-        ctx.stats.record_response(ctx.now.saturating_duration_since(self.sent_at));
+        ctx.stats
+            .record_response(ctx.now.saturating_duration_since(self.sent_at));
         ctx.budget.complete();
         self.outstanding -= 1;
     }
@@ -492,7 +550,10 @@ mod tests {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             match self.reads.pop_front() {
                 Some(Ok(bytes)) => {
-                    assert!(bytes.len() <= buf.len(), "script read larger than the buffer");
+                    assert!(
+                        bytes.len() <= buf.len(),
+                        "script read larger than the buffer"
+                    );
                     buf[..bytes.len()].copy_from_slice(&bytes);
                     Ok(bytes.len())
                 }
@@ -537,7 +598,12 @@ mod tests {
     }
 
     impl Fixture {
-        fn new(framing: RawFraming, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture {
+        fn new(
+            framing: RawFraming,
+            pipeline: usize,
+            reconnect: bool,
+            budget: Option<u64>,
+        ) -> Fixture {
             let now = Instant::now();
             Fixture {
                 conn: Conn::new(RawFramer::new(framing), 64, now),
@@ -557,9 +623,22 @@ mod tests {
         }
 
         fn event(&mut self, readable: bool, writable: bool) -> bool {
+            self.ready(Ready {
+                readable,
+                writable,
+                read_closed: false,
+            })
+        }
+
+        fn ready(&mut self, ready: Ready) -> bool {
             self.now += Duration::from_micros(100);
-            let mut ctx = Ctx { now: self.now, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
-            self.conn.on_event(readable, writable, &mut ctx)
+            let mut ctx = Ctx {
+                now: self.now,
+                stats: &mut self.stats,
+                budget: &mut self.budget,
+                plan: &self.plan,
+            };
+            self.conn.on_event(ready, &mut ctx)
         }
 
         fn script(&mut self) -> &mut Script {
@@ -603,10 +682,14 @@ mod tests {
     fn connecting_refused_closes_with_kind() {
         let mut f = Fixture::lines();
         let mut s = Script::default();
-        s.connect.push_back(Err(io::ErrorKind::ConnectionRefused.into()));
+        s.connect
+            .push_back(Err(io::ErrorKind::ConnectionRefused.into()));
         f.open(s);
         assert!(f.event(true, true));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused)));
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused))
+        );
         assert!(!f.conn.was_connected());
         assert_eq!(f.stats.error_count(ErrorKind::ConnectRefused), 1);
         assert_eq!(f.budget, Budget::new(None));
@@ -619,7 +702,13 @@ mod tests {
         f.conn.open(Script::default(), reserved);
         f.event(false, true);
         assert_eq!(f.conn.phase(), Phase::Reading);
-        assert_eq!(f.budget, Budget { left: 0, in_flight: 1 });
+        assert_eq!(
+            f.budget,
+            Budget {
+                left: 0,
+                in_flight: 1
+            }
+        );
     }
 
     #[test]
@@ -654,11 +743,21 @@ mod tests {
     fn writing_reset_closes_and_returns_budget() {
         let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(3));
         let mut s = Script::default();
-        s.writes.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        s.writes
+            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
         f.open(s);
         assert!(f.event(false, true));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Reset)));
-        assert_eq!(f.budget, Budget { left: 3, in_flight: 0 });
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::Reset))
+        );
+        assert_eq!(
+            f.budget,
+            Budget {
+                left: 3,
+                in_flight: 0
+            }
+        );
     }
 
     #[test]
@@ -696,6 +795,25 @@ mod tests {
     }
 
     #[test]
+    fn reading_short_read_then_eof_in_the_same_event_is_seen() {
+        // Data and FIN arrive together: one edge. The short read must not hide the EOF.
+        let mut f = Fixture::new(RawFraming::Exact(10), 1, false, None);
+        f.open(Script::default());
+        f.event(false, true);
+        f.script().reads.push_back(Ok(b"12345".to_vec()));
+        f.script().reads.push_back(Ok(Vec::new()));
+        assert!(f.ready(Ready {
+            readable: true,
+            writable: false,
+            read_closed: true
+        }));
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
+        );
+    }
+
+    #[test]
     fn reading_pipelined_responses_in_one_read() {
         let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 4, false, Some(4));
         f.open(Script::default());
@@ -716,7 +834,10 @@ mod tests {
         f.script().reads.push_back(Ok(b"pong\nextra".to_vec()));
         assert!(f.event(true, false));
         assert_eq!(f.stats.requests, 1);
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
+        );
     }
 
     #[test]
@@ -736,7 +857,10 @@ mod tests {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Ok(Vec::new()));
         assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Eof)));
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::Eof))
+        );
         assert_eq!(f.budget.in_flight, 0);
     }
 
@@ -747,7 +871,10 @@ mod tests {
         f.script().reads.push_back(Ok(Vec::new()));
         f.event(true, false);
         assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(
+            f.conn.phase(),
+            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
+        );
     }
 
     #[test]
@@ -767,7 +894,9 @@ mod tests {
     #[test]
     fn reading_reset_is_reset_error() {
         let mut f = Fixture::reading();
-        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        f.script()
+            .reads
+            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
         assert!(f.event(true, false));
         assert_eq!(f.stats.error_count(ErrorKind::Reset), 1);
     }
@@ -796,18 +925,32 @@ mod tests {
     #[test]
     fn closed_ignores_stale_events() {
         let mut f = Fixture::reading();
-        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        f.script()
+            .reads
+            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
         assert!(f.event(true, false));
-        assert!(!f.event(true, true), "a stale event must not report a second close");
+        assert!(
+            !f.event(true, true),
+            "a stale event must not report a second close"
+        );
         assert_eq!(f.stats.errors_total(), 1);
     }
 
     #[test]
     fn after_batch_decisions() {
         assert_eq!(next_after_batch(false, false), AfterBatch::NextBatch);
-        assert_eq!(next_after_batch(false, true), AfterBatch::Close(CloseReason::Done));
-        assert_eq!(next_after_batch(true, false), AfterBatch::Close(CloseReason::ServerClosed));
-        assert_eq!(next_after_batch(true, true), AfterBatch::Close(CloseReason::ServerClosed));
+        assert_eq!(
+            next_after_batch(false, true),
+            AfterBatch::Close(CloseReason::Done)
+        );
+        assert_eq!(
+            next_after_batch(true, false),
+            AfterBatch::Close(CloseReason::ServerClosed)
+        );
+        assert_eq!(
+            next_after_batch(true, true),
+            AfterBatch::Close(CloseReason::ServerClosed)
+        );
     }
 
     #[test]
@@ -818,7 +961,13 @@ mod tests {
         assert_eq!(b.take(4), 0);
         b.complete();
         b.give_back(3);
-        assert_eq!(b, Budget { left: 3, in_flight: 1 });
+        assert_eq!(
+            b,
+            Budget {
+                left: 3,
+                in_flight: 1
+            }
+        );
         b.complete();
         assert!(!b.is_spent());
         assert_eq!(b.take(9), 3);

@@ -24,7 +24,10 @@ use worker::WorkerPlan;
 /// Runs the load `config` describes until its deadline, its request budget, or `stop`.
 /// Returns the merged statistics of all workers.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
-    assert!(config.threads >= 1 && config.connections >= config.threads, "cli checks the thread count");
+    assert!(
+        config.threads >= 1 && config.connections >= config.threads,
+        "cli checks the thread count"
+    );
     let cores = core_ids(config);
     let config = Arc::new(config.clone());
     let start = Instant::now();
@@ -53,7 +56,9 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
         match handle.join() {
             Ok(Ok(stats)) => total += &stats,
             Ok(Err(e)) => first_error = first_error.or(Some(e)),
-            Err(_) => first_error = first_error.or(Some(io::Error::other("a worker thread panicked"))),
+            Err(_) => {
+                first_error = first_error.or(Some(io::Error::other("a worker thread panicked")))
+            }
         }
     }
     match first_error {
@@ -84,7 +89,9 @@ fn core_ids(config: &Config) -> Vec<core_affinity::CoreId> {
 pub fn inbuf_bytes(config: &Config) -> usize {
     const DEFAULT: usize = 8 * 1024;
     match config.framing {
-        RawFraming::Exact(n) => (n.saturating_mul(config.pipeline as u64)).clamp(512, 64 * 1024) as usize,
+        RawFraming::Exact(n) => {
+            (n.saturating_mul(config.pipeline as u64)).clamp(512, 64 * 1024) as usize
+        }
         _ => DEFAULT,
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, RequestPlan};
+use super::conn::{Budget, Conn, Ctx, Ready, RequestPlan};
 use super::socket::{self, SocketOptions};
 use crate::config::Config;
 use crate::protocol::Framer;
@@ -75,7 +75,11 @@ struct Worker<F> {
 }
 
 impl<F: Framer> Worker<F> {
-    fn new(config: &Config, plan: &WorkerPlan, make_framer: impl Fn() -> F) -> io::Result<Worker<F>> {
+    fn new(
+        config: &Config,
+        plan: &WorkerPlan,
+        make_framer: impl Fn() -> F,
+    ) -> io::Result<Worker<F>> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.connections);
         for _ in 0..plan.connections {
@@ -92,7 +96,9 @@ impl<F: Framer> Worker<F> {
             budget: Budget::new(plan.requests),
             plan: RequestPlan::new(&config.payload, config.pipeline, config.reconnect),
             addr: config.target.addr,
-            options: SocketOptions { linger_zero: config.reconnect },
+            options: SocketOptions {
+                linger_zero: config.reconnect,
+            },
         })
     }
 
@@ -111,7 +117,10 @@ impl<F: Framer> Worker<F> {
                 self.open(key, now);
             }
             self.to_open.clear();
-            if stop.load(Ordering::Relaxed) || self.budget.is_spent() || deadline.is_some_and(|d| now >= d) {
+            if stop.load(Ordering::Relaxed)
+                || self.budget.is_spent()
+                || deadline.is_some_and(|d| now >= d)
+            {
                 return Ok(());
             }
             let mut timeout = STOP_CHECK;
@@ -128,7 +137,9 @@ impl<F: Framer> Worker<F> {
             }
             for event in self.events.iter() {
                 let key = event.token().0;
-                let Some(conn) = self.conns.get_mut(key) else { continue };
+                let Some(conn) = self.conns.get_mut(key) else {
+                    continue;
+                };
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
                 let mut ctx = Ctx {
@@ -137,9 +148,7 @@ impl<F: Framer> Worker<F> {
                     budget: &mut self.budget,
                     plan: &self.plan,
                 };
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-                let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-                if conn.on_event(readable, writable, &mut ctx) {
+                if conn.on_event(Ready::of(event), &mut ctx) {
                     self.closed.push(key);
                 }
             }
@@ -168,14 +177,19 @@ impl<F: Framer> Worker<F> {
             0
         };
         let result = socket::connect(self.addr, self.options).and_then(|mut stream| {
-            self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
+            self.poll.registry().register(
+                &mut stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             Ok(stream)
         });
         match result {
             Ok(stream) => self.conns[key].open(stream, reserved),
             Err(e) => {
                 self.budget.give_back(u64::from(reserved));
-                self.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
+                self.stats
+                    .record_error(ErrorKind::of_io(&e, true), || e.to_string());
                 self.to_retry.push_back((now + CONNECT_RETRY, key));
             }
         }

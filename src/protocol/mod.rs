@@ -27,7 +27,10 @@ pub struct Done {
 }
 
 impl Done {
-    pub const RAW: Done = Done { status: 0, close: false };
+    pub const RAW: Done = Done {
+        status: 0,
+        close: false,
+    };
 }
 
 /// Why bytes were rejected. Small and `Copy`, so it travels as data.

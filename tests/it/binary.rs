@@ -1,0 +1,310 @@
+//! The real binary: exit codes, messages, JSON output, `clobber serve`'s counts, and Ctrl-C.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::dead_addr;
+
+const BIN: &str = env!("CARGO_BIN_EXE_clobber");
+
+fn clobber(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Waits for `child` at most `limit`; kills it and fails if it takes longer.
+fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("the process did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A `clobber serve` child process and the address from its first line.
+struct ServeProcess {
+    child: Child,
+    addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl ServeProcess {
+    fn start(args: &[&str]) -> ServeProcess {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        ServeProcess {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// SIGTERM, then the (requests, connections) from its last line.
+    fn stop(mut self) -> (u64, u64) {
+        signal(&self.child, "-TERM");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let status = wait_for(self.child, Duration::from_secs(5)).status;
+        assert!(status.success(), "serve exited with {status}");
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            (words[0], words[2], words[3], words[5]),
+            ("served", "requests", "on", "connections"),
+            "{line:?}"
+        );
+        (words[1].parse().unwrap(), words[4].parse().unwrap())
+    }
+}
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[test]
+fn json_report_matches_what_the_server_counted() {
+    let server = ServeProcess::start(&[]);
+    let out = clobber(&[
+        &server.addr,
+        "--no-pin",
+        "-n",
+        "3000",
+        "-c",
+        "10",
+        "-d",
+        "60s",
+        "--data",
+        r"ping\n",
+        "--until",
+        r"\n",
+        "--json",
+    ]);
+    let (requests, connections) = server.stop();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(report["requests"], 3000);
+    assert_eq!(report["connections_opened"], 10);
+    assert_eq!((requests, connections), (3000, 10));
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["bytes_sent"], 15_000);
+    assert_eq!(report["bytes_received"], 15_000);
+    assert_eq!(report["errors_by_kind"]["connect_refused"], 0);
+    assert!(report["duration_s"].as_f64().unwrap() > 0.0);
+    assert!(report["rps"].as_f64().unwrap() > 0.0);
+    let latency = &report["latency_us"];
+    for key in ["min", "mean", "p50", "p90", "p99", "p999", "p9999", "max"] {
+        assert!(latency[key].is_number(), "latency_us.{key} missing");
+    }
+    assert!(
+        latency["min"].as_f64() <= latency["p50"].as_f64()
+            && latency["p50"].as_f64() <= latency["max"].as_f64()
+    );
+}
+
+#[test]
+fn nothing_listening_exits_1_with_the_errors_reported() {
+    let addr = dead_addr().to_string();
+    let started = Instant::now();
+    let out = clobber(&[
+        &addr, "--no-pin", "-d", "1s", "-c", "2", "--data", "x", "--json",
+    ]);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["requests"], 0);
+    assert!(
+        report["errors_by_kind"]["connect_refused"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let text = clobber(&[&addr, "--no-pin", "-d", "300ms", "-c", "1", "--data", "x"]);
+    assert_eq!(text.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&text.stdout).contains("connect refused"));
+}
+
+#[test]
+fn bad_usage_exits_2_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["127.0.0.1:9", "--data", "x", "-c", "0"], "--connections"),
+        (&["127.0.0.1:9", "--data", "x", "-d", "10x"], "--duration"),
+        (
+            &["127.0.0.1:9", "--data", "x", "--pipeline", "4"],
+            "--pipeline",
+        ),
+        (&["127.0.0.1:9", "--file", "/nonexistent/request"], "--file"),
+        (&["127.0.0.1:70000", "--data", "x"], "TARGET"),
+        (
+            &["127.0.0.1:9", "--data", "x", "--frobnicate"],
+            "--frobnicate",
+        ),
+        (&["serve", "--mode", "gopher"], "--mode"),
+    ];
+    for (args, flag) in cases {
+        let out = clobber(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr.starts_with("clobber: ") && stderr.contains(flag),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let help = clobber(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--connections",
+        "--until",
+        "--expect-bytes",
+        "--until-close",
+        "--pipeline",
+        "--reconnect",
+        "--json",
+        "whatever one read returns",
+    ] {
+        assert!(text.contains(flag), "help lacks {flag}");
+    }
+    let version = clobber(&["-V"]);
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("clobber {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn file_from_stdin_is_the_request() {
+    let server = ServeProcess::start(&[]);
+    let mut child = Command::new(BIN)
+        .args([
+            &server.addr,
+            "--no-pin",
+            "-n",
+            "100",
+            "-c",
+            "2",
+            "-d",
+            "30s",
+            "--file",
+            "-",
+            "--until",
+            r"\n",
+            "--json",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hello from stdin\n")
+        .unwrap();
+    let out = wait_for(child, Duration::from_secs(30));
+    let (requests, _) = server.stop();
+    let report = json(&out);
+    assert_eq!(report["requests"], 100);
+    assert_eq!(report["bytes_sent"], 1700);
+    assert_eq!(requests, 100);
+}
+
+#[test]
+fn ctrl_c_prints_the_report_of_what_ran() {
+    let server = ServeProcess::start(&[]);
+    let child = Command::new(BIN)
+        .args([
+            &server.addr,
+            "--no-pin",
+            "-d",
+            "60s",
+            "-c",
+            "4",
+            "--data",
+            r"ping\n",
+            "--until",
+            r"\n",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    signal(&child, "-INT");
+    let out = wait_for(child, Duration::from_secs(5));
+    let (served, _) = server.stop();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Requests") && text.contains("Latency"),
+        "{text}"
+    );
+    let requests: u64 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap();
+    assert!(
+        requests > 0 && requests <= served,
+        "client {requests}, server {served}"
+    );
+}
+
+#[test]
+fn demo_runs_and_reports_both_sides() {
+    let out = clobber(&["demo", "-d", "500ms", "-c", "4", "--no-pin"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Requests") && text.contains("Server       served"),
+        "{text}"
+    );
+}

@@ -1,0 +1,6 @@
+//! Integration tests: real sockets on 127.0.0.1, servers on port 0, and the counts of both sides
+//! compared exactly. One test binary (modules below) so it links once.
+
+mod binary;
+mod raw;
+mod support;
