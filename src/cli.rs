@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{Config, ServeConfig, ServeMode, Target};
+use crate::config::{Config, Framing, ServeConfig, ServeMode, StatusSet, Target};
+use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -81,8 +82,8 @@ gets SIGINT or SIGTERM, then exits 0.
 pub enum Command {
     Run(Config),
     Serve(ServeConfig),
-    /// A run against an in-process server; the target address is filled in once it listens.
-    Demo(Config),
+    /// A run against an in-process server, whose address is known only once it listens.
+    Demo(DemoArgs),
     Help(&'static str),
     Version,
 }
@@ -107,8 +108,20 @@ fn bad(flag: &str, value: &str, expected: &str) -> UsageError {
     UsageError(format!("invalid value '{value}' for {flag}: {expected}"))
 }
 
+/// The demo's flags, already validated; `config` points them at the server that listens.
+#[derive(Debug)]
+pub struct DemoArgs(RunArgs);
+
+impl DemoArgs {
+    pub fn config(&self, addr: SocketAddr) -> Config {
+        let mut raw = self.0.clone();
+        raw.target = Some(format!("http://{addr}/"));
+        validate(raw).expect("the demo's flags were validated with a stand-in address")
+    }
+}
+
 /// Flags of a load run as typed, before validation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RunArgs {
     target: Option<String>,
     connections: Option<String>,
@@ -125,6 +138,12 @@ struct RunArgs {
     pipeline: Option<String>,
     reconnect: bool,
     json: bool,
+    method: Option<String>,
+    headers: Vec<String>,
+    body: Option<String>,
+    body_file: Option<String>,
+    http_file: Option<String>,
+    expect_status: Vec<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -141,20 +160,12 @@ where
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(HELP)),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Short('c') | Long("connections") => {
-                raw.connections = Some(string(&mut parser, "-c/--connections")?)
-            }
-            Short('t') | Long("threads") => {
-                raw.threads = Some(string(&mut parser, "-t/--threads")?)
-            }
+            Short('c') | Long("connections") => raw.connections = Some(string(&mut parser, "-c/--connections")?),
+            Short('t') | Long("threads") => raw.threads = Some(string(&mut parser, "-t/--threads")?),
             Long("cpus") => raw.cpus = Some(string(&mut parser, "--cpus")?),
             Long("no-pin") => raw.no_pin = true,
-            Short('d') | Long("duration") => {
-                raw.duration = Some(string(&mut parser, "-d/--duration")?)
-            }
-            Short('n') | Long("requests") => {
-                raw.requests = Some(string(&mut parser, "-n/--requests")?)
-            }
+            Short('d') | Long("duration") => raw.duration = Some(string(&mut parser, "-d/--duration")?),
+            Short('n') | Long("requests") => raw.requests = Some(string(&mut parser, "-n/--requests")?),
             Long("data") => raw.data = Some(string(&mut parser, "--data")?),
             Long("file") => raw.file = Some(string(&mut parser, "--file")?),
             Long("until") => raw.until = Some(string(&mut parser, "--until")?),
@@ -163,16 +174,18 @@ where
             Long("pipeline") => raw.pipeline = Some(string(&mut parser, "--pipeline")?),
             Long("reconnect") => raw.reconnect = true,
             Long("json") => raw.json = true,
+            Short('m') | Long("method") => raw.method = Some(string(&mut parser, "-m/--method")?),
+            Short('H') | Long("header") => raw.headers.push(string(&mut parser, "-H/--header")?),
+            Long("body") => raw.body = Some(string(&mut parser, "--body")?),
+            Long("body-file") => raw.body_file = Some(string(&mut parser, "--body-file")?),
+            Long("http-file") => raw.http_file = Some(string(&mut parser, "--http-file")?),
+            Long("expect-status") => raw.expect_status.push(string(&mut parser, "--expect-status")?),
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
             Value(v) => {
-                let v = v
-                    .into_string()
-                    .map_err(|v| bad("TARGET", &v.to_string_lossy(), "not UTF-8"))?;
+                let v = v.into_string().map_err(|v| bad("TARGET", &v.to_string_lossy(), "not UTF-8"))?;
                 if raw.target.is_some() {
-                    return Err(UsageError(format!(
-                        "unexpected argument '{v}': only one TARGET is allowed"
-                    )));
+                    return Err(UsageError(format!("unexpected argument '{v}': only one TARGET is allowed")));
                 }
                 raw.target = Some(v);
             }
@@ -182,118 +195,67 @@ where
     }
     if demo {
         if let Some(t) = raw.target {
-            return Err(UsageError(format!(
-                "unexpected argument '{t}': demo picks its own target"
-            )));
+            return Err(UsageError(format!("unexpected argument '{t}': demo picks its own target")));
         }
-        raw.target = Some("127.0.0.1:0".to_string());
+        // The demo loads the built-in HTTP server; main fills in its port once it listens.
+        raw.target = Some("http://127.0.0.1:1/".to_string());
         raw.duration.get_or_insert_with(|| "5s".to_string());
         // The demo's server takes the last core; the load gets the others.
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         if raw.threads.is_none() && raw.cpus.is_none() && cores.len() > 1 {
             raw.cpus = Some(format!("0-{}", cores.len() - 2));
         }
-        if raw.data.is_none() && raw.file.is_none() {
-            raw.data = Some("ping\\n".to_string());
-            if raw.expect_bytes.is_none() && !raw.until_close {
-                raw.until.get_or_insert_with(|| "\\n".to_string());
-            }
-        }
-        return Ok(Command::Demo(validate(raw)?));
+        // Validated now, with a stand-in port, so a bad flag is reported before anything starts.
+        validate(raw.clone())?;
+        return Ok(Command::Demo(DemoArgs(raw)));
     }
     Ok(Command::Run(validate(raw)?))
 }
 
 fn string(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError> {
     let v = parser.value()?;
-    v.into_string()
-        .map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
+    v.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
 }
 
 fn validate(raw: RunArgs) -> Result<Config, UsageError> {
     let target_text = raw.target.clone().ok_or_else(|| {
-        UsageError("missing TARGET (tcp://HOST:PORT or HOST:PORT); try --help".to_string())
+        UsageError("missing TARGET (http://HOST:PORT/PATH, tcp://HOST:PORT or HOST:PORT); try --help".to_string())
     })?;
-    let target = parse_target(&target_text)?;
     let connections = match &raw.connections {
         Some(v) => positive(v, "-c/--connections")? as usize,
         None => 50,
     };
-    let cpus = raw
-        .cpus
-        .as_deref()
-        .map(|v| parse_cpus(v, "--cpus"))
-        .transpose()?;
+    let cpus = raw.cpus.as_deref().map(|v| parse_cpus(v, "--cpus")).transpose()?;
     let threads = match (&raw.threads, &cpus) {
         (Some(v), _) => positive(v, "-t/--threads")? as usize,
         (None, Some(list)) => list.len(),
         (None, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     if threads > 1024 {
-        return Err(bad(
-            "-t/--threads",
-            &threads.to_string(),
-            "expected at most 1024",
-        ));
+        return Err(bad("-t/--threads", &threads.to_string(), "expected at most 1024"));
     }
     // More threads than connections would leave threads with nothing to do.
     let threads = threads.min(connections);
-    let requests = raw
-        .requests
-        .as_deref()
-        .map(|v| positive(v, "-n/--requests"))
-        .transpose()?;
+    let requests = raw.requests.as_deref().map(|v| positive(v, "-n/--requests")).transpose()?;
     let duration = match (&raw.duration, requests) {
         (Some(v), _) => Some(parse_duration(v).map_err(|e| bad("-d/--duration", v, &e))?),
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(10)),
     };
-    let payload = match (&raw.data, &raw.file) {
-        (Some(_), Some(_)) => {
-            return Err(UsageError(
-                "--data and --file cannot be used together".to_string(),
-            ))
-        }
-        (Some(d), None) => parse_escapes(d).map_err(|e| bad("--data", d, &e))?,
-        (None, Some(path)) => read_file(path, "--file")?,
-        (None, None) => {
-            return Err(UsageError(
-                "no request bytes: give --data STR or --file PATH for a tcp:// target".to_string(),
-            ))
-        }
-    };
-    if payload.is_empty() {
-        return Err(UsageError(
-            "the request is empty: --data or --file must give at least one byte".to_string(),
-        ));
-    }
-    let framing = parse_framing(&raw)?;
     let pipeline = match &raw.pipeline {
         Some(v) => positive(v, "--pipeline")? as usize,
         None => 1,
     };
-    if pipeline > 1 {
-        match framing {
-            RawFraming::OneRead => {
-                return Err(UsageError(
-                    "--pipeline needs a response framing: give --until, --expect-bytes or --until-close".to_string(),
-                ))
-            }
-            RawFraming::UntilClose => {
-                return Err(UsageError(
-                    "--pipeline with --until-close: only one response can end at a close; use --until or --expect-bytes".to_string(),
-                ))
-            }
-            _ => {}
-        }
-        if pipeline > 65_536 {
-            return Err(bad(
-                "--pipeline",
-                &pipeline.to_string(),
-                "expected at most 65536",
-            ));
-        }
+    if pipeline > 65_536 {
+        return Err(bad("--pipeline", &pipeline.to_string(), "expected at most 65536"));
     }
+    let (target, payload, framing, expect_status) = if target_text.starts_with("http://") {
+        http_request(&raw, &target_text)?
+    } else if target_text.starts_with("https://") {
+        return Err(bad("TARGET", &target_text, "https:// is not supported yet; use http:// or tcp://"));
+    } else {
+        raw_request(&raw, &target_text, pipeline)?
+    };
     Ok(Config {
         target,
         connections,
@@ -304,22 +266,154 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         requests,
         payload,
         framing,
+        expect_status,
         pipeline,
         reconnect: raw.reconnect,
         json: raw.json,
     })
 }
 
-fn parse_framing(raw: &RunArgs) -> Result<RawFraming, UsageError> {
-    let given = [
-        raw.until.is_some(),
-        raw.expect_bytes.is_some(),
-        raw.until_close,
+type Request = (Target, Vec<u8>, Framing, Option<StatusSet>);
+
+/// A `tcp://` or `HOST:PORT` target: the request bytes and the raw framing.
+fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Request, UsageError> {
+    let http_only = [
+        ("-m/--method", raw.method.is_some()),
+        ("-H/--header", !raw.headers.is_empty()),
+        ("--body", raw.body.is_some()),
+        ("--body-file", raw.body_file.is_some()),
+        ("--http-file", raw.http_file.is_some()),
+        ("--expect-status", !raw.expect_status.is_empty()),
     ];
+    if let Some((flag, _)) = http_only.iter().find(|(_, given)| *given) {
+        return Err(UsageError(format!("{flag} needs an http:// target (the target is '{target_text}')")));
+    }
+    let target = parse_target(target_text)?;
+    let payload = match (&raw.data, &raw.file) {
+        (Some(_), Some(_)) => return Err(UsageError("--data and --file cannot be used together".to_string())),
+        (Some(d), None) => parse_escapes(d).map_err(|e| bad("--data", d, &e))?,
+        (None, Some(path)) => read_file(path, "--file")?,
+        (None, None) => {
+            return Err(UsageError("no request bytes: give --data STR or --file PATH for a tcp:// target".to_string()))
+        }
+    };
+    if payload.is_empty() {
+        return Err(UsageError("the request is empty: --data or --file must give at least one byte".to_string()));
+    }
+    let framing = parse_framing(raw)?;
+    if pipeline > 1 {
+        match framing {
+            RawFraming::OneRead => {
+                return Err(UsageError(
+                    "--pipeline needs a response framing: give --until, --expect-bytes or --until-close".to_string(),
+                ))
+            }
+            RawFraming::UntilClose => return Err(UsageError(
+                "--pipeline with --until-close: only one response can end at a close; use --until or --expect-bytes"
+                    .to_string(),
+            )),
+            _ => {}
+        }
+    }
+    Ok((target, payload, Framing::Raw(framing), None))
+}
+
+/// An `http://` target: the request built once from the URL and the flags (or a raw file).
+fn http_request(raw: &RunArgs, target_text: &str) -> Result<Request, UsageError> {
+    let raw_only = [
+        ("--data", raw.data.is_some()),
+        ("--file", raw.file.is_some()),
+        ("--until", raw.until.is_some()),
+        ("--expect-bytes", raw.expect_bytes.is_some()),
+        ("--until-close", raw.until_close),
+    ];
+    if let Some((flag, _)) = raw_only.iter().find(|(_, given)| *given) {
+        let hint = if flag.starts_with("--data") || flag.starts_with("--file") {
+            "use --body, --body-file or --http-file"
+        } else {
+            "HTTP responses are framed by their headers"
+        };
+        return Err(UsageError(format!("{flag} is for tcp:// targets; {hint}")));
+    }
+    let url = http::parse_url(target_text).map_err(|e| bad("TARGET", target_text, &e))?;
+    let addr = resolve_host(&url.host, url.port).map_err(|e| bad("TARGET", target_text, &e))?;
+    let target = Target { label: target_text.to_string(), addr };
+    let (payload, head) = if let Some(path) = &raw.http_file {
+        let built_flags = [
+            ("-m/--method", raw.method.is_some()),
+            ("-H/--header", !raw.headers.is_empty()),
+            ("--body", raw.body.is_some()),
+            ("--body-file", raw.body_file.is_some()),
+        ];
+        if let Some((flag, _)) = built_flags.iter().find(|(_, given)| *given) {
+            return Err(UsageError(format!("--http-file sends its request as is: {flag} cannot be added to it")));
+        }
+        let bytes = read_file(path, "--http-file")?;
+        let head = http::check_request(&bytes).map_err(|e| bad("--http-file", path, &e))?;
+        (bytes, head)
+    } else {
+        let method = raw.method.clone().unwrap_or_else(|| "GET".to_string());
+        if method.is_empty() || !method.bytes().all(is_token_byte) {
+            return Err(bad("-m/--method", &method, "expected a method name such as GET or POST"));
+        }
+        let headers = raw.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+        let body = match (&raw.body, &raw.body_file) {
+            (Some(_), Some(_)) => return Err(UsageError("--body and --body-file cannot be used together".to_string())),
+            (Some(b), None) => b.as_bytes().to_vec(),
+            (None, Some(path)) => read_file(path, "--body-file")?,
+            (None, None) => Vec::new(),
+        };
+        let head = method == "HEAD";
+        let spec = http::RequestSpec { method, url, headers, body, close: raw.reconnect };
+        (http::build_request(&spec), head)
+    };
+    let mut expect = None;
+    for v in &raw.expect_status {
+        let set = expect.get_or_insert_with(StatusSet::default);
+        let (low, high) = parse_status_range(v)
+            .ok_or_else(|| bad("--expect-status", v, "expected a status (200), a class (2xx) or a range (200-299)"))?;
+        set.insert_range(low, high);
+    }
+    Ok((target, payload, Framing::Http { head }, expect))
+}
+
+/// `200`, `2xx` or `200-299`, as an inclusive range of codes 100-999.
+fn parse_status_range(v: &str) -> Option<(u16, u16)> {
+    let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..1000).contains(c));
+    let lower = v.to_ascii_lowercase();
+    if let Some(class) = lower.strip_suffix("xx") {
+        let c = class.parse::<u16>().ok().filter(|c| (1..10).contains(c))?;
+        return Some((c * 100, c * 100 + 99));
+    }
+    match lower.split_once('-') {
+        Some((a, b)) => Some((code(a)?, code(b)?)).filter(|(a, b)| a <= b),
+        None => code(&lower).map(|c| (c, c)),
+    }
+}
+
+/// `Name: value` from `-H`.
+fn parse_header(text: &str) -> Result<(String, String), UsageError> {
+    let (name, value) = text.split_once(':').ok_or_else(|| bad("-H/--header", text, "expected 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(bad("-H/--header", text, "the header name is empty or has characters a name cannot have"));
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return Err(bad("-H/--header", text, "a header value cannot hold a line break"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// A byte of an HTTP token (RFC 9110 5.6.2): methods and header names.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn parse_framing(raw: &RunArgs) -> Result<RawFraming, UsageError> {
+    let given = [raw.until.is_some(), raw.expect_bytes.is_some(), raw.until_close];
     if given.iter().filter(|&&g| g).count() > 1 {
-        return Err(UsageError(
-            "--until, --expect-bytes and --until-close exclude each other: give one".to_string(),
-        ));
+        return Err(UsageError("--until, --expect-bytes and --until-close exclude each other: give one".to_string()));
     }
     if let Some(v) = &raw.until {
         let delim = parse_escapes(v).map_err(|e| bad("--until", v, &e))?;
@@ -386,14 +480,7 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
         }
     }
     let addr = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
-    Ok(Command::Serve(ServeConfig {
-        listen: addr,
-        mode,
-        until: Delimiter::new(&until),
-        respond,
-        threads,
-        cpus,
-    }))
+    Ok(Command::Serve(ServeConfig { listen: addr, mode, until: Delimiter::new(&until), respond, threads, cpus }))
 }
 
 /// `tcp://HOST:PORT` or `HOST:PORT`, resolved once.
@@ -401,40 +488,45 @@ pub fn parse_target(text: &str) -> Result<Target, UsageError> {
     let rest = match text.split_once("://") {
         Some(("tcp", rest)) => rest,
         Some((scheme, _)) => {
-            return Err(bad(
-                "TARGET",
-                text,
-                &format!("unsupported scheme '{scheme}://' (expected tcp://)"),
-            ))
+            return Err(bad("TARGET", text, &format!("unsupported scheme '{scheme}://' (expected http:// or tcp://)")))
         }
         None => text,
     };
     let addr = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
-    Ok(Target {
-        label: text.to_string(),
-        addr,
-    })
+    Ok(Target { label: text.to_string(), addr })
 }
 
-/// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`) to its first address.
+/// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`).
 fn resolve(hostport: &str) -> Result<SocketAddr, String> {
     if let Ok(addr) = hostport.parse::<SocketAddr>() {
         return Ok(addr);
     }
     let (host, port) = hostport.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let port: u16 = port.parse().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
+    resolve_host(host.trim_start_matches('[').trim_end_matches(']'), port)
+}
+
+/// Resolves a host name once, at start. When a name has several addresses (`localhost` is
+/// often `::1` and `127.0.0.1`), the first that accepts a connection is used, as wrk does; the
+/// probe sends nothing, and the report names the address.
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
     if host.is_empty() {
         return Err("the host is missing".to_string());
     }
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{host}': {e}"))?;
-    addrs
-        .next()
-        .ok_or_else(|| format!("'{host}' resolved to no address"))
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let addrs: Vec<SocketAddr> =
+        (host, port).to_socket_addrs().map_err(|e| format!("cannot resolve '{host}': {e}"))?.collect();
+    match addrs.as_slice() {
+        [] => Err(format!("'{host}' resolved to no address")),
+        [one] => Ok(*one),
+        many => Ok(many
+            .iter()
+            .copied()
+            .find(|a| std::net::TcpStream::connect_timeout(a, Duration::from_millis(500)).is_ok())
+            .unwrap_or(many[0])),
+    }
 }
 
 fn positive(value: &str, flag: &str) -> Result<u64, UsageError> {
@@ -468,31 +560,17 @@ pub fn parse_cpus(value: &str, flag: &str) -> Result<Vec<usize>, UsageError> {
         }
     }
     let available = core_affinity::get_core_ids().unwrap_or_default();
-    if let Some(missing) = cpus
-        .iter()
-        .find(|c| !available.iter().any(|id| id.id == **c))
-    {
-        return Err(bad(
-            flag,
-            value,
-            &format!(
-                "core {missing} is not available here ({} cores)",
-                available.len()
-            ),
-        ));
+    if let Some(missing) = cpus.iter().find(|c| !available.iter().any(|id| id.id == **c)) {
+        return Err(bad(flag, value, &format!("core {missing} is not available here ({} cores)", available.len())));
     }
     Ok(cpus)
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, `1.5s`; a bare number is seconds. Must be more than zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
+    let value: f64 = number.parse().map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
     let seconds = match unit {
         "" | "s" => value,
         "us" => value / 1e6,
@@ -527,18 +605,10 @@ pub fn parse_escapes(text: &str) -> Result<Vec<u8>, String> {
             Some(b'x') => {
                 let hex = bytes.get(i + 2..i + 4).ok_or("\\x needs two hex digits")?;
                 let hex = std::str::from_utf8(hex).map_err(|_| "\\x needs two hex digits")?;
-                out.push(
-                    u8::from_str_radix(hex, 16)
-                        .map_err(|_| format!("'\\x{hex}' is not two hex digits"))?,
-                );
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| format!("'\\x{hex}' is not two hex digits"))?);
                 i += 2;
             }
-            Some(&c) => {
-                return Err(format!(
-                    "unknown escape '\\{}' (use \\r \\n \\t \\\\ \\xNN)",
-                    c as char
-                ))
-            }
+            Some(&c) => return Err(format!("unknown escape '\\{}' (use \\r \\n \\t \\\\ \\xNN)", c as char)),
             None => return Err("a trailing backslash escapes nothing".to_string()),
         }
         i += 2;
@@ -582,20 +652,9 @@ mod tests {
 
     #[test]
     fn durations() {
-        let ok = [
-            ("500ms", 500),
-            ("10s", 10_000),
-            ("2m", 120_000),
-            ("1h", 3_600_000),
-            ("1.5s", 1500),
-            ("3", 3000),
-        ];
+        let ok = [("500ms", 500), ("10s", 10_000), ("2m", 120_000), ("1h", 3_600_000), ("1.5s", 1500), ("3", 3000)];
         for (text, ms) in ok {
-            assert_eq!(
-                parse_duration(text),
-                Ok(Duration::from_millis(ms)),
-                "{text}"
-            );
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
         }
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         for text in ["", "10x", "s", "0s", "-1s", "1.2.3s", "ms10"] {
@@ -605,10 +664,7 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            parse_escapes(r"GET\r\n\t\\\x41\x7f"),
-            Ok(b"GET\r\n\t\\A\x7f".to_vec())
-        );
+        assert_eq!(parse_escapes(r"GET\r\n\t\\\x41\x7f"), Ok(b"GET\r\n\t\\A\x7f".to_vec()));
         assert_eq!(parse_escapes("plain"), Ok(b"plain".to_vec()));
         assert!(parse_escapes(r"\q").is_err());
         assert!(parse_escapes(r"\x4").is_err());
@@ -626,7 +682,7 @@ mod tests {
         assert_eq!(c.requests, None);
         assert_eq!(c.pipeline, 1);
         assert!(c.pin && !c.reconnect && !c.json);
-        assert_eq!(c.framing, RawFraming::OneRead);
+        assert_eq!(c.framing, Framing::Raw(RawFraming::OneRead));
         assert_eq!(c.target.addr, "127.0.0.1:9".parse().unwrap());
     }
 
@@ -635,10 +691,7 @@ mod tests {
         let c = run(&["tcp://127.0.0.1:9", "--data", "x", "-n", "100"]).unwrap();
         assert_eq!((c.requests, c.duration), (Some(100), None));
         let c = run(&["127.0.0.1:9", "--data", "x", "-n", "100", "-d", "2s"]).unwrap();
-        assert_eq!(
-            (c.requests, c.duration),
-            (Some(100), Some(Duration::from_secs(2)))
-        );
+        assert_eq!((c.requests, c.duration), (Some(100), Some(Duration::from_secs(2))));
     }
 
     #[test]
@@ -666,22 +719,14 @@ mod tests {
         .unwrap();
         assert_eq!((c.connections, c.threads, c.pin), (8, 2, false));
         assert_eq!(c.payload, b"a\n");
-        assert_eq!(c.framing, RawFraming::Until(Delimiter::new(b"\n")));
+        assert_eq!(c.framing, Framing::Raw(RawFraming::Until(Delimiter::new(b"\n"))));
         assert_eq!((c.pipeline, c.reconnect, c.json), (4, true, true));
         assert_eq!(c.target.addr, "[::1]:7".parse().unwrap());
         let c = run(&["127.0.0.1:9", "--data", "x", "--expect-bytes", "12"]).unwrap();
-        assert_eq!(c.framing, RawFraming::Exact(12));
+        assert_eq!(c.framing, Framing::Raw(RawFraming::Exact(12)));
         let c = run(&["127.0.0.1:9", "--data", "x", "--until-close"]).unwrap();
-        assert_eq!(c.framing, RawFraming::UntilClose);
-        let c = run(&[
-            "127.0.0.1:9",
-            "--data",
-            "x",
-            "--cpus",
-            "0",
-            "--connections=3",
-        ])
-        .unwrap();
+        assert_eq!(c.framing, Framing::Raw(RawFraming::UntilClose));
+        let c = run(&["127.0.0.1:9", "--data", "x", "--cpus", "0", "--connections=3"]).unwrap();
         assert_eq!((c.cpus, c.threads, c.connections), (Some(vec![0]), 1, 3));
     }
 
@@ -694,55 +739,19 @@ mod tests {
     #[test]
     fn bad_values_name_their_flag() {
         let cases: &[(&[&str], &str)] = &[
-            (
-                &["127.0.0.1:9", "--data", "x", "-c", "0"],
-                "-c/--connections",
-            ),
-            (
-                &["127.0.0.1:9", "--data", "x", "-c", "abc"],
-                "-c/--connections",
-            ),
+            (&["127.0.0.1:9", "--data", "x", "-c", "0"], "-c/--connections"),
+            (&["127.0.0.1:9", "--data", "x", "-c", "abc"], "-c/--connections"),
             (&["127.0.0.1:9", "--data", "x", "-t", "0"], "-t/--threads"),
-            (
-                &["127.0.0.1:9", "--data", "x", "-d", "10x"],
-                "-d/--duration",
-            ),
+            (&["127.0.0.1:9", "--data", "x", "-d", "10x"], "-d/--duration"),
             (&["127.0.0.1:9", "--data", "x", "-n", "-1"], "-n/--requests"),
             (&["127.0.0.1:9", "--data", "x", "-n", "0"], "-n/--requests"),
             (&["127.0.0.1:9", "--data", r"\q"], "--data"),
             (&["127.0.0.1:9", "--file", "/nonexistent/clobber"], "--file"),
             (&["127.0.0.1:9", "--data", "x", "--until", ""], "--until"),
-            (
-                &["127.0.0.1:9", "--data", "x", "--expect-bytes", "0"],
-                "--expect-bytes",
-            ),
-            (
-                &[
-                    "127.0.0.1:9",
-                    "--data",
-                    "x",
-                    "--until",
-                    "\\n",
-                    "--pipeline",
-                    "0",
-                ],
-                "--pipeline",
-            ),
-            (
-                &["127.0.0.1:9", "--data", "x", "--pipeline", "4"],
-                "--pipeline",
-            ),
-            (
-                &[
-                    "127.0.0.1:9",
-                    "--data",
-                    "x",
-                    "--until-close",
-                    "--pipeline",
-                    "4",
-                ],
-                "--pipeline",
-            ),
+            (&["127.0.0.1:9", "--data", "x", "--expect-bytes", "0"], "--expect-bytes"),
+            (&["127.0.0.1:9", "--data", "x", "--until", "\\n", "--pipeline", "0"], "--pipeline"),
+            (&["127.0.0.1:9", "--data", "x", "--pipeline", "4"], "--pipeline"),
+            (&["127.0.0.1:9", "--data", "x", "--until-close", "--pipeline", "4"], "--pipeline"),
             (&["127.0.0.1:9", "--data", "x", "--cpus", "9999"], "--cpus"),
             (&["127.0.0.1:9", "--data", "x", "--cpus", "a-b"], "--cpus"),
             (&["127.0.0.1:70000", "--data", "x"], "TARGET"),
@@ -750,65 +759,105 @@ mod tests {
             (&["ftp://127.0.0.1:9", "--data", "x"], "TARGET"),
             (&["127.0.0.1", "--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--file", "y"], "--file"),
-            (
-                &[
-                    "127.0.0.1:9",
-                    "--data",
-                    "x",
-                    "--until",
-                    "a",
-                    "--until-close",
-                ],
-                "--until",
-            ),
+            (&["127.0.0.1:9", "--data", "x", "--until", "a", "--until-close"], "--until"),
             (&["127.0.0.1:9"], "--data"),
             (&["--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--bogus"], "--bogus"),
             (&["127.0.0.1:9", "--data"], "--data"),
-            (
-                &["127.0.0.1:9", "127.0.0.1:10", "--data", "x"],
-                "127.0.0.1:10",
-            ),
+            (&["127.0.0.1:9", "127.0.0.1:10", "--data", "x"], "127.0.0.1:10"),
             (&["serve", "--mode", "ftp"], "--mode"),
             (&["serve", "--listen", "nowhere"], "--listen"),
             (&["serve", "-t", "0"], "-t/--threads"),
             (&["serve", "--respond", r"\x"], "--respond"),
+            (&["http://127.0.0.1:9/", "--data", "x"], "--data"),
+            (&["http://127.0.0.1:9/", "--until", "x"], "--until"),
+            (&["http://127.0.0.1:9/", "-m", "GE T"], "-m/--method"),
+            (&["http://127.0.0.1:9/", "-H", "NoColon"], "-H/--header"),
+            (&["http://127.0.0.1:9/", "-H", "Bad Name: x"], "-H/--header"),
+            (&["http://127.0.0.1:9/", "--body", "a", "--body-file", "b"], "--body"),
+            (&["http://127.0.0.1:9/", "--body-file", "/nonexistent/body"], "--body-file"),
+            (&["http://127.0.0.1:9/", "--http-file", "/nonexistent/req"], "--http-file"),
+            (&["http://127.0.0.1:9/", "--expect-status", "abc"], "--expect-status"),
+            (&["http://127.0.0.1:70000/"], "TARGET"),
+            (&["http:///path"], "TARGET"),
+            (&["https://127.0.0.1/"], "TARGET"),
+            (&["127.0.0.1:9", "--data", "x", "-H", "A: b"], "-H/--header"),
+            (&["127.0.0.1:9", "--data", "x", "--expect-status", "200"], "--expect-status"),
         ];
         for (args, flag) in cases {
             let message = err(args);
-            assert!(
-                message.contains(flag),
-                "{args:?}: '{message}' does not name {flag}"
-            );
+            assert!(message.contains(flag), "{args:?}: '{message}' does not name {flag}");
             assert!(!message.contains('\n'), "{args:?}: message is not one line");
+        }
+    }
+
+    #[test]
+    fn http_targets_build_the_request() {
+        let c = run(&[
+            "http://127.0.0.1:8080/api?x=1",
+            "-m",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "user-agent: tester",
+            "--body",
+            r#"{"a":1}"#,
+            "--expect-status",
+            "2xx",
+            "--expect-status",
+            "404",
+        ])
+        .unwrap();
+        assert_eq!(c.target.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.framing, Framing::Http { head: false });
+        let text = String::from_utf8(c.payload).unwrap();
+        assert!(text.starts_with("POST /api?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 7\r\n"), "{text}");
+        assert!(text.contains("Content-Type: application/json\r\nuser-agent: tester\r\n\r\n{\"a\":1}"), "{text}");
+        assert!(!text.contains("clobber/"), "a user User-Agent replaces the default");
+        let set = c.expect_status.unwrap();
+        assert!(set.contains(200) && set.contains(299) && set.contains(404) && !set.contains(301));
+        let c = run(&["http://127.0.0.1/", "-m", "HEAD", "--reconnect"]).unwrap();
+        assert_eq!(c.framing, Framing::Http { head: true });
+        assert!(String::from_utf8(c.payload).unwrap().contains("Connection: close\r\n"));
+        assert_eq!(c.target.addr.port(), 80);
+    }
+
+    #[test]
+    fn http_file_is_sent_as_is() {
+        let path = std::env::temp_dir().join(format!("clobber-http-file-{}", std::process::id()));
+        std::fs::write(&path, b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let c = run(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]).unwrap();
+        assert_eq!(c.payload, b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(c.framing, Framing::Http { head: true });
+        std::fs::write(&path, b"GET / HTTP/1.1\r\n").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
+        assert!(e.contains("--http-file") && e.contains("incomplete"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn status_ranges() {
+        assert_eq!(parse_status_range("200"), Some((200, 200)));
+        assert_eq!(parse_status_range("2xx"), Some((200, 299)));
+        assert_eq!(parse_status_range("2XX"), Some((200, 299)));
+        assert_eq!(parse_status_range("200-299"), Some((200, 299)));
+        for bad in ["", "99", "1000", "0xx", "abc", "300-200", "2x"] {
+            assert_eq!(parse_status_range(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn help_and_version_are_values() {
         assert!(matches!(parse(["--help"]), Ok(Command::Help(HELP))));
-        assert!(matches!(
-            parse(["127.0.0.1:9", "-h"]),
-            Ok(Command::Help(HELP))
-        ));
-        assert!(matches!(
-            parse(["serve", "--help"]),
-            Ok(Command::Help(SERVE_HELP))
-        ));
+        assert!(matches!(parse(["127.0.0.1:9", "-h"]), Ok(Command::Help(HELP))));
+        assert!(matches!(parse(["serve", "--help"]), Ok(Command::Help(SERVE_HELP))));
         assert!(matches!(parse(["-V"]), Ok(Command::Version)));
     }
 
     #[test]
     fn serve_and_demo() {
-        match parse([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--mode",
-            "http",
-            "-t",
-            "2",
-        ]) {
+        match parse(["serve", "--listen", "127.0.0.1:0", "--mode", "http", "-t", "2"]) {
             Ok(Command::Serve(s)) => {
                 assert_eq!((s.mode, s.threads), (ServeMode::Http, 2));
                 assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());
@@ -816,10 +865,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match parse(["demo", "-d", "1s"]) {
-            Ok(Command::Demo(c)) => {
+            Ok(Command::Demo(args)) => {
+                let c = args.config("127.0.0.1:4321".parse().unwrap());
                 assert_eq!(c.duration, Some(Duration::from_secs(1)));
-                assert_eq!(c.payload, b"ping\n");
-                assert_eq!(c.framing, RawFraming::Until(Delimiter::new(b"\n")));
+                assert!(c.payload.starts_with(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:4321\r\n"));
+                assert_eq!(c.framing, Framing::Http { head: false });
             }
             other => panic!("{other:?}"),
         }

@@ -33,7 +33,10 @@ pub struct Config {
     pub requests: Option<u64>,
     /// The bytes of one request.
     pub payload: Vec<u8>,
-    pub framing: RawFraming,
+    pub framing: Framing,
+    /// HTTP: the statuses that count as success (`--expect-status`); others are errors of kind
+    /// `status`. `None`: every status is a success, and the report still tallies them.
+    pub expect_status: Option<StatusSet>,
     /// Requests written back to back before their responses are read.
     pub pipeline: usize,
     /// A new connection for every request (or pipeline batch).
@@ -56,11 +59,47 @@ impl Config {
     /// How the report names the framing.
     pub fn framing_label(&self) -> String {
         match &self.framing {
-            RawFraming::OneRead => "one read per response".to_string(),
-            RawFraming::Until(d) => format!("until \"{}\"", crate::cli::escape(d.pattern())),
-            RawFraming::Exact(n) => format!("exactly {n} bytes"),
-            RawFraming::UntilClose => "until the server closes".to_string(),
+            Framing::Raw(RawFraming::OneRead) => "one read per response".to_string(),
+            Framing::Raw(RawFraming::Until(d)) => format!("until \"{}\"", crate::cli::escape(d.pattern())),
+            Framing::Raw(RawFraming::Exact(n)) => format!("exactly {n} bytes"),
+            Framing::Raw(RawFraming::UntilClose) => "until the server closes".to_string(),
+            Framing::Http { head: false } => "HTTP/1.1".to_string(),
+            Framing::Http { head: true } => "HTTP/1.1 HEAD".to_string(),
         }
+    }
+
+    pub fn is_http(&self) -> bool {
+        matches!(self.framing, Framing::Http { .. })
+    }
+}
+
+/// How responses are framed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    Raw(RawFraming),
+    /// HTTP/1.1 responses; `head`: the requests are HEAD, so responses have no body.
+    Http {
+        head: bool,
+    },
+}
+
+/// A set of HTTP status codes (100-999), e.g. from `--expect-status 200 --expect-status 3xx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusSet {
+    bits: [u64; 16],
+}
+
+impl StatusSet {
+    pub fn insert_range(&mut self, low: u16, high: u16) {
+        assert!(low <= high && high < 1000, "status range {low}-{high}");
+        for code in low..=high {
+            self.bits[usize::from(code / 64)] |= 1 << (code % 64);
+        }
+    }
+
+    #[inline]
+    pub fn contains(&self, code: u16) -> bool {
+        code < 1000 && self.bits[usize::from(code / 64)] & (1 << (code % 64)) != 0
     }
 }
 
@@ -97,15 +136,23 @@ impl ServeConfig {
     /// The response the server sends for each HTTP request.
     pub fn http_response(&self) -> Vec<u8> {
         self.respond.clone().unwrap_or_else(|| {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n"
-                .to_vec()
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n".to_vec()
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::share;
+    use super::{share, StatusSet};
+
+    #[test]
+    fn status_sets() {
+        let mut set = StatusSet::default();
+        set.insert_range(200, 299);
+        set.insert_range(404, 404);
+        assert!(set.contains(200) && set.contains(299) && set.contains(404));
+        assert!(!set.contains(199) && !set.contains(300) && !set.contains(405) && !set.contains(1000));
+    }
 
     #[test]
     fn share_splits_exactly() {

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use clobber::cli::{self, Command};
-use clobber::config::{Config, ServeConfig, ServeMode, Target};
+use clobber::cli::{self, Command, DemoArgs};
+use clobber::config::{Config, ServeConfig, ServeMode};
 use clobber::protocol::raw::Delimiter;
 use clobber::report::Report;
 use clobber::server::Server;
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         }
         Ok(Command::Run(config)) => load(&config, &stop_on_signals()),
         Ok(Command::Serve(config)) => serve(&config),
-        Ok(Command::Demo(config)) => demo(config),
+        Ok(Command::Demo(args)) => demo(&args),
     }
 }
 
@@ -62,34 +62,26 @@ fn serve(config: &ServeConfig) -> ExitCode {
     let stop = stop_on_signals();
     let server = match Server::start(config, Arc::clone(&stop)) {
         Ok(server) => server,
-        Err(e) => {
-            return fail(&format!(
-                "cannot listen on {} (--listen): {e}",
-                config.listen
-            ))
-        }
+        Err(e) => return fail(&format!("cannot listen on {} (--listen): {e}", config.listen)),
     };
     println!("listening on {}", server.local_addr());
     match server.join() {
         Ok(counts) => {
-            println!(
-                "served {} requests on {} connections",
-                counts.requests, counts.connections
-            );
+            println!("served {} requests on {} connections", counts.requests, counts.connections);
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("server failed: {e}")),
     }
 }
 
-/// Runs the built-in server on the last core and the load on the others, for the run's
+/// Runs the built-in HTTP server on the last core and the load on the others, for the run's
 /// duration, then prints the report and what the server counted.
-fn demo(mut config: Config) -> ExitCode {
+fn demo(args: &DemoArgs) -> ExitCode {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let server_core = (cores.len() > 1).then(|| cores[cores.len() - 1].id);
     let serve_config = ServeConfig {
         listen: "127.0.0.1:0".parse().expect("a valid address"),
-        mode: ServeMode::Echo,
+        mode: ServeMode::Http,
         until: Delimiter::new(b"\n"),
         respond: None,
         threads: 1,
@@ -101,13 +93,10 @@ fn demo(mut config: Config) -> ExitCode {
         Err(e) => return fail(&format!("demo: cannot start the built-in server: {e}")),
     };
     let addr = server.local_addr();
-    config.target = Target {
-        label: format!("tcp://{addr}"),
-        addr,
-    };
+    let config = args.config(addr);
     if !config.json {
         eprintln!(
-            "demo: clobber serve (echo) on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            "demo: clobber serve --mode http on {addr}{}; clobbering it for {:.1} s with {} connections...",
             server_core.map(|c| format!(", pinned to CPU {c}")).unwrap_or_default(),
             config.duration.map_or(0.0, |d| d.as_secs_f64()),
             config.connections
@@ -116,10 +105,7 @@ fn demo(mut config: Config) -> ExitCode {
     let code = load(&config, &stop_on_signals());
     match server.stop() {
         Ok(counts) if !config.json => {
-            println!(
-                "  Server       served {} requests on {} connections",
-                counts.requests, counts.connections
-            )
+            println!("  Server       served {} requests on {} connections", counts.requests, counts.connections)
         }
         Ok(_) => {}
         Err(e) => return fail(&format!("demo: the built-in server failed: {e}")),

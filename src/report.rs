@@ -33,6 +33,9 @@ pub struct Report {
     pub bytes_received: u64,
     pub latency_us: Latency,
     pub client_cpu: ClientCpu,
+    /// HTTP only: responses by status code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<BTreeMap<String, u64>>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -60,16 +63,7 @@ impl Report {
     pub fn new(config: &Config, stats: &WorkerStats) -> Report {
         let h = &stats.latency_us;
         let latency = if h.is_empty() {
-            Latency {
-                min: 0,
-                mean: 0.0,
-                p50: 0,
-                p90: 0,
-                p99: 0,
-                p999: 0,
-                p9999: 0,
-                max: 0,
-            }
+            Latency { min: 0, mean: 0.0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0, max: 0 }
         } else {
             Latency {
                 min: h.min(),
@@ -95,10 +89,7 @@ impl Report {
             framing: config.framing_label(),
             requests: stats.requests,
             errors: stats.errors_total(),
-            errors_by_kind: ErrorKind::ALL
-                .iter()
-                .map(|&k| (k.name(), stats.error_count(k)))
-                .collect(),
+            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name(), stats.error_count(k))).collect(),
             error_messages: ErrorKind::ALL
                 .iter()
                 .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name(), m)))
@@ -106,29 +97,35 @@ impl Report {
             connections_opened: stats.connections_opened,
             in_flight_at_end: stats.in_flight_at_end,
             duration_s,
-            rps: if duration_s > 0.0 {
-                stats.requests as f64 / duration_s
-            } else {
-                0.0
-            },
+            rps: if duration_s > 0.0 { stats.requests as f64 / duration_s } else { 0.0 },
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: latency,
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
-                us_per_request: if stats.requests > 0 {
-                    cpu_s * 1e6 / stats.requests as f64
-                } else {
-                    0.0
-                },
+                us_per_request: if stats.requests > 0 { cpu_s * 1e6 / stats.requests as f64 } else { 0.0 },
             },
+            status: config.is_http().then(|| {
+                stats
+                    .status
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(code, &n)| (code.to_string(), n))
+                    .collect()
+            }),
         }
     }
 
-    /// 0 when any request completed, 1 when none did.
+    /// Completed responses that were not errors (a status outside `--expect-status` is one).
+    pub fn successes(&self) -> u64 {
+        self.requests - self.errors_by_kind[ErrorKind::Status.name()]
+    }
+
+    /// 0 when any request completed successfully, 1 when none did.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.requests == 0)
+        u8::from(self.successes() == 0)
     }
 
     pub fn to_json(&self) -> String {
@@ -137,16 +134,8 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mode = if self.reconnect {
-            "a new connection per request"
-        } else {
-            "keep-alive"
-        };
-        let _ = writeln!(
-            out,
-            "clobber {}: {} ({})",
-            self.clobber_version, self.target, self.address
-        );
+        let mode = if self.reconnect { "a new connection per request" } else { "keep-alive" };
+        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.target, self.address);
         let _ = writeln!(
             out,
             "  {} thread{}, {} connections, {}, pipeline {}, framing: {}",
@@ -166,11 +155,10 @@ impl Report {
             group(self.rps.round() as u64)
         );
         if self.in_flight_at_end > 0 {
-            let _ = writeln!(
-                out,
-                "               {} in flight at the end, not counted",
-                group(self.in_flight_at_end)
-            );
+            let _ = writeln!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
+        }
+        if let Some(status) = &self.status {
+            self.write_status(&mut out, status);
         }
         let l = &self.latency_us;
         let _ = writeln!(
@@ -205,11 +193,7 @@ impl Report {
             bytes(self.bytes_received as f64),
             bytes(per_s(self.bytes_received))
         );
-        let _ = writeln!(
-            out,
-            "  Connections  {} opened",
-            group(self.connections_opened)
-        );
+        let _ = writeln!(out, "  Connections  {} opened", group(self.connections_opened));
         if self.errors == 0 {
             let _ = writeln!(out, "  Errors       none");
         } else {
@@ -233,6 +217,46 @@ impl Report {
             c.user_s, c.sys_s, c.us_per_request
         );
         out
+    }
+}
+
+impl Report {
+    fn write_status(&self, out: &mut String, status: &BTreeMap<String, u64>) {
+        let mut classes = [0u64; 6];
+        let mut non_2xx = 0;
+        for (code, &n) in status {
+            let class = code.parse::<usize>().map_or(0, |c| (c / 100).min(5));
+            classes[class] += n;
+            if class != 2 {
+                non_2xx += n;
+            }
+        }
+        let _ = write!(out, "  Status      ");
+        for class in 1..=5 {
+            if class == 1 && classes[1] == 0 {
+                continue;
+            }
+            let _ = write!(out, " {class}xx {}  ", group(classes[class]));
+        }
+        let _ = writeln!(out);
+        let codes: Vec<String> = status.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect();
+        if !codes.is_empty() {
+            let _ = writeln!(out, "               {}", codes.join(", "));
+        }
+        let unexpected = self.errors_by_kind[ErrorKind::Status.name()];
+        if unexpected > 0 {
+            let _ = writeln!(
+                out,
+                "               {} responses outside --expect-status, counted as errors",
+                group(unexpected)
+            );
+        } else if non_2xx > 0 {
+            let _ = writeln!(
+                out,
+                "               {} responses were not 2xx (counted above; --expect-status makes them errors)",
+                group(non_2xx)
+            );
+        }
     }
 }
 

@@ -51,11 +51,7 @@ pub struct Server {
 impl Server {
     /// Binds and starts the server threads; they run until `stop` is set.
     pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
-        let socket = Socket::new(
-            Domain::for_address(config.listen),
-            Type::STREAM,
-            Some(Protocol::TCP),
-        )?;
+        let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.bind(&config.listen.into())?;
         socket.listen(4096)?;
@@ -72,22 +68,14 @@ impl Server {
                 let want = list[id % list.len()];
                 cores.iter().copied().find(|c| c.id == want)
             });
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("clobber-s{id}"))
-                    .spawn(move || {
-                        if let Some(core) = core {
-                            core_affinity::set_for_current(core);
-                        }
-                        serve_thread(&config, listener, &stop)
-                    })?,
-            );
+            threads.push(std::thread::Builder::new().name(format!("clobber-s{id}")).spawn(move || {
+                if let Some(core) = core {
+                    core_affinity::set_for_current(core);
+                }
+                serve_thread(&config, listener, &stop)
+            })?);
         }
-        Ok(Server {
-            addr,
-            stop,
-            threads,
-        })
+        Ok(Server { addr, stop, threads })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -98,9 +86,7 @@ impl Server {
     pub fn join(self) -> io::Result<ServeCounts> {
         let mut total = ServeCounts::default();
         for handle in self.threads {
-            let counts = handle
-                .join()
-                .map_err(|_| io::Error::other("a server thread panicked"))??;
+            let counts = handle.join().map_err(|_| io::Error::other("a server thread panicked"))??;
             total.requests += counts.requests;
             total.connections += counts.connections;
         }
@@ -114,14 +100,9 @@ impl Server {
     }
 }
 
-fn serve_thread(
-    config: &ServeConfig,
-    mut listener: TcpListener,
-    stop: &AtomicBool,
-) -> io::Result<ServeCounts> {
+fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
     let mut poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);
     let mut conns: Slab<ServerConn> = Slab::with_capacity(1024);
     let mut closed = Vec::new();
@@ -160,23 +141,14 @@ fn serve_thread(
     Ok(counts)
 }
 
-fn accept_all(
-    listener: &mut TcpListener,
-    poll: &mut Poll,
-    conns: &mut Slab<ServerConn>,
-    counts: &mut ServeCounts,
-) {
+fn accept_all(listener: &mut TcpListener, poll: &mut Poll, conns: &mut Slab<ServerConn>, counts: &mut ServeCounts) {
     loop {
         match listener.accept() {
             Ok((mut stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 let entry = conns.vacant_entry();
                 let token = Token(entry.key());
-                if poll
-                    .registry()
-                    .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                    .is_ok()
-                {
+                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_ok() {
                     entry.insert(ServerConn::new(stream));
                     counts.connections += 1;
                 }
@@ -312,17 +284,9 @@ impl ServerConn {
         true
     }
 
-    fn echo(
-        &mut self,
-        fresh: std::ops::Range<usize>,
-        responder: &Responder,
-        counts: &mut ServeCounts,
-    ) {
+    fn echo(&mut self, fresh: std::ops::Range<usize>, responder: &Responder, counts: &mut ServeCounts) {
         let mut start = fresh.start;
-        while let Some(end) = responder
-            .until
-            .find_end(&mut self.matched, &self.inbuf[start..fresh.end])
-        {
+        while let Some(end) = responder.until.find_end(&mut self.matched, &self.inbuf[start..fresh.end]) {
             counts.requests += 1;
             if let Some(reply) = &responder.respond {
                 self.out.extend_from_slice(reply);
@@ -360,7 +324,9 @@ impl ServerConn {
                 }
                 Ok(httparse::Status::Partial) => break,
                 Err(_) => {
-                    self.out.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                    self.out.extend_from_slice(
+                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
                     self.close_after_flush = true;
                     start = self.in_len;
                 }
@@ -370,7 +336,9 @@ impl ServerConn {
         self.in_len -= start;
         if self.in_len == self.inbuf.len() {
             // A request head larger than the buffer: refuse it.
-            self.out.extend_from_slice(b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            self.out.extend_from_slice(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
             self.close_after_flush = true;
             self.in_len = 0;
         }
@@ -386,10 +354,7 @@ fn request_framing(request: &httparse::Request) -> (u64, bool) {
     let mut close = request.version == Some(0);
     for h in request.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
+            length = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
         } else if h.name.eq_ignore_ascii_case("connection") {
             let v = h.value;
             if v.eq_ignore_ascii_case(b"close") {

@@ -10,6 +10,9 @@ use hdrhistogram::Histogram;
 /// Highest latency the histogram tracks (one hour); larger values are clamped to it.
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;
 
+/// Status codes are three digits: 0-999 covers them all.
+pub const STATUS_CODES: usize = 1000;
+
 /// Why a connection failed. Each kind has its own counter; the report lists the non-zero ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -31,10 +34,12 @@ pub enum ErrorKind {
     Timeout,
     /// Any other I/O error on an open connection.
     Io,
+    /// An HTTP status outside `--expect-status`.
+    Status,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::AddrNotAvailable,
@@ -44,6 +49,7 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::Timeout,
         ErrorKind::Io,
+        ErrorKind::Status,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -59,6 +65,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
+            ErrorKind::Status => "status",
         }
     }
 
@@ -74,6 +81,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "malformed, cut short or unasked response",
             ErrorKind::Timeout => "response timed out",
             ErrorKind::Io => "other I/O error",
+            ErrorKind::Status => "HTTP status not in --expect-status",
         }
     }
 
@@ -113,23 +121,12 @@ impl CpuTime {
         };
         let fields: Vec<&str> = after.split_whitespace().collect();
         // `after` starts at field 3, so fields 14 and 15 are at indices 11 and 12.
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        CpuTime {
-            user: Duration::from_millis(ticks(11) * 10),
-            sys: Duration::from_millis(ticks(12) * 10),
-        }
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+        CpuTime { user: Duration::from_millis(ticks(11) * 10), sys: Duration::from_millis(ticks(12) * 10) }
     }
 
     pub fn since(self, start: CpuTime) -> CpuTime {
-        CpuTime {
-            user: self.user.saturating_sub(start.user),
-            sys: self.sys.saturating_sub(start.sys),
-        }
+        CpuTime { user: self.user.saturating_sub(start.user), sys: self.sys.saturating_sub(start.sys) }
     }
 
     pub fn total(self) -> Duration {
@@ -156,6 +153,8 @@ pub struct WorkerStats {
     pub bytes_received: u64,
     /// Requests written whose responses had not completed when the run ended.
     pub in_flight_at_end: u64,
+    /// HTTP responses by status code (index = code, 0-999); empty for raw runs.
+    pub status: Box<[u64; STATUS_CODES]>,
     /// Latency of each completed response, in microseconds.
     pub latency_us: Histogram<u64>,
     /// From the worker's start to its end.
@@ -181,8 +180,8 @@ impl WorkerStats {
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
-            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
-                .expect("valid histogram bounds"),
+            status: Box::new([0; STATUS_CODES]),
+            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds"),
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
             first_error: Default::default(),
@@ -211,6 +210,11 @@ impl WorkerStats {
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
         self.errors[kind as usize]
     }
+
+    /// Completed responses that were not errors (an unexpected HTTP status is one).
+    pub fn successes(&self) -> u64 {
+        self.requests - self.error_count(ErrorKind::Status)
+    }
 }
 
 impl AddAssign<&WorkerStats> for WorkerStats {
@@ -223,9 +227,10 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;
-        self.latency_us
-            .add(&other.latency_us)
-            .expect("histograms of equal bounds merge");
+        for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
+            *a += b;
+        }
+        self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
         self.elapsed = self.elapsed.max(other.elapsed);
         self.cpu += other.cpu;
         for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
@@ -257,14 +262,8 @@ mod tests {
         assert_eq!(a.latency_us.max(), 500);
         assert_eq!(a.error_count(ErrorKind::Reset), 2);
         assert_eq!(a.errors_total(), 3);
-        assert_eq!(
-            a.first_error[ErrorKind::Reset as usize].as_deref(),
-            Some("first")
-        );
-        assert_eq!(
-            a.first_error[ErrorKind::Eof as usize].as_deref(),
-            Some("eof")
-        );
+        assert_eq!(a.first_error[ErrorKind::Reset as usize].as_deref(), Some("first"));
+        assert_eq!(a.first_error[ErrorKind::Eof as usize].as_deref(), Some("eof"));
         assert_eq!(a.elapsed, Duration::from_secs(2));
     }
 
@@ -293,10 +292,7 @@ mod tests {
         let start = CpuTime::of_this_thread();
         let give_up = std::time::Instant::now() + Duration::from_secs(20);
         while CpuTime::of_this_thread().since(start).total().is_zero() {
-            assert!(
-                std::time::Instant::now() < give_up,
-                "no CPU time was charged in 20 s of spinning"
-            );
+            assert!(std::time::Instant::now() < give_up, "no CPU time was charged in 20 s of spinning");
         }
     }
 }

@@ -32,7 +32,8 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
-use crate::protocol::{Feed, Framer, ProtocolError};
+use crate::config::StatusSet;
+use crate::protocol::{Done, Feed, Framer, ProtocolError};
 use crate::stats::{ErrorKind, WorkerStats};
 
 /// A byte stream whose connect completes in the background.
@@ -66,10 +67,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: Option<u64>) -> Budget {
-        Budget {
-            left: limit.unwrap_or(u64::MAX),
-            in_flight: 0,
-        }
+        Budget { left: limit.unwrap_or(u64::MAX), in_flight: 0 }
     }
 
     /// Takes up to `n` requests; returns how many it got.
@@ -105,19 +103,19 @@ pub struct RequestPlan {
     pub request_bytes: usize,
     pub pipeline: u32,
     pub reconnect: bool,
+    /// HTTP statuses that count as success; others are errors of kind `status`.
+    pub expect_status: Option<StatusSet>,
 }
 
 impl RequestPlan {
     pub fn new(request: &[u8], pipeline: usize, reconnect: bool) -> RequestPlan {
-        assert!(
-            !request.is_empty() && pipeline >= 1,
-            "a plan needs a request and a depth"
-        );
+        assert!(!request.is_empty() && pipeline >= 1, "a plan needs a request and a depth");
         RequestPlan {
             batch: request.repeat(pipeline),
             request_bytes: request.len(),
             pipeline: pipeline as u32,
             reconnect,
+            expect_status: None,
         }
     }
 }
@@ -198,6 +196,10 @@ pub struct Conn<T, F> {
     sent_at: Instant,
     /// Whether the current socket ever connected (a failed connect is retried after a pause).
     connected: bool,
+    /// Responses completed on the current socket. A server may close a connection it has
+    /// answered on (an idle keep-alive timeout, a request limit) without notice; that is not
+    /// an error, and the unanswered requests are sent again on a new connection.
+    responses: u64,
 }
 
 impl<T: Transport, F: Framer> Conn<T, F> {
@@ -219,6 +221,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             to_write: 0,
             sent_at: now,
             connected: false,
+            responses: 0,
         }
     }
 
@@ -249,10 +252,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// from the budget for it (`--reconnect` reserves before connecting, so it never opens a
     /// connection it has nothing to send on).
     pub fn open(&mut self, io: T, reserved: u32) {
-        assert!(
-            self.is_closed() && self.io.is_none(),
-            "open on a connection that is not closed"
-        );
+        assert!(self.is_closed() && self.io.is_none(), "open on a connection that is not closed");
         self.io = Some(io);
         self.framer.reset();
         self.readable = false;
@@ -262,6 +262,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.in_end = 0;
         self.outstanding = reserved;
         self.connected = false;
+        self.responses = 0;
         self.enter(Phase::Connecting);
     }
 
@@ -296,15 +297,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             matches!(
                 (self.phase, next),
                 (Phase::Closed(_), Phase::Connecting)
-                    | (
-                        Phase::Connecting,
-                        Phase::Writing | Phase::Idle | Phase::Closed(_)
-                    )
+                    | (Phase::Connecting, Phase::Writing | Phase::Idle | Phase::Closed(_))
                     | (Phase::Writing, Phase::Reading | Phase::Closed(_))
-                    | (
-                        Phase::Reading,
-                        Phase::Writing | Phase::Idle | Phase::Closed(_)
-                    )
+                    | (Phase::Reading, Phase::Writing | Phase::Idle | Phase::Closed(_))
                     | (Phase::Idle, Phase::Closed(_))
             ),
             "no transition {:?} -> {:?}",
@@ -314,12 +309,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.phase = next;
     }
 
-    fn close(
-        &mut self,
-        reason: CloseReason,
-        ctx: &mut Ctx,
-        detail: impl FnOnce() -> String,
-    ) -> Step {
+    fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Step {
         if self.outstanding > 0 {
             ctx.budget.give_back(u64::from(self.outstanding));
             self.outstanding = 0;
@@ -334,13 +324,21 @@ impl<T: Transport, F: Framer> Conn<T, F> {
 
     fn close_io_error(&mut self, err: io::Error, ctx: &mut Ctx) -> Step {
         let kind = ErrorKind::of_io(&err, !self.connected);
+        if kind == ErrorKind::Reset && self.responses > 0 && !self.mid_response() {
+            // A reset where a close would be: the server closed a connection it had answered
+            // on, and we had already written the next request to it.
+            return self.close(CloseReason::ServerClosed, ctx, String::new);
+        }
         self.close(CloseReason::Failed(kind), ctx, || err.to_string())
     }
 
+    /// Whether some byte of a response has arrived that has not completed it.
+    fn mid_response(&self) -> bool {
+        self.framer.in_response() || self.in_start < self.in_end
+    }
+
     fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Step {
-        self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || {
-            err.describe().to_string()
-        })
+        self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || err.describe().to_string())
     }
 
     /// Takes the next batch from the budget (unless one is reserved) and starts writing it.
@@ -360,10 +358,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
-        let io = self
-            .io
-            .as_mut()
-            .expect("a connecting connection has a socket");
+        let io = self.io.as_mut().expect("a connecting connection has a socket");
         match io.connect_result() {
             Ok(true) => {
                 self.connected = true;
@@ -382,9 +377,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
         match io.write(&ctx.plan.batch[self.written..self.to_write]) {
-            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || {
-                "write returned 0".into()
-            }),
+            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into()),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
                 self.written += n;
@@ -446,13 +439,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             match feed {
                 Feed::NeedMore => break,
                 Feed::Complete(done) => {
-                    self.complete_one(ctx);
+                    self.complete_one(done, ctx);
                     server_closes |= done.close;
                     if done.close && self.outstanding > 0 {
-                        // The server will close with requests of the batch unanswered.
-                        return self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
-                            "the server closed with pipelined requests unanswered".into()
-                        });
+                        // The server announced its close with requests of the batch still
+                        // unanswered: they go back to the budget and are sent again.
+                        return self.close(CloseReason::ServerClosed, ctx, String::new);
                     }
                 }
                 Feed::Error(err) => return self.close_protocol(err, ctx),
@@ -471,11 +463,19 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.after_batch(server_closes, ctx)
     }
 
-    fn complete_one(&mut self, ctx: &mut Ctx) {
-        ctx.stats
-            .record_response(ctx.now.saturating_duration_since(self.sent_at));
+    fn complete_one(&mut self, done: Done, ctx: &mut Ctx) {
+        ctx.stats.record_response(ctx.now.saturating_duration_since(self.sent_at));
+        if done.status != 0 {
+            if let Some(slot) = ctx.stats.status.get_mut(usize::from(done.status)) {
+                *slot += 1;
+            }
+            if ctx.plan.expect_status.is_some_and(|set| !set.contains(done.status)) {
+                ctx.stats.record_error(ErrorKind::Status, || format!("status {}", done.status));
+            }
+        }
         ctx.budget.complete();
         self.outstanding -= 1;
+        self.responses += 1;
     }
 
     /// The last response of a batch completed: next batch, close, or idle.
@@ -487,25 +487,26 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn on_eof(&mut self, ctx: &mut Ctx) -> Step {
-        if self.outstanding == 0 {
-            return self.close(CloseReason::ServerClosed, ctx, String::new);
+        if self.outstanding > 0 && self.mid_response() {
+            match self.framer.on_eof() {
+                Feed::Complete(done) => self.complete_one(done, ctx),
+                Feed::Error(err) => return self.close_protocol(err, ctx),
+                Feed::NeedMore => return self.close_protocol(ProtocolError::Truncated, ctx),
+            }
         }
-        if !self.framer.in_response() {
+        self.on_server_close(ctx)
+    }
+
+    /// The server closed with no response under way. Unanswered requests on a connection that
+    /// never got a response are an error; on a connection that did, the server merely closed
+    /// it (keep-alive timeout, request limit) and the requests are sent again elsewhere.
+    fn on_server_close(&mut self, ctx: &mut Ctx) -> Step {
+        if self.outstanding > 0 && self.responses == 0 {
             return self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
                 "the server closed the connection without answering".into()
             });
         }
-        match self.framer.on_eof() {
-            Feed::Complete(_) if self.outstanding == 1 => {
-                self.complete_one(ctx);
-                self.close(CloseReason::ServerClosed, ctx, String::new)
-            }
-            Feed::Complete(_) => self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
-                "the server closed with pipelined requests unanswered".into()
-            }),
-            Feed::Error(err) => self.close_protocol(err, ctx),
-            Feed::NeedMore => self.close_protocol(ProtocolError::Truncated, ctx),
-        }
+        self.close(CloseReason::ServerClosed, ctx, String::new)
     }
 }
 
@@ -550,10 +551,7 @@ mod tests {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             match self.reads.pop_front() {
                 Some(Ok(bytes)) => {
-                    assert!(
-                        bytes.len() <= buf.len(),
-                        "script read larger than the buffer"
-                    );
+                    assert!(bytes.len() <= buf.len(), "script read larger than the buffer");
                     buf[..bytes.len()].copy_from_slice(&bytes);
                     Ok(bytes.len())
                 }
@@ -598,12 +596,7 @@ mod tests {
     }
 
     impl Fixture {
-        fn new(
-            framing: RawFraming,
-            pipeline: usize,
-            reconnect: bool,
-            budget: Option<u64>,
-        ) -> Fixture {
+        fn new(framing: RawFraming, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture {
             let now = Instant::now();
             Fixture {
                 conn: Conn::new(RawFramer::new(framing), 64, now),
@@ -623,21 +616,12 @@ mod tests {
         }
 
         fn event(&mut self, readable: bool, writable: bool) -> bool {
-            self.ready(Ready {
-                readable,
-                writable,
-                read_closed: false,
-            })
+            self.ready(Ready { readable, writable, read_closed: false })
         }
 
         fn ready(&mut self, ready: Ready) -> bool {
             self.now += Duration::from_micros(100);
-            let mut ctx = Ctx {
-                now: self.now,
-                stats: &mut self.stats,
-                budget: &mut self.budget,
-                plan: &self.plan,
-            };
+            let mut ctx = Ctx { now: self.now, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
             self.conn.on_event(ready, &mut ctx)
         }
 
@@ -682,14 +666,10 @@ mod tests {
     fn connecting_refused_closes_with_kind() {
         let mut f = Fixture::lines();
         let mut s = Script::default();
-        s.connect
-            .push_back(Err(io::ErrorKind::ConnectionRefused.into()));
+        s.connect.push_back(Err(io::ErrorKind::ConnectionRefused.into()));
         f.open(s);
         assert!(f.event(true, true));
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused))
-        );
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused)));
         assert!(!f.conn.was_connected());
         assert_eq!(f.stats.error_count(ErrorKind::ConnectRefused), 1);
         assert_eq!(f.budget, Budget::new(None));
@@ -702,13 +682,7 @@ mod tests {
         f.conn.open(Script::default(), reserved);
         f.event(false, true);
         assert_eq!(f.conn.phase(), Phase::Reading);
-        assert_eq!(
-            f.budget,
-            Budget {
-                left: 0,
-                in_flight: 1
-            }
-        );
+        assert_eq!(f.budget, Budget { left: 0, in_flight: 1 });
     }
 
     #[test]
@@ -743,21 +717,11 @@ mod tests {
     fn writing_reset_closes_and_returns_budget() {
         let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(3));
         let mut s = Script::default();
-        s.writes
-            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        s.writes.push_back(Err(io::ErrorKind::ConnectionReset.into()));
         f.open(s);
         assert!(f.event(false, true));
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::Reset))
-        );
-        assert_eq!(
-            f.budget,
-            Budget {
-                left: 3,
-                in_flight: 0
-            }
-        );
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Reset)));
+        assert_eq!(f.budget, Budget { left: 3, in_flight: 0 });
     }
 
     #[test]
@@ -802,15 +766,8 @@ mod tests {
         f.event(false, true);
         f.script().reads.push_back(Ok(b"12345".to_vec()));
         f.script().reads.push_back(Ok(Vec::new()));
-        assert!(f.ready(Ready {
-            readable: true,
-            writable: false,
-            read_closed: true
-        }));
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
-        );
+        assert!(f.ready(Ready { readable: true, writable: false, read_closed: true }));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
     }
 
     #[test]
@@ -834,10 +791,7 @@ mod tests {
         f.script().reads.push_back(Ok(b"pong\nextra".to_vec()));
         assert!(f.event(true, false));
         assert_eq!(f.stats.requests, 1);
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
-        );
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
     }
 
     #[test]
@@ -857,11 +811,32 @@ mod tests {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Ok(Vec::new()));
         assert!(f.event(true, false));
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::Eof))
-        );
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Eof)));
         assert_eq!(f.budget.in_flight, 0);
+    }
+
+    #[test]
+    fn reading_eof_after_an_answered_request_is_a_server_close() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.budget.in_flight, 1, "the second request is out");
+        f.script().reads.push_back(Ok(Vec::new()));
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
+        assert_eq!(f.stats.errors_total(), 0);
+        assert_eq!(f.budget, Budget { left: u64::MAX - 1, in_flight: 0 }, "the request goes back");
+    }
+
+    #[test]
+    fn reading_reset_after_an_answered_request_is_a_server_close() {
+        let mut f = Fixture::reading();
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
+        assert_eq!(f.stats.errors_total(), 0);
     }
 
     #[test]
@@ -871,10 +846,7 @@ mod tests {
         f.script().reads.push_back(Ok(Vec::new()));
         f.event(true, false);
         assert!(f.event(true, false));
-        assert_eq!(
-            f.conn.phase(),
-            Phase::Closed(CloseReason::Failed(ErrorKind::Protocol))
-        );
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
     }
 
     #[test]
@@ -894,9 +866,7 @@ mod tests {
     #[test]
     fn reading_reset_is_reset_error() {
         let mut f = Fixture::reading();
-        f.script()
-            .reads
-            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
         assert!(f.event(true, false));
         assert_eq!(f.stats.error_count(ErrorKind::Reset), 1);
     }
@@ -925,32 +895,18 @@ mod tests {
     #[test]
     fn closed_ignores_stale_events() {
         let mut f = Fixture::reading();
-        f.script()
-            .reads
-            .push_back(Err(io::ErrorKind::ConnectionReset.into()));
+        f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
         assert!(f.event(true, false));
-        assert!(
-            !f.event(true, true),
-            "a stale event must not report a second close"
-        );
+        assert!(!f.event(true, true), "a stale event must not report a second close");
         assert_eq!(f.stats.errors_total(), 1);
     }
 
     #[test]
     fn after_batch_decisions() {
         assert_eq!(next_after_batch(false, false), AfterBatch::NextBatch);
-        assert_eq!(
-            next_after_batch(false, true),
-            AfterBatch::Close(CloseReason::Done)
-        );
-        assert_eq!(
-            next_after_batch(true, false),
-            AfterBatch::Close(CloseReason::ServerClosed)
-        );
-        assert_eq!(
-            next_after_batch(true, true),
-            AfterBatch::Close(CloseReason::ServerClosed)
-        );
+        assert_eq!(next_after_batch(false, true), AfterBatch::Close(CloseReason::Done));
+        assert_eq!(next_after_batch(true, false), AfterBatch::Close(CloseReason::ServerClosed));
+        assert_eq!(next_after_batch(true, true), AfterBatch::Close(CloseReason::ServerClosed));
     }
 
     #[test]
@@ -961,13 +917,7 @@ mod tests {
         assert_eq!(b.take(4), 0);
         b.complete();
         b.give_back(3);
-        assert_eq!(
-            b,
-            Budget {
-                left: 3,
-                in_flight: 1
-            }
-        );
+        assert_eq!(b, Budget { left: 3, in_flight: 1 });
         b.complete();
         assert!(!b.is_spent());
         assert_eq!(b.take(9), 3);

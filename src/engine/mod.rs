@@ -16,7 +16,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Framing};
+use crate::protocol::http::HttpFramer;
 use crate::protocol::raw::{RawFramer, RawFraming};
 use crate::stats::WorkerStats;
 use worker::WorkerPlan;
@@ -24,10 +25,7 @@ use worker::WorkerPlan;
 /// Runs the load `config` describes until its deadline, its request budget, or `stop`.
 /// Returns the merged statistics of all workers.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
-    assert!(
-        config.threads >= 1 && config.connections >= config.threads,
-        "cli checks the thread count"
-    );
+    assert!(config.threads >= 1 && config.connections >= config.threads, "cli checks the thread count");
     let cores = core_ids(config);
     let config = Arc::new(config.clone());
     let start = Instant::now();
@@ -56,9 +54,7 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
         match handle.join() {
             Ok(Ok(stats)) => total += &stats,
             Ok(Err(e)) => first_error = first_error.or(Some(e)),
-            Err(_) => {
-                first_error = first_error.or(Some(io::Error::other("a worker thread panicked")))
-            }
+            Err(_) => first_error = first_error.or(Some(io::Error::other("a worker thread panicked"))),
         }
     }
     match first_error {
@@ -68,8 +64,11 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
 }
 
 fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool) -> io::Result<WorkerStats> {
-    let framing: RawFraming = config.framing.clone();
-    worker::run(config, plan, move || RawFramer::new(framing.clone()), stop)
+    // One monomorphized event loop per framing: no dynamic dispatch per response.
+    match &config.framing {
+        Framing::Raw(framing) => worker::run(config, plan, || RawFramer::new(framing.clone()), stop),
+        Framing::Http { head } => worker::run(config, plan, || HttpFramer::new(*head), stop),
+    }
 }
 
 /// The cores to pin to, in worker order; empty when pinning is off or unavailable.
@@ -89,9 +88,7 @@ fn core_ids(config: &Config) -> Vec<core_affinity::CoreId> {
 pub fn inbuf_bytes(config: &Config) -> usize {
     const DEFAULT: usize = 8 * 1024;
     match config.framing {
-        RawFraming::Exact(n) => {
-            (n.saturating_mul(config.pipeline as u64)).clamp(512, 64 * 1024) as usize
-        }
+        Framing::Raw(RawFraming::Exact(n)) => (n.saturating_mul(config.pipeline as u64)).clamp(512, 64 * 1024) as usize,
         _ => DEFAULT,
     }
 }

@@ -18,20 +18,14 @@ pub struct SocketOptions {
 /// Starts a non-blocking connect to `addr`. `Ok` means the connect is under way (or done);
 /// an error here is a connect failure the kernel reported at once.
 pub fn connect(addr: SocketAddr, options: SocketOptions) -> io::Result<mio::net::TcpStream> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
     socket.set_nodelay(true)?;
     if options.linger_zero {
         socket.set_linger(Some(Duration::ZERO))?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}
-        Err(e)
-            if e.raw_os_error() == Some(libc::EINPROGRESS)
-                || e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
     Ok(mio::net::TcpStream::from_std(socket.into()))

@@ -75,11 +75,7 @@ struct Worker<F> {
 }
 
 impl<F: Framer> Worker<F> {
-    fn new(
-        config: &Config,
-        plan: &WorkerPlan,
-        make_framer: impl Fn() -> F,
-    ) -> io::Result<Worker<F>> {
+    fn new(config: &Config, plan: &WorkerPlan, make_framer: impl Fn() -> F) -> io::Result<Worker<F>> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.connections);
         for _ in 0..plan.connections {
@@ -94,11 +90,12 @@ impl<F: Framer> Worker<F> {
             conns,
             stats: WorkerStats::new(),
             budget: Budget::new(plan.requests),
-            plan: RequestPlan::new(&config.payload, config.pipeline, config.reconnect),
-            addr: config.target.addr,
-            options: SocketOptions {
-                linger_zero: config.reconnect,
+            plan: RequestPlan {
+                expect_status: config.expect_status,
+                ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
             },
+            addr: config.target.addr,
+            options: SocketOptions { linger_zero: config.reconnect },
         })
     }
 
@@ -117,10 +114,7 @@ impl<F: Framer> Worker<F> {
                 self.open(key, now);
             }
             self.to_open.clear();
-            if stop.load(Ordering::Relaxed)
-                || self.budget.is_spent()
-                || deadline.is_some_and(|d| now >= d)
-            {
+            if stop.load(Ordering::Relaxed) || self.budget.is_spent() || deadline.is_some_and(|d| now >= d) {
                 return Ok(());
             }
             let mut timeout = STOP_CHECK;
@@ -142,12 +136,8 @@ impl<F: Framer> Worker<F> {
                 };
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
-                let mut ctx = Ctx {
-                    now: Instant::now(),
-                    stats: &mut self.stats,
-                    budget: &mut self.budget,
-                    plan: &self.plan,
-                };
+                let mut ctx =
+                    Ctx { now: Instant::now(), stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
                 if conn.on_event(Ready::of(event), &mut ctx) {
                     self.closed.push(key);
                 }
@@ -177,19 +167,14 @@ impl<F: Framer> Worker<F> {
             0
         };
         let result = socket::connect(self.addr, self.options).and_then(|mut stream| {
-            self.poll.registry().register(
-                &mut stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
+            self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
             Ok(stream)
         });
         match result {
             Ok(stream) => self.conns[key].open(stream, reserved),
             Err(e) => {
                 self.budget.give_back(u64::from(reserved));
-                self.stats
-                    .record_error(ErrorKind::of_io(&e, true), || e.to_string());
+                self.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
                 self.to_retry.push_back((now + CONNECT_RETRY, key));
             }
         }

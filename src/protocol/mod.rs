@@ -5,6 +5,7 @@
 //! needs contiguous bytes (an HTTP head) consumes nothing until it has them, and the connection
 //! keeps them for the next read. After `Complete` the framer is ready for the next response.
 
+pub mod http;
 pub mod raw;
 
 /// What one call to [`Framer::feed`] found.
@@ -27,10 +28,7 @@ pub struct Done {
 }
 
 impl Done {
-    pub const RAW: Done = Done {
-        status: 0,
-        close: false,
-    };
+    pub const RAW: Done = Done { status: 0, close: false };
 }
 
 /// Why bytes were rejected. Small and `Copy`, so it travels as data.

@@ -31,10 +31,7 @@ impl Delimiter {
             }
             fail[i] = k;
         }
-        Delimiter {
-            pattern: pattern.into(),
-            fail: fail.into(),
-        }
+        Delimiter { pattern: pattern.into(), fail: fail.into() }
     }
 
     pub fn pattern(&self) -> &[u8] {
@@ -102,11 +99,7 @@ impl RawFramer {
         if let RawFraming::Exact(n) = framing {
             assert!(n > 0, "--expect-bytes must be at least 1");
         }
-        RawFramer {
-            framing,
-            matched: 0,
-            got: 0,
-        }
+        RawFramer { framing, matched: 0, got: 0 }
     }
 
     fn complete(&mut self) -> Feed {
@@ -200,21 +193,13 @@ mod tests {
 
     #[test]
     fn until_counts_each_delimiter() {
-        check(
-            RawFraming::Until(Delimiter::new(b"\r\n")),
-            b"a\r\nbb\r\n\r\nccc\r\n",
-            4,
-        );
+        check(RawFraming::Until(Delimiter::new(b"\r\n")), b"a\r\nbb\r\n\r\nccc\r\n", 4);
     }
 
     #[test]
     fn until_handles_self_overlapping_delimiter() {
         // "aab" inside "aaab": a naive matcher that restarts at 0 after a mismatch misses it.
-        check(
-            RawFraming::Until(Delimiter::new(b"aab")),
-            b"aaabxaabaaab",
-            3,
-        );
+        check(RawFraming::Until(Delimiter::new(b"aab")), b"aaabxaabaaab", 3);
         check(RawFraming::Until(Delimiter::new(b"abab")), b"abababab", 2);
     }
 

@@ -9,18 +9,11 @@ use crate::support::dead_addr;
 const BIN: &str = env!("CARGO_BIN_EXE_clobber");
 
 fn clobber(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("the binary runs")
+    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("the binary runs")
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([name, &child.id().to_string()])
-        .status()
-        .expect("kill runs");
+    let status = Command::new("kill").args([name, &child.id().to_string()]).status().expect("kill runs");
     assert!(status.success());
 }
 
@@ -55,16 +48,9 @@ impl ServeProcess {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        ServeProcess {
-            child,
-            addr,
-            stdout,
-        }
+        let addr =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+        ServeProcess { child, addr, stdout }
     }
 
     /// SIGTERM, then the (requests, connections) from its last line.
@@ -75,22 +61,14 @@ impl ServeProcess {
         let status = wait_for(self.child, Duration::from_secs(5)).status;
         assert!(status.success(), "serve exited with {status}");
         let words: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(
-            (words[0], words[2], words[3], words[5]),
-            ("served", "requests", "on", "connections"),
-            "{line:?}"
-        );
+        assert_eq!((words[0], words[2], words[3], words[5]), ("served", "requests", "on", "connections"), "{line:?}");
         (words[1].parse().unwrap(), words[4].parse().unwrap())
     }
 }
 
 fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 #[test]
@@ -112,12 +90,7 @@ fn json_report_matches_what_the_server_counted() {
         "--json",
     ]);
     let (requests, connections) = server.stop();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report = json(&out);
     assert_eq!(report["requests"], 3000);
     assert_eq!(report["connections_opened"], 10);
@@ -132,29 +105,19 @@ fn json_report_matches_what_the_server_counted() {
     for key in ["min", "mean", "p50", "p90", "p99", "p999", "p9999", "max"] {
         assert!(latency[key].is_number(), "latency_us.{key} missing");
     }
-    assert!(
-        latency["min"].as_f64() <= latency["p50"].as_f64()
-            && latency["p50"].as_f64() <= latency["max"].as_f64()
-    );
+    assert!(latency["min"].as_f64() <= latency["p50"].as_f64() && latency["p50"].as_f64() <= latency["max"].as_f64());
 }
 
 #[test]
 fn nothing_listening_exits_1_with_the_errors_reported() {
     let addr = dead_addr().to_string();
     let started = Instant::now();
-    let out = clobber(&[
-        &addr, "--no-pin", "-d", "1s", "-c", "2", "--data", "x", "--json",
-    ]);
+    let out = clobber(&[&addr, "--no-pin", "-d", "1s", "-c", "2", "--data", "x", "--json"]);
     assert!(started.elapsed() < Duration::from_secs(4));
     assert_eq!(out.status.code(), Some(1));
     let report = json(&out);
     assert_eq!(report["requests"], 0);
-    assert!(
-        report["errors_by_kind"]["connect_refused"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
+    assert!(report["errors_by_kind"]["connect_refused"].as_u64().unwrap() > 0);
     let text = clobber(&[&addr, "--no-pin", "-d", "300ms", "-c", "1", "--data", "x"]);
     assert_eq!(text.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&text.stdout).contains("connect refused"));
@@ -165,26 +128,17 @@ fn bad_usage_exits_2_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["127.0.0.1:9", "--data", "x", "-c", "0"], "--connections"),
         (&["127.0.0.1:9", "--data", "x", "-d", "10x"], "--duration"),
-        (
-            &["127.0.0.1:9", "--data", "x", "--pipeline", "4"],
-            "--pipeline",
-        ),
+        (&["127.0.0.1:9", "--data", "x", "--pipeline", "4"], "--pipeline"),
         (&["127.0.0.1:9", "--file", "/nonexistent/request"], "--file"),
         (&["127.0.0.1:70000", "--data", "x"], "TARGET"),
-        (
-            &["127.0.0.1:9", "--data", "x", "--frobnicate"],
-            "--frobnicate",
-        ),
+        (&["127.0.0.1:9", "--data", "x", "--frobnicate"], "--frobnicate"),
         (&["serve", "--mode", "gopher"], "--mode"),
     ];
     for (args, flag) in cases {
         let out = clobber(args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(
-            stderr.starts_with("clobber: ") && stderr.contains(flag),
-            "{args:?}: {stderr}"
-        );
+        assert!(stderr.starts_with("clobber: ") && stderr.contains(flag), "{args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(out.stdout.is_empty());
     }
@@ -208,10 +162,7 @@ fn help_and_version() {
         assert!(text.contains(flag), "help lacks {flag}");
     }
     let version = clobber(&["-V"]);
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        format!("clobber {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("clobber {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]
@@ -238,12 +189,7 @@ fn file_from_stdin_is_the_request() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello from stdin\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello from stdin\n").unwrap();
     let out = wait_for(child, Duration::from_secs(30));
     let (requests, _) = server.stop();
     let report = json(&out);
@@ -256,18 +202,7 @@ fn file_from_stdin_is_the_request() {
 fn ctrl_c_prints_the_report_of_what_ran() {
     let server = ServeProcess::start(&[]);
     let child = Command::new(BIN)
-        .args([
-            &server.addr,
-            "--no-pin",
-            "-d",
-            "60s",
-            "-c",
-            "4",
-            "--data",
-            r"ping\n",
-            "--until",
-            r"\n",
-        ])
+        .args([&server.addr, "--no-pin", "-d", "60s", "-c", "4", "--data", r"ping\n", "--until", r"\n"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -277,34 +212,41 @@ fn ctrl_c_prints_the_report_of_what_ran() {
     let (served, _) = server.stop();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Requests") && text.contains("Latency"),
-        "{text}"
-    );
+    assert!(text.contains("Requests") && text.contains("Latency"), "{text}");
     let requests: u64 = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("Requests"))
         .and_then(|rest| rest.split_whitespace().next())
         .map(|n| n.replace(',', "").parse().unwrap())
         .unwrap();
-    assert!(
-        requests > 0 && requests <= served,
-        "client {requests}, server {served}"
-    );
+    assert!(requests > 0 && requests <= served, "client {requests}, server {served}");
 }
 
 #[test]
 fn demo_runs_and_reports_both_sides() {
     let out = clobber(&["demo", "-d", "500ms", "-c", "4", "--no-pin"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Requests") && text.contains("Server       served"), "{text}");
+}
+
+#[test]
+fn http_status_tallies_and_expect_status_exit_code() {
+    let server =
+        ServeProcess::start(&["--mode", "http", "--respond", r"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"]);
+    let url = format!("http://{}/", server.addr);
+    let out = clobber(&[&url, "--no-pin", "-n", "200", "-c", "4", "-d", "30s", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "a 404 is a completed request unless --expect-status says otherwise");
+    let report = json(&out);
+    assert_eq!(report["status"]["404"], 200);
+    assert_eq!(report["errors"], 0);
+    let out = clobber(&[&url, "--no-pin", "-n", "200", "-c", "4", "-d", "30s", "--expect-status", "2xx"]);
+    assert_eq!(out.status.code(), Some(1), "no response had an expected status");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("Requests") && text.contains("Server       served"),
+        text.contains("4xx 200") && text.contains("404: 200") && text.contains("outside --expect-status"),
         "{text}"
     );
+    let (requests, _) = server.stop();
+    assert_eq!(requests, 400);
 }

@@ -2,5 +2,7 @@
 //! compared exactly. One test binary (modules below) so it links once.
 
 mod binary;
+mod http;
+mod nginx;
 mod raw;
 mod support;

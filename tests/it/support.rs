@@ -57,8 +57,36 @@ pub struct Script {
     pub chunk: usize,
     /// Pause between writes of one chunk and the next.
     pub pause: Duration,
-    /// Close the connection after each response.
-    pub close_after_each: bool,
+    /// Close the connection after this many responses (without announcing it).
+    pub close_after: Option<u64>,
+    /// What ends a request: `\n` for raw tests, `\r\n\r\n` for HTTP.
+    pub request_end: &'static [u8],
+}
+
+impl Script {
+    /// Answers each `\n`-terminated request with `response`, in one write, on a kept connection.
+    pub fn raw(response: &[u8]) -> Script {
+        Script {
+            response: response.to_vec(),
+            chunk: usize::MAX,
+            pause: Duration::ZERO,
+            close_after: None,
+            request_end: b"\n",
+        }
+    }
+
+    /// Answers each HTTP request (head without body) with `response`.
+    pub fn http(response: &[u8]) -> Script {
+        Script { request_end: b"\r\n\r\n", ..Script::raw(response) }
+    }
+
+    pub fn chunked(self, chunk: usize, pause: Duration) -> Script {
+        Script { chunk, pause, ..self }
+    }
+
+    pub fn close_after(self, responses: u64) -> Script {
+        Script { close_after: Some(responses), ..self }
+    }
 }
 
 /// A blocking, thread-per-connection server that writes its responses in chunks, so that the
@@ -91,12 +119,7 @@ impl Dribble {
                 }
             }
         });
-        Dribble {
-            addr,
-            requests,
-            connections,
-            stop,
-        }
+        Dribble { addr, requests, connections, stop }
     }
 
     pub fn requests(&self) -> u64 {
@@ -116,30 +139,32 @@ impl Drop for Dribble {
 
 fn dribble_conn(mut stream: TcpStream, script: &Script, requests: &AtomicU64, stop: &AtomicBool) {
     stream.set_nodelay(true).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let end = Delimiter::new(script.request_end);
+    let mut matched = 0;
+    let mut answered = 0u64;
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
         let n = match stream.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
-            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
             Err(_) => return,
         };
-        let asked = buf[..n].iter().filter(|&&b| b == b'\n').count();
+        let mut asked = 0;
+        let mut rest = &buf[..n];
+        while let Some(i) = end.find_end(&mut matched, rest) {
+            asked += 1;
+            rest = &rest[i..];
+        }
         if asked == 0 {
             continue;
         }
-        requests.fetch_add(asked as u64, Ordering::Relaxed);
-        let out = script.response.repeat(asked);
+        // Answer at most up to the close, and count only what is answered.
+        let asked = script.close_after.map_or(asked, |limit| asked.min(limit - answered));
+        requests.fetch_add(asked, Ordering::Relaxed);
+        answered += asked;
+        let out = script.response.repeat(asked as usize);
         for piece in out.chunks(script.chunk) {
             if stream.write_all(piece).is_err() {
                 return;
@@ -148,7 +173,7 @@ fn dribble_conn(mut stream: TcpStream, script: &Script, requests: &AtomicU64, st
                 thread::sleep(script.pause);
             }
         }
-        if script.close_after_each {
+        if script.close_after.is_some_and(|limit| answered >= limit) {
             return;
         }
     }

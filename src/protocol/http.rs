@@ -1,0 +1,589 @@
+//! HTTP/1.1: the request a run sends (built once, from a URL and flags) and the framing of the
+//! responses that come back. Sans-IO: bytes in, `Feed` out.
+//!
+//! Response framing follows RFC 9112 section 6.3: no body after a HEAD request or for 1xx, 204
+//! and 304; otherwise `Transfer-Encoding: chunked` (extensions and trailers skipped), else
+//! `Content-Length`, else the body runs to the close. Interim 1xx responses are skipped. The
+//! head is parsed with httparse once it is whole (the connection keeps a partial head for the
+//! next read); bodies are counted and discarded as they stream, never buffered.
+
+use std::mem::MaybeUninit;
+
+use super::{Done, Feed, Framer, ProtocolError};
+
+/// Most response headers a head may carry; more is a protocol error.
+pub const MAX_HEADERS: usize = 100;
+
+/// Where a response's body stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Waiting for (the rest of) a head.
+    Head,
+    /// This many body bytes still to come.
+    Length(u64),
+    Chunked(Chunk),
+    /// The body ends when the server closes.
+    UntilClose,
+}
+
+/// The chunked-body decoder's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// In the hex size; `digits` seen so far.
+    Size { size: u64, digits: u8 },
+    /// After the size, in a `;extension` (or whitespace) up to the line end.
+    Extension { size: u64 },
+    /// Saw CR after the size line; expects LF.
+    SizeLf { size: u64 },
+    /// This many data bytes of the chunk still to come.
+    Data(u64),
+    /// After the data: expects CR (or a bare LF).
+    DataCr,
+    /// Expects the LF that ends the data.
+    DataLf,
+    /// At the start of a trailer line (or of the final empty line).
+    TrailerStart,
+    /// Inside a trailer field line.
+    TrailerLine,
+    /// Saw CR at the start of a line after the last chunk: expects the final LF.
+    FinalLf,
+}
+
+/// The per-connection state of HTTP response framing.
+#[derive(Debug, Clone)]
+pub struct HttpFramer {
+    /// The requests are HEAD: responses carry no body whatever their headers say.
+    head_request: bool,
+    body: Body,
+    status: u16,
+    close: bool,
+}
+
+impl HttpFramer {
+    pub fn new(head_request: bool) -> HttpFramer {
+        HttpFramer { head_request, body: Body::Head, status: 0, close: false }
+    }
+
+    fn complete(&mut self) -> Feed {
+        self.body = Body::Head;
+        Feed::Complete(Done { status: self.status, close: self.close })
+    }
+
+    /// Parses one head at the start of `input`: `Ok(None)` if it is not whole yet, else its
+    /// length. Sets status, close and the body framing.
+    fn parse_head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            input,
+            &mut headers,
+        ) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(ProtocolError::BadHead),
+        };
+        let status = response.code.ok_or(ProtocolError::BadHead)?;
+        let mut close = response.version == Some(0);
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        for h in response.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let v = parse_length(h.value).ok_or(ProtocolError::BadLength)?;
+                if length.is_some_and(|l| l != v) {
+                    return Err(ProtocolError::BadLength);
+                }
+                length = Some(v);
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                // Chunked counts only as the last coding (RFC 9112 6.3); anything else runs to close.
+                chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
+                if !chunked {
+                    length = None;
+                }
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                for token in h.value.split(|&b| b == b',') {
+                    let token = trim(token);
+                    if token.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                        close = false;
+                    }
+                }
+            }
+        }
+        self.status = status;
+        self.close = close;
+        self.body = if (100..200).contains(&status) || status == 204 || status == 304 || self.head_request {
+            Body::Length(0)
+        } else if chunked {
+            Body::Chunked(Chunk::Size { size: 0, digits: 0 })
+        } else if let Some(n) = length {
+            Body::Length(n)
+        } else {
+            self.close = true;
+            Body::UntilClose
+        };
+        Ok(Some(len))
+    }
+}
+
+impl Framer for HttpFramer {
+    fn feed(&mut self, input: &[u8]) -> (usize, Feed) {
+        let mut pos = 0;
+        loop {
+            match self.body {
+                Body::Head => match self.parse_head(&input[pos..]) {
+                    Ok(None) => return (pos, Feed::NeedMore),
+                    Err(e) => return (pos, Feed::Error(e)),
+                    Ok(Some(len)) => {
+                        pos += len;
+                        if (100..200).contains(&self.status) {
+                            if self.status == 101 {
+                                // Switching protocols: what follows is not HTTP/1.1.
+                                return (pos, Feed::Error(ProtocolError::BadHead));
+                            }
+                            // An interim response: the final one follows.
+                            self.body = Body::Head;
+                            continue;
+                        }
+                        if self.body == Body::Length(0) {
+                            return (pos, self.complete());
+                        }
+                    }
+                },
+                Body::Length(left) => {
+                    let take = left.min((input.len() - pos) as u64);
+                    pos += take as usize;
+                    if take == left {
+                        return (pos, self.complete());
+                    }
+                    self.body = Body::Length(left - take);
+                    return (pos, Feed::NeedMore);
+                }
+                Body::Chunked(state) => {
+                    let (used, next) = decode_chunked(state, &input[pos..]);
+                    pos += used;
+                    return match next {
+                        Ok(Some(state)) => {
+                            self.body = Body::Chunked(state);
+                            (pos, Feed::NeedMore)
+                        }
+                        Ok(None) => (pos, self.complete()),
+                        Err(e) => (pos, Feed::Error(e)),
+                    };
+                }
+                Body::UntilClose => return (input.len(), Feed::NeedMore),
+            }
+        }
+    }
+
+    fn on_eof(&mut self) -> Feed {
+        match self.body {
+            Body::UntilClose => self.complete(),
+            _ => Feed::Error(ProtocolError::Truncated),
+        }
+    }
+
+    fn in_response(&self) -> bool {
+        self.body != Body::Head
+    }
+
+    fn reset(&mut self) {
+        self.body = Body::Head;
+        self.status = 0;
+        self.close = false;
+    }
+}
+
+/// Runs the chunked decoder over `input`. Returns the bytes used and the next state, `None`
+/// when the body (with its trailers) ended exactly at `used`.
+fn decode_chunked(mut state: Chunk, input: &[u8]) -> (usize, Result<Option<Chunk>, ProtocolError>) {
+    let mut i = 0;
+    while i < input.len() {
+        if let Chunk::Data(left) = state {
+            let take = left.min((input.len() - i) as u64);
+            i += take as usize;
+            state = if take == left { Chunk::DataCr } else { Chunk::Data(left - take) };
+            continue;
+        }
+        let b = input[i];
+        i += 1;
+        state = match state {
+            Chunk::Size { size, digits } => match hex_value(b) {
+                Some(v) => {
+                    if digits >= 15 {
+                        return (i, Err(ProtocolError::BadChunk));
+                    }
+                    Chunk::Size { size: size * 16 + u64::from(v), digits: digits + 1 }
+                }
+                None if digits == 0 => return (i, Err(ProtocolError::BadChunk)),
+                None => match b {
+                    b';' | b' ' | b'\t' => Chunk::Extension { size },
+                    b'\r' => Chunk::SizeLf { size },
+                    b'\n' => after_size_line(size),
+                    _ => return (i, Err(ProtocolError::BadChunk)),
+                },
+            },
+            Chunk::Extension { size } => match b {
+                b'\r' => Chunk::SizeLf { size },
+                b'\n' => after_size_line(size),
+                _ => Chunk::Extension { size },
+            },
+            Chunk::SizeLf { size } => match b {
+                b'\n' => after_size_line(size),
+                _ => return (i, Err(ProtocolError::BadChunk)),
+            },
+            Chunk::Data(_) => unreachable!("data is skipped in bulk above"),
+            Chunk::DataCr => match b {
+                b'\r' => Chunk::DataLf,
+                b'\n' => Chunk::Size { size: 0, digits: 0 },
+                _ => return (i, Err(ProtocolError::BadChunk)),
+            },
+            Chunk::DataLf => match b {
+                b'\n' => Chunk::Size { size: 0, digits: 0 },
+                _ => return (i, Err(ProtocolError::BadChunk)),
+            },
+            Chunk::TrailerStart => match b {
+                b'\r' => Chunk::FinalLf,
+                b'\n' => return (i, Ok(None)),
+                _ => Chunk::TrailerLine,
+            },
+            Chunk::TrailerLine => match b {
+                b'\n' => Chunk::TrailerStart,
+                _ => Chunk::TrailerLine,
+            },
+            Chunk::FinalLf => match b {
+                b'\n' => return (i, Ok(None)),
+                _ => return (i, Err(ProtocolError::BadChunk)),
+            },
+        };
+    }
+    (i, Ok(Some(state)))
+}
+
+fn after_size_line(size: u64) -> Chunk {
+    if size == 0 {
+        Chunk::TrailerStart
+    } else {
+        Chunk::Data(size)
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn parse_length(value: &[u8]) -> Option<u64> {
+    let v = trim(value);
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(v).ok()?.parse().ok()
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
+    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+fn last_token(v: &[u8]) -> &[u8] {
+    trim(v.rsplit(|&b| b == b',').next().unwrap_or(v))
+}
+
+/// An `http://` URL, split into what the request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// The host as written (without brackets for IPv6).
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+    /// The `Host` header's value: the host, and the port unless it is 80.
+    pub authority: String,
+}
+
+/// Parses `http://HOST[:PORT][/PATH][?QUERY]`. The fragment is dropped.
+pub fn parse_url(text: &str) -> Result<Url, String> {
+    let rest = text.strip_prefix("http://").ok_or("expected http://")?;
+    let rest = rest.split('#').next().unwrap_or("");
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    let path = match path {
+        "" => "/".to_string(),
+        p if p.starts_with('?') => format!("/{p}"),
+        p => p.to_string(),
+    };
+    if authority.contains('@') {
+        return Err("user information in the URL is not supported".to_string());
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs a closing ]")?;
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or("expected :PORT after the IPv6 host")?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is missing".to_string());
+    }
+    let port = match port {
+        None => 80,
+        Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| format!("'{p}' is not a port (1-65535)"))?,
+    };
+    if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err("the path must not contain spaces or control characters".to_string());
+    }
+    let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let authority = if port == 80 { bracketed } else { format!("{bracketed}:{port}") };
+    Ok(Url { host: host.to_string(), port, path, authority })
+}
+
+/// What goes into the request a run sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSpec {
+    pub method: String,
+    pub url: Url,
+    /// User headers, in order; each replaces a default header of the same name.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Ask the server to close after the response (`--reconnect`).
+    pub close: bool,
+}
+
+/// The bytes of one request, built once at start.
+pub fn build_request(spec: &RequestSpec) -> Vec<u8> {
+    let user_has = |name: &str| spec.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let mut out = Vec::with_capacity(128 + spec.body.len());
+    out.extend_from_slice(format!("{} {} HTTP/1.1\r\n", spec.method, spec.url.path).as_bytes());
+    let mut defaults: Vec<(&str, String)> =
+        vec![("Host", spec.url.authority.clone()), ("User-Agent", format!("clobber/{}", env!("CARGO_PKG_VERSION")))];
+    if !spec.body.is_empty() || matches!(spec.method.as_str(), "POST" | "PUT" | "PATCH") {
+        defaults.push(("Content-Length", spec.body.len().to_string()));
+    }
+    if spec.close {
+        defaults.push(("Connection", "close".to_string()));
+    }
+    for (name, value) in defaults {
+        if !user_has(name) {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+    }
+    for (name, value) in &spec.headers {
+        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&spec.body);
+    out
+}
+
+/// Checks that `bytes` hold one complete HTTP/1.x request (a `--http-file`); returns whether
+/// its method is HEAD.
+pub fn check_request(bytes: &[u8]) -> Result<bool, String> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(bytes) {
+        Ok(httparse::Status::Complete(_)) => Ok(request.method == Some("HEAD")),
+        Ok(httparse::Status::Partial) => {
+            Err("the request head is incomplete (it must end with an empty line, \\r\\n\\r\\n)".to_string())
+        }
+        Err(e) => Err(format!("not an HTTP request: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::feed_all;
+
+    /// Feeds `input` whole, byte by byte, and split at every position (and at every pair of
+    /// positions for short inputs); all must give `expected`.
+    fn check(head: bool, input: &[u8], expected: &[Feed]) {
+        assert_eq!(run(head, &[input]), expected, "whole input");
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(head, &bytes), expected, "byte by byte");
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            assert_eq!(run(head, &[a, b]), expected, "split at {cut}");
+        }
+    }
+
+    fn run(head: bool, pieces: &[&[u8]]) -> Vec<Feed> {
+        let mut framer = HttpFramer::new(head);
+        let mut pending = Vec::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend(feed_all(&mut framer, &mut pending, piece));
+            if matches!(out.last(), Some(Feed::Error(_))) {
+                break;
+            }
+        }
+        out
+    }
+
+    fn ok(status: u16) -> Feed {
+        Feed::Complete(Done { status, close: false })
+    }
+
+    fn closing(status: u16) -> Feed {
+        Feed::Complete(Done { status, close: true })
+    }
+
+    #[test]
+    fn content_length_bodies() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
+        check(false, r, &[ok(200), ok(404)]);
+    }
+
+    #[test]
+    fn chunked_with_extensions_and_trailers() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  5;name=value\r\nhello\r\n\
+                  1A ; another=\"x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n\
+                  0\r\nExpires: never\r\nX-Trailer: 1\r\n\r\n\
+                  HTTP/1.1 201 Created\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
+        check(false, r, &[ok(200), ok(201)]);
+    }
+
+    #[test]
+    fn no_body_for_head_1xx_204_304() {
+        let r = b"HTTP/1.1 204 No Content\r\nContent-Length: 99\r\n\r\n\
+                  HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n\
+                  HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        check(false, r, &[ok(204), ok(304), ok(200)]);
+        let head =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        check(true, head, &[ok(200), ok(200)]);
+    }
+
+    #[test]
+    fn no_length_reads_to_close() {
+        let mut framer = HttpFramer::new(false);
+        let r = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome body";
+        assert_eq!(framer.feed(r), (r.len(), Feed::NeedMore));
+        assert!(framer.in_response());
+        assert_eq!(framer.on_eof(), closing(200));
+    }
+
+    #[test]
+    fn connection_close_and_http10() {
+        check(false, b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", &[closing(200)]);
+        check(false, b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", &[closing(200)]);
+        check(false, b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n", &[ok(200)]);
+    }
+
+    #[test]
+    fn malformed_heads_are_errors() {
+        check(false, b"HTTP/1.1 abc OK\r\n\r\n", &[Feed::Error(ProtocolError::BadHead)]);
+        check(false, b"garbage garbage\r\n\r\n", &[Feed::Error(ProtocolError::BadHead)]);
+        check(false, b"HTTP/1.1 200 OK\r\nContent-Length: x1\r\n\r\n", &[Feed::Error(ProtocolError::BadLength)]);
+        check(
+            false,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            &[Feed::Error(ProtocolError::BadLength)],
+        );
+        check(false, b"HTTP/1.1 101 Switching Protocols\r\n\r\n", &[Feed::Error(ProtocolError::BadHead)]);
+    }
+
+    #[test]
+    fn bad_chunk_sizes_are_errors() {
+        let bad =
+            |size: &str| format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{size}\r\nxx\r\n0\r\n\r\n");
+        for size in ["zz", "", "-1", "1 2", "fffffffffffffffff"] {
+            let r = bad(size);
+            assert_eq!(
+                run(false, &[r.as_bytes()]).last(),
+                Some(&Feed::Error(ProtocolError::BadChunk)),
+                "size {size:?}"
+            );
+        }
+        let missing_crlf = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxxyy";
+        check(false, missing_crlf, &[Feed::Error(ProtocolError::BadChunk)]);
+    }
+
+    #[test]
+    fn truncated_body_is_an_error_at_eof() {
+        let mut framer = HttpFramer::new(false);
+        assert_eq!(framer.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc").1, Feed::NeedMore);
+        assert_eq!(framer.on_eof(), Feed::Error(ProtocolError::Truncated));
+    }
+
+    #[test]
+    fn partial_head_consumes_nothing() {
+        let mut framer = HttpFramer::new(false);
+        assert_eq!(framer.feed(b"HTTP/1.1 200 OK\r\nContent-Le"), (0, Feed::NeedMore));
+        assert!(!framer.in_response());
+    }
+
+    #[test]
+    fn large_body_streams_without_buffering() {
+        let mut framer = HttpFramer::new(false);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n";
+        assert_eq!(framer.feed(head), (head.len(), Feed::NeedMore));
+        let chunk = vec![0u8; 65536];
+        for _ in 0..1599 {
+            assert_eq!(framer.feed(&chunk), (65536, Feed::NeedMore));
+        }
+        assert_eq!(framer.feed(&chunk), (65536, ok(200)));
+    }
+
+    #[test]
+    fn urls() {
+        let u = parse_url("http://127.0.0.1:8080/index.html?a=1#frag").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str(), u.authority.as_str()),
+            ("127.0.0.1", 8080, "/index.html?a=1", "127.0.0.1:8080")
+        );
+        let u = parse_url("http://localhost").unwrap();
+        assert_eq!((u.port, u.path.as_str(), u.authority.as_str()), (80, "/", "localhost"));
+        let u = parse_url("http://[::1]:81?q").unwrap();
+        assert_eq!((u.host.as_str(), u.path.as_str(), u.authority.as_str()), ("::1", "/?q", "[::1]:81"));
+        for bad in
+            ["http://", "http://:80/", "http://h:70000/", "http://h:0/", "http://u@h/", "http://h/a b", "ftp://h/"]
+        {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requests() {
+        let spec = RequestSpec {
+            method: "POST".into(),
+            url: parse_url("http://127.0.0.1:8080/api").unwrap(),
+            headers: vec![("content-type".into(), "application/json".into()), ("user-agent".into(), "me".into())],
+            body: b"{\"a\":1}".to_vec(),
+            close: true,
+        };
+        let r = String::from_utf8(build_request(&spec)).unwrap();
+        assert_eq!(
+            r,
+            "POST /api HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 7\r\nConnection: close\r\n\
+             content-type: application/json\r\nuser-agent: me\r\n\r\n{\"a\":1}"
+        );
+        let get = RequestSpec {
+            method: "GET".into(),
+            url: parse_url("http://h/").unwrap(),
+            headers: vec![],
+            body: vec![],
+            close: false,
+        };
+        let r = String::from_utf8(build_request(&get)).unwrap();
+        assert_eq!(
+            r,
+            format!("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: clobber/{}\r\n\r\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(check_request(r.as_bytes()), Ok(false));
+        assert_eq!(check_request(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(true));
+        assert!(check_request(b"GET / HTTP/1.1\r\nHost: h\r\n").is_err());
+    }
+}

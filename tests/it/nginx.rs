@@ -1,0 +1,126 @@
+//! A real nginx for the count comparisons: its own config in a temp dir, one worker, listening
+//! on a free loopback port, access log to a file. Stopped by PID when dropped.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Nginx {
+    pub port: u16,
+    /// A second server whose connections close after 10 requests (`keepalive_requests 10`).
+    pub port_limited: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn nginx_binary() -> &'static str {
+    for path in ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"] {
+        if std::path::Path::new(path).exists() {
+            return path;
+        }
+    }
+    panic!("nginx is not installed: these tests need it (apt-get install nginx, or run scripts/test.sh)");
+}
+
+impl Nginx {
+    pub fn start() -> Nginx {
+        let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (port, port_limited) = (free_port(), free_port());
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\n\
+             daemon off;\n\
+             master_process on;\n\
+             pid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\n\
+             events {{ worker_connections 4096; }}\n\
+             http {{\n\
+               access_log {d}/access.log;\n\
+               client_body_temp_path {d}/body;\n\
+               proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n\
+               uwsgi_temp_path {d}/uwsgi;\n\
+               scgi_temp_path {d}/scgi;\n\
+               keepalive_requests 1000000;\n\
+               server {{\n\
+                 listen 127.0.0.1:{port} backlog=4096;\n\
+                 location / {{ return 200 \"hello\\n\"; }}\n\
+                 location /missing {{ return 404 \"no\\n\"; }}\n\
+               }}\n\
+               server {{\n\
+                 listen 127.0.0.1:{port_limited} backlog=4096;\n\
+                 keepalive_requests 10;\n\
+                 location / {{ return 200 \"hello\\n\"; }}\n\
+               }}\n\
+             }}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new(nginx_binary())
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let nginx = Nginx { port, port_limited, dir, child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err()
+            || TcpStream::connect(("127.0.0.1", port_limited)).is_err()
+        {
+            assert!(Instant::now() < deadline, "nginx did not listen: {}", nginx.error_log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nginx
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn limited_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port_limited)
+    }
+
+    /// Lines in the access log: one per request nginx answered.
+    pub fn logged(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("access.log")).map(|s| s.lines().count()).unwrap_or(0)
+    }
+
+    /// Logged requests whose status was `status`.
+    pub fn logged_with_status(&self, status: u16) -> usize {
+        let needle = format!("\" {status} ");
+        std::fs::read_to_string(self.dir.join("access.log"))
+            .map(|s| s.lines().filter(|l| l.contains(&needle)).count())
+            .unwrap_or(0)
+    }
+
+    fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SIGQUIT: graceful stop; nginx writes nothing more after it.
+            let _ = Command::new("kill").args(["-QUIT", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
