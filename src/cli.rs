@@ -18,12 +18,13 @@ use crate::protocol::raw::{Delimiter, RawFraming};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub const HELP: &str = "\
-clobber: a TCP load generator with few client CPU cycles per request
+clobber: an HTTP and TCP load generator with few client CPU cycles per request
 
 USAGE:
-    clobber [OPTIONS] TARGET          load TARGET (tcp://HOST:PORT or HOST:PORT)
-    clobber serve [SERVE OPTIONS]     run the built-in target server (clobber serve --help)
-    clobber demo [OPTIONS]            serve and clobber on loopback for 5 s, then report
+    clobber [OPTIONS] http://HOST[:PORT]/PATH   HTTP/1.1 load
+    clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT)
+    clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
+    clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
 
 LOAD:
     -c, --connections N   open connections in total, spread over the threads [default: 50]
@@ -36,11 +37,22 @@ LOAD:
                           the default is to keep each connection open and reuse it
         --pipeline N      write N requests at once, then read N responses [default: 1]
 
-REQUEST:
+HTTP (http:// targets; the request is built once, responses framed by their headers):
+    -m, --method NAME     request method [default: GET]
+    -H, --header 'N: V'   add a header; replaces a default one of the same name (repeatable)
+        --body STR        request body, with Content-Length
+        --body-file PATH  request body from a file
+        --http-file PATH  send this raw request file as is instead of building one
+        --expect-status S statuses that count as success: 200, 2xx or 200-299 (repeatable);
+                          others count as errors of kind `status`. Without it every status
+                          is tallied and non-2xx are reported, not hidden.
+    Defaults: Host, User-Agent: clobber/VERSION; --reconnect adds Connection: close.
+
+RAW TCP REQUEST (tcp:// targets):
         --data STR        the request bytes; escapes: \\r \\n \\t \\\\ \\xNN
         --file PATH       the request bytes from a file (`-` reads standard input)
 
-RESPONSE FRAMING (at most one; --pipeline needs one):
+RAW TCP RESPONSE FRAMING (at most one; --pipeline needs one):
         --until STR       a response ends with STR (same escapes as --data)
         --expect-bytes N  a response is exactly N bytes
         --until-close     a response ends when the server closes the connection

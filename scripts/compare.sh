@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of clobber with the C load generators, on one machine, in one run.
+#
+# Servers (on the last CPU): nginx (one worker, `return 200`, a 16 KiB file, access log off)
+# and `clobber serve`. Clients (on CPU 0, one thread each): clobber, wrk, h2load --h1, ab.
+# Each client runs RUNS times, interleaved (A B C A B C ...); the table gives the medians of
+# req/s, client CPU µs per request (user+sys of the client process, from the kernel via the
+# shell's `times`, divided by the requests the client itself reports), p99 latency as the
+# tool reports it, and how busy the server's core was (1.00 = saturated: then req/s is the
+# server's ceiling and only CPU per request tells the clients apart). Ratios are against wrk
+# (ab where wrk has no equivalent).
+#
+# Usage: scripts/compare.sh
+#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo"
+# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx) and builds
+# clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
+set -euo pipefail
+
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-50}
+RUNS=${RUNS:-3}
+SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo}
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need() {  # need COMMAND PACKAGE
+    command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ] && return 0
+    echo "compare.sh: installing $2" >&2
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    [ -n "${apt_updated:-}" ] || { $sudo apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+need wrk wrk
+need h2load nghttp2-client
+need ab apache2-utils
+need nginx nginx
+command -v python3 >/dev/null || need python3 python3-minimal
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --quiet
+bin=$root/target/release/clobber
+
+ncpu=$(nproc)
+client_cpu=0
+server_cpu=$((ncpu - 1))
+[ "$ncpu" -ge 2 ] || echo "warning: one CPU only; client and server share it" >&2
+# Whole seconds for the tools that take only those (h2load -D, ab -t).
+secs=$(python3 -c "import sys; d=sys.argv[1]; v=float(d[:-2])/1000 if d.endswith('ms') else float(d.rstrip('s')); print(max(1, round(v)))" "$DURATION")
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
+
+# nginx: one worker on the server CPU.
+nginx_port=$(free_port)
+head -c 16384 /dev/zero | tr '\0' 'x' >"$tmp/16k.bin"
+mask=$(python3 -c "print(bin(1 << $server_cpu)[2:])")
+cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+worker_cpu_affinity $mask;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/fcgi;
+    uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
+    server {
+        listen 127.0.0.1:$nginx_port backlog=8192;
+        location = / { return 200 "hello\n"; }
+        location = /16k.bin { root $tmp; }
+    }
+}
+CONF
+taskset -c "$server_cpu" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
+pids+=($!)
+nginx_master=$!
+
+# clobber serve: HTTP (for pipelining: nginx saturates first) and echo, on the server CPU.
+taskset -c "$server_cpu" "$bin" serve --listen 127.0.0.1:0 --mode http >"$tmp/serve-http.out" &
+pids+=($!); serve_http_pid=$!
+taskset -c "$server_cpu" "$bin" serve --listen 127.0.0.1:0 --mode echo >"$tmp/serve-echo.out" &
+pids+=($!); serve_echo_pid=$!
+wait_port "$nginx_port"
+for f in serve-http serve-echo; do
+    for _ in $(seq 100); do grep -q '^listening on ' "$tmp/$f.out" 2>/dev/null && break; sleep 0.05; done
+done
+serve_http=$(sed -n 's/^listening on //p' "$tmp/serve-http.out")
+serve_echo=$(sed -n 's/^listening on //p' "$tmp/serve-echo.out")
+nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# measure SCENARIO CLIENT SERVER_PID PARSER COMMAND...: one run; appends a result line.
+measure() {
+    local scenario=$1 client=$2 server_pid=$3 parser=$4; shift 4
+    local s0 s1 t0 t1
+    s0=$(ticks "$server_pid"); t0=$(date +%s.%N)
+    ( taskset -c "$client_cpu" "$@" >"$tmp/out" 2>"$tmp/err" || true; times >"$tmp/times" )
+    t1=$(date +%s.%N); s1=$(ticks "$server_pid")
+    python3 "$root/scripts/parse_client.py" "$parser" "$tmp/out" "$tmp/times" \
+        "$scenario" "$client" "$s0" "$s1" "$t0" "$t1" "$hz" >>"$tmp/results" || {
+        echo "compare.sh: $client failed in $scenario:" >&2; tail -n 5 "$tmp/err" "$tmp/out" >&2; }
+}
+
+C=$CONNECTIONS
+url="http://127.0.0.1:$nginx_port/"
+for i in $(seq "$RUNS"); do
+    for scenario in $SCENARIOS; do
+        case $scenario in
+        keepalive)
+            measure keepalive clobber "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure keepalive wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$url"
+            measure keepalive "h2load --h1" "$nginx_worker" h2load h2load --h1 -t1 -c"$C" -D "$secs" "$url"
+            measure keepalive "ab -k" "$nginx_worker" ab ab -q -k -c "$C" -t "$secs" -n 100000000 "$url"
+            if command -v oha >/dev/null; then
+                measure keepalive oha "$nginx_worker" oha oha --no-tui -j -c "$C" -z "$DURATION" "$url"
+            fi
+            ;;
+        reconnect)
+            measure reconnect "clobber --reconnect" "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --reconnect --json
+            measure reconnect "ab" "$nginx_worker" ab ab -q -c "$C" -t "$secs" -n 100000000 "$url"
+            ;;
+        pipeline)
+            purl="http://$serve_http/"
+            measure pipeline16 "clobber --pipeline 16" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            measure pipeline16 "wrk pipeline.lua 16" "$serve_http_pid" wrk wrk -t1 -c"$C" -d"$DURATION" --latency -s "$root/scripts/pipeline.lua" "$purl" -- 16
+            ;;
+        large)
+            lurl="http://127.0.0.1:$nginx_port/16k.bin"
+            measure large16k clobber "$nginx_worker" clobber "$bin" "$lurl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure large16k wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$lurl"
+            ;;
+        echo)
+            measure echo16 "clobber raw --pipeline 16" "$serve_echo_pid" clobber "$bin" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
+            ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo)" >&2; exit 2 ;;
+        esac
+    done
+done
+
+echo
+echo "## clobber vs other load generators"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
+echo "Server on CPU $server_cpu, client on CPU $client_cpu, $CONNECTIONS connections, $DURATION per run, median of $RUNS interleaved runs."
+echo "Command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS RUNS=$RUNS SCENARIOS=\"$SCENARIOS\" scripts/compare.sh"
+echo
+python3 "$root/scripts/parse_client.py" table "$tmp/results"
