@@ -53,35 +53,41 @@ def line(args):
     parser, out, times, scenario, client, s0, s1, t0, t1, hz = args
     n, rps, p99 = parse(parser, open(out).read())
     cpu = cpu_seconds(times)
-    busy = (int(s1) - int(s0)) / float(hz) / (float(t1) - float(t0))
+    server_s = (int(s1) - int(s0)) / float(hz)
+    busy = server_s / (float(t1) - float(t0))
     print("\t".join([scenario, client, str(n), f"{rps:.1f}", f"{cpu * 1e6 / n:.4f}" if n else "nan",
-                     "" if p99 is None else f"{p99:.0f}", f"{busy:.3f}"]))
+                     "" if p99 is None else f"{p99:.0f}", f"{busy:.3f}",
+                     f"{server_s * 1e6 / n:.4f}" if n else "nan"]))
 
 
 def table(results):
     rows = {}
     order = []
     for raw in open(results):
-        scenario, client, n, rps, cpu, p99, busy = raw.rstrip("\n").split("\t")
+        scenario, client, n, rps, cpu, p99, busy, server_cpu = raw.rstrip("\n").split("\t")
         key = (scenario, client)
         if key not in rows:
             order.append(key)
-        rows.setdefault(key, []).append((float(rps), float(cpu), float(p99) if p99 else None, float(busy)))
+        rows.setdefault(key, []).append((float(rps), float(cpu), float(p99) if p99 else None, float(busy),
+                                         float(server_cpu)))
     med = {}
     for key, runs in rows.items():
         p99s = [r[2] for r in runs if r[2] is not None]
         med[key] = (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
-                    statistics.median(p99s) if p99s else None, statistics.median(r[3] for r in runs), len(runs))
-    print("| scenario | client | req/s | client CPU µs/req | p99 | server core busy | req/s vs ref | CPU/req vs ref |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+                    statistics.median(p99s) if p99s else None, statistics.median(r[3] for r in runs),
+                    statistics.median(r[4] for r in runs))
+    print("| scenario | client | req/s | client CPU µs/req | p99 | server core busy | server CPU µs/req "
+          "| req/s vs ref | CPU/req vs ref |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for scenario, client in order:
-        rps, cpu, p99, busy, _ = med[(scenario, client)]
+        rps, cpu, p99, busy, server_cpu = med[(scenario, client)]
         ref = next((med[(s, c)] for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
         ref_name = next((c for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
         ratio_rps = f"{rps / ref[0]:.2f}× {ref_name}" if ref and ref[0] else "-"
         ratio_cpu = f"{cpu / ref[1]:.2f}× {ref_name}" if ref and ref[1] else "-"
         p99_text = "-" if p99 is None else (f"{p99 / 1e3:.2f} ms" if p99 >= 1000 else f"{p99:.0f} µs")
-        print(f"| {scenario} | {client} | {rps:,.0f} | {cpu:.2f} | {p99_text} | {busy:.2f} | {ratio_rps} | {ratio_cpu} |")
+        print(f"| {scenario} | {client} | {rps:,.0f} | {cpu:.2f} | {p99_text} | {busy:.2f} | {server_cpu:.2f} "
+              f"| {ratio_rps} | {ratio_cpu} |")
 
 
 if __name__ == "__main__":

@@ -196,6 +196,8 @@ struct ServerConn {
     matched: usize,
     /// HTTP mode: body bytes of the current request still to skip.
     body_left: u64,
+    /// HTTP mode: the last request head and its meaning.
+    memo: HeadMemo,
 }
 
 impl ServerConn {
@@ -213,6 +215,7 @@ impl ServerConn {
             out_pos: 0,
             matched: 0,
             body_left: 0,
+            memo: HeadMemo::default(),
         }
     }
 
@@ -311,11 +314,8 @@ impl ServerConn {
                 start += skip as usize;
                 continue;
             }
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut request = httparse::Request::new(&mut headers);
-            match request.parse(&self.inbuf[start..self.in_len]) {
-                Ok(httparse::Status::Complete(head_len)) => {
-                    let (length, close) = request_framing(&request);
+            match self.memo.parse(&self.inbuf[start..self.in_len]) {
+                Ok(httparse::Status::Complete((head_len, length, close))) => {
                     counts.requests += 1;
                     self.out.extend_from_slice(&responder.http_response);
                     self.body_left = length;
@@ -344,6 +344,40 @@ impl ServerConn {
         }
         if self.writable {
             self.flush();
+        }
+    }
+}
+
+/// The last request head a connection parsed, byte for byte, with its meaning. Load sends the
+/// same head again and again: when the input starts with exactly these bytes (which end with
+/// the head's empty line), the parse would be the same, so a compare replaces it.
+#[derive(Default)]
+struct HeadMemo {
+    head: Vec<u8>,
+    length: u64,
+    close: bool,
+}
+
+impl HeadMemo {
+    /// `Complete((head length, body length, close))`, `Partial`, or an error for a malformed head.
+    fn parse(&mut self, input: &[u8]) -> Result<httparse::Status<(usize, u64, bool)>, httparse::Error> {
+        let len = self.head.len();
+        if len > 0 && input.len() >= len && input[..len] == self.head[..] {
+            return Ok(httparse::Status::Complete((len, self.length, self.close)));
+        }
+        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut []);
+        match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, input, &mut headers)? {
+            httparse::Status::Complete(head_len) => {
+                let (length, close) = request_framing(&request);
+                self.head.clear();
+                if head_len <= 1024 {
+                    self.head.extend_from_slice(&input[..head_len]);
+                    (self.length, self.close) = (length, close);
+                }
+                Ok(httparse::Status::Complete((head_len, length, close)))
+            }
+            httparse::Status::Partial => Ok(httparse::Status::Partial),
         }
     }
 }

@@ -120,9 +120,16 @@ impl RequestPlan {
     }
 }
 
+/// Most bytes a connection keeps while a response head is incomplete; a longer head is a
+/// protocol error (`HeadTooLarge`), so a server sending an endless head cannot grow memory.
+pub const MAX_CARRY_BYTES: usize = 64 * 1024;
+
 /// What a connection's handlers need from its worker for one event.
 pub struct Ctx<'a> {
     pub now: Instant,
+    /// The worker's read buffer, shared by its connections (one reads at a time): reads go
+    /// here, responses are framed from here, and only an unfinished head is copied out.
+    pub scratch: &'a mut [u8],
     pub stats: &'a mut WorkerStats,
     pub budget: &'a mut Budget,
     pub plan: &'a RequestPlan,
@@ -168,6 +175,16 @@ pub enum Phase {
     Closed(CloseReason),
 }
 
+/// What framing one read's bytes found, apart from the responses it completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Nothing wrong: read on, or start the next batch.
+    Going,
+    /// The server said it closes, with requests of the batch unanswered.
+    ServerCloses,
+    Bad(ProtocolError),
+}
+
 /// Whether a handler made progress worth another turn, or must wait for an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -184,10 +201,10 @@ pub struct Conn<T, F> {
     /// An event said the peer closed its side (EPOLLRDHUP): unlike `readable`, a short read
     /// does not clear it, so the EOF that arrived with the last data is still read.
     read_closed: bool,
-    /// Unconsumed response bytes are `inbuf[in_start..in_end]`; allocated once per connection.
-    inbuf: Box<[u8]>,
-    in_start: usize,
-    in_end: usize,
+    /// Bytes read but not yet framed: a partial HTTP head waiting for the rest. Empty almost
+    /// always; it grows only as far as a head does (up to `MAX_CARRY_BYTES`) and keeps its
+    /// capacity, so it allocates at most a few times per connection, never per request.
+    carry: Vec<u8>,
     /// Requests of the current batch taken from the budget whose responses have not completed.
     outstanding: u32,
     written: usize,
@@ -204,8 +221,7 @@ pub struct Conn<T, F> {
 
 impl<T: Transport, F: Framer> Conn<T, F> {
     /// A connection slot with no socket yet, in `Closed(Done)`.
-    pub fn new(framer: F, inbuf_bytes: usize, now: Instant) -> Conn<T, F> {
-        assert!(inbuf_bytes > 0, "the input buffer must not be empty");
+    pub fn new(framer: F, now: Instant) -> Conn<T, F> {
         Conn {
             io: None,
             phase: Phase::Closed(CloseReason::Done),
@@ -213,9 +229,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             readable: false,
             writable: false,
             read_closed: false,
-            inbuf: vec![0u8; inbuf_bytes].into_boxed_slice(),
-            in_start: 0,
-            in_end: 0,
+            carry: Vec::new(),
             outstanding: 0,
             written: 0,
             to_write: 0,
@@ -258,8 +272,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.readable = false;
         self.writable = false;
         self.read_closed = false;
-        self.in_start = 0;
-        self.in_end = 0;
+        self.carry.clear();
         self.outstanding = reserved;
         self.connected = false;
         self.responses = 0;
@@ -334,7 +347,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
 
     /// Whether some byte of a response has arrived that has not completed it.
     fn mid_response(&self) -> bool {
-        self.framer.in_response() || self.in_start < self.in_end
+        self.framer.in_response() || !self.carry.is_empty()
     }
 
     fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Step {
@@ -399,27 +412,17 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if !self.readable && !self.read_closed {
             return Step::Wait;
         }
-        if self.in_end == self.inbuf.len() {
-            if self.in_start == 0 {
-                return self.close_protocol(ProtocolError::HeadTooLarge, ctx);
-            }
-            self.inbuf.copy_within(self.in_start..self.in_end, 0);
-            self.in_end -= self.in_start;
-            self.in_start = 0;
-        }
-        let space = self.inbuf.len() - self.in_end;
         let io = self.io.as_mut().expect("a reading connection has a socket");
-        match io.read(&mut self.inbuf[self.in_end..]) {
+        match io.read(ctx.scratch) {
             Ok(0) => self.on_eof(ctx),
             Ok(n) => {
                 ctx.stats.bytes_received += n as u64;
-                self.in_end += n;
-                if n < space {
+                if n < ctx.scratch.len() {
                     // On Linux a short read emptied the socket's queue: skip the read that
                     // would only say WouldBlock; the next arrival raises a new edge.
                     self.readable = false;
                 }
-                self.consume(ctx)
+                self.consume(n, ctx)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.readable = false;
@@ -430,12 +433,25 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
     }
 
-    /// Frames the buffered bytes into responses and decides what comes next.
-    fn consume(&mut self, ctx: &mut Ctx) -> Step {
+    /// Frames the `n` bytes just read into the worker's scratch buffer (after any carried
+    /// bytes) into responses, keeps an unfinished head, and decides what comes next.
+    fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Step {
+        // Frame straight from the scratch buffer unless a partial head is waiting: then the
+        // new bytes join it. `carry` is taken out so the framer and the bytes can be borrowed
+        // apart; it goes back with its capacity.
+        let mut carry = std::mem::take(&mut self.carry);
+        let scratch = std::mem::take(&mut ctx.scratch);
+        let from_carry = !carry.is_empty();
+        if from_carry {
+            carry.extend_from_slice(&scratch[..n]);
+        }
+        let input: &[u8] = if from_carry { &carry } else { &scratch[..n] };
+        let mut pos = 0;
         let mut server_closes = false;
-        while self.outstanding > 0 && self.in_start < self.in_end {
-            let (used, feed) = self.framer.feed(&self.inbuf[self.in_start..self.in_end]);
-            self.in_start += used;
+        let mut verdict = Verdict::Going;
+        while self.outstanding > 0 && pos < input.len() {
+            let (used, feed) = self.framer.feed(&input[pos..]);
+            pos += used;
             match feed {
                 Feed::NeedMore => break,
                 Feed::Complete(done) => {
@@ -444,23 +460,38 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                     if done.close && self.outstanding > 0 {
                         // The server announced its close with requests of the batch still
                         // unanswered: they go back to the budget and are sent again.
-                        return self.close(CloseReason::ServerClosed, ctx, String::new);
+                        verdict = Verdict::ServerCloses;
+                        break;
                     }
                 }
-                Feed::Error(err) => return self.close_protocol(err, ctx),
+                Feed::Error(err) => {
+                    verdict = Verdict::Bad(err);
+                    break;
+                }
             }
         }
-        if self.in_start == self.in_end {
-            self.in_start = 0;
-            self.in_end = 0;
+        let leftover = input.len() - pos;
+        if verdict == Verdict::Going && leftover > 0 {
+            if self.outstanding == 0 {
+                verdict = Verdict::Bad(ProtocolError::Unsolicited);
+            } else if leftover > MAX_CARRY_BYTES {
+                verdict = Verdict::Bad(ProtocolError::HeadTooLarge);
+            }
         }
-        if self.outstanding > 0 {
-            return Step::Continue;
+        // Keep the unconsumed bytes for the next read.
+        if from_carry {
+            carry.drain(..pos);
+        } else {
+            carry.extend_from_slice(&scratch[pos..n]);
         }
-        if self.in_start < self.in_end {
-            return self.close_protocol(ProtocolError::Unsolicited, ctx);
+        self.carry = carry;
+        ctx.scratch = scratch;
+        match verdict {
+            Verdict::ServerCloses => self.close(CloseReason::ServerClosed, ctx, String::new),
+            Verdict::Bad(err) => self.close_protocol(err, ctx),
+            Verdict::Going if self.outstanding > 0 => Step::Continue,
+            Verdict::Going => self.after_batch(server_closes, ctx),
         }
-        self.after_batch(server_closes, ctx)
     }
 
     fn complete_one(&mut self, done: Done, ctx: &mut Ctx) {
@@ -530,6 +561,7 @@ pub fn next_after_batch(server_closes: bool, reconnect: bool) -> AfterBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::http::HttpFramer;
     use crate::protocol::raw::{Delimiter, RawFramer, RawFraming};
     use std::collections::VecDeque;
     use std::time::Duration;
@@ -587,28 +619,45 @@ mod tests {
         }
     }
 
-    struct Fixture {
-        conn: Conn<Script, RawFramer>,
+    struct Fixture<F = RawFramer> {
+        conn: Conn<Script, F>,
         stats: WorkerStats,
         budget: Budget,
         plan: RequestPlan,
         now: Instant,
+        scratch: Vec<u8>,
     }
 
-    impl Fixture {
+    impl Fixture<RawFramer> {
         fn new(framing: RawFraming, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture {
+            Fixture::with(RawFramer::new(framing), pipeline, reconnect, budget)
+        }
+
+        fn lines() -> Fixture {
+            Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, false, None)
+        }
+
+        /// Connected and with the first request written: the Reading fixture.
+        fn reading() -> Fixture {
+            let mut f = Fixture::lines();
+            f.open(Script::default());
+            f.event(false, true);
+            assert_eq!(f.conn.phase(), Phase::Reading);
+            f
+        }
+    }
+
+    impl<F: Framer> Fixture<F> {
+        fn with(framer: F, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture<F> {
             let now = Instant::now();
             Fixture {
-                conn: Conn::new(RawFramer::new(framing), 64, now),
+                conn: Conn::new(framer, now),
+                scratch: vec![0u8; 64],
                 stats: WorkerStats::new(),
                 budget: Budget::new(budget),
                 plan: RequestPlan::new(b"ping\n", pipeline, reconnect),
                 now,
             }
-        }
-
-        fn lines() -> Fixture {
-            Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, false, None)
         }
 
         fn open(&mut self, script: Script) {
@@ -621,21 +670,18 @@ mod tests {
 
         fn ready(&mut self, ready: Ready) -> bool {
             self.now += Duration::from_micros(100);
-            let mut ctx = Ctx { now: self.now, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
+            let mut ctx = Ctx {
+                now: self.now,
+                scratch: &mut self.scratch,
+                stats: &mut self.stats,
+                budget: &mut self.budget,
+                plan: &self.plan,
+            };
             self.conn.on_event(ready, &mut ctx)
         }
 
         fn script(&mut self) -> &mut Script {
             self.conn.io.as_mut().expect("socket open")
-        }
-
-        /// Connected and with the first request written: the Reading fixture.
-        fn reading() -> Fixture {
-            let mut f = Fixture::lines();
-            f.open(Script::default());
-            f.event(false, true);
-            assert_eq!(f.conn.phase(), Phase::Reading);
-            f
         }
     }
 
@@ -881,6 +927,41 @@ mod tests {
         f.event(true, false);
         assert_eq!(f.conn.phase(), Phase::Reading);
         assert_eq!(f.stats.bytes_received, 74);
+    }
+
+    #[test]
+    fn reading_http_head_split_over_reads_is_carried() {
+        let mut f = Fixture::with(HttpFramer::new(false), 1, false, Some(1));
+        f.open(Script::default());
+        f.event(false, true);
+        let response = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\nhello";
+        for piece in response.chunks(7) {
+            f.script().reads.push_back(Ok(piece.to_vec()));
+            f.event(true, false);
+        }
+        assert_eq!(f.stats.requests, 1);
+        assert_eq!(f.stats.status[200], 1);
+        assert!(f.conn.carry.is_empty());
+        assert_eq!(f.conn.phase(), Phase::Idle);
+    }
+
+    #[test]
+    fn reading_endless_head_is_head_too_large() {
+        let mut f = Fixture::with(HttpFramer::new(false), 1, false, None);
+        f.open(Script::default());
+        f.event(false, true);
+        // Full 64-byte reads, so one event reads on until the carry overflows.
+        let mut stream = b"HTTP/1.1 200 OK\r\nX-Endless: ".to_vec();
+        stream.resize(MAX_CARRY_BYTES + 256, b'a');
+        for piece in stream.chunks_exact(64) {
+            f.script().reads.push_back(Ok(piece.to_vec()));
+        }
+        assert!(f.event(true, false));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(
+            f.stats.first_error[ErrorKind::Protocol as usize].as_deref(),
+            Some(ProtocolError::HeadTooLarge.describe())
+        );
     }
 
     #[test]

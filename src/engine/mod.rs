@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::config::{Config, Framing};
 use crate::protocol::http::HttpFramer;
-use crate::protocol::raw::{RawFramer, RawFraming};
+use crate::protocol::raw::RawFramer;
 use crate::stats::WorkerStats;
 use worker::WorkerPlan;
 
@@ -39,7 +39,6 @@ pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
             core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             start,
             deadline,
-            inbuf_bytes: inbuf_bytes(&config),
         };
         let config = Arc::clone(&config);
         let stop = Arc::clone(&stop);
@@ -80,15 +79,5 @@ fn core_ids(config: &Config) -> Vec<core_affinity::CoreId> {
     match &config.cpus {
         Some(list) => all.into_iter().filter(|c| list.contains(&c.id)).collect(),
         None => all,
-    }
-}
-
-/// Input buffer per connection: sized to the expected response where it is known, so many
-/// connections stay small and a pipelined batch of small responses arrives in one read.
-pub fn inbuf_bytes(config: &Config) -> usize {
-    const DEFAULT: usize = 8 * 1024;
-    match config.framing {
-        Framing::Raw(RawFraming::Exact(n)) => (n.saturating_mul(config.pipeline as u64)).clamp(512, 64 * 1024) as usize,
-        _ => DEFAULT,
     }
 }

@@ -26,6 +26,9 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// in a busy loop (the errors are still counted, one per attempt).
 const CONNECT_RETRY: Duration = Duration::from_millis(10);
 const EVENTS_CAPACITY: usize = 1024;
+/// The worker's read buffer: large, so a big response or a deep pipeline's responses arrive in
+/// one read; shared, so it costs nothing per connection.
+const SCRATCH_BYTES: usize = 64 * 1024;
 
 /// What the engine gives one worker.
 pub struct WorkerPlan {
@@ -35,7 +38,6 @@ pub struct WorkerPlan {
     pub core: Option<core_affinity::CoreId>,
     pub start: Instant,
     pub deadline: Option<Instant>,
-    pub inbuf_bytes: usize,
 }
 
 /// Runs one worker to its end and returns what it measured.
@@ -72,6 +74,8 @@ struct Worker<F> {
     to_retry: std::collections::VecDeque<(Instant, usize)>,
     /// Slots closed during the current event batch.
     closed: Vec<usize>,
+    /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
+    scratch: Box<[u8]>,
 }
 
 impl<F: Framer> Worker<F> {
@@ -79,7 +83,7 @@ impl<F: Framer> Worker<F> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.connections);
         for _ in 0..plan.connections {
-            conns.insert(Conn::new(make_framer(), plan.inbuf_bytes, now));
+            conns.insert(Conn::new(make_framer(), now));
         }
         Ok(Worker {
             poll: Poll::new()?,
@@ -87,6 +91,7 @@ impl<F: Framer> Worker<F> {
             to_open: (0..plan.connections).collect(),
             to_retry: std::collections::VecDeque::with_capacity(plan.connections),
             closed: Vec::with_capacity(plan.connections),
+            scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
             conns,
             stats: WorkerStats::new(),
             budget: Budget::new(plan.requests),
@@ -136,8 +141,13 @@ impl<F: Framer> Worker<F> {
                 };
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
-                let mut ctx =
-                    Ctx { now: Instant::now(), stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan };
+                let mut ctx = Ctx {
+                    now: Instant::now(),
+                    scratch: &mut self.scratch,
+                    stats: &mut self.stats,
+                    budget: &mut self.budget,
+                    plan: &self.plan,
+                };
                 if conn.on_event(Ready::of(event), &mut ctx) {
                     self.closed.push(key);
                 }

@@ -38,7 +38,7 @@ pub enum ProtocolError {
     Truncated,
     /// The server sent bytes when no request was outstanding.
     Unsolicited,
-    /// A response head did not fit in the connection's input buffer.
+    /// A response head grew past the most a connection keeps (64 KiB).
     HeadTooLarge,
     /// The status line or a header was malformed.
     BadHead,
@@ -53,7 +53,7 @@ impl ProtocolError {
         match self {
             ProtocolError::Truncated => "connection closed in the middle of a response",
             ProtocolError::Unsolicited => "bytes arrived when no request was outstanding",
-            ProtocolError::HeadTooLarge => "response head larger than the input buffer",
+            ProtocolError::HeadTooLarge => "response head longer than 64 KiB",
             ProtocolError::BadHead => "malformed response head",
             ProtocolError::BadChunk => "malformed chunk size",
             ProtocolError::BadLength => "malformed Content-Length",
