@@ -526,7 +526,7 @@ mod tests {
         let all = [&a[..], a, b, a, c, a].concat();
         check(false, &all, &[ok(200); 6]);
         let chunked =
-            [&CHUNKED_RESPONSE[..], CHUNKED_RESPONSE, b"HTTP/1.1 204 No Content\r\n\r\n", CHUNKED_RESPONSE].concat();
+            [CHUNKED_RESPONSE, CHUNKED_RESPONSE, b"HTTP/1.1 204 No Content\r\n\r\n", CHUNKED_RESPONSE].concat();
         check(false, &chunked, &[ok(200), ok(200), ok(204), ok(200)]);
     }
 

@@ -1,0 +1,108 @@
+//! Sans-IO protocol code on named inputs, with throughput, so a regression shows up as fewer
+//! bytes or items per second: raw framing per mode, HTTP head parsing (a fresh head and a
+//! repeated one, which the framer's memo answers), chunked decoding, and request building.
+//! End-to-end speed is `scripts/compare.sh`, not a criterion bench.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestSpec};
+use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
+use clobber::protocol::{Feed, Framer};
+
+/// Frames `input` completely, returning the number of responses.
+fn frame_all<F: Framer>(framer: &mut F, input: &[u8]) -> usize {
+    let mut n = 0;
+    let mut rest = input;
+    while !rest.is_empty() {
+        let (used, feed) = framer.feed(rest);
+        rest = &rest[used..];
+        match feed {
+            Feed::Complete(_) => n += 1,
+            Feed::NeedMore if used == 0 => break,
+            Feed::NeedMore => {}
+            Feed::Error(e) => panic!("bench input rejected: {e:?}"),
+        }
+    }
+    n
+}
+
+fn raw_framing(c: &mut Criterion) {
+    let pong16 = b"pong\n".repeat(16);
+    let lines_16k = {
+        let mut v = vec![b'x'; 16 * 1024 - 2];
+        v.extend_from_slice(b"\r\n");
+        v
+    };
+    let cases: Vec<(&str, RawFraming, &[u8])> = vec![
+        ("until-newline/16x5B", RawFraming::Until(Delimiter::new(b"\n")), &pong16),
+        ("until-crlf/16KiB", RawFraming::Until(Delimiter::new(b"\r\n")), &lines_16k),
+        ("exact-5/16x5B", RawFraming::Exact(5), &pong16),
+        ("exact-16KiB/16KiB", RawFraming::Exact(16 * 1024), &lines_16k),
+    ];
+    let mut group = c.benchmark_group("raw-framing");
+    for (name, framing, input) in cases {
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        let mut framer = RawFramer::new(framing);
+        group.bench_with_input(BenchmarkId::from_parameter(name), input, |b, input| {
+            b.iter(|| frame_all(&mut framer, black_box(input)))
+        });
+    }
+    group.finish();
+}
+
+const NGINX_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Fri, 27 Nov 2026 18:00:00 GMT\r\n\
+Content-Type: application/octet-stream\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n";
+
+fn http_framing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("http-framing");
+    // The same head 16 times: the memo answers all but the first.
+    let repeated = NGINX_HEAD.repeat(16);
+    group.throughput(Throughput::Elements(16));
+    group.bench_function("nginx-head/repeated-x16", |b| {
+        let mut framer = HttpFramer::new(false);
+        b.iter(|| frame_all(&mut framer, black_box(&repeated)))
+    });
+    // Heads that differ (the Date changes): every one is parsed by httparse.
+    let mut varied = Vec::new();
+    for i in 0..16 {
+        varied.extend_from_slice(&NGINX_HEAD[..70]);
+        varied.extend_from_slice(format!("{:02}", i).as_bytes());
+        varied.extend_from_slice(&NGINX_HEAD[72..]);
+    }
+    group.bench_function("nginx-head/parsed-x16", |b| {
+        b.iter(|| {
+            let mut framer = HttpFramer::new(false);
+            frame_all(&mut framer, black_box(&varied))
+        })
+    });
+    let mut chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..64 {
+        chunked.extend_from_slice(b"100;ext=1\r\n");
+        chunked.extend_from_slice(&[b'c'; 256]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\nTrailer: x\r\n\r\n");
+    group.throughput(Throughput::Bytes(chunked.len() as u64));
+    group.bench_function("chunked/64x256B", |b| {
+        let mut framer = HttpFramer::new(false);
+        b.iter(|| frame_all(&mut framer, black_box(&chunked)))
+    });
+    group.finish();
+}
+
+fn request_building(c: &mut Criterion) {
+    let spec = RequestSpec {
+        method: "POST".to_string(),
+        url: parse_url("http://127.0.0.1:8080/api/v1/items?limit=10").unwrap(),
+        headers: vec![("Content-Type".into(), "application/json".into()), ("X-Trace".into(), "abc".into())],
+        body: br#"{"a":1}"#.to_vec(),
+        close: false,
+    };
+    let mut group = c.benchmark_group("request");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("build/post-json", |b| b.iter(|| build_request(black_box(&spec))));
+    group.finish();
+}
+
+criterion_group!(benches, raw_framing, http_framing, request_building);
+criterion_main!(benches);
