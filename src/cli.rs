@@ -25,6 +25,7 @@ USAGE:
     clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
+    clobber merge A.json B.json ...             one report from several runs' JSON
 
 LOAD:
     -c, --connections N   open connections in total, spread over the threads [default: 50]
@@ -60,12 +61,35 @@ RAW TCP RESPONSE FRAMING (at most one; --pipeline needs one):
                           as in the original clobber: fine for small replies, wrong for
                           replies that arrive in pieces.
 
+RATE AND MEASUREMENT:
+    -R, --rate N          N requests per second in total, on a schedule (open loop);
+                          latency counts from when each request was due, so server stalls
+                          show (coordinated-omission correction); the report also gives the
+                          uncorrected service time. Fractions are fine: -R 0.5
+        --warmup DUR      run the load for DUR first, recording nothing
+        --start-at T      wait until Unix time T (seconds) before starting, to line up
+                          runs on several machines (see clobber merge --help)
+
 OUTPUT:
         --json            print the report as one JSON object on stdout
+        --progress        a line per second on stderr (default when stderr is a terminal
+                          and the output is not --json)
     -h, --help            print this help
     -V, --version         print the version
 
 EXIT CODE: 0 if any request completed, 1 if none did, 2 for bad usage.
+";
+
+pub const MERGE_HELP: &str = "\
+clobber merge: one report from the JSON reports of several runs (machines)
+
+USAGE:
+    clobber merge A.json B.json ... [--json]
+
+Counts, statuses and errors are added; the latency histograms (carried losslessly in each
+report's `histogram` field) are merged, so the percentiles are those of all requests, never
+averages; timelines are joined by wall-clock second. Run the loads with --start-at so that
+they begin together.
 ";
 
 pub const SERVE_HELP: &str = "\
@@ -96,6 +120,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// A run against an in-process server, whose address is known only once it listens.
     Demo(DemoArgs),
+    /// Several runs' JSON reports into one report.
+    Merge { files: Vec<std::path::PathBuf>, json: bool },
     Help(&'static str),
     Version,
 }
@@ -156,6 +182,10 @@ struct RunArgs {
     body_file: Option<String>,
     http_file: Option<String>,
     expect_status: Vec<String>,
+    rate: Option<String>,
+    warmup: Option<String>,
+    progress: bool,
+    start_at: Option<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -192,6 +222,11 @@ where
             Long("body-file") => raw.body_file = Some(string(&mut parser, "--body-file")?),
             Long("http-file") => raw.http_file = Some(string(&mut parser, "--http-file")?),
             Long("expect-status") => raw.expect_status.push(string(&mut parser, "--expect-status")?),
+            Short('R') | Long("rate") => raw.rate = Some(string(&mut parser, "-R/--rate")?),
+            Long("warmup") => raw.warmup = Some(string(&mut parser, "--warmup")?),
+            Long("progress") => raw.progress = true,
+            Long("start-at") => raw.start_at = Some(string(&mut parser, "--start-at")?),
+            Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
             Value(v) => {
@@ -261,6 +296,28 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
     if pipeline > 65_536 {
         return Err(bad("--pipeline", &pipeline.to_string(), "expected at most 65536"));
     }
+    let rate = raw
+        .rate
+        .as_deref()
+        .map(|v| match v.parse::<f64>() {
+            Ok(r) if r > 0.0 && r.is_finite() && r <= 1e9 => Ok(r),
+            _ => Err(bad("-R/--rate", v, "expected requests per second, more than 0 (0.5 and 2000 are fine)")),
+        })
+        .transpose()?;
+    if rate.is_some() && pipeline > 1 {
+        return Err(UsageError("-R/--rate paces single requests: it cannot be combined with --pipeline".to_string()));
+    }
+    let warmup = raw.warmup.as_deref().map(|v| parse_duration(v).map_err(|e| bad("--warmup", v, &e))).transpose()?;
+    let start_at = raw
+        .start_at
+        .as_deref()
+        .map(|v| match v.parse::<f64>() {
+            Ok(t) if t >= 0.0 && t.is_finite() => Ok(t),
+            _ => Err(bad("--start-at", v, "expected a Unix time in seconds, e.g. $(($(date +%s) + 10))")),
+        })
+        .transpose()?;
+    // Live progress: on a terminal by default, never mixed into JSON unless asked for.
+    let progress = raw.progress || (!raw.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let (target, payload, framing, expect_status) = if target_text.starts_with("http://") {
         http_request(&raw, &target_text)?
     } else if target_text.starts_with("https://") {
@@ -282,7 +339,29 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         pipeline,
         reconnect: raw.reconnect,
         json: raw.json,
+        rate,
+        warmup,
+        progress,
+        start_at,
     })
+}
+
+/// `clobber merge FILE... [--json]`: JSON reports from several runs into one.
+fn parse_merge(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut files = Vec::new();
+    let mut json = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(MERGE_HELP)),
+            Long("json") => json = true,
+            Value(v) => files.push(std::path::PathBuf::from(v)),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if files.is_empty() {
+        return Err(UsageError("merge needs at least one JSON report (clobber ... --json > run.json)".to_string()));
+    }
+    Ok(Command::Merge { files, json })
 }
 
 type Request = (Target, Vec<u8>, Framing, Option<StatusSet>);

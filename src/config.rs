@@ -42,6 +42,14 @@ pub struct Config {
     /// A new connection for every request (or pipeline batch).
     pub reconnect: bool,
     pub json: bool,
+    /// Requests per second in total (`-R`): open-loop load on a schedule.
+    pub rate: Option<f64>,
+    /// Load that runs before measuring starts (`--warmup`).
+    pub warmup: Option<Duration>,
+    /// Print a progress line every second on stderr.
+    pub progress: bool,
+    /// Wait until this Unix time (seconds) before starting (`--start-at`).
+    pub start_at: Option<f64>,
 }
 
 impl Config {

@@ -8,13 +8,15 @@
 //! - [`engine`]: worker threads, their event loops and the connection state machine.
 //! - [`protocol`]: sans-IO response framing.
 //! - [`stats`]: per-worker counters and latency histograms, merged with `+=`.
-//! - [`report`]: the text and JSON reports.
+//! - [`report`]: the text and JSON reports, and the live progress line.
+//! - [`merge`]: one report from several runs' JSON reports.
 //! - [`server`]: the built-in target server (`clobber serve`).
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod merge;
 pub mod protocol;
 pub mod report;
 pub mod server;

@@ -2,13 +2,14 @@
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::sync::Arc;
 
 use clobber::cli::{self, Command, DemoArgs};
 use clobber::config::{Config, ServeConfig, ServeMode};
 use clobber::protocol::raw::Delimiter;
-use clobber::report::Report;
+use clobber::report::{self, Report, RunInfo};
 use clobber::server::Server;
 
 fn main() -> ExitCode {
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Ok(Command::Run(config)) => load(&config, &stop_on_signals()),
         Ok(Command::Serve(config)) => serve(&config),
         Ok(Command::Demo(args)) => demo(&args),
+        Ok(Command::Merge { files, json }) => merge(&files, json),
     }
 }
 
@@ -45,17 +47,71 @@ fn stop_on_signals() -> Arc<AtomicBool> {
 }
 
 fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
-    let stats = match clobber::engine::run(config, Arc::clone(stop)) {
-        Ok(stats) => stats,
+    if let Some(at) = config.start_at {
+        if !wait_until(at, config.json, stop) {
+            return fail("interrupted while waiting for --start-at");
+        }
+    }
+    let running = match clobber::engine::start(config, Arc::clone(stop)) {
+        Ok(running) => running,
         Err(e) => return fail(&format!("cannot run the load: {e}")),
     };
-    let report = Report::new(config, &stats);
+    let start_unix_s = unix_now() + running.measure_from.saturating_duration_since(Instant::now()).as_secs_f64();
+    if config.progress {
+        let mut tick = Instant::now() + Duration::from_millis(1100);
+        while !running.is_finished() {
+            let now = Instant::now();
+            if now >= tick {
+                eprintln!("{}", report::progress_line(&running.snapshot()));
+                tick += Duration::from_secs(1);
+            }
+            std::thread::sleep(tick.saturating_duration_since(now).min(Duration::from_millis(50)));
+        }
+    }
+    let stats = match running.join() {
+        Ok(stats) => stats,
+        Err(e) => return fail(&format!("the load failed: {e}")),
+    };
+    let report = Report::new(&RunInfo::of(config, start_unix_s), &stats);
     if config.json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
     }
     ExitCode::from(report.exit_code())
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Sleeps until Unix time `at`; false if Ctrl-C came first.
+fn wait_until(at: f64, quiet: bool, stop: &AtomicBool) -> bool {
+    let wait = at - unix_now();
+    if wait > 0.0 && !quiet {
+        eprintln!("clobber: waiting {wait:.1} s for --start-at {at}");
+    }
+    while unix_now() < at {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_secs_f64((at - unix_now()).clamp(0.0, 0.05)));
+    }
+    true
+}
+
+fn merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
+    match clobber::merge::merge(files) {
+        Ok(report) => {
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            ExitCode::from(report.exit_code())
+        }
+        Err(e) => fail(&e.to_string()),
+    }
 }
 
 fn serve(config: &ServeConfig) -> ExitCode {

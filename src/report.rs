@@ -1,18 +1,62 @@
 //! The only module that formats a report: text for people, one JSON object for programs. Both
-//! come from the same `Report` value, so they cannot disagree.
+//! come from the same `Report` value, so they cannot disagree. A report is built from a run's
+//! description (`RunInfo`) and its merged `WorkerStats`; `clobber merge` rebuilds both from
+//! JSON reports, so a merged report is formatted by the same code.
+//!
+//! The JSON carries the latency histogram losslessly (HdrHistogram V2 with deflate, base64),
+//! and one per second in the timeline, so that reports from several machines can be merged
+//! exactly.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::{Counter, Histogram};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::stats::{ErrorKind, WorkerStats};
 
+/// What was run, as the report's header describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub target: String,
+    pub address: String,
+    pub threads: usize,
+    pub connections: usize,
+    pub pipeline: usize,
+    pub reconnect: bool,
+    pub framing: String,
+    pub http: bool,
+    pub rate_asked: Option<f64>,
+    pub warmup_s: Option<f64>,
+    /// Wall-clock time (Unix seconds) when measuring began.
+    pub start_unix_s: f64,
+}
+
+impl RunInfo {
+    pub fn of(config: &Config, start_unix_s: f64) -> RunInfo {
+        RunInfo {
+            target: config.target.label.clone(),
+            address: config.target.addr.to_string(),
+            threads: config.threads,
+            connections: config.connections,
+            pipeline: config.pipeline,
+            reconnect: config.reconnect,
+            framing: config.framing_label(),
+            http: config.is_http(),
+            rate_asked: config.rate,
+            warmup_s: config.warmup.map(|d| d.as_secs_f64()),
+            start_unix_s,
+        }
+    }
+}
+
 /// A finished run, in the units and names of the JSON schema (README documents it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    pub clobber_version: &'static str,
+    pub clobber_version: String,
     pub target: String,
     pub address: String,
     pub threads: usize,
@@ -22,23 +66,53 @@ pub struct Report {
     pub framing: String,
     pub requests: u64,
     pub errors: u64,
-    pub errors_by_kind: BTreeMap<&'static str, u64>,
+    pub errors_by_kind: BTreeMap<String, u64>,
     /// The first message seen for each error kind that occurred.
-    pub error_messages: BTreeMap<&'static str, String>,
+    pub error_messages: BTreeMap<String, String>,
     pub connections_opened: u64,
     pub in_flight_at_end: u64,
     pub duration_s: f64,
     pub rps: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
-    pub latency_us: Latency,
+    pub latency_us: LatencyReport,
     pub client_cpu: ClientCpu,
     /// HTTP only: responses by status code.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<BTreeMap<String, u64>>,
+    /// Under `--rate`: the rate asked for, requests sent, and requests due but never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_asked: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<f64>,
+    /// Wall-clock time (Unix seconds) when measuring began.
+    pub start_unix_s: f64,
+    /// One entry per second of the measured run.
+    pub timeline: Vec<Second>,
+    /// The latency histogram (corrected under `--rate`), HdrHistogram V2 + deflate, base64.
+    pub histogram: String,
+    /// Under `--rate`: the uncorrected service-time histogram, same encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram_uncorrected: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+/// Latency in microseconds: the summary (corrected under `--rate`) and, under `--rate`, both
+/// views side by side.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct LatencyReport {
+    #[serde(flatten)]
+    pub summary: Latency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected: Option<Latency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrected: Option<Latency>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Latency {
     pub min: u64,
     pub mean: f64,
@@ -50,8 +124,26 @@ pub struct Latency {
     pub max: u64,
 }
 
+impl Latency {
+    pub fn of<T: Counter>(h: &Histogram<T>) -> Latency {
+        if h.is_empty() {
+            return Latency { min: 0, mean: 0.0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0, max: 0 };
+        }
+        Latency {
+            min: h.min(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            p9999: h.value_at_quantile(0.9999),
+            max: h.max(),
+        }
+    }
+}
+
 /// CPU time of the worker threads, read from the kernel.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct ClientCpu {
     pub user_s: f64,
     pub sys_s: f64,
@@ -59,40 +151,53 @@ pub struct ClientCpu {
     pub us_per_request: f64,
 }
 
+/// One second of the timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Second {
+    /// Seconds since measuring began: this entry covers [t, t+1).
+    pub t: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// This second's latency histogram, same encoding as the report's.
+    pub histogram: String,
+}
+
+/// Serializes a histogram as HdrHistogram V2 with deflate, in base64.
+pub fn encode_histogram<T: Counter>(h: &Histogram<T>) -> String {
+    let mut bytes = Vec::new();
+    V2DeflateSerializer::new().serialize(h, &mut bytes).expect("a histogram serializes into memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The inverse of `encode_histogram`.
+pub fn decode_histogram<T: Counter>(text: &str) -> Result<Histogram<T>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("not base64: {e}"))?;
+    Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("not an HdrHistogram: {e:?}"))
+}
+
 impl Report {
-    pub fn new(config: &Config, stats: &WorkerStats) -> Report {
-        let h = &stats.latency_us;
-        let latency = if h.is_empty() {
-            Latency { min: 0, mean: 0.0, p50: 0, p90: 0, p99: 0, p999: 0, p9999: 0, max: 0 }
-        } else {
-            Latency {
-                min: h.min(),
-                mean: h.mean(),
-                p50: h.value_at_quantile(0.50),
-                p90: h.value_at_quantile(0.90),
-                p99: h.value_at_quantile(0.99),
-                p999: h.value_at_quantile(0.999),
-                p9999: h.value_at_quantile(0.9999),
-                max: h.max(),
-            }
-        };
+    pub fn new(info: &RunInfo, stats: &WorkerStats) -> Report {
         let duration_s = stats.elapsed.as_secs_f64();
         let cpu_s = stats.cpu.total().as_secs_f64();
+        let latency = Latency::of(&stats.latency_us);
+        let paced = info.rate_asked.is_some();
         Report {
-            clobber_version: crate::cli::VERSION,
-            target: config.target.label.clone(),
-            address: config.target.addr.to_string(),
-            threads: config.threads,
-            connections: config.connections,
-            pipeline: config.pipeline,
-            reconnect: config.reconnect,
-            framing: config.framing_label(),
+            clobber_version: crate::cli::VERSION.to_string(),
+            target: info.target.clone(),
+            address: info.address.clone(),
+            threads: info.threads,
+            connections: info.connections,
+            pipeline: info.pipeline,
+            reconnect: info.reconnect,
+            framing: info.framing.clone(),
             requests: stats.requests,
             errors: stats.errors_total(),
-            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name(), stats.error_count(k))).collect(),
+            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name().to_string(), stats.error_count(k))).collect(),
             error_messages: ErrorKind::ALL
                 .iter()
-                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name(), m)))
+                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name().to_string(), m)))
                 .collect(),
             connections_opened: stats.connections_opened,
             in_flight_at_end: stats.in_flight_at_end,
@@ -100,13 +205,17 @@ impl Report {
             rps: if duration_s > 0.0 { stats.requests as f64 / duration_s } else { 0.0 },
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
-            latency_us: latency,
+            latency_us: LatencyReport {
+                summary: latency,
+                corrected: paced.then_some(latency),
+                uncorrected: paced.then(|| Latency::of(&stats.service_us)),
+            },
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
                 us_per_request: if stats.requests > 0 { cpu_s * 1e6 / stats.requests as f64 } else { 0.0 },
             },
-            status: config.is_http().then(|| {
+            status: info.http.then(|| {
                 stats
                     .status
                     .iter()
@@ -115,12 +224,24 @@ impl Report {
                     .map(|(code, &n)| (code.to_string(), n))
                     .collect()
             }),
+            rate_asked: info.rate_asked,
+            sent: paced.then_some(stats.sent),
+            missed: paced.then_some(stats.missed),
+            warmup_s: info.warmup_s,
+            start_unix_s: info.start_unix_s,
+            timeline: timeline(stats),
+            histogram: encode_histogram(&stats.latency_us),
+            histogram_uncorrected: paced.then(|| encode_histogram(&stats.service_us)),
         }
+    }
+
+    fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors_by_kind.get(kind.name()).copied().unwrap_or(0)
     }
 
     /// Completed responses that were not errors (a status outside `--expect-status` is one).
     pub fn successes(&self) -> u64 {
-        self.requests - self.errors_by_kind[ErrorKind::Status.name()]
+        self.requests - self.error_count(ErrorKind::Status)
     }
 
     /// 0 when any request completed successfully, 1 when none did.
@@ -146,6 +267,9 @@ impl Report {
             self.pipeline,
             self.framing
         );
+        if let Some(w) = self.warmup_s {
+            let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
+        }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -157,34 +281,34 @@ impl Report {
         if self.in_flight_at_end > 0 {
             let _ = writeln!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
         }
+        if let (Some(asked), Some(sent), Some(missed)) = (self.rate_asked, self.sent, self.missed) {
+            let sent_rate = if self.duration_s > 0.0 { sent as f64 / self.duration_s } else { 0.0 };
+            let _ = writeln!(
+                out,
+                "  Rate         asked {} req/s, sent {} req/s; {} due but never sent",
+                rate(asked),
+                rate(sent_rate),
+                group(missed)
+            );
+            if missed > 0 || sent_rate < 0.97 * asked {
+                let _ = writeln!(
+                    out,
+                    "               clobber could not keep up with the rate: the connections were busy; \\
+                     raise -c or lower -R"
+                );
+            }
+        }
         if let Some(status) = &self.status {
             self.write_status(&mut out, status);
         }
-        let l = &self.latency_us;
-        let _ = writeln!(
-            out,
-            "  Latency      {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            "min", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"
-        );
-        let _ = writeln!(
-            out,
-            "               {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            micros(l.min as f64),
-            micros(l.mean),
-            micros(l.p50 as f64),
-            micros(l.p90 as f64),
-            micros(l.p99 as f64),
-            micros(l.p999 as f64),
-            micros(l.p9999 as f64),
-            micros(l.max as f64)
-        );
-        let per_s = |bytes: u64| {
-            if self.duration_s > 0.0 {
-                bytes as f64 / self.duration_s
-            } else {
-                0.0
+        match (self.latency_us.corrected, self.latency_us.uncorrected) {
+            (Some(corrected), Some(uncorrected)) => {
+                write_latency(&mut out, "Latency      (corrected: from when each request was due)", &corrected);
+                write_latency(&mut out, "Service time (uncorrected: from when it was written)", &uncorrected);
             }
-        };
+            _ => write_latency(&mut out, "Latency", &self.latency_us.summary),
+        }
+        let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
         let _ = writeln!(
             out,
             "  Transfer     sent {} ({}/s), received {} ({}/s)",
@@ -199,7 +323,7 @@ impl Report {
         } else {
             let _ = writeln!(out, "  Errors       {}", group(self.errors));
             for kind in ErrorKind::ALL {
-                let n = self.errors_by_kind[kind.name()];
+                let n = self.error_count(kind);
                 if n == 0 {
                     continue;
                 }
@@ -218,9 +342,7 @@ impl Report {
         );
         out
     }
-}
 
-impl Report {
     fn write_status(&self, out: &mut String, status: &BTreeMap<String, u64>) {
         let mut classes = [0u64; 6];
         let mut non_2xx = 0;
@@ -232,24 +354,20 @@ impl Report {
             }
         }
         let _ = write!(out, "  Status      ");
-        for class in 1..=5 {
-            if class == 1 && classes[1] == 0 {
+        for (class, &n) in classes.iter().enumerate().skip(1) {
+            if class == 1 && n == 0 {
                 continue;
             }
-            let _ = write!(out, " {class}xx {}  ", group(classes[class]));
+            let _ = write!(out, " {class}xx {}  ", group(n));
         }
         let _ = writeln!(out);
         let codes: Vec<String> = status.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect();
         if !codes.is_empty() {
             let _ = writeln!(out, "               {}", codes.join(", "));
         }
-        let unexpected = self.errors_by_kind[ErrorKind::Status.name()];
+        let unexpected = self.error_count(ErrorKind::Status);
         if unexpected > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses outside --expect-status, counted as errors",
-                group(unexpected)
-            );
+            let _ = writeln!(out, "               {} responses outside --expect-status, counted as errors", group(unexpected));
         } else if non_2xx > 0 {
             let _ = writeln!(
                 out,
@@ -258,6 +376,61 @@ impl Report {
             );
         }
     }
+}
+
+fn write_latency(out: &mut String, title: &str, l: &Latency) {
+    let _ = writeln!(out, "  {title}");
+    let _ = writeln!(
+        out,
+        "               {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "min", "mean", "p50", "p90", "p99", "p99.9", "p99.99", "max"
+    );
+    let _ = writeln!(
+        out,
+        "               {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        micros(l.min as f64),
+        micros(l.mean),
+        micros(l.p50 as f64),
+        micros(l.p90 as f64),
+        micros(l.p99 as f64),
+        micros(l.p999 as f64),
+        micros(l.p9999 as f64),
+        micros(l.max as f64)
+    );
+}
+
+fn timeline(stats: &WorkerStats) -> Vec<Second> {
+    // The last slot is only part of a second; keep it when the run ended inside it.
+    let whole = stats.elapsed.as_secs_f64().ceil() as usize;
+    stats
+        .timeline
+        .iter()
+        .take(whole.max(1))
+        .enumerate()
+        .map(|(t, slot)| Second {
+            t: t as u64,
+            requests: slot.requests,
+            errors: slot.errors,
+            p50_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.5) },
+            p99_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.99) },
+            histogram: encode_histogram(&slot.latency_us),
+        })
+        .collect()
+}
+
+/// The live progress line: one a second on stderr.
+pub fn progress_line(s: &crate::engine::Snapshot) -> String {
+    if s.warming_up {
+        return format!("  warming up: {} requests so far (not counted)", group(s.requests));
+    }
+    format!(
+        "  {:>4}s  {:>10} req/s  p99 {:>8}  {} requests, {} errors",
+        s.seconds,
+        group(s.last_second_requests),
+        micros(s.last_second_p99_us as f64),
+        group(s.requests),
+        group(s.errors)
+    )
 }
 
 /// 1234567 -> "1,234,567".
@@ -271,6 +444,15 @@ pub fn group(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// A rate: whole numbers grouped, small ones with decimals.
+fn rate(r: f64) -> String {
+    if r >= 100.0 {
+        group(r.round() as u64)
+    } else {
+        format!("{r:.2}")
+    }
 }
 
 /// A latency in microseconds, in the unit that reads best: 87us, 1.25ms, 2.50s.
@@ -303,6 +485,7 @@ pub fn bytes(n: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     #[test]
     fn grouping() {
@@ -319,5 +502,38 @@ mod tests {
         assert_eq!(micros(2_500_000.0), "2.50s");
         assert_eq!(bytes(999.0), "999 B");
         assert_eq!(bytes(1_234_567.0), "1.23 MB");
+    }
+
+    #[test]
+    fn histograms_survive_the_json_round_trip() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for us in [1u64, 50, 50, 700, 12_000, 3_000_000] {
+            stats.record_response(t0 + Duration::from_micros(us), Duration::from_micros(us), None);
+        }
+        stats.elapsed = Duration::from_millis(3500);
+        let info = RunInfo {
+            target: "t".into(),
+            address: "a".into(),
+            threads: 1,
+            connections: 1,
+            pipeline: 1,
+            reconnect: false,
+            framing: "f".into(),
+            http: false,
+            rate_asked: None,
+            warmup_s: None,
+            start_unix_s: 1_800_000_000.0,
+        };
+        let report = Report::new(&info, &stats);
+        let back: Report = serde_json::from_str(&report.to_json()).unwrap();
+        let h: Histogram<u64> = decode_histogram(&back.histogram).unwrap();
+        assert_eq!(h, stats.latency_us);
+        assert_eq!(back.timeline.len(), 4, "3.5 s is four seconds of timeline");
+        assert_eq!(back.timeline[0].requests, 5);
+        assert_eq!(back.timeline[3].requests, 1);
+        assert!(back.latency_us.corrected.is_none());
+        assert!(decode_histogram::<u64>("not base64!").is_err());
+        assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! run goes, so recording a response is a few adds and one histogram increment.
 
 use std::ops::AddAssign;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
@@ -141,6 +141,40 @@ impl AddAssign for CpuTime {
     }
 }
 
+/// Per-second latency histograms track up to a minute (larger values are clamped) with two
+/// significant digits: about 10 KiB a second, for the timeline and the live progress line.
+pub const SLOT_LATENCY_US_MAX: u64 = 60_000_000;
+
+/// One second of a run.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_us: Histogram<u32>,
+}
+
+impl Slot {
+    pub fn new() -> Slot {
+        Slot {
+            requests: 0,
+            errors: 0,
+            latency_us: Histogram::new_with_bounds(1, SLOT_LATENCY_US_MAX, 2).expect("valid histogram bounds"),
+        }
+    }
+
+    pub fn add(&mut self, other: &Slot) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.latency_us.add(&other.latency_us).expect("slot histograms of equal bounds merge");
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot::new()
+    }
+}
+
 /// What one worker measured. Merging workers is `+=`.
 #[derive(Debug, Clone)]
 pub struct WorkerStats {
@@ -153,11 +187,23 @@ pub struct WorkerStats {
     pub bytes_received: u64,
     /// Requests written whose responses had not completed when the run ended.
     pub in_flight_at_end: u64,
+    /// Under `--rate`: requests that were due by the end but never sent.
+    pub missed: u64,
+    /// Under `--rate`: requests sent (whether or not they completed).
+    pub sent: u64,
     /// HTTP responses by status code (index = code, 0-999); empty for raw runs.
     pub status: Box<[u64; STATUS_CODES]>,
-    /// Latency of each completed response, in microseconds.
+    /// Latency of each completed response in microseconds: from its intended send time under
+    /// `--rate` (corrected for coordinated omission), else from its write.
     pub latency_us: Histogram<u64>,
-    /// From the worker's start to its end.
+    /// Under `--rate` only: from the actual write (the uncorrected service time).
+    pub service_us: Histogram<u64>,
+    /// One slot per second since `start`; the last is the current one.
+    pub timeline: Vec<Slot>,
+    /// When the measured part of the run began.
+    pub start: Instant,
+    slot_end: Instant,
+    /// From `start` to the worker's end.
     pub elapsed: Duration,
     /// CPU time the worker threads used.
     pub cpu: CpuTime,
@@ -165,14 +211,9 @@ pub struct WorkerStats {
     pub first_error: [Option<String>; ErrorKind::COUNT],
 }
 
-impl Default for WorkerStats {
-    fn default() -> WorkerStats {
-        WorkerStats::new()
-    }
-}
-
 impl WorkerStats {
-    pub fn new() -> WorkerStats {
+    pub fn new(start: Instant) -> WorkerStats {
+        let histogram = || Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds");
         WorkerStats {
             requests: 0,
             errors: [0; ErrorKind::COUNT],
@@ -180,23 +221,55 @@ impl WorkerStats {
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
+            missed: 0,
+            sent: 0,
             status: Box::new([0; STATUS_CODES]),
-            latency_us: Histogram::new_with_bounds(1, LATENCY_US_MAX, 3).expect("valid histogram bounds"),
+            latency_us: histogram(),
+            service_us: histogram(),
+            timeline: vec![Slot::new()],
+            start,
+            slot_end: start + Duration::from_secs(1),
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
             first_error: Default::default(),
         }
     }
 
+    /// Forgets everything measured (the warm-up is over) and starts the timeline at `start`.
+    /// The connections stay open, so their count is kept.
+    pub fn restart(&mut self, start: Instant) {
+        let connections_opened = self.connections_opened;
+        *self = WorkerStats::new(start);
+        self.connections_opened = connections_opened;
+    }
+
+    /// Moves the timeline on to the slot that holds `now`.
     #[inline]
-    pub fn record_response(&mut self, latency: Duration) {
+    pub fn roll(&mut self, now: Instant) {
+        while now >= self.slot_end {
+            self.timeline.push(Slot::new());
+            self.slot_end += Duration::from_secs(1);
+        }
+    }
+
+    /// A completed response at `now`: its latency, and under `--rate` its service time too.
+    #[inline]
+    pub fn record_response(&mut self, now: Instant, latency: Duration, service: Option<Duration>) {
+        self.roll(now);
         self.requests += 1;
         let us = (latency.as_micros() as u64).min(LATENCY_US_MAX);
         self.latency_us.saturating_record(us);
+        if let Some(service) = service {
+            self.service_us.saturating_record((service.as_micros() as u64).min(LATENCY_US_MAX));
+        }
+        let slot = self.timeline.last_mut().expect("the timeline always has a current slot");
+        slot.requests += 1;
+        slot.latency_us.saturating_record(us.min(SLOT_LATENCY_US_MAX));
     }
 
     pub fn record_error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
         self.errors[kind as usize] += 1;
+        self.timeline.last_mut().expect("the timeline always has a current slot").errors += 1;
         let slot = &mut self.first_error[kind as usize];
         if slot.is_none() {
             *slot = Some(detail());
@@ -218,6 +291,8 @@ impl WorkerStats {
 }
 
 impl AddAssign<&WorkerStats> for WorkerStats {
+    /// Adds another worker's figures. Timelines are joined slot by slot: workers share the
+    /// run's start, so slot i is the same second in each.
     fn add_assign(&mut self, other: &WorkerStats) {
         self.requests += other.requests;
         for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
@@ -227,10 +302,19 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;
+        self.missed += other.missed;
+        self.sent += other.sent;
         for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
             *a += b;
         }
         self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
+        self.service_us.add(&other.service_us).expect("histograms of equal bounds merge");
+        if self.timeline.len() < other.timeline.len() {
+            self.timeline.resize_with(other.timeline.len(), Slot::new);
+        }
+        for (a, b) in self.timeline.iter_mut().zip(other.timeline.iter()) {
+            a.add(b);
+        }
         self.elapsed = self.elapsed.max(other.elapsed);
         self.cpu += other.cpu;
         for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
@@ -247,11 +331,12 @@ mod tests {
 
     #[test]
     fn merge_adds_counts_and_histograms() {
-        let mut a = WorkerStats::new();
-        let mut b = WorkerStats::new();
-        a.record_response(Duration::from_micros(100));
-        b.record_response(Duration::from_micros(300));
-        b.record_response(Duration::from_micros(500));
+        let t0 = Instant::now();
+        let mut a = WorkerStats::new(t0);
+        let mut b = WorkerStats::new(t0);
+        a.record_response(t0, Duration::from_micros(100), None);
+        b.record_response(t0, Duration::from_micros(300), None);
+        b.record_response(t0 + Duration::from_millis(2500), Duration::from_micros(500), None);
         a.record_error(ErrorKind::Reset, || "first".into());
         b.record_error(ErrorKind::Reset, || "second".into());
         b.record_error(ErrorKind::Eof, || "eof".into());
@@ -265,12 +350,17 @@ mod tests {
         assert_eq!(a.first_error[ErrorKind::Reset as usize].as_deref(), Some("first"));
         assert_eq!(a.first_error[ErrorKind::Eof as usize].as_deref(), Some("eof"));
         assert_eq!(a.elapsed, Duration::from_secs(2));
+        assert_eq!(a.timeline.len(), 3);
+        assert_eq!((a.timeline[0].requests, a.timeline[1].requests, a.timeline[2].requests), (2, 0, 1));
+        // Errors land in the worker's current second: b had moved on to its third.
+        assert_eq!((a.timeline[0].errors, a.timeline[2].errors), (1, 2));
+        assert!(a.timeline[2].latency_us.equivalent(a.timeline[2].latency_us.max(), 500));
     }
 
     #[test]
     fn huge_latency_is_clamped_not_lost() {
-        let mut s = WorkerStats::new();
-        s.record_response(Duration::from_secs(100_000));
+        let mut s = WorkerStats::new(Instant::now());
+        s.record_response(Instant::now(), Duration::from_secs(100_000), None);
         assert_eq!(s.latency_us.len(), 1);
         assert!(s.latency_us.max() >= LATENCY_US_MAX - LATENCY_US_MAX / 1000);
     }

@@ -9,9 +9,12 @@
 //! Writing     WouldBlock                         Writing, wait for a writable event
 //! Writing     write error                        Closed(Failed(kind))
 //! Reading     response complete, more expected   Reading
+//! Connecting  connected, under --rate            Waiting
 //! Reading     last response of the batch         Writing (keep-alive), Closed(Done) (--reconnect),
 //!                                                Closed(ServerClosed) (server said it closes),
+//!                                                Waiting (keep-alive under --rate),
 //!                                                or Idle (budget spent)
+//! Waiting     the pacer dispatches a request     Writing, or Idle (budget spent)
 //! Reading     malformed or unasked bytes         Closed(Failed(Protocol))
 //! Reading     EOF ending an until-close response Closed(ServerClosed)
 //! Reading     EOF with nothing of the response   Closed(Failed(Eof))
@@ -105,6 +108,9 @@ pub struct RequestPlan {
     pub reconnect: bool,
     /// HTTP statuses that count as success; others are errors of kind `status`.
     pub expect_status: Option<StatusSet>,
+    /// Requests go out when the worker's pacer says (`--rate`), not as soon as a
+    /// connection is free.
+    pub paced: bool,
 }
 
 impl RequestPlan {
@@ -116,6 +122,7 @@ impl RequestPlan {
             pipeline: pipeline as u32,
             reconnect,
             expect_status: None,
+            paced: false,
         }
     }
 }
@@ -172,6 +179,8 @@ pub enum Phase {
     Reading,
     /// Connected, but the budget is spent: nothing more to send.
     Idle,
+    /// Connected under `--rate`, waiting for the worker's pacer to dispatch the next request.
+    Waiting,
     Closed(CloseReason),
 }
 
@@ -211,6 +220,8 @@ pub struct Conn<T, F> {
     to_write: usize,
     /// When the current batch's first write was attempted.
     sent_at: Instant,
+    /// When the pacer meant the current request to go out (`--rate`); `sent_at` otherwise.
+    intended_at: Instant,
     /// Whether the current socket ever connected (a failed connect is retried after a pause).
     connected: bool,
     /// Responses completed on the current socket. A server may close a connection it has
@@ -234,6 +245,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             written: 0,
             to_write: 0,
             sent_at: now,
+            intended_at: now,
             connected: false,
             responses: 0,
         }
@@ -292,12 +304,21 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 Phase::Connecting => self.on_connecting(ctx),
                 Phase::Writing => self.on_writable(ctx),
                 Phase::Reading => self.on_readable(ctx),
-                Phase::Idle | Phase::Closed(_) => Step::Wait,
+                Phase::Idle | Phase::Waiting | Phase::Closed(_) => Step::Wait,
             };
             if step == Step::Wait {
                 return self.is_closed();
             }
         }
+    }
+
+    /// Under `--rate`: sends the next request, whose intended send time was `intended`
+    /// (latency is measured from it). Returns true if the connection closed.
+    pub fn dispatch(&mut self, intended: Instant, ctx: &mut Ctx) -> bool {
+        assert_eq!(self.phase, Phase::Waiting, "only a waiting connection is dispatched");
+        self.start_batch(ctx);
+        self.intended_at = intended;
+        self.on_event(Ready::default(), ctx)
     }
 
     /// Ends the connection from outside (the run is over); nothing is counted.
@@ -310,9 +331,10 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             matches!(
                 (self.phase, next),
                 (Phase::Closed(_), Phase::Connecting)
-                    | (Phase::Connecting, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (Phase::Connecting, Phase::Writing | Phase::Waiting | Phase::Idle | Phase::Closed(_))
+                    | (Phase::Waiting, Phase::Writing | Phase::Idle | Phase::Closed(_))
                     | (Phase::Writing, Phase::Reading | Phase::Closed(_))
-                    | (Phase::Reading, Phase::Writing | Phase::Idle | Phase::Closed(_))
+                    | (Phase::Reading, Phase::Writing | Phase::Waiting | Phase::Idle | Phase::Closed(_))
                     | (Phase::Idle, Phase::Closed(_))
             ),
             "no transition {:?} -> {:?}",
@@ -366,8 +388,19 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.written = 0;
         self.to_write = self.outstanding as usize * ctx.plan.request_bytes;
         self.sent_at = ctx.now;
+        self.intended_at = ctx.now;
+        ctx.stats.sent += u64::from(self.outstanding);
         self.enter(Phase::Writing);
         Step::Continue
+    }
+
+    /// Keep-alive's next step: the next batch at once, or, under `--rate`, wait for the pacer.
+    fn next_batch(&mut self, ctx: &mut Ctx) -> Step {
+        if ctx.plan.paced {
+            self.enter(Phase::Waiting);
+            return Step::Wait;
+        }
+        self.start_batch(ctx)
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
@@ -377,7 +410,11 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 self.connected = true;
                 ctx.stats.connections_opened += 1;
                 self.writable = true;
-                self.start_batch(ctx)
+                if self.outstanding > 0 {
+                    // A batch reserved before the connect (--reconnect) goes out at once.
+                    return self.start_batch(ctx);
+                }
+                self.next_batch(ctx)
             }
             Ok(false) => Step::Wait,
             Err(e) => self.close_io_error(e, ctx),
@@ -495,7 +532,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn complete_one(&mut self, done: Done, ctx: &mut Ctx) {
-        ctx.stats.record_response(ctx.now.saturating_duration_since(self.sent_at));
+        let service = ctx.now.saturating_duration_since(self.sent_at);
+        if ctx.plan.paced {
+            ctx.stats.record_response(ctx.now, ctx.now.saturating_duration_since(self.intended_at), Some(service));
+        } else {
+            ctx.stats.record_response(ctx.now, service, None);
+        }
         if done.status != 0 {
             if let Some(slot) = ctx.stats.status.get_mut(usize::from(done.status)) {
                 *slot += 1;
@@ -513,7 +555,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     fn after_batch(&mut self, server_closes: bool, ctx: &mut Ctx) -> Step {
         match next_after_batch(server_closes, ctx.plan.reconnect) {
             AfterBatch::Close(reason) => self.close(reason, ctx, String::new),
-            AfterBatch::NextBatch => self.start_batch(ctx),
+            AfterBatch::NextBatch => self.next_batch(ctx),
         }
     }
 
@@ -653,7 +695,7 @@ mod tests {
             Fixture {
                 conn: Conn::new(framer, now),
                 scratch: vec![0u8; 64],
-                stats: WorkerStats::new(),
+                stats: WorkerStats::new(now),
                 budget: Budget::new(budget),
                 plan: RequestPlan::new(b"ping\n", pipeline, reconnect),
                 now,
@@ -777,6 +819,7 @@ mod tests {
         f.event(true, false);
         assert_eq!(f.stats.requests, 1);
         assert_eq!(f.stats.latency_us.max(), 100);
+        assert_eq!(f.stats.service_us.len(), 0, "no service time outside --rate");
         assert_eq!(f.conn.phase(), Phase::Reading);
         assert_eq!(f.script().written, b"ping\nping\n");
     }
@@ -962,6 +1005,35 @@ mod tests {
             f.stats.first_error[ErrorKind::Protocol as usize].as_deref(),
             Some(ProtocolError::HeadTooLarge.describe())
         );
+    }
+
+    #[test]
+    fn waiting_dispatch_measures_from_the_intended_time() {
+        let mut f = Fixture::lines();
+        f.plan.paced = true;
+        f.open(Script::default());
+        f.event(false, true);
+        assert_eq!(f.conn.phase(), Phase::Waiting);
+        assert!(f.script().written.is_empty(), "nothing goes out before the pacer says");
+        // Dispatched 5 ms late: the corrected latency counts the wait, the service time not.
+        let intended = f.now - Duration::from_millis(5);
+        let mut ctx = Ctx {
+            now: f.now,
+            scratch: &mut f.scratch,
+            stats: &mut f.stats,
+            budget: &mut f.budget,
+            plan: &f.plan,
+        };
+        assert!(!f.conn.dispatch(intended, &mut ctx));
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.script().written, b"ping\n");
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.conn.phase(), Phase::Waiting, "back to the pacer, not straight to the next request");
+        assert_eq!(f.stats.requests, 1);
+        // Three significant digits: 5,100 µs is recorded as its bucket (5,100..5,103).
+        assert!((5100..=5103).contains(&f.stats.latency_us.max()), "{}", f.stats.latency_us.max());
+        assert_eq!(f.stats.service_us.max(), 100);
     }
 
     #[test]

@@ -4,69 +4,137 @@
 //! The stop condition costs no shared write per request: a `-n` budget is split between the
 //! workers before they start (each stops at its own share, so the total is exact and never
 //! overshoots), the deadline is an `Instant` every worker compares with its own clock, and
-//! Ctrl-C is one `AtomicBool` that workers read (relaxed) once per loop turn. The engine never
-//! prints.
+//! Ctrl-C is one `AtomicBool` that workers read (relaxed) once per loop turn. Under `--rate`
+//! each worker paces its share with its own `Pacer`. Live progress comes from each worker's
+//! own `Progress`, written once a second. The engine never prints.
 
 pub mod conn;
+pub mod pacer;
 pub mod socket;
 pub mod worker;
 
 use std::io;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{Config, Framing};
 use crate::protocol::http::HttpFramer;
 use crate::protocol::raw::RawFramer;
 use crate::stats::WorkerStats;
-use worker::WorkerPlan;
+use worker::{Progress, WorkerPlan};
 
 /// Runs the load `config` describes until its deadline, its request budget, or `stop`.
 /// Returns the merged statistics of all workers.
 pub fn run(config: &Config, stop: Arc<AtomicBool>) -> io::Result<WorkerStats> {
+    start(config, stop)?.join()
+}
+
+/// A run under way: its workers, and what they publish once a second.
+pub struct Running {
+    handles: Vec<std::thread::JoinHandle<io::Result<WorkerStats>>>,
+    progress: Vec<Arc<Progress>>,
+    /// When measuring begins (after the warm-up).
+    pub measure_from: Instant,
+}
+
+/// The live figures of a run, summed over its workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Seconds every worker has completed.
+    pub seconds: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub last_second_requests: u64,
+    /// The highest of the workers' p99 for the last second (exact with one worker).
+    pub last_second_p99_us: u64,
+    pub warming_up: bool,
+}
+
+/// Starts the workers and returns at once.
+pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
     assert!(config.threads >= 1 && config.connections >= config.threads, "cli checks the thread count");
     let cores = core_ids(config);
     let config = Arc::new(config.clone());
     let start = Instant::now();
-    let deadline = config.duration.map(|d| start + d);
+    let measure_from = start + config.warmup.unwrap_or_default();
+    let deadline = config.duration.map(|d| measure_from + d);
     let mut handles = Vec::with_capacity(config.threads);
+    let mut progress = Vec::with_capacity(config.threads);
     for id in 0..config.threads {
+        let connections = config.connections_of(id);
         let plan = WorkerPlan {
             id,
-            connections: config.connections_of(id),
+            connections,
             requests: config.requests_of(id),
             core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             start,
+            measure_from,
             deadline,
+            // Each worker paces its share of the rate, by its share of the connections; the
+            // workers' schedules are offset so that their requests interleave.
+            rate: config.rate.map(|total| {
+                let share = total * connections as f64 / config.connections as f64;
+                (share, start + Duration::from_secs_f64(id as f64 / total))
+            }),
         };
         let config = Arc::clone(&config);
         let stop = Arc::clone(&stop);
+        let published = Arc::new(Progress::default());
+        progress.push(Arc::clone(&published));
         let handle = std::thread::Builder::new()
             .name(format!("clobber-w{id}"))
-            .spawn(move || spawn_worker(&config, plan, &stop))?;
+            .spawn(move || spawn_worker(&config, plan, &stop, &published))?;
         handles.push(handle);
     }
-    let mut total = WorkerStats::new();
-    let mut first_error = None;
-    for handle in handles {
-        match handle.join() {
-            Ok(Ok(stats)) => total += &stats,
-            Ok(Err(e)) => first_error = first_error.or(Some(e)),
-            Err(_) => first_error = first_error.or(Some(io::Error::other("a worker thread panicked"))),
-        }
+    Ok(Running { handles, progress, measure_from })
+}
+
+impl Running {
+    pub fn is_finished(&self) -> bool {
+        self.handles.iter().all(|h| h.is_finished())
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(total),
+
+    /// What the workers have published so far.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut s = Snapshot { seconds: u64::MAX, ..Snapshot::default() };
+        for p in &self.progress {
+            s.seconds = s.seconds.min(p.seconds.load(Ordering::Acquire));
+            s.requests += p.requests.load(Ordering::Relaxed);
+            s.errors += p.errors.load(Ordering::Relaxed);
+            s.last_second_requests += p.last_second_requests.load(Ordering::Relaxed);
+            s.last_second_p99_us = s.last_second_p99_us.max(p.last_second_p99_us.load(Ordering::Relaxed));
+            s.warming_up |= p.warming_up.load(Ordering::Relaxed);
+        }
+        if self.progress.is_empty() {
+            s.seconds = 0;
+        }
+        s
+    }
+
+    /// Waits for every worker and merges what they measured.
+    pub fn join(self) -> io::Result<WorkerStats> {
+        let mut total = WorkerStats::new(self.measure_from);
+        let mut first_error = None;
+        for handle in self.handles {
+            match handle.join() {
+                Ok(Ok(stats)) => total += &stats,
+                Ok(Err(e)) => first_error = first_error.or(Some(e)),
+                Err(_) => first_error = first_error.or(Some(io::Error::other("a worker thread panicked"))),
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 }
 
-fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool) -> io::Result<WorkerStats> {
+fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool, progress: &Progress) -> io::Result<WorkerStats> {
     // One monomorphized event loop per framing: no dynamic dispatch per response.
     match &config.framing {
-        Framing::Raw(framing) => worker::run(config, plan, || RawFramer::new(framing.clone()), stop),
-        Framing::Http { head } => worker::run(config, plan, || HttpFramer::new(*head), stop),
+        Framing::Raw(framing) => worker::run(config, plan, || RawFramer::new(framing.clone()), stop, progress),
+        Framing::Http { head } => worker::run(config, plan, || HttpFramer::new(*head), stop, progress),
     }
 }
 

@@ -1,20 +1,25 @@
 //! One worker: a thread pinned to a core that owns a `mio::Poll`, a slab of connections, its
-//! request budget and its statistics, and runs until the deadline, the budget or Ctrl-C.
+//! request budget, its pacer (under `--rate`) and its statistics, and runs until the deadline,
+//! the budget or Ctrl-C.
 //!
-//! The loop: poll; for each event, read the clock and hand the event to its connection; after
-//! the batch, reopen the connections that closed (a slot is never reused within the batch that
-//! closed it). The stop flag is read (relaxed) once per loop turn, and the poll timeout is
-//! capped at `STOP_CHECK` so Ctrl-C is seen promptly; nothing is written to shared memory while
-//! the run goes.
+//! The loop: open the slots waiting for a socket; start measuring once the warm-up is over;
+//! hand due requests to waiting connections (`--rate`); poll; for each event, read the clock
+//! and hand the event to its connection; after the batch, reopen the connections that closed
+//! (a slot is never reused within the batch that closed it). The poll timeout is the earliest
+//! of the next due request, the next connect retry, the deadline and `STOP_CHECK`, so a slow
+//! rate sleeps in the kernel instead of spinning. The stop flag is read (relaxed) once per
+//! loop turn; the only shared writes are the once-a-second progress figures, each a relaxed
+//! store to this worker's own `Progress`.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, Ready, RequestPlan};
+use super::conn::{Budget, Conn, Ctx, Phase, Ready, RequestPlan};
+use super::pacer::Pacer;
 use super::socket::{self, SocketOptions};
 use crate::config::Config;
 use crate::protocol::Framer;
@@ -36,8 +41,28 @@ pub struct WorkerPlan {
     pub connections: usize,
     pub requests: Option<u64>,
     pub core: Option<core_affinity::CoreId>,
+    /// When the worker starts (connects, warms up).
     pub start: Instant,
+    /// When measuring starts: `start` plus the warm-up.
+    pub measure_from: Instant,
     pub deadline: Option<Instant>,
+    /// This worker's share of `--rate`, in requests per second, and when its first is due.
+    pub rate: Option<(f64, Instant)>,
+}
+
+/// The figures a worker publishes once a second for the live progress line. One writer (the
+/// worker), relaxed stores; the reader may see one second's figures a little torn, which a
+/// progress line can bear.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Seconds completed since measuring began.
+    pub seconds: AtomicU64,
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+    pub last_second_requests: AtomicU64,
+    pub last_second_p99_us: AtomicU64,
+    /// Warm-up still running.
+    pub warming_up: AtomicBool,
 }
 
 /// Runs one worker to its end and returns what it measured.
@@ -46,15 +71,17 @@ pub fn run<F: Framer>(
     plan: WorkerPlan,
     make_framer: impl Fn() -> F,
     stop: &AtomicBool,
+    progress: &Progress,
 ) -> io::Result<WorkerStats> {
     if let Some(core) = plan.core {
         core_affinity::set_for_current(core);
     }
     let cpu_start = CpuTime::of_this_thread();
     let mut worker = Worker::new(config, &plan, make_framer)?;
-    worker.run(stop, plan.deadline)?;
-    let mut stats = worker.finish();
-    stats.elapsed = Instant::now().saturating_duration_since(plan.start);
+    worker.run(stop, progress)?;
+    let now = Instant::now();
+    let mut stats = worker.finish(now);
+    stats.elapsed = now.saturating_duration_since(plan.measure_from);
     stats.cpu = CpuTime::of_this_thread().since(cpu_start);
     Ok(stats)
 }
@@ -65,15 +92,23 @@ struct Worker<F> {
     conns: Slab<Conn<mio::net::TcpStream, F>>,
     stats: WorkerStats,
     budget: Budget,
+    /// This worker's share of `-n`, for the reset when the warm-up ends.
+    requests: Option<u64>,
     plan: RequestPlan,
+    pacer: Option<Pacer>,
     addr: std::net::SocketAddr,
     options: SocketOptions,
+    measure_from: Instant,
+    measuring: bool,
+    deadline: Option<Instant>,
     /// Slots to open at the start of the next loop turn.
     to_open: Vec<usize>,
     /// Slots whose connect failed, with when to try again (in order of time).
     to_retry: std::collections::VecDeque<(Instant, usize)>,
     /// Slots closed during the current event batch.
     closed: Vec<usize>,
+    /// Connections waiting for the pacer (`--rate`), most recently freed last.
+    waiting: Vec<usize>,
     /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
     scratch: Box<[u8]>,
 }
@@ -85,26 +120,37 @@ impl<F: Framer> Worker<F> {
         for _ in 0..plan.connections {
             conns.insert(Conn::new(make_framer(), now));
         }
+        let measuring = plan.measure_from <= plan.start;
         Ok(Worker {
             poll: Poll::new()?,
             events: Events::with_capacity(EVENTS_CAPACITY),
             to_open: (0..plan.connections).collect(),
             to_retry: std::collections::VecDeque::with_capacity(plan.connections),
             closed: Vec::with_capacity(plan.connections),
+            waiting: Vec::with_capacity(plan.connections),
             scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
             conns,
-            stats: WorkerStats::new(),
-            budget: Budget::new(plan.requests),
+            stats: WorkerStats::new(plan.measure_from),
+            // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
+            budget: Budget::new(if measuring { plan.requests } else { None }),
+            requests: plan.requests,
             plan: RequestPlan {
                 expect_status: config.expect_status,
+                paced: plan.rate.is_some(),
                 ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
             },
+            pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
             addr: config.target.addr,
             options: SocketOptions { linger_zero: config.reconnect },
+            measure_from: plan.measure_from,
+            measuring,
+            deadline: plan.deadline,
         })
     }
 
-    fn run(&mut self, stop: &AtomicBool, deadline: Option<Instant>) -> io::Result<()> {
+    fn run(&mut self, stop: &AtomicBool, progress: &Progress) -> io::Result<()> {
+        progress.warming_up.store(!self.measuring, Ordering::Relaxed);
+        let mut published = 0;
         loop {
             let now = Instant::now();
             while let Some(&(at, key)) = self.to_retry.front() {
@@ -119,16 +165,20 @@ impl<F: Framer> Worker<F> {
                 self.open(key, now);
             }
             self.to_open.clear();
-            if stop.load(Ordering::Relaxed) || self.budget.is_spent() || deadline.is_some_and(|d| now >= d) {
+            if !self.measuring && now >= self.measure_from {
+                self.start_measuring();
+                progress.warming_up.store(false, Ordering::Relaxed);
+            }
+            self.stats.roll(now);
+            if self.measuring && self.stats.timeline.len() - 1 > published {
+                published = self.stats.timeline.len() - 1;
+                self.publish(progress, published);
+            }
+            if stop.load(Ordering::Relaxed) || self.budget.is_spent() || self.deadline.is_some_and(|d| now >= d) {
                 return Ok(());
             }
-            let mut timeout = STOP_CHECK;
-            if let Some(d) = deadline {
-                timeout = timeout.min(d - now);
-            }
-            if let Some(&(at, _)) = self.to_retry.front() {
-                timeout = timeout.min(at.saturating_duration_since(now));
-            }
+            self.dispatch_due(now);
+            let timeout = self.poll_timeout(now);
             match self.poll.poll(&mut self.events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -136,9 +186,8 @@ impl<F: Framer> Worker<F> {
             }
             for event in self.events.iter() {
                 let key = event.token().0;
-                let Some(conn) = self.conns.get_mut(key) else {
-                    continue;
-                };
+                let Some(conn) = self.conns.get_mut(key) else { continue };
+                let was_waiting = conn.phase() == Phase::Waiting;
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
                 let mut ctx = Ctx {
@@ -150,25 +199,99 @@ impl<F: Framer> Worker<F> {
                 };
                 if conn.on_event(Ready::of(event), &mut ctx) {
                     self.closed.push(key);
+                } else if conn.phase() == Phase::Waiting && !was_waiting {
+                    self.waiting.push(key);
                 }
             }
-            let now = Instant::now();
-            for i in 0..self.closed.len() {
-                let key = self.closed[i];
-                if !self.conns[key].was_connected() {
-                    self.to_retry.push_back((now + CONNECT_RETRY, key));
-                } else if self.budget.left > 0 {
-                    self.to_open.push(key);
-                }
-            }
-            self.closed.clear();
+            self.reopen_closed();
         }
     }
 
-    /// Opens a new socket in slot `key`. With `--reconnect` the batch is reserved first, so no
-    /// connection is opened that would have nothing to send.
+    /// The warm-up is over: forget what it measured and give the budget its full share. The
+    /// requests still in flight will complete as measured ones, so they come off the share.
+    fn start_measuring(&mut self) {
+        self.measuring = true;
+        self.stats.restart(self.measure_from);
+        if let Some(share) = self.requests {
+            self.budget.left = share.saturating_sub(self.budget.in_flight);
+        }
+    }
+
+    fn publish(&self, progress: &Progress, seconds: usize) {
+        let last = &self.stats.timeline[seconds - 1];
+        progress.requests.store(self.stats.requests, Ordering::Relaxed);
+        progress.errors.store(self.stats.errors_total(), Ordering::Relaxed);
+        progress.last_second_requests.store(last.requests, Ordering::Relaxed);
+        progress.last_second_p99_us.store(last.latency_us.value_at_quantile(0.99), Ordering::Relaxed);
+        progress.seconds.store(seconds as u64, Ordering::Release);
+    }
+
+    /// Under `--rate`: hands each request that is due to a waiting connection, in order.
+    fn dispatch_due(&mut self, now: Instant) {
+        let Some(pacer) = self.pacer.as_mut() else { return };
+        while pacer.backlog(now) > 0 && self.budget.left > 0 {
+            let Some(key) = self.waiting.pop() else { return };
+            let conn = &mut self.conns[key];
+            if conn.phase() != Phase::Waiting {
+                continue;
+            }
+            let intended = pacer.take();
+            let mut ctx = Ctx {
+                now: Instant::now(),
+                scratch: &mut self.scratch,
+                stats: &mut self.stats,
+                budget: &mut self.budget,
+                plan: &self.plan,
+            };
+            if conn.dispatch(intended, &mut ctx) {
+                self.closed.push(key);
+            } else if conn.phase() == Phase::Waiting {
+                self.waiting.push(key);
+            }
+        }
+        self.reopen_closed();
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Duration {
+        let mut timeout = STOP_CHECK;
+        if let Some(d) = self.deadline {
+            timeout = timeout.min(d.saturating_duration_since(now));
+        }
+        if !self.measuring {
+            timeout = timeout.min(self.measure_from.saturating_duration_since(now));
+        }
+        if let Some(&(at, _)) = self.to_retry.front() {
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
+        if let Some(pacer) = &self.pacer {
+            // Wake for the next due request only if a connection can take it; otherwise the
+            // next response (an event) frees one.
+            if !self.waiting.is_empty() {
+                timeout = timeout.min(pacer.next_due().saturating_duration_since(now));
+            }
+        }
+        timeout
+    }
+
+    /// Connections that closed in the last batch: retry a failed connect after a pause,
+    /// reopen the others while there is budget.
+    fn reopen_closed(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.closed.len() {
+            let key = self.closed[i];
+            if !self.conns[key].was_connected() {
+                self.to_retry.push_back((now + CONNECT_RETRY, key));
+            } else if self.budget.left > 0 {
+                self.to_open.push(key);
+            }
+        }
+        self.closed.clear();
+    }
+
+    /// Opens a new socket in slot `key`. With `--reconnect` (and no `--rate`) the batch is
+    /// reserved first, so no connection is opened that would have nothing to send.
     fn open(&mut self, key: usize, now: Instant) {
-        let reserved = if self.plan.reconnect {
+        let reserved = if self.plan.reconnect && !self.plan.paced {
             match self.budget.take(u64::from(self.plan.pipeline)) {
                 0 => return,
                 n => n as u32,
@@ -190,10 +313,15 @@ impl<F: Framer> Worker<F> {
         }
     }
 
-    fn finish(mut self) -> WorkerStats {
+    fn finish(mut self, now: Instant) -> WorkerStats {
         for (_, conn) in self.conns.iter_mut() {
             self.stats.in_flight_at_end += conn.requests_in_flight();
             conn.abandon();
+        }
+        if let Some(pacer) = &self.pacer {
+            if self.budget.left > 0 {
+                self.stats.missed = pacer.backlog(now).min(self.budget.left);
+            }
         }
         self.stats
     }
