@@ -107,6 +107,9 @@ OPTIONS:
                           (echo mode: per --until request; http mode: a whole response)
     -t, --threads N       server threads [default: 1]
         --cpus LIST       cores to pin the server threads to, e.g. 1 or 0,2-3
+        --delay DUR       hold every response for DUR (other connections go on)
+        --stall-every N   with --stall DUR: freeze the whole server thread for DUR after
+        --stall DUR       every N requests (a stop-the-world pause, for latency tests)
     -h, --help            print this help
 
 It prints `listening on ADDR` first, and `served R requests on C connections` when it
@@ -121,7 +124,10 @@ pub enum Command {
     /// A run against an in-process server, whose address is known only once it listens.
     Demo(DemoArgs),
     /// Several runs' JSON reports into one report.
-    Merge { files: Vec<std::path::PathBuf>, json: bool },
+    Merge {
+        files: Vec<std::path::PathBuf>,
+        json: bool,
+    },
     Help(&'static str),
     Version,
 }
@@ -529,6 +535,9 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     let mut respond = None;
     let mut threads = 1usize;
     let mut cpus = None;
+    let mut delay = None;
+    let mut stall_every = None;
+    let mut stall = None;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
@@ -567,11 +576,37 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
                 let v = string(&mut parser, "--cpus")?;
                 cpus = Some(parse_cpus(&v, "--cpus")?);
             }
+            Long("delay") => {
+                let v = string(&mut parser, "--delay")?;
+                delay = Some(parse_duration(&v).map_err(|e| bad("--delay", &v, &e))?);
+            }
+            Long("stall-every") => {
+                let v = string(&mut parser, "--stall-every")?;
+                stall_every = Some(positive(&v, "--stall-every")?);
+            }
+            Long("stall") => {
+                let v = string(&mut parser, "--stall")?;
+                stall = Some(parse_duration(&v).map_err(|e| bad("--stall", &v, &e))?);
+            }
             _ => return Err(arg.unexpected().into()),
         }
     }
     let addr = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
-    Ok(Command::Serve(ServeConfig { listen: addr, mode, until: Delimiter::new(&until), respond, threads, cpus }))
+    let stall = match (stall_every, stall) {
+        (Some(every), Some(pause)) => Some((every, pause)),
+        (None, None) => None,
+        _ => return Err(UsageError("--stall-every N and --stall DUR go together: give both".to_string())),
+    };
+    Ok(Command::Serve(ServeConfig {
+        listen: addr,
+        mode,
+        until: Delimiter::new(&until),
+        respond,
+        threads,
+        cpus,
+        delay,
+        stall,
+    }))
 }
 
 /// `tcp://HOST:PORT` or `HOST:PORT`, resolved once.

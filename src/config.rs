@@ -138,6 +138,11 @@ pub struct ServeConfig {
     pub respond: Option<Vec<u8>>,
     pub threads: usize,
     pub cpus: Option<Vec<usize>>,
+    /// Hold every response this long (`--delay`), without blocking other connections.
+    pub delay: Option<Duration>,
+    /// Freeze the whole server thread for the duration after every N requests
+    /// (`--stall-every N --stall DUR`).
+    pub stall: Option<(u64, Duration)>,
 }
 
 impl ServeConfig {

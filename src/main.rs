@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clobber::cli::{self, Command, DemoArgs};
 use clobber::config::{Config, ServeConfig, ServeMode};
@@ -142,6 +142,8 @@ fn demo(args: &DemoArgs) -> ExitCode {
         respond: None,
         threads: 1,
         cpus: server_core.map(|c| vec![c]),
+        delay: None,
+        stall: None,
     };
     let server_stop = Arc::new(AtomicBool::new(false));
     let server = match Server::start(&serve_config, Arc::clone(&server_stop)) {

@@ -102,10 +102,14 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
     }
     s.latency_us = decode_histogram(&run.histogram).map_err(|e| bad(file, format!("its histogram is corrupt: {e}")))?;
     if s.latency_us.len() != run.requests {
-        return Err(bad(file, format!("its histogram holds {} values for {} requests", s.latency_us.len(), run.requests)));
+        return Err(bad(
+            file,
+            format!("its histogram holds {} values for {} requests", s.latency_us.len(), run.requests),
+        ));
     }
     if let Some(h) = &run.histogram_uncorrected {
-        s.service_us = decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
+        s.service_us =
+            decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
     }
     let offset = (run.start_unix_s.floor() - start).max(0.0) as usize;
     s.timeline = Vec::new();

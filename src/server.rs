@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
@@ -108,8 +108,12 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
     let mut closed = Vec::new();
     let mut counts = ServeCounts::default();
     let responder = Responder::new(config);
+    let mut next_stall = config.stall.map_or(u64::MAX, |(every, _)| every);
+    let mut next_release: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        match poll.poll(&mut events, Some(STOP_CHECK)) {
+        let timeout =
+            next_release.map_or(STOP_CHECK, |at| at.saturating_duration_since(Instant::now()).min(STOP_CHECK));
+        match poll.poll(&mut events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -133,9 +137,35 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
             if conn.closed {
                 closed.push(key);
             }
+            if counts.requests >= next_stall {
+                // --stall-every: the whole thread freezes, as a stop-the-world pause would.
+                let (every, pause) = config.stall.expect("a stall threshold comes with a stall");
+                std::thread::sleep(pause);
+                next_stall = (counts.requests / every + 1) * every;
+            }
+        }
+        if responder.delay.is_some() {
+            // --delay: release the responses whose time has come. A scan of the connections
+            // per loop turn: this is a test server mode, not the fast path.
+            let now = Instant::now();
+            next_release = None;
+            for (key, conn) in conns.iter_mut() {
+                if conn.closed || conn.held.is_empty() {
+                    continue;
+                }
+                conn.release(now);
+                conn.drive(&responder, &mut counts);
+                if conn.closed {
+                    closed.push(key);
+                } else if let Some(&(due, _)) = conn.held.front() {
+                    next_release = Some(next_release.map_or(due, |n: Instant| n.min(due)));
+                }
+            }
         }
         for key in closed.drain(..) {
-            conns.remove(key);
+            if conns.contains(key) {
+                conns.remove(key);
+            }
         }
     }
     Ok(counts)
@@ -163,6 +193,7 @@ fn accept_all(listener: &mut TcpListener, poll: &mut Poll, conns: &mut Slab<Serv
 /// What the server sends, built once per thread.
 struct Responder {
     mode: ServeMode,
+    delay: Option<Duration>,
     until: Delimiter,
     respond: Option<Vec<u8>>,
     http_response: Vec<u8>,
@@ -172,6 +203,7 @@ impl Responder {
     fn new(config: &ServeConfig) -> Responder {
         Responder {
             mode: config.mode,
+            delay: config.delay,
             until: config.until.clone(),
             respond: config.respond.clone(),
             http_response: config.http_response(),
@@ -198,6 +230,8 @@ struct ServerConn {
     body_left: u64,
     /// HTTP mode: the last request head and its meaning.
     memo: HeadMemo,
+    /// `--delay`: responses produced but not yet due, oldest first.
+    held: std::collections::VecDeque<(Instant, Vec<u8>)>,
 }
 
 impl ServerConn {
@@ -216,6 +250,7 @@ impl ServerConn {
             matched: 0,
             body_left: 0,
             memo: HeadMemo::default(),
+            held: std::collections::VecDeque::new(),
         }
     }
 
@@ -229,7 +264,7 @@ impl ServerConn {
             if self.pending() > 0 && self.writable && !self.flush() {
                 return;
             }
-            if self.pending() == 0 && self.close_after_flush {
+            if self.pending() == 0 && self.held.is_empty() && self.close_after_flush {
                 self.closed = true;
                 return;
             }
@@ -248,9 +283,16 @@ impl ServerConn {
                     }
                     let fresh = self.in_len..self.in_len + n;
                     self.in_len += n;
+                    let out_before = self.out.len();
                     match responder.mode {
                         ServeMode::Echo => self.echo(fresh, responder, counts),
                         ServeMode::Http => self.http(responder, counts),
+                    }
+                    if let Some(delay) = responder.delay {
+                        if self.out.len() > out_before {
+                            let fresh_out = self.out.split_off(out_before);
+                            self.held.push_back((Instant::now() + delay, fresh_out));
+                        }
                     }
                     if self.closed {
                         return;
@@ -263,6 +305,14 @@ impl ServerConn {
                     return;
                 }
             }
+        }
+    }
+
+    /// Moves the held responses that are due by `now` to the output.
+    fn release(&mut self, now: Instant) {
+        while self.held.front().is_some_and(|(due, _)| *due <= now) {
+            let (_, bytes) = self.held.pop_front().expect("checked above");
+            self.out.extend_from_slice(&bytes);
         }
     }
 
@@ -300,9 +350,6 @@ impl ServerConn {
             self.out.extend_from_slice(&self.inbuf[fresh]);
         }
         self.in_len = 0;
-        if self.writable {
-            self.flush();
-        }
     }
 
     fn http(&mut self, responder: &Responder, counts: &mut ServeCounts) {
@@ -341,9 +388,6 @@ impl ServerConn {
             );
             self.close_after_flush = true;
             self.in_len = 0;
-        }
-        if self.writable {
-            self.flush();
         }
     }
 }

@@ -1017,13 +1017,8 @@ mod tests {
         assert!(f.script().written.is_empty(), "nothing goes out before the pacer says");
         // Dispatched 5 ms late: the corrected latency counts the wait, the service time not.
         let intended = f.now - Duration::from_millis(5);
-        let mut ctx = Ctx {
-            now: f.now,
-            scratch: &mut f.scratch,
-            stats: &mut f.stats,
-            budget: &mut f.budget,
-            plan: &f.plan,
-        };
+        let mut ctx =
+            Ctx { now: f.now, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
         assert!(!f.conn.dispatch(intended, &mut ctx));
         assert_eq!(f.conn.phase(), Phase::Reading);
         assert_eq!(f.script().written, b"ping\n");

@@ -3,6 +3,7 @@
 
 mod binary;
 mod http;
+mod measure;
 mod nginx;
 mod raw;
 mod support;

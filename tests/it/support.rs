@@ -14,6 +14,23 @@ use clobber::protocol::raw::Delimiter;
 use clobber::server::Server;
 use clobber::stats::WorkerStats;
 
+/// Starts `clobber serve` in-process on a free loopback port, with `change` applied to its
+/// configuration.
+pub fn serve_with(mode: ServeMode, change: impl FnOnce(&mut ServeConfig)) -> Server {
+    let mut config = ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        mode,
+        until: Delimiter::new(b"\n"),
+        respond: None,
+        threads: 1,
+        cpus: None,
+        delay: None,
+        stall: None,
+    };
+    change(&mut config);
+    Server::start(&config, Arc::new(AtomicBool::new(false))).expect("server starts")
+}
+
 /// Starts `clobber serve` in-process on a free loopback port.
 pub fn serve(mode: ServeMode, respond: Option<&[u8]>) -> Server {
     let config = ServeConfig {
@@ -23,6 +40,8 @@ pub fn serve(mode: ServeMode, respond: Option<&[u8]>) -> Server {
         respond: respond.map(|r| r.to_vec()),
         threads: 1,
         cpus: None,
+        delay: None,
+        stall: None,
     };
     Server::start(&config, Arc::new(AtomicBool::new(false))).expect("server starts")
 }

@@ -1,0 +1,145 @@
+//! Honest numbers: open-loop rate, coordinated-omission correction, warm-up, the JSON
+//! histogram and timeline, and merging runs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use clobber::config::ServeMode;
+use clobber::report::{decode_histogram, Report};
+use hdrhistogram::Histogram;
+
+use crate::support::{config, run, serve_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_clobber");
+
+fn http(addr: std::net::SocketAddr, args: &[&str]) -> clobber::config::Config {
+    let mut words = vec![format!("http://{addr}/"), "--no-pin".to_string()];
+    words.extend(args.iter().map(|s| s.to_string()));
+    match clobber::cli::parse(words) {
+        Ok(clobber::cli::Command::Run(c)) => c,
+        other => panic!("expected a run, got {other:?}"),
+    }
+}
+
+#[test]
+fn rate_2000_for_3s_completes_6000_and_the_server_agrees() {
+    let server = serve_with(ServeMode::Http, |_| {});
+    let stats = run(&http(server.local_addr(), &["-R", "2000", "-d", "3s", "-c", "20", "-t", "2"]));
+    let seen = server.stop().unwrap();
+    let n = stats.requests as f64;
+    assert!((5940.0..=6060.0).contains(&n), "{n} requests, expected 6000 within 1%");
+    assert!(seen.requests >= stats.requests && seen.requests <= stats.requests + stats.in_flight_at_end + 1);
+    assert_eq!(stats.errors_total(), 0);
+    assert!(stats.missed <= 60, "missed {} of 6000 (more than 1%)", stats.missed);
+}
+
+#[test]
+fn low_fractional_rate_is_on_schedule_and_does_not_spin() {
+    let server = serve_with(ServeMode::Echo, |_| {});
+    let c = config(
+        server.local_addr(),
+        &["-R", "3", "-d", "2s", "-c", "2", "-t", "1", "--data", r"ping\n", "--until", r"\n"],
+    );
+    let stats = run(&c);
+    server.stop().unwrap();
+    // Due at 0, 1/3, 2/3, 1, 4/3, 5/3 s: six in two seconds.
+    assert!((5..=7).contains(&stats.requests), "{} requests", stats.requests);
+    // A busy-spinning loop would burn the whole two seconds; the poll timeout sleeps instead.
+    assert!(stats.cpu.total() < Duration::from_millis(200), "an idle paced client used {:?} of CPU", stats.cpu.total());
+}
+
+#[test]
+fn delayed_responses_have_a_p50_just_over_the_delay() {
+    let server = serve_with(ServeMode::Http, |c| c.delay = Some(Duration::from_millis(20)));
+    let stats = run(&http(server.local_addr(), &["-R", "200", "-d", "2s", "-c", "10", "-t", "1"]));
+    server.stop().unwrap();
+    let p50 = stats.latency_us.value_at_quantile(0.5);
+    assert!(stats.requests >= 350, "{} requests", stats.requests);
+    assert!((20_000..=25_000).contains(&p50), "p50 {p50} us");
+}
+
+#[test]
+fn a_stalling_server_shows_in_corrected_latency_only() {
+    let server = serve_with(ServeMode::Http, |c| c.stall = Some((1000, Duration::from_millis(500))));
+    let stats = run(&http(server.local_addr(), &["-R", "1000", "-c", "10", "-d", "5s", "-t", "1"]));
+    server.stop().unwrap();
+    let corrected = stats.latency_us.value_at_quantile(0.9);
+    let uncorrected = stats.service_us.value_at_quantile(0.9);
+    assert!(corrected >= 300_000, "corrected p90 {corrected} us");
+    assert!(uncorrected < 50_000, "uncorrected p90 {uncorrected} us");
+    assert_eq!(stats.service_us.len(), stats.requests);
+}
+
+#[test]
+fn warmup_is_not_recorded() {
+    let server = serve_with(ServeMode::Http, |_| {});
+    let stats = run(&http(server.local_addr(), &["--warmup", "1s", "-d", "2s", "-c", "4", "-t", "1"]));
+    let seen = server.stop().unwrap();
+    let secs = stats.elapsed.as_secs_f64();
+    assert!((2.0..2.5).contains(&secs), "measured {secs} s");
+    assert!(stats.timeline.len() <= 3, "{} timeline slots", stats.timeline.len());
+    // The server also answered the warm-up's requests, which the client did not count.
+    assert!(
+        seen.requests > stats.requests + stats.in_flight_at_end,
+        "server {} client {}",
+        seen.requests,
+        stats.requests
+    );
+    let per_second = stats.requests as f64 / secs;
+    let warmup_share = (seen.requests - stats.requests) as f64 / per_second;
+    assert!(warmup_share > 0.5, "about a second of warm-up went unrecorded, not {warmup_share:.2} s");
+}
+
+fn json_run(addr: std::net::SocketAddr, n: &str, path: &std::path::Path) -> Report {
+    let out = Command::new(BIN)
+        .args([&format!("http://{addr}/"), "--no-pin", "-n", n, "-c", "4", "-d", "30s", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::write(path, &out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn merge_adds_runs_and_takes_percentiles_from_the_merged_histogram() {
+    let dir = std::env::temp_dir().join(format!("clobber-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fast = serve_with(ServeMode::Http, |_| {});
+    let slow = serve_with(ServeMode::Http, |c| c.delay = Some(Duration::from_millis(5)));
+    let (a_path, b_path) = (dir.join("a.json"), dir.join("b.json"));
+    let a = json_run(fast.local_addr(), "3000", &a_path);
+    let b = json_run(slow.local_addr(), "400", &b_path);
+    fast.stop().unwrap();
+    slow.stop().unwrap();
+    let out = Command::new(BIN).arg("merge").args([&a_path, &b_path]).arg("--json").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: Report = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged.requests, 3400);
+    assert_eq!(merged.errors, a.errors + b.errors);
+    assert_eq!(merged.status.as_ref().unwrap()["200"], 3400);
+    let mut both: Histogram<u64> = decode_histogram(&a.histogram).unwrap();
+    both.add(decode_histogram::<u64>(&b.histogram).unwrap()).unwrap();
+    assert_eq!(merged.latency_us.summary.p99, both.value_at_quantile(0.99));
+    assert_eq!(merged.latency_us.summary.max, both.max());
+    // 400 of 3,400 requests waited 5 ms: the merged p99 is a slow one, which no average of
+    // the two runs' p99s would give.
+    assert!(merged.latency_us.summary.p99 >= 5000, "p99 {}", merged.latency_us.summary.p99);
+    let timeline_requests: u64 = merged.timeline.iter().map(|s| s.requests).sum();
+    assert_eq!(timeline_requests, 3400);
+    let text = Command::new(BIN).arg("merge").args([&a_path, &b_path]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("3,400 in"));
+
+    let foreign = dir.join("foreign.json");
+    std::fs::write(&foreign, br#"{"requests": 5, "tool": "wrk"}"#).unwrap();
+    let corrupt = dir.join("corrupt.json");
+    let mut broken: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&a_path).unwrap()).unwrap();
+    broken["histogram"] = serde_json::Value::String("SGVsbG8sIHdvcmxk".into());
+    std::fs::write(&corrupt, broken.to_string()).unwrap();
+    for bad in [&foreign, &corrupt, &dir.join("missing.json")] {
+        let out = Command::new(BIN).arg("merge").arg(&a_path).arg(bad).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", bad.display());
+        assert!(stderr.contains(&*bad.to_string_lossy()) && stderr.lines().count() == 1, "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
