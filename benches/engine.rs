@@ -48,10 +48,11 @@ fn histogram(c: &mut Criterion) {
     let mut group = c.benchmark_group("stats");
     group.throughput(Throughput::Elements(1000));
     group.bench_function("record/1000-latencies", |b| {
-        let mut stats = WorkerStats::new();
+        let now = Instant::now();
+        let mut stats = WorkerStats::new(now);
         b.iter(|| {
             for us in 0..1000u64 {
-                stats.record_response(Duration::from_micros(black_box(us * 37 % 5000)));
+                stats.record_response(now, Duration::from_micros(black_box(us * 37 % 5000)), None);
             }
         })
     });
@@ -61,7 +62,7 @@ fn histogram(c: &mut Criterion) {
 fn state_machine(c: &mut Criterion) {
     let response: &'static [u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nContent-Type: text/plain\r\n\r\nhello\n";
     let plan = RequestPlan::new(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n", 1, false);
-    let mut stats = WorkerStats::new();
+    let mut stats = WorkerStats::new(Instant::now());
     let mut budget = Budget::new(None);
     let mut scratch = vec![0u8; 64 * 1024];
     let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false), Instant::now());
