@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use lexopt::prelude::*;
@@ -35,7 +35,15 @@ LOAD:
     -d, --duration DUR    run for DUR: 500ms, 10s, 2m, 1h [default: 10s, or none with -n]
     -n, --requests N      stop after exactly N completed responses
         --reconnect       a new connection for every request (connect, write, read, close);
-                          the default is to keep each connection open and reuse it
+                          the default is to keep each connection open and reuse it.
+                          Closes with RST (SO_LINGER 0): no TIME_WAIT, no port exhaustion
+        --graceful-close  close --reconnect connections with FIN instead of RST
+        --connect-timeout DUR   a connect taking longer is an error [default: 5s]
+        --timeout DUR     a response taking longer is an error; the connection is replaced
+                          [default: 30s]
+        --bind ADDRS      source addresses for the connections, used in turn, e.g.
+                          127.0.0.2,127.0.0.3 (a loopback target spreads over 127.0.0.x by
+                          itself when one address's ports would not be enough)
         --pipeline N      write N requests at once, then read N responses [default: 1]
 
 HTTP (http:// targets; the request is built once, responses framed by their headers):
@@ -192,6 +200,10 @@ struct RunArgs {
     warmup: Option<String>,
     progress: bool,
     start_at: Option<String>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    bind: Option<String>,
+    graceful_close: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -232,6 +244,10 @@ where
             Long("warmup") => raw.warmup = Some(string(&mut parser, "--warmup")?),
             Long("progress") => raw.progress = true,
             Long("start-at") => raw.start_at = Some(string(&mut parser, "--start-at")?),
+            Long("connect-timeout") => raw.connect_timeout = Some(string(&mut parser, "--connect-timeout")?),
+            Long("timeout") => raw.timeout = Some(string(&mut parser, "--timeout")?),
+            Long("bind") => raw.bind = Some(string(&mut parser, "--bind")?),
+            Long("graceful-close") => raw.graceful_close = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
@@ -331,6 +347,15 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
     } else {
         raw_request(&raw, &target_text, pipeline)?
     };
+    let connect_timeout = match &raw.connect_timeout {
+        Some(v) => parse_duration(v).map_err(|e| bad("--connect-timeout", v, &e))?,
+        None => Duration::from_secs(5),
+    };
+    let timeout = match &raw.timeout {
+        Some(v) => parse_duration(v).map_err(|e| bad("--timeout", v, &e))?,
+        None => Duration::from_secs(30),
+    };
+    let bind = source_addresses(&raw, &target, connections)?;
     Ok(Config {
         target,
         connections,
@@ -349,7 +374,37 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         warmup,
         progress,
         start_at,
+        connect_timeout,
+        timeout,
+        bind,
+        graceful_close: raw.graceful_close,
     })
+}
+
+/// The source addresses: `--bind` as given, else, for a loopback IPv4 target that needs more
+/// ports than one address pair has (more than 20,000 connections, or connection-per-request
+/// with FIN closes, which leave TIME_WAIT behind), 127.0.0.1, 127.0.0.2, ...; else none (the
+/// kernel picks, at no cost).
+fn source_addresses(raw: &RunArgs, target: &Target, connections: usize) -> Result<Vec<IpAddr>, UsageError> {
+    if let Some(v) = &raw.bind {
+        let mut list = Vec::new();
+        for part in v.split(',') {
+            let ip: IpAddr =
+                part.trim().parse().map_err(|_| bad("--bind", v, "expected addresses such as 127.0.0.2,127.0.0.3"))?;
+            if ip.is_ipv4() != target.addr.is_ipv4() {
+                return Err(bad("--bind", v, &format!("{ip} is not of the same family as the target {}", target.addr)));
+            }
+            list.push(ip);
+        }
+        return Ok(list);
+    }
+    match target.addr.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() && (connections > 20_000 || (raw.reconnect && raw.graceful_close)) => {
+            let n = connections.div_ceil(20_000).max(8) as u8;
+            Ok((1..=n).map(|i| IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i))).collect())
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// `clobber merge FILE... [--json]`: JSON reports from several runs into one.

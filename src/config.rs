@@ -50,6 +50,15 @@ pub struct Config {
     pub progress: bool,
     /// Wait until this Unix time (seconds) before starting (`--start-at`).
     pub start_at: Option<f64>,
+    /// A connect that takes longer fails with kind `connect_timeout` (`--connect-timeout`).
+    pub connect_timeout: Duration,
+    /// A response that takes longer fails with kind `timeout` (`--timeout`).
+    pub timeout: Duration,
+    /// Source addresses, used in turn by the connections (`--bind`, or spread over
+    /// 127.0.0.x automatically when a loopback target needs more than one address's ports).
+    pub bind: Vec<std::net::IpAddr>,
+    /// Close with FIN instead of RST under `--reconnect` (`--graceful-close`).
+    pub graceful_close: bool,
 }
 
 impl Config {

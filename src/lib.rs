@@ -11,7 +11,7 @@
 //! - [`report`]: the text and JSON reports, and the live progress line.
 //! - [`merge`]: one report from several runs' JSON reports.
 //! - [`server`]: the built-in target server (`clobber serve`).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod cli;
 pub mod config;

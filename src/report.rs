@@ -76,6 +76,9 @@ pub struct Report {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub latency_us: LatencyReport,
+    /// Connect times, in microseconds (from starting a connect to its completion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_us: Option<Latency>,
     pub client_cpu: ClientCpu,
     /// HTTP only: responses by status code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,6 +213,7 @@ impl Report {
                 corrected: paced.then_some(latency),
                 uncorrected: paced.then(|| Latency::of(&stats.service_us)),
             },
+            connect_us: (!stats.connect_us.is_empty()).then(|| Latency::of(&stats.connect_us)),
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
@@ -319,7 +323,17 @@ impl Report {
             bytes(self.bytes_received as f64),
             bytes(per_s(self.bytes_received))
         );
-        let _ = writeln!(out, "  Connections  {} opened", group(self.connections_opened));
+        let _ = write!(out, "  Connections  {} opened", group(self.connections_opened));
+        if let Some(c) = &self.connect_us {
+            let _ = write!(
+                out,
+                "; connect time p50 {}, p99 {}, max {}",
+                micros(c.p50 as f64),
+                micros(c.p99 as f64),
+                micros(c.max as f64)
+            );
+        }
+        let _ = writeln!(out);
         if self.errors == 0 {
             let _ = writeln!(out, "  Errors       none");
         } else {

@@ -51,6 +51,8 @@ pub struct Server {
 impl Server {
     /// Binds and starts the server threads; they run until `stop` is set.
     pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
+        // As many connections as the hard limit allows; a failed raise only lowers the ceiling.
+        let _ = crate::engine::sys::raise_open_file_limit();
         let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.bind(&config.listen.into())?;

@@ -74,7 +74,11 @@ impl ErrorKind {
         match self {
             ErrorKind::ConnectRefused => "connect refused (is anything listening there?)",
             ErrorKind::ConnectTimeout => "connect timed out",
-            ErrorKind::AddrNotAvailable => "no local port free (EADDRNOTAVAIL)",
+            ErrorKind::AddrNotAvailable => {
+                "no local port free (EADDRNOTAVAIL): the source address ran out of ephemeral ports; \
+                 spread connections over more source addresses with --bind, and keep the default \
+                 RST close (no --graceful-close)"
+            }
             ErrorKind::Connect => "connect failed",
             ErrorKind::Reset => "reset by the server",
             ErrorKind::Eof => "closed by the server before answering",
@@ -198,6 +202,8 @@ pub struct WorkerStats {
     pub latency_us: Histogram<u64>,
     /// Under `--rate` only: from the actual write (the uncorrected service time).
     pub service_us: Histogram<u64>,
+    /// Time from starting a connect to its completion, in microseconds.
+    pub connect_us: Histogram<u64>,
     /// One slot per second since `start`; the last is the current one.
     pub timeline: Vec<Slot>,
     /// When the measured part of the run began.
@@ -226,6 +232,7 @@ impl WorkerStats {
             status: Box::new([0; STATUS_CODES]),
             latency_us: histogram(),
             service_us: histogram(),
+            connect_us: histogram(),
             timeline: vec![Slot::new()],
             start,
             slot_end: start + Duration::from_secs(1),
@@ -239,8 +246,10 @@ impl WorkerStats {
     /// The connections stay open, so their count is kept.
     pub fn restart(&mut self, start: Instant) {
         let connections_opened = self.connections_opened;
+        let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
         *self = WorkerStats::new(start);
         self.connections_opened = connections_opened;
+        self.connect_us = connect_us;
     }
 
     /// Moves the timeline on to the slot that holds `now`.
@@ -265,6 +274,10 @@ impl WorkerStats {
         let slot = self.timeline.last_mut().expect("the timeline always has a current slot");
         slot.requests += 1;
         slot.latency_us.saturating_record(us.min(SLOT_LATENCY_US_MAX));
+    }
+
+    pub fn record_connect(&mut self, took: Duration) {
+        self.connect_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
     }
 
     pub fn record_error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
@@ -309,6 +322,7 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         }
         self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
         self.service_us.add(&other.service_us).expect("histograms of equal bounds merge");
+        self.connect_us.add(&other.connect_us).expect("histograms of equal bounds merge");
         if self.timeline.len() < other.timeline.len() {
             self.timeline.resize_with(other.timeline.len(), Slot::new);
         }

@@ -33,7 +33,7 @@
 //! in the same batch only ever reaches a `Closed` connection.
 
 use std::io::{self, Read, Write};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::StatusSet;
 use crate::protocol::{Done, Feed, Framer, ProtocolError};
@@ -111,6 +111,8 @@ pub struct RequestPlan {
     /// Requests go out when the worker's pacer says (`--rate`), not as soon as a
     /// connection is free.
     pub paced: bool,
+    /// How long a response may take (`--timeout`).
+    pub timeout: Duration,
 }
 
 impl RequestPlan {
@@ -123,6 +125,7 @@ impl RequestPlan {
             reconnect,
             expect_status: None,
             paced: false,
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -224,6 +227,10 @@ pub struct Conn<T, F> {
     intended_at: Instant,
     /// Whether the current socket ever connected (a failed connect is retried after a pause).
     connected: bool,
+    /// When the current connect or response times out; `None` while nothing is awaited.
+    deadline: Option<Instant>,
+    /// When the current socket's connect began.
+    opened_at: Instant,
     /// Responses completed on the current socket. A server may close a connection it has
     /// answered on (an idle keep-alive timeout, a request limit) without notice; that is not
     /// an error, and the unanswered requests are sent again on a new connection.
@@ -247,6 +254,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             sent_at: now,
             intended_at: now,
             connected: false,
+            deadline: None,
+            opened_at: now,
             responses: 0,
         }
     }
@@ -277,7 +286,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// Takes a new socket whose connect is under way. `reserved` requests were already taken
     /// from the budget for it (`--reconnect` reserves before connecting, so it never opens a
     /// connection it has nothing to send on).
-    pub fn open(&mut self, io: T, reserved: u32) {
+    pub fn open(&mut self, io: T, reserved: u32, now: Instant, connect_timeout: Duration) {
         assert!(self.is_closed() && self.io.is_none(), "open on a connection that is not closed");
         self.io = Some(io);
         self.framer.reset();
@@ -288,6 +297,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.outstanding = reserved;
         self.connected = false;
         self.responses = 0;
+        self.opened_at = now;
+        self.deadline = Some(now + connect_timeout);
         self.enter(Phase::Connecting);
     }
 
@@ -319,6 +330,28 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.start_batch(ctx);
         self.intended_at = intended;
         self.on_event(Ready::default(), ctx)
+    }
+
+    /// When the connection times out, if it awaits something.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The deadline passed: a connect or a response took too long. Returns true if the
+    /// connection closed (it does, unless it was not awaiting anything any more).
+    pub fn on_timeout(&mut self, ctx: &mut Ctx) -> bool {
+        let kind = match self.phase {
+            Phase::Connecting => ErrorKind::ConnectTimeout,
+            Phase::Writing | Phase::Reading => ErrorKind::Timeout,
+            _ => return false,
+        };
+        let waited = ctx.now.saturating_duration_since(if kind == ErrorKind::ConnectTimeout {
+            self.opened_at
+        } else {
+            self.sent_at
+        });
+        self.close(CloseReason::Failed(kind), ctx, || format!("nothing for {waited:.1?}"));
+        true
     }
 
     /// Ends the connection from outside (the run is over); nothing is counted.
@@ -353,6 +386,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             ctx.stats.record_error(kind, detail);
         }
         self.io = None;
+        self.deadline = None;
         self.enter(Phase::Closed(reason));
         Step::Wait
     }
@@ -381,6 +415,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if self.outstanding == 0 {
             self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
             if self.outstanding == 0 {
+                self.deadline = None;
                 self.enter(Phase::Idle);
                 return Step::Wait;
             }
@@ -389,6 +424,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.to_write = self.outstanding as usize * ctx.plan.request_bytes;
         self.sent_at = ctx.now;
         self.intended_at = ctx.now;
+        self.deadline = Some(ctx.now + ctx.plan.timeout);
         ctx.stats.sent += u64::from(self.outstanding);
         self.enter(Phase::Writing);
         Step::Continue
@@ -396,6 +432,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
 
     /// Keep-alive's next step: the next batch at once, or, under `--rate`, wait for the pacer.
     fn next_batch(&mut self, ctx: &mut Ctx) -> Step {
+        self.deadline = None;
         if ctx.plan.paced {
             self.enter(Phase::Waiting);
             return Step::Wait;
@@ -409,6 +446,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             Ok(true) => {
                 self.connected = true;
                 ctx.stats.connections_opened += 1;
+                ctx.stats.record_connect(ctx.now.saturating_duration_since(self.opened_at));
                 self.writable = true;
                 if self.outstanding > 0 {
                     // A batch reserved before the connect (--reconnect) goes out at once.
@@ -549,6 +587,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         ctx.budget.complete();
         self.outstanding -= 1;
         self.responses += 1;
+        // The timeout is per response: the next one of a pipelined batch gets its own.
+        self.deadline = Some(ctx.now + ctx.plan.timeout);
     }
 
     /// The last response of a batch completed: next batch, close, or idle.
@@ -703,7 +743,7 @@ mod tests {
         }
 
         fn open(&mut self, script: Script) {
-            self.conn.open(script, 0);
+            self.conn.open(script, 0, self.now, Duration::from_secs(5));
         }
 
         fn event(&mut self, readable: bool, writable: bool) -> bool {
@@ -767,7 +807,7 @@ mod tests {
     fn connecting_with_reserved_batch_uses_it() {
         let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, true, Some(1));
         let reserved = f.budget.take(1) as u32;
-        f.conn.open(Script::default(), reserved);
+        f.conn.open(Script::default(), reserved, f.now, Duration::from_secs(5));
         f.event(false, true);
         assert_eq!(f.conn.phase(), Phase::Reading);
         assert_eq!(f.budget, Budget { left: 0, in_flight: 1 });
@@ -1029,6 +1069,37 @@ mod tests {
         // Three significant digits: 5,100 µs is recorded as its bucket (5,100..5,103).
         assert!((5100..=5103).contains(&f.stats.latency_us.max()), "{}", f.stats.latency_us.max());
         assert_eq!(f.stats.service_us.max(), 100);
+    }
+
+    #[test]
+    fn reading_timeout_closes_with_kind_timeout() {
+        let mut f = Fixture::reading();
+        let deadline = f.conn.deadline().expect("a response is awaited");
+        assert_eq!(deadline, f.now + Duration::from_secs(30));
+        let mut ctx =
+            Ctx { now: deadline, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
+        assert!(f.conn.on_timeout(&mut ctx));
+        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Timeout)));
+        assert_eq!(f.budget.in_flight, 0, "the request goes back");
+        assert_eq!(f.conn.deadline(), None);
+    }
+
+    #[test]
+    fn connecting_timeout_is_a_connect_timeout() {
+        let mut f = Fixture::lines();
+        let mut s = Script::default();
+        s.connect.push_back(Ok(false));
+        f.open(s);
+        f.event(false, true);
+        let mut ctx = Ctx {
+            now: f.now + Duration::from_secs(5),
+            scratch: &mut f.scratch,
+            stats: &mut f.stats,
+            budget: &mut f.budget,
+            plan: &f.plan,
+        };
+        assert!(f.conn.on_timeout(&mut ctx));
+        assert_eq!(f.stats.error_count(ErrorKind::ConnectTimeout), 1);
     }
 
     #[test]

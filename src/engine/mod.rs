@@ -11,6 +11,7 @@
 pub mod conn;
 pub mod pacer;
 pub mod socket;
+pub mod sys;
 pub mod worker;
 
 use std::io;
@@ -54,6 +55,7 @@ pub struct Snapshot {
 /// Starts the workers and returns at once.
 pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
     assert!(config.threads >= 1 && config.connections >= config.threads, "cli checks the thread count");
+    check_open_files(config.connections)?;
     let cores = core_ids(config);
     let config = Arc::new(config.clone());
     let start = Instant::now();
@@ -136,6 +138,22 @@ fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool, progress: 
         Framing::Raw(framing) => worker::run(config, plan, || RawFramer::new(framing.clone()), stop, progress),
         Framing::Http { head } => worker::run(config, plan, || HttpFramer::new(*head), stop, progress),
     }
+}
+
+/// Raises the open-file limit to its hard maximum and checks that `connections` fit, before
+/// anything is opened: better a clear message now than a failure at the 1,025th socket.
+pub fn check_open_files(connections: usize) -> io::Result<()> {
+    // Sockets, plus the poll and pipe descriptors of each worker, stdio and a margin.
+    let need = connections as u64 + 64;
+    let allowed = sys::raise_open_file_limit()?;
+    if allowed < need {
+        return Err(io::Error::other(format!(
+            "-c {connections} needs about {need} open files, but this process may open at most {allowed} \
+             (the hard limit, `ulimit -Hn`); raise it (limits.conf, systemd's LimitNOFILE, or `ulimit -n` \
+             as root) or lower -c"
+        )));
+    }
+    Ok(())
 }
 
 /// The cores to pin to, in worker order; empty when pinning is off or unavailable.

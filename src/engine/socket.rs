@@ -1,8 +1,10 @@
-//! Client socket set-up with socket2: non-blocking, TCP_NODELAY, optional SO_LINGER 0, then a
-//! non-blocking connect whose completion the worker learns from a writable event.
+//! Client socket set-up with socket2: non-blocking, TCP_NODELAY, optional SO_LINGER 0, an
+//! optional source address (bound with IP_BIND_ADDRESS_NO_PORT, so the kernel still picks the
+//! port per 4-tuple), then a non-blocking connect whose completion the worker learns from a
+//! writable event.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -17,11 +19,17 @@ pub struct SocketOptions {
 
 /// Starts a non-blocking connect to `addr`. `Ok` means the connect is under way (or done);
 /// an error here is a connect failure the kernel reported at once.
-pub fn connect(addr: SocketAddr, options: SocketOptions) -> io::Result<mio::net::TcpStream> {
+pub fn connect(addr: SocketAddr, source: Option<IpAddr>, options: SocketOptions) -> io::Result<mio::net::TcpStream> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), Some(Protocol::TCP))?;
     socket.set_nodelay(true)?;
     if options.linger_zero {
         socket.set_linger(Some(Duration::ZERO))?;
+    }
+    if let Some(ip) = source {
+        if ip.is_ipv4() {
+            super::sys::set_bind_address_no_port(&socket)?;
+        }
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
     }
     match socket.connect(&addr.into()) {
         Ok(()) => {}

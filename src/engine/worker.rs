@@ -11,6 +11,8 @@
 //! loop turn; the only shared writes are the once-a-second progress figures, each a relaxed
 //! store to this worker's own `Progress`.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -34,6 +36,9 @@ const EVENTS_CAPACITY: usize = 1024;
 /// The worker's read buffer: large, so a big response or a deep pipeline's responses arrive in
 /// one read; shared, so it costs nothing per connection.
 const SCRATCH_BYTES: usize = 64 * 1024;
+/// Most connects a worker has under way at once: thousands of connections open in waves, so
+/// the server's accept backlog does not overflow into mass connect timeouts.
+const CONNECTS_IN_FLIGHT: usize = 256;
 
 /// What the engine gives one worker.
 pub struct WorkerPlan {
@@ -86,6 +91,16 @@ pub fn run<F: Framer>(
     Ok(stats)
 }
 
+/// Puts connection `key` on the timer heap if it awaits something and is not there yet.
+fn arm(timers: &mut BinaryHeap<Reverse<(Instant, usize)>>, armed: &mut [bool], key: usize, deadline: Option<Instant>) {
+    if let Some(at) = deadline {
+        if !armed[key] {
+            armed[key] = true;
+            timers.push(Reverse((at, key)));
+        }
+    }
+}
+
 struct Worker<F> {
     poll: Poll,
     events: Events,
@@ -111,6 +126,17 @@ struct Worker<F> {
     waiting: Vec<usize>,
     /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
     scratch: Box<[u8]>,
+    /// Connection deadlines, earliest first. A connection has at most one entry (`armed`);
+    /// when it comes due and the connection's deadline has moved on, it goes back in with the
+    /// new one. So the heap never holds more than the connections, and arming a request
+    /// costs a store into the connection, not a heap push.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
+    armed: Vec<bool>,
+    connect_timeout: Duration,
+    /// Source addresses, used in turn by slot number.
+    sources: Vec<std::net::IpAddr>,
+    /// Connects under way (at most `CONNECTS_IN_FLIGHT`).
+    connecting: usize,
 }
 
 impl<F: Framer> Worker<F> {
@@ -129,6 +155,11 @@ impl<F: Framer> Worker<F> {
             closed: Vec::with_capacity(plan.connections),
             waiting: Vec::with_capacity(plan.connections),
             scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
+            timers: BinaryHeap::with_capacity(plan.connections),
+            armed: vec![false; plan.connections],
+            connect_timeout: config.connect_timeout,
+            sources: config.bind.clone(),
+            connecting: 0,
             conns,
             stats: WorkerStats::new(plan.measure_from),
             // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
@@ -137,11 +168,12 @@ impl<F: Framer> Worker<F> {
             plan: RequestPlan {
                 expect_status: config.expect_status,
                 paced: plan.rate.is_some(),
+                timeout: config.timeout,
                 ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
             },
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
             addr: config.target.addr,
-            options: SocketOptions { linger_zero: config.reconnect },
+            options: SocketOptions { linger_zero: config.reconnect && !config.graceful_close },
             measure_from: plan.measure_from,
             measuring,
             deadline: plan.deadline,
@@ -160,11 +192,14 @@ impl<F: Framer> Worker<F> {
                 self.to_retry.pop_front();
                 self.to_open.push(key);
             }
-            for i in 0..self.to_open.len() {
+            // Open what waits, a wave at a time (see CONNECTS_IN_FLIGHT); the rest next turn.
+            let room = CONNECTS_IN_FLIGHT.saturating_sub(self.connecting).min(self.to_open.len());
+            for i in 0..room {
                 let key = self.to_open[i];
                 self.open(key, now);
             }
-            self.to_open.clear();
+            self.to_open.drain(..room);
+            self.expire(now);
             if !self.measuring && now >= self.measure_from {
                 self.start_measuring();
                 progress.warming_up.store(false, Ordering::Relaxed);
@@ -188,6 +223,7 @@ impl<F: Framer> Worker<F> {
                 let key = event.token().0;
                 let Some(conn) = self.conns.get_mut(key) else { continue };
                 let was_waiting = conn.phase() == Phase::Waiting;
+                let was_connecting = conn.phase() == Phase::Connecting;
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
                 let mut ctx = Ctx {
@@ -197,11 +233,16 @@ impl<F: Framer> Worker<F> {
                     budget: &mut self.budget,
                     plan: &self.plan,
                 };
-                if conn.on_event(Ready::of(event), &mut ctx) {
+                let closed = conn.on_event(Ready::of(event), &mut ctx);
+                if was_connecting && conn.phase() != Phase::Connecting {
+                    self.connecting -= 1;
+                }
+                if closed {
                     self.closed.push(key);
                 } else if conn.phase() == Phase::Waiting && !was_waiting {
                     self.waiting.push(key);
                 }
+                arm(&mut self.timers, &mut self.armed, key, conn.deadline());
             }
             self.reopen_closed();
         }
@@ -248,12 +289,51 @@ impl<F: Framer> Worker<F> {
             } else if conn.phase() == Phase::Waiting {
                 self.waiting.push(key);
             }
+            arm(&mut self.timers, &mut self.armed, key, conn.deadline());
+        }
+        self.reopen_closed();
+    }
+
+    /// Times out the connections whose deadline has passed.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((at, key))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            self.armed[key] = false;
+            let conn = &mut self.conns[key];
+            match conn.deadline() {
+                Some(deadline) if deadline <= now => {
+                    let was_connecting = conn.phase() == Phase::Connecting;
+                    let mut ctx = Ctx {
+                        now,
+                        scratch: &mut self.scratch,
+                        stats: &mut self.stats,
+                        budget: &mut self.budget,
+                        plan: &self.plan,
+                    };
+                    if conn.on_timeout(&mut ctx) {
+                        if was_connecting {
+                            self.connecting -= 1;
+                        }
+                        self.closed.push(key);
+                    }
+                }
+                deadline => arm(&mut self.timers, &mut self.armed, key, deadline),
+            }
         }
         self.reopen_closed();
     }
 
     fn poll_timeout(&self, now: Instant) -> Duration {
         let mut timeout = STOP_CHECK;
+        if !self.to_open.is_empty() && self.connecting < CONNECTS_IN_FLIGHT {
+            return Duration::ZERO;
+        }
+        if let Some(&Reverse((at, _))) = self.timers.peek() {
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
         if let Some(d) = self.deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
@@ -288,10 +368,11 @@ impl<F: Framer> Worker<F> {
         self.closed.clear();
     }
 
-    /// Opens a new socket in slot `key`. With `--reconnect` (and no `--rate`) the batch is
-    /// reserved first, so no connection is opened that would have nothing to send.
+    /// Opens a new socket in slot `key`. Without `--rate` its first batch is reserved first,
+    /// so no connection is opened that would have nothing to send (and `-n` with
+    /// `--reconnect` opens exactly one connection per batch).
     fn open(&mut self, key: usize, now: Instant) {
-        let reserved = if self.plan.reconnect && !self.plan.paced {
+        let reserved = if !self.plan.paced {
             match self.budget.take(u64::from(self.plan.pipeline)) {
                 0 => return,
                 n => n as u32,
@@ -299,12 +380,17 @@ impl<F: Framer> Worker<F> {
         } else {
             0
         };
-        let result = socket::connect(self.addr, self.options).and_then(|mut stream| {
+        let source = (!self.sources.is_empty()).then(|| self.sources[key % self.sources.len()]);
+        let result = socket::connect(self.addr, source, self.options).and_then(|mut stream| {
             self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
             Ok(stream)
         });
         match result {
-            Ok(stream) => self.conns[key].open(stream, reserved),
+            Ok(stream) => {
+                self.conns[key].open(stream, reserved, now, self.connect_timeout);
+                self.connecting += 1;
+                arm(&mut self.timers, &mut self.armed, key, self.conns[key].deadline());
+            }
             Err(e) => {
                 self.budget.give_back(u64::from(reserved));
                 self.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());

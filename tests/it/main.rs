@@ -2,6 +2,7 @@
 //! compared exactly. One test binary (modules below) so it links once.
 
 mod binary;
+mod faults;
 mod http;
 mod measure;
 mod nginx;
