@@ -66,7 +66,7 @@ fn state_machine(c: &mut Criterion) {
     let mut budget = Budget::new(None);
     let mut scratch = vec![0u8; 64 * 1024];
     let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false), Instant::now());
-    conn.open(Canned { response, pending: false }, 0);
+    conn.open(Canned { response, pending: false }, 0, Instant::now(), Duration::from_secs(5));
     let now = Instant::now();
     let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan };
     conn.on_event(Ready { readable: false, writable: true, read_closed: false }, &mut ctx);

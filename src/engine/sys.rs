@@ -19,6 +19,7 @@ pub fn raise_open_file_limit() -> io::Result<u64> {
             limit = raised;
         }
     }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
     Ok(limit.rlim_cur as u64)
 }
 
