@@ -955,6 +955,18 @@ mod tests {
             (&["serve", "-t", "0"], "-t/--threads"),
             (&["serve", "--respond", r"\x"], "--respond"),
             (&["http://127.0.0.1:9/", "--data", "x"], "--data"),
+            (&["http://127.0.0.1:9/", "--rate", "0"], "-R/--rate"),
+            (&["http://127.0.0.1:9/", "-R", "abc"], "-R/--rate"),
+            (&["http://127.0.0.1:9/", "-R", "10", "--pipeline", "2"], "--rate"),
+            (&["http://127.0.0.1:9/", "--warmup", "0s"], "--warmup"),
+            (&["http://127.0.0.1:9/", "--start-at", "soon"], "--start-at"),
+            (&["http://127.0.0.1:9/", "--timeout", "0"], "--timeout"),
+            (&["http://127.0.0.1:9/", "--connect-timeout", "x"], "--connect-timeout"),
+            (&["http://127.0.0.1:9/", "--bind", "nowhere"], "--bind"),
+            (&["http://127.0.0.1:9/", "--bind", "::1"], "--bind"),
+            (&["serve", "--delay", "1x"], "--delay"),
+            (&["serve", "--stall-every", "10"], "--stall-every"),
+            (&["merge"], "merge"),
             (&["http://127.0.0.1:9/", "--until", "x"], "--until"),
             (&["http://127.0.0.1:9/", "-m", "GE T"], "-m/--method"),
             (&["http://127.0.0.1:9/", "-H", "NoColon"], "-H/--header"),
@@ -1019,6 +1031,20 @@ mod tests {
         let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
         assert!(e.contains("--http-file") && e.contains("incomplete"), "{e}");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn source_addresses_spread_only_when_needed() {
+        let c = run(&["http://127.0.0.1:9/", "-c", "100"]).unwrap();
+        assert!(c.bind.is_empty(), "few connections: the kernel picks, no bind syscall");
+        let c = run(&["http://127.0.0.1:9/", "-c", "19000"]).unwrap();
+        assert_eq!(c.bind.len(), 8);
+        assert_eq!(c.bind[1], "127.0.0.2".parse::<IpAddr>().unwrap());
+        let c = run(&["http://127.0.0.1:9/", "--reconnect", "--graceful-close"]).unwrap();
+        assert_eq!(c.bind.len(), 8, "FIN closes leave TIME_WAIT: spread the ports");
+        let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.5, 127.0.0.6"]).unwrap();
+        assert_eq!(c.bind, vec!["127.0.0.5".parse::<IpAddr>().unwrap(), "127.0.0.6".parse().unwrap()]);
+        assert_eq!((c.connect_timeout, c.timeout), (Duration::from_secs(5), Duration::from_secs(30)));
     }
 
     #[test]

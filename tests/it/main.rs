@@ -3,6 +3,7 @@
 
 mod binary;
 mod faults;
+mod fuzz_corpus;
 mod http;
 mod measure;
 mod nginx;

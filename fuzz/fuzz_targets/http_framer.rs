@@ -1,0 +1,35 @@
+//! Arbitrary bytes, split at points taken from the input, through the HTTP response framer:
+//! it must never panic, and the split feed must agree with the one-shot feed.
+#![no_main]
+
+use clobber::protocol::http::HttpFramer;
+use clobber::protocol::{feed_all, Feed, Framer};
+use libfuzzer_sys::fuzz_target;
+
+fn frame(head: bool, pieces: &[&[u8]]) -> (Vec<Feed>, bool) {
+    let mut framer = HttpFramer::new(head);
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(feed_all(&mut framer, &mut pending, piece));
+        if matches!(out.last(), Some(Feed::Error(_))) {
+            return (out, false);
+        }
+    }
+    (out, framer.in_response() || !pending.is_empty())
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (cuts, input) = data.split_at(data.len().min(2));
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for &c in cuts {
+        let cut = (c as usize * input.len() / 255).max(last);
+        pieces.push(&input[last..cut]);
+        last = cut;
+    }
+    pieces.push(&input[last..]);
+    for head in [false, true] {
+        assert_eq!(frame(head, &pieces), frame(head, &[input]));
+    }
+});

@@ -1,0 +1,115 @@
+//! The fuzz targets' property, run as a normal test (the nightly toolchain that `cargo fuzz`
+//! needs is not available everywhere): arbitrary bytes, split at arbitrary points, never panic
+//! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
+//! regression corpus in `fuzz/corpus/` plus deterministic pseudo-random mutations of it.
+
+use clobber::protocol::http::HttpFramer;
+use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
+use clobber::protocol::{feed_all, Feed, Framer};
+
+/// A small deterministic generator (xorshift64*), so a failure replays exactly.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Feeds `input` in the given pieces; stops at the first error. The results, and whether the
+/// stream ended in the middle of a response.
+fn frame<F: Framer>(mut framer: F, pieces: &[&[u8]]) -> (Vec<Feed>, bool) {
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(feed_all(&mut framer, &mut pending, piece));
+        if matches!(out.last(), Some(Feed::Error(_))) {
+            return (out, false);
+        }
+    }
+    (out, framer.in_response() || !pending.is_empty())
+}
+
+fn check<F: Framer>(make: impl Fn() -> F, input: &[u8], rng: &mut Rng) {
+    let whole = frame(make(), &[input]);
+    for _ in 0..8 {
+        let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(input.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for cut in cuts {
+            pieces.push(&input[last..cut]);
+            last = cut;
+        }
+        pieces.push(&input[last..]);
+        assert_eq!(
+            frame(make(), &pieces),
+            whole,
+            "split {:?} of {:?}",
+            pieces.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+fn corpus() -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/http_framer");
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 8, "the corpus is in fuzz/corpus/http_framer");
+    inputs
+}
+
+fn mutate(input: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut out = input.to_vec();
+    for _ in 0..=rng.below(4) {
+        match rng.below(4) {
+            0 if !out.is_empty() => {
+                let i = rng.below(out.len());
+                out[i] = rng.next() as u8;
+            }
+            1 => {
+                let i = rng.below(out.len() + 1);
+                out.insert(i, b"\r\n0123456789abcdefxz;: "[rng.below(23)]);
+            }
+            2 if !out.is_empty() => {
+                let i = rng.below(out.len());
+                out.remove(i);
+            }
+            _ => {
+                let i = rng.below(out.len() + 1);
+                let j = rng.below(out.len() + 1);
+                let (a, b) = (i.min(j), i.max(j));
+                let copy = out[a..b].to_vec();
+                out.extend_from_slice(&copy);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn framers_never_panic_and_splits_agree_with_one_shot() {
+    let mut rng = Rng(0x5eed_c10b_b3e5);
+    let corpus = corpus();
+    for round in 0..400 {
+        let base = &corpus[round % corpus.len()];
+        let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
+        check(|| HttpFramer::new(false), &input, &mut rng);
+        check(|| HttpFramer::new(true), &input, &mut rng);
+        check(|| RawFramer::new(RawFraming::Until(Delimiter::new(b"\r\n\r\n"))), &input, &mut rng);
+        check(|| RawFramer::new(RawFraming::Until(Delimiter::new(b"aab"))), &input, &mut rng);
+        check(|| RawFramer::new(RawFraming::Exact(7)), &input, &mut rng);
+        check(|| RawFramer::new(RawFraming::UntilClose), &input, &mut rng);
+    }
+}
