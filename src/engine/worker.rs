@@ -137,6 +137,8 @@ struct Worker<F> {
     sources: Vec<std::net::IpAddr>,
     /// Connects under way (at most `CONNECTS_IN_FLIGHT`).
     connecting: usize,
+    /// Connections whose next request waits for the end of the event batch.
+    deferred: Vec<usize>,
 }
 
 impl<F: Framer> Worker<F> {
@@ -160,6 +162,7 @@ impl<F: Framer> Worker<F> {
             connect_timeout: config.connect_timeout,
             sources: config.bind.clone(),
             connecting: 0,
+            deferred: Vec::with_capacity(plan.connections),
             conns,
             stats: WorkerStats::new(plan.measure_from),
             // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
@@ -169,6 +172,7 @@ impl<F: Framer> Worker<F> {
                 expect_status: config.expect_status,
                 paced: plan.rate.is_some(),
                 timeout: config.timeout,
+                defer_next: true,
                 ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
             },
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
@@ -241,9 +245,12 @@ impl<F: Framer> Worker<F> {
                     self.closed.push(key);
                 } else if conn.phase() == Phase::Waiting && !was_waiting {
                     self.waiting.push(key);
+                } else if conn.take_deferred() {
+                    self.deferred.push(key);
                 }
                 arm(&mut self.timers, &mut self.armed, key, conn.deadline());
             }
+            self.write_deferred();
             self.reopen_closed();
         }
     }
@@ -292,6 +299,29 @@ impl<F: Framer> Worker<F> {
             arm(&mut self.timers, &mut self.armed, key, conn.deadline());
         }
         self.reopen_closed();
+    }
+
+    /// Writes the next requests that connections left for after the event batch.
+    fn write_deferred(&mut self) {
+        if self.deferred.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        for i in 0..self.deferred.len() {
+            let key = self.deferred[i];
+            let conn = &mut self.conns[key];
+            let mut ctx = Ctx {
+                now,
+                scratch: &mut self.scratch,
+                stats: &mut self.stats,
+                budget: &mut self.budget,
+                plan: &self.plan,
+            };
+            if conn.write_deferred(&mut ctx) {
+                self.closed.push(key);
+            }
+        }
+        self.deferred.clear();
     }
 
     /// Times out the connections whose deadline has passed.
