@@ -101,15 +101,29 @@ fn arm(timers: &mut BinaryHeap<Reverse<(Instant, usize)>>, armed: &mut [bool], k
     }
 }
 
+/// What a connection's handlers borrow from their worker for one event (see `Ctx`), apart
+/// from the slab, so that a connection and its `Ctx` can be borrowed together.
+struct Shared {
+    /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
+    scratch: Box<[u8]>,
+    stats: WorkerStats,
+    budget: Budget,
+    plan: RequestPlan,
+}
+
+impl Shared {
+    fn ctx(&mut self, now: Instant) -> Ctx<'_> {
+        Ctx { now, scratch: &mut self.scratch, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan }
+    }
+}
+
 struct Worker<F> {
     poll: Poll,
     events: Events,
     conns: Slab<Conn<mio::net::TcpStream, F>>,
-    stats: WorkerStats,
-    budget: Budget,
+    shared: Shared,
     /// This worker's share of `-n`, for the reset when the warm-up ends.
     requests: Option<u64>,
-    plan: RequestPlan,
     pacer: Option<Pacer>,
     addr: std::net::SocketAddr,
     options: SocketOptions,
@@ -124,8 +138,6 @@ struct Worker<F> {
     closed: Vec<usize>,
     /// Connections waiting for the pacer (`--rate`), most recently freed last.
     waiting: Vec<usize>,
-    /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
-    scratch: Box<[u8]>,
     /// Connection deadlines, earliest first. A connection has at most one entry (`armed`);
     /// when it comes due and the connection's deadline has moved on, it goes back in with the
     /// new one. So the heap never holds more than the connections, and arming a request
@@ -156,7 +168,6 @@ impl<F: Framer> Worker<F> {
             to_retry: std::collections::VecDeque::with_capacity(plan.connections),
             closed: Vec::with_capacity(plan.connections),
             waiting: Vec::with_capacity(plan.connections),
-            scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
             timers: BinaryHeap::with_capacity(plan.connections),
             armed: vec![false; plan.connections],
             connect_timeout: config.connect_timeout,
@@ -164,17 +175,20 @@ impl<F: Framer> Worker<F> {
             connecting: 0,
             deferred: Vec::with_capacity(plan.connections),
             conns,
-            stats: WorkerStats::new(plan.measure_from),
-            // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
-            budget: Budget::new(if measuring { plan.requests } else { None }),
-            requests: plan.requests,
-            plan: RequestPlan {
-                expect_status: config.expect_status,
-                paced: plan.rate.is_some(),
-                timeout: config.timeout,
-                defer_next: true,
-                ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
+            shared: Shared {
+                scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
+                stats: WorkerStats::new(plan.measure_from),
+                // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
+                budget: Budget::new(if measuring { plan.requests } else { None }),
+                plan: RequestPlan {
+                    expect_status: config.expect_status,
+                    paced: plan.rate.is_some(),
+                    timeout: config.timeout,
+                    defer_next: true,
+                    ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
+                },
             },
+            requests: plan.requests,
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
             addr: config.target.addr,
             options: SocketOptions { linger_zero: config.reconnect && !config.graceful_close },
@@ -208,12 +222,13 @@ impl<F: Framer> Worker<F> {
                 self.start_measuring();
                 progress.warming_up.store(false, Ordering::Relaxed);
             }
-            self.stats.roll(now);
-            if self.measuring && self.stats.timeline.len() - 1 > published {
-                published = self.stats.timeline.len() - 1;
+            self.shared.stats.roll(now);
+            if self.measuring && self.shared.stats.timeline.len() - 1 > published {
+                published = self.shared.stats.timeline.len() - 1;
                 self.publish(progress, published);
             }
-            if stop.load(Ordering::Relaxed) || self.budget.is_spent() || self.deadline.is_some_and(|d| now >= d) {
+            if stop.load(Ordering::Relaxed) || self.shared.budget.is_spent() || self.deadline.is_some_and(|d| now >= d)
+            {
                 return Ok(());
             }
             self.dispatch_due(now);
@@ -230,13 +245,7 @@ impl<F: Framer> Worker<F> {
                 let was_connecting = conn.phase() == Phase::Connecting;
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
-                let mut ctx = Ctx {
-                    now: Instant::now(),
-                    scratch: &mut self.scratch,
-                    stats: &mut self.stats,
-                    budget: &mut self.budget,
-                    plan: &self.plan,
-                };
+                let mut ctx = self.shared.ctx(Instant::now());
                 let closed = conn.on_event(Ready::of(event), &mut ctx);
                 if was_connecting && conn.phase() != Phase::Connecting {
                     self.connecting -= 1;
@@ -259,16 +268,16 @@ impl<F: Framer> Worker<F> {
     /// requests still in flight will complete as measured ones, so they come off the share.
     fn start_measuring(&mut self) {
         self.measuring = true;
-        self.stats.restart(self.measure_from);
+        self.shared.stats.restart(self.measure_from);
         if let Some(share) = self.requests {
-            self.budget.left = share.saturating_sub(self.budget.in_flight);
+            self.shared.budget.left = share.saturating_sub(self.shared.budget.in_flight);
         }
     }
 
     fn publish(&self, progress: &Progress, seconds: usize) {
-        let last = &self.stats.timeline[seconds - 1];
-        progress.requests.store(self.stats.requests, Ordering::Relaxed);
-        progress.errors.store(self.stats.errors_total(), Ordering::Relaxed);
+        let last = &self.shared.stats.timeline[seconds - 1];
+        progress.requests.store(self.shared.stats.requests, Ordering::Relaxed);
+        progress.errors.store(self.shared.stats.errors_total(), Ordering::Relaxed);
         progress.last_second_requests.store(last.requests, Ordering::Relaxed);
         progress.last_second_p99_us.store(last.latency_us.value_at_quantile(0.99), Ordering::Relaxed);
         progress.seconds.store(seconds as u64, Ordering::Release);
@@ -277,20 +286,14 @@ impl<F: Framer> Worker<F> {
     /// Under `--rate`: hands each request that is due to a waiting connection, in order.
     fn dispatch_due(&mut self, now: Instant) {
         let Some(pacer) = self.pacer.as_mut() else { return };
-        while pacer.backlog(now) > 0 && self.budget.left > 0 {
+        while pacer.backlog(now) > 0 && self.shared.budget.left > 0 {
             let Some(key) = self.waiting.pop() else { return };
             let conn = &mut self.conns[key];
             if conn.phase() != Phase::Waiting {
                 continue;
             }
             let intended = pacer.take();
-            let mut ctx = Ctx {
-                now: Instant::now(),
-                scratch: &mut self.scratch,
-                stats: &mut self.stats,
-                budget: &mut self.budget,
-                plan: &self.plan,
-            };
+            let mut ctx = self.shared.ctx(Instant::now());
             if conn.dispatch(intended, &mut ctx) {
                 self.closed.push(key);
             } else if conn.phase() == Phase::Waiting {
@@ -310,13 +313,7 @@ impl<F: Framer> Worker<F> {
         for i in 0..self.deferred.len() {
             let key = self.deferred[i];
             let conn = &mut self.conns[key];
-            let mut ctx = Ctx {
-                now,
-                scratch: &mut self.scratch,
-                stats: &mut self.stats,
-                budget: &mut self.budget,
-                plan: &self.plan,
-            };
+            let mut ctx = self.shared.ctx(now);
             if conn.write_deferred(&mut ctx) {
                 self.closed.push(key);
             }
@@ -336,13 +333,7 @@ impl<F: Framer> Worker<F> {
             match conn.deadline() {
                 Some(deadline) if deadline <= now => {
                     let was_connecting = conn.phase() == Phase::Connecting;
-                    let mut ctx = Ctx {
-                        now,
-                        scratch: &mut self.scratch,
-                        stats: &mut self.stats,
-                        budget: &mut self.budget,
-                        plan: &self.plan,
-                    };
+                    let mut ctx = self.shared.ctx(now);
                     if conn.on_timeout(&mut ctx) {
                         if was_connecting {
                             self.connecting -= 1;
@@ -391,7 +382,7 @@ impl<F: Framer> Worker<F> {
             let key = self.closed[i];
             if !self.conns[key].was_connected() {
                 self.to_retry.push_back((now + CONNECT_RETRY, key));
-            } else if self.budget.left > 0 {
+            } else if self.shared.budget.left > 0 {
                 self.to_open.push(key);
             }
         }
@@ -402,8 +393,8 @@ impl<F: Framer> Worker<F> {
     /// so no connection is opened that would have nothing to send (and `-n` with
     /// `--reconnect` opens exactly one connection per batch).
     fn open(&mut self, key: usize, now: Instant) {
-        let reserved = if !self.plan.paced {
-            match self.budget.take(u64::from(self.plan.pipeline)) {
+        let reserved = if !self.shared.plan.paced {
+            match self.shared.budget.take(u64::from(self.shared.plan.pipeline)) {
                 0 => return,
                 n => n as u32,
             }
@@ -422,8 +413,8 @@ impl<F: Framer> Worker<F> {
                 arm(&mut self.timers, &mut self.armed, key, self.conns[key].deadline());
             }
             Err(e) => {
-                self.budget.give_back(u64::from(reserved));
-                self.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
+                self.shared.budget.give_back(u64::from(reserved));
+                self.shared.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
                 self.to_retry.push_back((now + CONNECT_RETRY, key));
             }
         }
@@ -431,14 +422,14 @@ impl<F: Framer> Worker<F> {
 
     fn finish(mut self, now: Instant) -> WorkerStats {
         for (_, conn) in self.conns.iter_mut() {
-            self.stats.in_flight_at_end += conn.requests_in_flight();
+            self.shared.stats.in_flight_at_end += conn.requests_in_flight();
             conn.abandon();
         }
         if let Some(pacer) = &self.pacer {
-            if self.budget.left > 0 {
-                self.stats.missed = pacer.backlog(now).min(self.budget.left);
+            if self.shared.budget.left > 0 {
+                self.shared.stats.missed = pacer.backlog(now).min(self.shared.budget.left);
             }
         }
-        self.stats
+        self.shared.stats
     }
 }
