@@ -22,9 +22,11 @@ clobber: an HTTP and TCP load generator with few client CPU cycles per request
 
 USAGE:
     clobber [OPTIONS] http://HOST[:PORT]/PATH   HTTP/1.1 load
-    clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT)
+    clobber [OPTIONS] https://HOST[:PORT]/PATH  HTTP/1.1 over TLS
+    clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT; --tls for TLS)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
+                                                (demo --tls: over TLS, self-signed)
     clobber merge A.json B.json ...             one report from several runs' JSON
 
 LOAD:
@@ -68,6 +70,15 @@ RAW TCP RESPONSE FRAMING (at most one; --pipeline needs one):
                           Without any of these, a response is whatever one read returns,
                           as in the original clobber: fine for small replies, wrong for
                           replies that arrive in pieces.
+
+TLS (https:// targets, or --tls; rustls, verification against the system's CA store):
+        --tls             TLS for a tcp:// target (raw payloads over TLS)
+        --cacert PATH     also trust the CA certificates in this PEM file (repeatable)
+    -k, --insecure        do not verify the server's certificate (the report says so)
+        --sni NAME        the server name to send and verify [default: the target's host]
+        --no-resume       a full handshake on every connection; by default --reconnect
+                          resumes sessions (tickets), as browsers do
+    HTTP targets offer ALPN http/1.1. SSLKEYLOGFILE=path logs session keys for Wireshark.
 
 RATE AND MEASUREMENT:
     -R, --rate N          N requests per second in total, on a schedule (open loop);
@@ -118,6 +129,10 @@ OPTIONS:
         --delay DUR       hold every response for DUR (other connections go on)
         --stall-every N   with --stall DUR: freeze the whole server thread for DUR after
         --stall DUR       every N requests (a stop-the-world pause, for latency tests)
+        --tls-cert PEM    serve TLS with this certificate chain...
+        --tls-key PEM     ...and this private key (both, or neither)
+        --tls             serve TLS with a new self-signed certificate for localhost,
+                          127.0.0.1 and ::1 (clients then need --cacert or -k)
     -h, --help            print this help
 
 It prints `listening on ADDR` first, and `served R requests on C connections` when it
@@ -162,13 +177,28 @@ fn bad(flag: &str, value: &str, expected: &str) -> UsageError {
 
 /// The demo's flags, already validated; `config` points them at the server that listens.
 #[derive(Debug)]
-pub struct DemoArgs(RunArgs);
+pub struct DemoArgs {
+    raw: RunArgs,
+    /// `demo --tls`: the server's self-signed identity, which the load trusts.
+    pub identity: Option<crate::tls::ServerIdentity>,
+}
 
 impl DemoArgs {
     pub fn config(&self, addr: SocketAddr) -> Config {
-        let mut raw = self.0.clone();
-        raw.target = Some(format!("http://{addr}/"));
-        validate(raw).expect("the demo's flags were validated with a stand-in address")
+        let mut raw = self.raw.clone();
+        let scheme = if self.identity.is_some() { "https" } else { "http" };
+        raw.target = Some(format!("{scheme}://{addr}/"));
+        let mut config = validate(raw).expect("the demo's flags were validated with a stand-in address");
+        if let (Some(tls), Some(identity)) = (&mut config.tls, &self.identity) {
+            let mut roots = (*tls.roots).clone();
+            for cert in <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+                &identity.cert_pem,
+            ) {
+                roots.add(cert.expect("our own PEM parses")).expect("our own certificate is a valid root");
+            }
+            tls.roots = std::sync::Arc::new(roots);
+        }
+        config
     }
 }
 
@@ -204,6 +234,11 @@ struct RunArgs {
     timeout: Option<String>,
     bind: Option<String>,
     graceful_close: bool,
+    tls: bool,
+    cacert: Vec<String>,
+    insecure: bool,
+    sni: Option<String>,
+    no_resume: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -248,6 +283,11 @@ where
             Long("timeout") => raw.timeout = Some(string(&mut parser, "--timeout")?),
             Long("bind") => raw.bind = Some(string(&mut parser, "--bind")?),
             Long("graceful-close") => raw.graceful_close = true,
+            Long("tls") => raw.tls = true,
+            Long("cacert") => raw.cacert.push(string(&mut parser, "--cacert")?),
+            Short('k') | Long("insecure") => raw.insecure = true,
+            Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
+            Long("no-resume") => raw.no_resume = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
@@ -267,7 +307,10 @@ where
             return Err(UsageError(format!("unexpected argument '{t}': demo picks its own target")));
         }
         // The demo loads the built-in HTTP server; main fills in its port once it listens.
-        raw.target = Some("http://127.0.0.1:1/".to_string());
+        let identity = raw.tls.then(crate::tls::ServerIdentity::self_signed);
+        raw.tls = false;
+        let scheme = if identity.is_some() { "https" } else { "http" };
+        raw.target = Some(format!("{scheme}://127.0.0.1:1/"));
         raw.duration.get_or_insert_with(|| "5s".to_string());
         // The demo's server takes the last core; the load gets the others.
         let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -276,7 +319,7 @@ where
         }
         // Validated now, with a stand-in port, so a bad flag is reported before anything starts.
         validate(raw.clone())?;
-        return Ok(Command::Demo(DemoArgs(raw)));
+        return Ok(Command::Demo(DemoArgs { raw, identity }));
     }
     Ok(Command::Run(validate(raw)?))
 }
@@ -340,13 +383,10 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         .transpose()?;
     // Live progress: on a terminal by default, never mixed into JSON unless asked for.
     let progress = raw.progress || (!raw.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let (target, payload, framing, expect_status) = if target_text.starts_with("http://") {
-        http_request(&raw, &target_text)?
-    } else if target_text.starts_with("https://") {
-        return Err(bad("TARGET", &target_text, "https:// is not supported yet; use http:// or tcp://"));
-    } else {
-        raw_request(&raw, &target_text, pipeline)?
-    };
+    let http = target_text.starts_with("http://") || target_text.starts_with("https://");
+    let (target, payload, framing, expect_status) =
+        if http { http_request(&raw, &target_text)? } else { raw_request(&raw, &target_text, pipeline)? };
+    let tls = client_tls(&raw, &target_text, http)?;
     let connect_timeout = match &raw.connect_timeout {
         Some(v) => parse_duration(v).map_err(|e| bad("--connect-timeout", v, &e))?,
         None => Duration::from_secs(5),
@@ -378,7 +418,62 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         timeout,
         bind,
         graceful_close: raw.graceful_close,
+        tls,
     })
+}
+
+/// The TLS settings of a run: on for `https://` and for `--tls`; the TLS flags need one.
+fn client_tls(raw: &RunArgs, target_text: &str, http: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+    let https = target_text.starts_with("https://");
+    if raw.tls && http && !https {
+        return Err(UsageError(format!("--tls with an http:// target: write https:// instead ('{target_text}')")));
+    }
+    if !(https || raw.tls) {
+        let tls_only = [
+            ("--cacert", !raw.cacert.is_empty()),
+            ("-k/--insecure", raw.insecure),
+            ("--sni", raw.sni.is_some()),
+            ("--no-resume", raw.no_resume),
+        ];
+        if let Some((flag, _)) = tls_only.iter().find(|(_, given)| *given) {
+            return Err(UsageError(format!("{flag} needs TLS: an https:// target, or --tls with tcp://")));
+        }
+        return Ok(None);
+    }
+    let server_name = match &raw.sni {
+        Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|_| bad("--sni", name, "expected a DNS name such as example.com, or an IP address"))?,
+        None => {
+            let host = target_host(target_text);
+            rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
+                bad("TARGET", target_text, &format!("'{host}' is not a name TLS can verify; give --sni"))
+            })?
+        }
+    };
+    let paths: Vec<std::path::PathBuf> = raw.cacert.iter().map(std::path::PathBuf::from).collect();
+    let roots = if raw.insecure {
+        rustls::RootCertStore::empty()
+    } else {
+        crate::tls::load_roots(&paths).map_err(|e| bad("--cacert", &raw.cacert.join(","), &e))?.0
+    };
+    Ok(Some(crate::tls::ClientTls {
+        roots: std::sync::Arc::new(roots),
+        insecure: raw.insecure,
+        server_name,
+        alpn_http: http,
+        resume: !raw.no_resume,
+    }))
+}
+
+/// The host of a target as written: `https://HOST:PORT/...`, `tcp://HOST:PORT`, `HOST:PORT`,
+/// without the brackets of an IPv6 address.
+fn target_host(text: &str) -> &str {
+    let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6);
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
 /// The source addresses: `--bind` as given; else, for a loopback IPv4 target with many
@@ -597,6 +692,9 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     let mut delay = None;
     let mut stall_every = None;
     let mut stall = None;
+    let mut tls_cert = None;
+    let mut tls_key = None;
+    let mut self_signed = false;
     while let Some(arg) = parser.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
@@ -647,6 +745,9 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
                 let v = string(&mut parser, "--stall")?;
                 stall = Some(parse_duration(&v).map_err(|e| bad("--stall", &v, &e))?);
             }
+            Long("tls-cert") => tls_cert = Some(string(&mut parser, "--tls-cert")?),
+            Long("tls-key") => tls_key = Some(string(&mut parser, "--tls-key")?),
+            Long("tls") => self_signed = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
@@ -655,6 +756,25 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
         (Some(every), Some(pause)) => Some((every, pause)),
         (None, None) => None,
         _ => return Err(UsageError("--stall-every N and --stall DUR go together: give both".to_string())),
+    };
+    let tls = match (tls_cert, tls_key, self_signed) {
+        (None, None, false) => None,
+        (None, None, true) => Some(crate::tls::ServerIdentity::self_signed()),
+        (Some(cert), Some(key), false) => {
+            let identity = crate::tls::ServerIdentity {
+                cert_pem: read_file(&cert, "--tls-cert")?,
+                key_pem: read_file(&key, "--tls-key")?,
+            };
+            // Checked now, so a bad file is a usage error rather than a failed server thread.
+            identity
+                .config(mode == ServeMode::Http)
+                .map_err(|e| bad("--tls-cert/--tls-key", &format!("{cert}, {key}"), &e))?;
+            Some(identity)
+        }
+        (_, _, true) => {
+            return Err(UsageError("--tls makes its own certificate: drop --tls-cert/--tls-key".to_string()))
+        }
+        _ => return Err(UsageError("--tls-cert and --tls-key go together: give both".to_string())),
     };
     Ok(Command::Serve(ServeConfig {
         listen: addr,
@@ -665,6 +785,7 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
         cpus,
         delay,
         stall,
+        tls,
     }))
 }
 
@@ -977,7 +1098,16 @@ mod tests {
             (&["http://127.0.0.1:9/", "--expect-status", "abc"], "--expect-status"),
             (&["http://127.0.0.1:70000/"], "TARGET"),
             (&["http:///path"], "TARGET"),
-            (&["https://127.0.0.1/"], "TARGET"),
+            (&["https://127.0.0.1:9/", "--cacert", "/nonexistent/ca.pem"], "--cacert"),
+            (&["https://127.0.0.1:9/", "--cacert", "Cargo.toml"], "--cacert"),
+            (&["https://127.0.0.1:9/", "--sni", "bad name!"], "--sni"),
+            (&["http://127.0.0.1:9/", "-k"], "-k/--insecure"),
+            (&["http://127.0.0.1:9/", "--cacert", "x.pem"], "--cacert"),
+            (&["127.0.0.1:9", "--data", "x", "--no-resume"], "--no-resume"),
+            (&["http://127.0.0.1:9/", "--tls"], "--tls"),
+            (&["serve", "--tls-cert", "Cargo.toml"], "--tls-key"),
+            (&["serve", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "--tls-cert"),
+            (&["serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"], "--tls-cert"),
             (&["127.0.0.1:9", "--data", "x", "-H", "A: b"], "-H/--header"),
             (&["127.0.0.1:9", "--data", "x", "--expect-status", "200"], "--expect-status"),
         ];
@@ -986,6 +1116,26 @@ mod tests {
             assert!(message.contains(flag), "{args:?}: '{message}' does not name {flag}");
             assert!(!message.contains('\n'), "{args:?}: message is not one line");
         }
+    }
+
+    #[test]
+    fn tls_targets_set_up_tls() {
+        let c = run(&["https://localhost:8443/x", "-k", "--no-resume"]).unwrap();
+        let tls = c.tls.expect("https:// is TLS");
+        assert!(tls.insecure && !tls.resume && tls.alpn_http);
+        assert_eq!(tls.server_name.to_str(), "localhost");
+        assert_eq!(c.target.addr.port(), 8443);
+        let c = run(&["https://127.0.0.1/", "--sni", "example.com"]).unwrap();
+        assert_eq!(c.target.addr.port(), 443, "https:// defaults to port 443");
+        assert_eq!(c.tls.as_ref().unwrap().server_name.to_str(), "example.com");
+        assert!(String::from_utf8_lossy(&c.payload).contains("Host: 127.0.0.1\r\n"), "no :443 in Host");
+        let c = run(&["tcp://127.0.0.1:9", "--tls", "--data", "x"]).unwrap();
+        let tls = c.tls.expect("--tls is TLS");
+        assert!(!tls.alpn_http && tls.resume && !tls.insecure);
+        assert_eq!(tls.server_name.to_str(), "127.0.0.1");
+        assert!(run(&["http://127.0.0.1:9/"]).unwrap().tls.is_none());
+        assert_eq!(target_host("https://[::1]:8443/p"), "::1");
+        assert_eq!(target_host("localhost:80"), "localhost");
     }
 
     #[test]

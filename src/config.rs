@@ -59,6 +59,8 @@ pub struct Config {
     pub bind: Vec<std::net::IpAddr>,
     /// Close with FIN instead of RST under `--reconnect` (`--graceful-close`).
     pub graceful_close: bool,
+    /// TLS (`https://`, or `--tls` with a raw target); `None` for plain TCP.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl Config {
@@ -152,6 +154,9 @@ pub struct ServeConfig {
     /// Freeze the whole server thread for the duration after every N requests
     /// (`--stall-every N --stall DUR`).
     pub stall: Option<(u64, Duration)>,
+    /// Serve TLS with this certificate and key (`--tls-cert`/`--tls-key`, or `--tls`'s
+    /// self-signed one).
+    pub tls: Option<crate::tls::ServerIdentity>,
 }
 
 impl ServeConfig {

@@ -144,6 +144,7 @@ fn demo(args: &DemoArgs) -> ExitCode {
         cpus: server_core.map(|c| vec![c]),
         delay: None,
         stall: None,
+        tls: args.identity.clone(),
     };
     let server_stop = Arc::new(AtomicBool::new(false));
     let server = match Server::start(&serve_config, Arc::clone(&server_stop)) {
@@ -154,7 +155,8 @@ fn demo(args: &DemoArgs) -> ExitCode {
     let config = args.config(addr);
     if !config.json {
         eprintln!(
-            "demo: clobber serve --mode http on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            "demo: clobber serve --mode http{} on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            if args.identity.is_some() { " --tls" } else { "" },
             server_core.map(|c| format!(", pinned to CPU {c}")).unwrap_or_default(),
             config.duration.map_or(0.0, |d| d.as_secs_f64()),
             config.connections

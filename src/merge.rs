@@ -60,6 +60,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
         rate_asked: runs.iter().map(|(_, r)| r.rate_asked).sum(),
         warmup_s: None,
         start_unix_s: start,
+        tls: runs.iter().find_map(|(_, r)| r.tls.as_ref().map(|t| t.setup.clone())),
     };
     Ok(Report::new(&info, &total))
 }
@@ -90,6 +91,9 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
         }
     }
     s.connections_opened = run.connections_opened;
+    if let Some(tls) = &run.tls {
+        (s.tls_handshakes, s.tls_resumed) = (tls.handshakes, tls.resumed);
+    }
     s.bytes_sent = run.bytes_sent;
     s.bytes_received = run.bytes_received;
     s.in_flight_at_end = run.in_flight_at_end;

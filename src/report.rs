@@ -33,6 +33,30 @@ pub struct RunInfo {
     pub warmup_s: Option<f64>,
     /// Wall-clock time (Unix seconds) when measuring began.
     pub start_unix_s: f64,
+    /// TLS settings; `None` for plain TCP.
+    pub tls: Option<TlsSetup>,
+}
+
+/// How a run used TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsSetup {
+    /// The server's certificate was checked (false under `-k/--insecure`).
+    pub verified: bool,
+    /// The name sent as SNI and verified.
+    pub server_name: String,
+    /// Sessions resumed on new connections (false under `--no-resume`).
+    pub resumption: bool,
+}
+
+/// TLS in the JSON report: the setup and what the handshakes did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsReport {
+    #[serde(flatten)]
+    pub setup: TlsSetup,
+    /// Handshakes completed while measuring, and how many of them resumed a session.
+    pub handshakes: u64,
+    pub resumed: u64,
+    pub handshakes_per_s: f64,
 }
 
 impl RunInfo {
@@ -49,6 +73,11 @@ impl RunInfo {
             rate_asked: config.rate,
             warmup_s: config.warmup.map(|d| d.as_secs_f64()),
             start_unix_s,
+            tls: config.tls.as_ref().map(|tls| TlsSetup {
+                verified: !tls.insecure,
+                server_name: tls.server_name.to_str().into_owned(),
+                resumption: tls.resume,
+            }),
         }
     }
 }
@@ -76,9 +105,12 @@ pub struct Report {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub latency_us: LatencyReport,
-    /// Connect times, in microseconds (from starting a connect to its completion).
+    /// Connect times, in microseconds (from starting a connect to its completion; with TLS,
+    /// to the end of the handshake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_us: Option<Latency>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsReport>,
     pub client_cpu: ClientCpu,
     /// HTTP only: responses by status code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +246,12 @@ impl Report {
                 uncorrected: paced.then(|| Latency::of(&stats.service_us)),
             },
             connect_us: (!stats.connect_us.is_empty()).then(|| Latency::of(&stats.connect_us)),
+            tls: info.tls.clone().map(|setup| TlsReport {
+                setup,
+                handshakes: stats.tls_handshakes,
+                resumed: stats.tls_resumed,
+                handshakes_per_s: if duration_s > 0.0 { stats.tls_handshakes as f64 / duration_s } else { 0.0 },
+            }),
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
@@ -271,6 +309,15 @@ impl Report {
             self.pipeline,
             self.framing
         );
+        if let Some(tls) = &self.tls {
+            let check = if tls.setup.verified {
+                format!("certificate verified for {}", tls.setup.server_name)
+            } else {
+                format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name)
+            };
+            let resume = if tls.setup.resumption { "session resumption on" } else { "no resumption (--no-resume)" };
+            let _ = writeln!(out, "  TLS: {check}; {resume}");
+        }
         if let Some(w) = self.warmup_s {
             let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
         }
@@ -334,6 +381,15 @@ impl Report {
             );
         }
         let _ = writeln!(out);
+        if let Some(tls) = &self.tls {
+            let _ = writeln!(
+                out,
+                "  TLS          {} handshakes ({}/s), {} resumed",
+                group(tls.handshakes),
+                rate(tls.handshakes_per_s),
+                group(tls.resumed)
+            );
+        }
         if self.errors == 0 {
             let _ = writeln!(out, "  Errors       none");
         } else {
@@ -544,6 +600,7 @@ mod tests {
             rate_asked: None,
             warmup_s: None,
             start_unix_s: 1_800_000_000.0,
+            tls: None,
         };
         let report = Report::new(&info, &stats);
         let back: Report = serde_json::from_str(&report.to_json()).unwrap();

@@ -26,6 +26,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ServeConfig, ServeMode};
 use crate::protocol::raw::Delimiter;
+use crate::tls::TlsStream;
 
 const LISTENER: Token = Token(usize::MAX);
 const STOP_CHECK: Duration = Duration::from_millis(50);
@@ -103,6 +104,10 @@ impl Server {
 }
 
 fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
+    let tls = match &config.tls {
+        Some(identity) => Some(identity.config(config.mode == ServeMode::Http).map_err(io::Error::other)?),
+        None => None,
+    };
     let mut poll = Poll::new()?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut events = Events::with_capacity(1024);
@@ -122,7 +127,7 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&mut listener, &mut poll, &mut conns, &mut counts);
+                accept_all(&mut listener, &mut poll, tls.as_ref(), &mut conns, &mut counts);
                 continue;
             }
             let key = event.token().0;
@@ -173,17 +178,31 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
     Ok(counts)
 }
 
-fn accept_all(listener: &mut TcpListener, poll: &mut Poll, conns: &mut Slab<ServerConn>, counts: &mut ServeCounts) {
+fn accept_all(
+    listener: &mut TcpListener,
+    poll: &mut Poll,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+    conns: &mut Slab<ServerConn>,
+    counts: &mut ServeCounts,
+) {
     loop {
         match listener.accept() {
             Ok((mut stream, _)) => {
                 let _ = stream.set_nodelay(true);
                 let entry = conns.vacant_entry();
                 let token = Token(entry.key());
-                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_ok() {
-                    entry.insert(ServerConn::new(stream));
-                    counts.connections += 1;
+                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
+                    continue;
                 }
+                let stream = match tls {
+                    None => ServerStream::Plain(stream),
+                    Some(config) => match crate::tls::accept(config, stream) {
+                        Ok(session) => ServerStream::Tls(Box::new(session)),
+                        Err(_) => continue,
+                    },
+                };
+                entry.insert(ServerConn::new(stream));
+                counts.connections += 1;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             // Out of descriptors, or a connection reset before it was accepted: try later.
@@ -213,8 +232,65 @@ impl Responder {
     }
 }
 
+/// An accepted socket, with a TLS session on it or not.
+enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<rustls::ServerConnection>>),
+}
+
+impl ServerStream {
+    /// Whether a read of `n` bytes into `len` left nothing to read (see `Transport::emptied_by`).
+    fn emptied_by(&self, n: usize, len: usize) -> bool {
+        match self {
+            ServerStream::Plain(_) => n < len,
+            ServerStream::Tls(tls) => tls.emptied_by(n, len),
+        }
+    }
+
+    /// Whether TLS records wait for the socket.
+    fn has_held(&self) -> bool {
+        match self {
+            ServerStream::Plain(_) => false,
+            ServerStream::Tls(tls) => tls.has_held(),
+        }
+    }
+
+    /// Sends TLS records the socket did not take yet; `WouldBlock` while it is full.
+    fn send_held(&mut self) -> io::Result<()> {
+        match self {
+            ServerStream::Plain(_) => Ok(()),
+            ServerStream::Tls(tls) => tls.send_records(),
+        }
+    }
+}
+
+impl Read for ServerStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ServerStream::Plain(tcp) => tcp.read(buf),
+            ServerStream::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for ServerStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ServerStream::Plain(tcp) => tcp.write(buf),
+            ServerStream::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ServerStream::Plain(_) => Ok(()),
+            ServerStream::Tls(tls) => tls.send_records(),
+        }
+    }
+}
+
 struct ServerConn {
-    stream: TcpStream,
+    stream: ServerStream,
     readable: bool,
     writable: bool,
     /// The client closed its side: keep reading past a short read to see the EOF.
@@ -237,7 +313,7 @@ struct ServerConn {
 }
 
 impl ServerConn {
-    fn new(stream: TcpStream) -> ServerConn {
+    fn new(stream: ServerStream) -> ServerConn {
         ServerConn {
             stream,
             readable: false,
@@ -266,7 +342,21 @@ impl ServerConn {
             if self.pending() > 0 && self.writable && !self.flush() {
                 return;
             }
+            if self.writable && self.stream.has_held() {
+                match self.stream.send_held() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    Err(_) => {
+                        self.closed = true;
+                        return;
+                    }
+                }
+            }
             if self.pending() == 0 && self.held.is_empty() && self.close_after_flush {
+                // TLS records still queued go out first (a full socket raises a writable event).
+                if self.stream.has_held() {
+                    return;
+                }
                 self.closed = true;
                 return;
             }
@@ -280,7 +370,7 @@ impl ServerConn {
                     return;
                 }
                 Ok(n) => {
-                    if n < space {
+                    if self.stream.emptied_by(n, space) {
                         self.readable = false;
                     }
                     let fresh = self.in_len..self.in_len + n;

@@ -36,10 +36,17 @@ pub enum ErrorKind {
     Io,
     /// An HTTP status outside `--expect-status`.
     Status,
+    /// The TLS handshake failed (other than on the certificate or an alert), or the socket
+    /// failed or closed during it.
+    TlsHandshake,
+    /// The server's certificate did not verify (unknown issuer, wrong name, expired).
+    TlsCert,
+    /// The server sent a TLS alert.
+    TlsAlert,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::AddrNotAvailable,
@@ -50,6 +57,9 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Io,
         ErrorKind::Status,
+        ErrorKind::TlsHandshake,
+        ErrorKind::TlsCert,
+        ErrorKind::TlsAlert,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -66,6 +76,9 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Io => "io",
             ErrorKind::Status => "status",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::TlsCert => "tls_cert",
+            ErrorKind::TlsAlert => "tls_alert",
         }
     }
 
@@ -86,12 +99,18 @@ impl ErrorKind {
             ErrorKind::Timeout => "response timed out",
             ErrorKind::Io => "other I/O error",
             ErrorKind::Status => "HTTP status not in --expect-status",
+            ErrorKind::TlsHandshake => "TLS handshake failed",
+            ErrorKind::TlsCert => "server certificate rejected (see --cacert, --sni, -k)",
+            ErrorKind::TlsAlert => "TLS alert from the server",
         }
     }
 
     /// Classifies an I/O error; `connecting` says whether the connection was established.
     pub fn of_io(err: &std::io::Error, connecting: bool) -> ErrorKind {
         use std::io::ErrorKind as K;
+        if let Some(tls) = crate::tls::TlsError::of_io(err) {
+            return tls.kind(connecting);
+        }
         match err.kind() {
             K::ConnectionRefused => ErrorKind::ConnectRefused,
             K::AddrNotAvailable => ErrorKind::AddrNotAvailable,
@@ -185,8 +204,11 @@ pub struct WorkerStats {
     /// Completed responses.
     pub requests: u64,
     pub errors: [u64; ErrorKind::COUNT],
-    /// Connections that completed their connect.
+    /// Connections that completed their connect (and TLS handshake).
     pub connections_opened: u64,
+    /// TLS handshakes completed, and how many of them resumed a session.
+    pub tls_handshakes: u64,
+    pub tls_resumed: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Requests written whose responses had not completed when the run ended.
@@ -224,6 +246,8 @@ impl WorkerStats {
             requests: 0,
             errors: [0; ErrorKind::COUNT],
             connections_opened: 0,
+            tls_handshakes: 0,
+            tls_resumed: 0,
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
@@ -245,10 +269,12 @@ impl WorkerStats {
     /// Forgets everything measured (the warm-up is over) and starts the timeline at `start`.
     /// The connections stay open, so their count is kept.
     pub fn restart(&mut self, start: Instant) {
-        let connections_opened = self.connections_opened;
+        let (connections_opened, tls_handshakes, tls_resumed) =
+            (self.connections_opened, self.tls_handshakes, self.tls_resumed);
         let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
         *self = WorkerStats::new(start);
-        self.connections_opened = connections_opened;
+        (self.connections_opened, self.tls_handshakes, self.tls_resumed) =
+            (connections_opened, tls_handshakes, tls_resumed);
         self.connect_us = connect_us;
     }
 
@@ -312,6 +338,8 @@ impl AddAssign<&WorkerStats> for WorkerStats {
             *a += b;
         }
         self.connections_opened += other.connections_opened;
+        self.tls_handshakes += other.tls_handshakes;
+        self.tls_resumed += other.tls_resumed;
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;

@@ -41,8 +41,32 @@ use crate::stats::{ErrorKind, WorkerStats};
 
 /// A byte stream whose connect completes in the background.
 pub trait Transport: Read + Write {
-    /// `Ok(true)` once connected, `Ok(false)` while the connect is under way, `Err` if it failed.
+    /// Whether the transport queues bytes for the socket itself (TLS records), which
+    /// `send_held` sends on writable events.
+    const QUEUES_WRITES: bool = false;
+
+    /// `Ok(true)` once connected (for TLS: once the handshake is done), `Ok(false)` while that
+    /// is under way, `Err` if it failed.
     fn connect_result(&mut self) -> io::Result<bool>;
+
+    /// Whether a read that returned `n` bytes into a buffer of `len` left nothing to read: on
+    /// Linux a short read of a socket means its queue is empty. A TLS transport also needs
+    /// its own buffers empty.
+    #[inline]
+    fn emptied_by(&self, n: usize, len: usize) -> bool {
+        n < len
+    }
+
+    /// Sends what the transport holds back for the socket (TLS records a full socket did not
+    /// take); `WouldBlock` while the socket is still full.
+    fn send_held(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// For a TLS session once connected: whether it resumed an earlier one. `None` without TLS.
+    fn resumed(&self) -> Option<bool> {
+        None
+    }
 }
 
 impl Transport for mio::net::TcpStream {
@@ -320,6 +344,19 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.readable |= ready.readable || ready.read_closed;
         self.writable |= ready.writable;
         self.read_closed |= ready.read_closed;
+        if T::QUEUES_WRITES && ready.writable && !matches!(self.phase, Phase::Connecting | Phase::Writing) {
+            // Records left queued when the batch's write filled the socket; a write sends them
+            // itself, and the handshake does its own.
+            let io = self.io.as_mut().expect("an open connection has a socket");
+            match io.send_held() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) => {
+                    self.close_io_error(e, ctx);
+                    return true;
+                }
+            }
+        }
         loop {
             let step = match self.phase {
                 Phase::Connecting => self.on_connecting(ctx),
@@ -479,6 +516,10 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             Ok(true) => {
                 self.connected = true;
                 ctx.stats.connections_opened += 1;
+                if let Some(resumed) = io.resumed() {
+                    ctx.stats.tls_handshakes += 1;
+                    ctx.stats.tls_resumed += u64::from(resumed);
+                }
                 ctx.stats.record_connect(ctx.now.saturating_duration_since(self.opened_at));
                 self.writable = true;
                 if self.outstanding > 0 {
@@ -525,9 +566,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             Ok(0) => self.on_eof(ctx),
             Ok(n) => {
                 ctx.stats.bytes_received += n as u64;
-                if n < ctx.scratch.len() {
-                    // On Linux a short read emptied the socket's queue: skip the read that
-                    // would only say WouldBlock; the next arrival raises a new edge.
+                if io.emptied_by(n, ctx.scratch.len()) {
+                    // The read emptied the socket's queue: skip the read that would only say
+                    // WouldBlock; the next arrival raises a new edge.
                     self.readable = false;
                 }
                 self.consume(n, ctx)

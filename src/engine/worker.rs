@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, Phase, Ready, RequestPlan};
+use super::conn::{Budget, Conn, Ctx, Phase, Ready, RequestPlan, Transport};
 use super::pacer::Pacer;
 use super::socket::{self, SocketOptions};
 use crate::config::Config;
@@ -70,6 +70,38 @@ pub struct Progress {
     pub warming_up: AtomicBool,
 }
 
+/// How a worker turns a socket whose connect is under way into the transport its connections
+/// use: the socket itself, or a TLS session on it.
+pub trait Connector {
+    type Stream: Transport;
+    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<Self::Stream>;
+}
+
+/// Plain TCP.
+pub struct Plain;
+
+impl Connector for Plain {
+    type Stream = mio::net::TcpStream;
+
+    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<mio::net::TcpStream> {
+        Ok(tcp)
+    }
+}
+
+/// TLS, with this worker's own client configuration (and so its own session cache).
+pub struct Tls {
+    tls: crate::tls::ClientTls,
+    config: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl Connector for Tls {
+    type Stream = crate::tls::TlsStream<rustls::ClientConnection>;
+
+    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<Self::Stream> {
+        self.tls.connect(&self.config, tcp)
+    }
+}
+
 /// Runs one worker to its end and returns what it measured.
 pub fn run<F: Framer>(
     config: &Config,
@@ -81,8 +113,26 @@ pub fn run<F: Framer>(
     if let Some(core) = plan.core {
         core_affinity::set_for_current(core);
     }
+    // One monomorphized event loop per transport, as per framing.
+    match &config.tls {
+        None => run_with(config, plan, Plain, make_framer, stop, progress),
+        Some(tls) => {
+            let connector = Tls { config: tls.config()?, tls: tls.clone() };
+            run_with(config, plan, connector, make_framer, stop, progress)
+        }
+    }
+}
+
+fn run_with<C: Connector, F: Framer>(
+    config: &Config,
+    plan: WorkerPlan,
+    connector: C,
+    make_framer: impl Fn() -> F,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> io::Result<WorkerStats> {
     let cpu_start = CpuTime::of_this_thread();
-    let mut worker = Worker::new(config, &plan, make_framer)?;
+    let mut worker = Worker::new(config, &plan, connector, make_framer)?;
     worker.run(stop, progress)?;
     let now = Instant::now();
     let mut stats = worker.finish(now);
@@ -117,10 +167,11 @@ impl Shared {
     }
 }
 
-struct Worker<F> {
+struct Worker<C: Connector, F> {
     poll: Poll,
     events: Events,
-    conns: Slab<Conn<mio::net::TcpStream, F>>,
+    conns: Slab<Conn<C::Stream, F>>,
+    connector: C,
     shared: Shared,
     /// This worker's share of `-n`, for the reset when the warm-up ends.
     requests: Option<u64>,
@@ -153,8 +204,8 @@ struct Worker<F> {
     deferred: Vec<usize>,
 }
 
-impl<F: Framer> Worker<F> {
-    fn new(config: &Config, plan: &WorkerPlan, make_framer: impl Fn() -> F) -> io::Result<Worker<F>> {
+impl<C: Connector, F: Framer> Worker<C, F> {
+    fn new(config: &Config, plan: &WorkerPlan, connector: C, make_framer: impl Fn() -> F) -> io::Result<Worker<C, F>> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.connections);
         for _ in 0..plan.connections {
@@ -175,6 +226,7 @@ impl<F: Framer> Worker<F> {
             connecting: 0,
             deferred: Vec::with_capacity(plan.connections),
             conns,
+            connector,
             shared: Shared {
                 scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
                 stats: WorkerStats::new(plan.measure_from),
@@ -404,7 +456,7 @@ impl<F: Framer> Worker<F> {
         let source = (!self.sources.is_empty()).then(|| self.sources[key % self.sources.len()]);
         let result = socket::connect(self.addr, source, self.options).and_then(|mut stream| {
             self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
-            Ok(stream)
+            self.connector.wrap(stream)
         });
         match result {
             Ok(stream) => {

@@ -339,13 +339,20 @@ pub struct Url {
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path: String,
-    /// The `Host` header's value: the host, and the port unless it is 80.
+    /// The `Host` header's value: the host, and the port unless it is the scheme's default.
     pub authority: String,
+    /// `https://`.
+    pub tls: bool,
 }
 
-/// Parses `http://HOST[:PORT][/PATH][?QUERY]`. The fragment is dropped.
+/// Parses `http[s]://HOST[:PORT][/PATH][?QUERY]`. The fragment is dropped.
 pub fn parse_url(text: &str) -> Result<Url, String> {
-    let rest = text.strip_prefix("http://").ok_or("expected http://")?;
+    let (rest, tls) = match (text.strip_prefix("http://"), text.strip_prefix("https://")) {
+        (Some(rest), _) => (rest, false),
+        (_, Some(rest)) => (rest, true),
+        _ => return Err("expected http:// or https://".to_string()),
+    };
+    let default_port = if tls { 443 } else { 80 };
     let rest = rest.split('#').next().unwrap_or("");
     let split = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(split);
@@ -373,15 +380,15 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
         return Err("the host is missing".to_string());
     }
     let port = match port {
-        None => 80,
+        None => default_port,
         Some(p) => p.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| format!("'{p}' is not a port (1-65535)"))?,
     };
     if path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
         return Err("the path must not contain spaces or control characters".to_string());
     }
     let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
-    let authority = if port == 80 { bracketed } else { format!("{bracketed}:{port}") };
-    Ok(Url { host: host.to_string(), port, path, authority })
+    let authority = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
+    Ok(Url { host: host.to_string(), port, path, authority, tls })
 }
 
 /// What goes into the request a run sends.

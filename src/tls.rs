@@ -1,0 +1,446 @@
+//! TLS with rustls over the same non-blocking sockets, inside the same event loops: no thread
+//! and no runtime of its own.
+//!
+//! `TlsStream` pairs a mio `TcpStream` with a rustls connection (client or server) and is a
+//! byte stream like the socket: a read returns plaintext, reading TLS records from the socket
+//! only when rustls has no plaintext left; a write encrypts into rustls' record queue and sends
+//! what the socket takes. Records the socket did not take stay queued (at most rustls' 64 KiB
+//! buffer limit; past it a write says `WouldBlock`) and go out with the next write or on the
+//! next writable event (`send_held`). The client's handshake runs in `connect_result`, so it is
+//! part of the connection's Connecting state; the server's runs inside its reads.
+//!
+//! Copies: a read copies plaintext once, from rustls' buffer (where it was decrypted in place)
+//! into the worker's read buffer; a write encrypts the request from the plan's buffer straight
+//! into a record. Nothing else is copied.
+//!
+//! Failures of the TLS layer travel as `io::Error`s that carry a `TlsError`, so that they take
+//! the same paths as socket errors and `ErrorKind::of_io` can name their kind.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::ops::DerefMut;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::Resumption;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, ClientConnection, ConnectionCommon, DigitallySignedStruct, HandshakeKind, RootCertStore,
+    ServerConfig, ServerConnection, SideData, SignatureScheme,
+};
+
+use crate::engine::conn::Transport;
+use crate::stats::ErrorKind;
+
+/// A failure of the TLS layer.
+#[derive(Debug)]
+pub enum TlsError {
+    /// rustls refused something: a certificate, an alert from the peer, a malformed record.
+    Rustls(rustls::Error),
+    /// The socket failed or closed before the handshake completed.
+    Handshake(String),
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Rustls(e) => write!(f, "TLS: {e}"),
+            TlsError::Handshake(what) => write!(f, "TLS handshake: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {}
+
+impl TlsError {
+    /// The error kind of this failure; `connecting` says whether the handshake was under way.
+    pub fn kind(&self, connecting: bool) -> ErrorKind {
+        use rustls::Error as E;
+        match self {
+            TlsError::Rustls(
+                E::InvalidCertificate(_) | E::NoCertificatesPresented | E::InvalidCertRevocationList(_),
+            ) => ErrorKind::TlsCert,
+            TlsError::Rustls(E::AlertReceived(_)) => ErrorKind::TlsAlert,
+            TlsError::Rustls(_) if !connecting => ErrorKind::Protocol,
+            TlsError::Rustls(_) | TlsError::Handshake(_) => ErrorKind::TlsHandshake,
+        }
+    }
+
+    /// The `TlsError` an I/O error carries, if it carries one.
+    pub fn of_io(err: &io::Error) -> Option<&TlsError> {
+        err.get_ref().and_then(|e| e.downcast_ref::<TlsError>())
+    }
+}
+
+fn tls_error(e: TlsError) -> io::Error {
+    io::Error::other(e)
+}
+
+fn is_would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// A socket with a TLS session on it. `S` is a `ClientConnection` or a `ServerConnection`.
+pub struct TlsStream<S> {
+    tcp: TcpStream,
+    tls: S,
+    /// The TCP connect completed (clients; a server's socket is connected from the start).
+    tcp_connected: bool,
+    /// The socket said EOF: what rustls still holds is all there is.
+    eof: bool,
+    /// The last read from the socket was short, so its queue was empty then.
+    drained: bool,
+}
+
+/// The socket as rustls reads it, noting whether a read was short.
+struct ShortReadProbe<'a> {
+    tcp: &'a mut TcpStream,
+    short: bool,
+}
+
+impl Read for ShortReadProbe<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
+    }
+}
+
+impl<S, D> TlsStream<S>
+where
+    S: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    pub fn new(tcp: TcpStream, tls: S, tcp_connected: bool) -> TlsStream<S> {
+        TlsStream { tcp, tls, tcp_connected, eof: false, drained: false }
+    }
+
+    /// Writes queued records until none is left; `WouldBlock` when the socket is full.
+    pub fn send_records(&mut self) -> io::Result<()> {
+        while self.tls.wants_write() {
+            match self.tls.write_tls(&mut self.tcp) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether records wait for the socket.
+    pub fn has_held(&self) -> bool {
+        self.tls.wants_write()
+    }
+
+    /// Sends what is queued, as far as the socket takes it now.
+    fn send_some(&mut self) -> io::Result<()> {
+        match self.send_records() {
+            Err(e) if !is_would_block(&e) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Decrypts and acts on the records read so far. On an error, the alert that says why is
+    /// sent if the socket takes it.
+    fn process(&mut self) -> io::Result<()> {
+        if let Err(e) = self.tls.process_new_packets() {
+            let _ = self.send_records();
+            return Err(tls_error(TlsError::Rustls(e)));
+        }
+        Ok(())
+    }
+
+    /// Reads records from the socket into rustls and processes them. `Ok(false)` at EOF.
+    fn read_records(&mut self) -> io::Result<bool> {
+        loop {
+            let mut probe = ShortReadProbe { tcp: &mut self.tcp, short: false };
+            let result = self.tls.read_tls(&mut probe);
+            self.drained = probe.short;
+            match result {
+                Ok(0) => {
+                    self.eof = true;
+                    self.process()?;
+                    return Ok(false);
+                }
+                Ok(_) => {
+                    self.process()?;
+                    // A handshake message or an alert to answer (clients: nothing after the
+                    // handshake but a key update).
+                    if self.tls.wants_write() {
+                        self.send_some()?;
+                    }
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether a read that returned `n` of `len` bytes left nothing to read: it did not fill
+    /// the buffer, so rustls holds no more plaintext (`process_new_packets` decrypts every
+    /// whole record it has), and the last read from the socket was short. Then, as for a
+    /// plain socket, the next arrival raises a new edge.
+    pub fn emptied_by(&self, n: usize, len: usize) -> bool {
+        n < len && self.drained
+    }
+}
+
+impl<S, D> Read for TlsStream<S>
+where
+    S: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if is_would_block(&e) => {}
+                // The peer closed the socket without close_notify, as most HTTP servers do:
+                // an EOF like any other, which the framing judges.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            if self.eof {
+                return Ok(0);
+            }
+            self.read_records()?;
+        }
+    }
+}
+
+impl<S, D> Write for TlsStream<S>
+where
+    S: DerefMut<Target = ConnectionCommon<D>>,
+    D: SideData,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send_some()?;
+        // Takes as much as rustls' record queue has room for (all of it unless the socket has
+        // been refusing records).
+        let n = self.tls.writer().write(buf)?;
+        self.send_some()?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_records()
+    }
+}
+
+impl Transport for TlsStream<ClientConnection> {
+    const QUEUES_WRITES: bool = true;
+
+    fn emptied_by(&self, n: usize, len: usize) -> bool {
+        TlsStream::emptied_by(self, n, len)
+    }
+
+    /// The TCP connect, then the handshake: `Ok(true)` once the session is established.
+    fn connect_result(&mut self) -> io::Result<bool> {
+        if !self.tcp_connected {
+            if !self.tcp.connect_result()? {
+                return Ok(false);
+            }
+            self.tcp_connected = true;
+        }
+        let in_handshake = |e: io::Error| match TlsError::of_io(&e) {
+            Some(_) => e,
+            None => tls_error(TlsError::Handshake(e.to_string())),
+        };
+        while self.tls.is_handshaking() {
+            if self.tls.wants_write() {
+                match self.send_records() {
+                    Ok(()) => continue,
+                    Err(e) if is_would_block(&e) => return Ok(false),
+                    Err(e) => return Err(in_handshake(e)),
+                }
+            }
+            match self.read_records() {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(tls_error(TlsError::Handshake("the server closed the connection".to_string())))
+                }
+                Err(e) if is_would_block(&e) => return Ok(false),
+                Err(e) => return Err(in_handshake(e)),
+            }
+        }
+        // The client's Finished may still be queued; the first request's write sends it if not.
+        self.send_some().map_err(in_handshake)?;
+        Ok(true)
+    }
+
+    fn send_held(&mut self) -> io::Result<()> {
+        self.send_records()
+    }
+
+    fn resumed(&self) -> Option<bool> {
+        Some(self.tls.handshake_kind() == Some(HandshakeKind::Resumed))
+    }
+}
+
+/// The client side of a run's TLS, as the command line set it up.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// Trusted roots: the system's store plus `--cacert`.
+    pub roots: Arc<RootCertStore>,
+    /// `-k/--insecure`: no certificate check at all.
+    pub insecure: bool,
+    /// The name sent as SNI and checked against the certificate (`--sni`, or the URL's host).
+    pub server_name: ServerName<'static>,
+    /// Offer ALPN `http/1.1` (HTTP targets).
+    pub alpn_http: bool,
+    /// Resume sessions on new connections (`--no-resume` turns it off).
+    pub resume: bool,
+}
+
+impl ClientTls {
+    /// A worker's client configuration: each worker builds its own, so its session cache (a
+    /// rustls type with a lock inside) is touched only by its own thread, once per handshake.
+    pub fn config(&self) -> io::Result<Arc<ClientConfig>> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?;
+        let mut config = if self.insecure {
+            let algorithms = provider.signature_verification_algorithms;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(algorithms)))
+                .with_no_client_auth()
+        } else {
+            builder.with_root_certificates(Arc::clone(&self.roots)).with_no_client_auth()
+        };
+        if self.alpn_http {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        }
+        if !self.resume {
+            config.resumption = Resumption::disabled();
+        }
+        if std::env::var_os("SSLKEYLOGFILE").is_some() {
+            config.key_log = Arc::new(rustls::KeyLogFile::new());
+        }
+        Ok(Arc::new(config))
+    }
+
+    /// Starts a TLS session on a socket whose TCP connect is under way.
+    pub fn connect(&self, config: &Arc<ClientConfig>, tcp: TcpStream) -> io::Result<TlsStream<ClientConnection>> {
+        let session = ClientConnection::new(Arc::clone(config), self.server_name.clone()).map_err(io::Error::other)?;
+        Ok(TlsStream::new(tcp, session, false))
+    }
+}
+
+/// The trusted roots: the system's CA store (rustls-native-certs reads the same files as
+/// OpenSSL, so clobber trusts what curl and wrk on the machine trust) plus the PEM files
+/// given. Returns the store and how many roots came from the system.
+pub fn load_roots(extra_pem_files: &[std::path::PathBuf]) -> Result<(RootCertStore, usize), String> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (system, _) = roots.add_parsable_certificates(native.certs);
+    for path in extra_pem_files {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("{}: not a PEM certificate file ({e})", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!("{}: no PEM certificate in it", path.display()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok((roots, system))
+}
+
+/// `-k/--insecure`: every certificate is accepted, but the handshake's signatures are still
+/// checked (so the session is a real one, only its peer unauthenticated).
+#[derive(Debug)]
+struct AcceptAnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// A certificate chain and its key, in PEM, for `clobber serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl ServerIdentity {
+    /// A new self-signed certificate for `localhost`, 127.0.0.1 and ::1 (the demo's; also
+    /// what a test trusts with `--cacert`).
+    pub fn self_signed() -> ServerIdentity {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let key = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate for fixed names");
+        ServerIdentity { cert_pem: key.cert.pem().into_bytes(), key_pem: key.key_pair.serialize_pem().into_bytes() }
+    }
+
+    /// The server configuration: TLS 1.2 and 1.3, stateless session tickets (so clients can
+    /// resume), ALPN `http/1.1` when `http`.
+    pub fn config(&self, http: bool) -> Result<Arc<ServerConfig>, String> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("not a PEM certificate ({e})"))?;
+        if certs.is_empty() {
+            return Err("no PEM certificate in it".to_string());
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| format!("no PEM private key ({e})"))?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
+        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
+        if http {
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        }
+        Ok(Arc::new(config))
+    }
+}
+
+/// A server-side session on an accepted socket.
+pub fn accept(config: &Arc<ServerConfig>, tcp: TcpStream) -> io::Result<TlsStream<ServerConnection>> {
+    let session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+    Ok(TlsStream::new(tcp, session, true))
+}
