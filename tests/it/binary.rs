@@ -250,3 +250,31 @@ fn http_status_tallies_and_expect_status_exit_code() {
     let (requests, _) = server.stop();
     assert_eq!(requests, 400);
 }
+
+#[test]
+fn demo_tls_verifies_its_own_certificate_and_counts_handshakes() {
+    let out = clobber(&["demo", "--tls", "-d", "500ms", "-c", "4", "--no-pin", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    assert_eq!(report["tls"]["verified"], true);
+    assert_eq!(report["tls"]["handshakes"], report["connections_opened"]);
+    assert!(report["requests"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn tls_certificate_errors_exit_1_and_insecure_is_in_the_header() {
+    let server = ServeProcess::start(&["--mode", "http", "--tls"]);
+    let url = format!("https://{}/", server.addr);
+    let out = clobber(&[&url, "-d", "500ms", "-c", "2", "--no-pin", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert!(report["errors_by_kind"]["tls_cert"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["error_messages"]["tls_cert"].as_str().unwrap().contains("UnknownIssuer"), "{report}");
+    let out = clobber(&[&url, "-n", "200", "-c", "2", "--no-pin", "-k"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("certificate NOT verified (--insecure)"), "{text}");
+    let (requests, connections) = server.stop();
+    assert_eq!(requests, 200);
+    assert!(connections >= 2);
+}

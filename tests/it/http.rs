@@ -7,7 +7,7 @@ use clobber::config::ServeMode;
 use clobber::stats::{ErrorKind, WorkerStats};
 
 use crate::nginx::Nginx;
-use crate::support::{run, serve, Dribble, Script};
+use crate::support::{http_config, run, serve, wait_for, Dribble, Script};
 
 fn status(stats: &WorkerStats, code: usize) -> u64 {
     stats.status[code]
@@ -193,22 +193,4 @@ fn a_404_is_counted_as_such() {
     assert_eq!(stats.errors_total(), 0);
     let (stats, _) = dribble_http(Script::http(response), &["-n", "30", "-c", "2", "--expect-status", "200"]);
     assert_eq!((stats.requests, stats.error_count(ErrorKind::Status), stats.successes()), (30, 30, 0));
-}
-
-/// A config for an http:// URL from command-line words (the URL first).
-fn http_config(words: &[&str]) -> clobber::config::Config {
-    let mut all = vec!["--no-pin".to_string()];
-    all.extend(words.iter().map(|s| s.to_string()));
-    match clobber::cli::parse(all) {
-        Ok(clobber::cli::Command::Run(c)) => c,
-        other => panic!("expected a run config, got {other:?}"),
-    }
-}
-
-/// Waits up to two seconds for `ready`, for counts another process writes.
-fn wait_for(ready: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !ready() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -9,3 +9,4 @@ mod measure;
 mod nginx;
 mod raw;
 mod support;
+mod tls;

@@ -10,6 +10,9 @@ pub struct Nginx {
     pub port: u16,
     /// A second server whose connections close after 10 requests (`keepalive_requests 10`).
     pub port_limited: u16,
+    /// A TLS server (certificate for localhost and 127.0.0.1, made at start) whose log
+    /// (`tls.log`) has a line per request: status, then `r` if the session was resumed.
+    pub port_tls: u16,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -31,7 +34,10 @@ impl Nginx {
     pub fn start() -> Nginx {
         let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (port, port_limited) = (free_port(), free_port());
+        let (port, port_limited, port_tls) = (free_port(), free_port(), free_port());
+        let identity = clobber::tls::ServerIdentity::self_signed();
+        std::fs::write(dir.join("cert.pem"), &identity.cert_pem).unwrap();
+        std::fs::write(dir.join("key.pem"), &identity.key_pem).unwrap();
         let d = dir.display();
         let conf = format!(
             "worker_processes 1;\n\
@@ -58,6 +64,14 @@ impl Nginx {
                  keepalive_requests 10;\n\
                  location / {{ return 200 \"hello\\n\"; }}\n\
                }}\n\
+               log_format tls '$status $ssl_session_reused $ssl_protocol';\n\
+               server {{\n\
+                 listen 127.0.0.1:{port_tls} ssl backlog=4096;\n\
+                 ssl_certificate {d}/cert.pem;\n\
+                 ssl_certificate_key {d}/key.pem;\n\
+                 access_log {d}/tls.log tls;\n\
+                 location / {{ return 200 \"hello\\n\"; }}\n\
+               }}\n\
              }}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
@@ -72,10 +86,11 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx starts");
-        let nginx = Nginx { port, port_limited, dir, child: Some(child) };
+        let nginx = Nginx { port, port_limited, port_tls, dir, child: Some(child) };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err()
             || TcpStream::connect(("127.0.0.1", port_limited)).is_err()
+            || TcpStream::connect(("127.0.0.1", port_tls)).is_err()
         {
             assert!(Instant::now() < deadline, "nginx did not listen: {}", nginx.error_log());
             std::thread::sleep(Duration::from_millis(20));
@@ -89,6 +104,21 @@ impl Nginx {
 
     pub fn limited_url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.port_limited)
+    }
+
+    pub fn tls_url(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port_tls)
+    }
+
+    /// The certificate the TLS server presents (self-signed: also its CA).
+    pub fn cert_path(&self) -> String {
+        self.dir.join("cert.pem").display().to_string()
+    }
+
+    /// Requests the TLS server answered, and how many came on resumed sessions.
+    pub fn tls_logged(&self) -> (usize, usize) {
+        let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
+        (log.lines().count(), log.lines().filter(|l| l.split(' ').nth(1) == Some("r")).count())
     }
 
     /// Lines in the access log: one per request nginx answered.

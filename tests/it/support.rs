@@ -26,6 +26,7 @@ pub fn serve_with(mode: ServeMode, change: impl FnOnce(&mut ServeConfig)) -> Ser
         cpus: None,
         delay: None,
         stall: None,
+        tls: None,
     };
     change(&mut config);
     Server::start(&config, Arc::new(AtomicBool::new(false))).expect("server starts")
@@ -42,6 +43,7 @@ pub fn serve(mode: ServeMode, respond: Option<&[u8]>) -> Server {
         cpus: None,
         delay: None,
         stall: None,
+        tls: None,
     };
     Server::start(&config, Arc::new(AtomicBool::new(false))).expect("server starts")
 }
@@ -195,5 +197,23 @@ fn dribble_conn(mut stream: TcpStream, script: &Script, requests: &AtomicU64, st
         if script.close_after.is_some_and(|limit| answered >= limit) {
             return;
         }
+    }
+}
+
+/// A config from command-line words (the target first), as typed.
+pub fn http_config(words: &[&str]) -> clobber::config::Config {
+    let mut all = vec!["--no-pin".to_string()];
+    all.extend(words.iter().map(|s| s.to_string()));
+    match clobber::cli::parse(all) {
+        Ok(clobber::cli::Command::Run(c)) => c,
+        other => panic!("expected a run config, got {other:?}"),
+    }
+}
+
+/// Waits up to two seconds for `ready`, for counts another process writes.
+pub fn wait_for(ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !ready() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

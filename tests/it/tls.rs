@@ -1,0 +1,169 @@
+//! TLS against nginx (its log says which requests came on resumed sessions) and against
+//! `clobber serve --tls`: counts on both sides, verification failures by kind, resumption.
+
+use clobber::config::ServeMode;
+use clobber::stats::{ErrorKind, WorkerStats};
+use clobber::tls::ServerIdentity;
+
+use crate::nginx::Nginx;
+use crate::support::{http_config, run, serve_with, wait_for};
+
+fn tls_run(url: &str, args: &[&str]) -> WorkerStats {
+    let mut words = vec![url, "-d", "60s"];
+    words.extend_from_slice(args);
+    run(&http_config(&words))
+}
+
+#[test]
+fn nginx_tls_counts_match_keep_alive_pipelined_and_reconnect() {
+    let nginx = Nginx::start();
+    let (url, ca) = (nginx.tls_url(), nginx.cert_path());
+    let mut expected = 0;
+    let runs: [&[&str]; 3] = [
+        &["-n", "3000", "-c", "10", "-t", "2"],
+        &["-n", "2000", "-c", "5", "--pipeline", "8"],
+        &["-n", "400", "-c", "4", "--reconnect"],
+    ];
+    for args in runs {
+        let mut words = args.to_vec();
+        words.extend_from_slice(&["--cacert", &ca]);
+        let (_, reused_before) = nginx.tls_logged();
+        let stats = tls_run(&url, &words);
+        let n: u64 = args[1].parse().unwrap();
+        expected += n as usize;
+        assert_eq!((stats.requests, stats.status[200]), (n, n), "{args:?}");
+        assert_eq!(stats.errors_total(), 0, "{args:?}: {:?}", stats.first_error);
+        assert_eq!(stats.tls_handshakes, stats.connections_opened, "{args:?}: a handshake per connection");
+        wait_for(|| nginx.tls_logged().0 == expected);
+        let (logged, reused) = nginx.tls_logged();
+        assert_eq!(logged, expected, "{args:?}");
+        if args.contains(&"--reconnect") {
+            assert_eq!(stats.connections_opened, n);
+            // Both sides agree on which handshakes resumed, and most did (a connection that
+            // starts before any ticket has arrived does a full one).
+            assert_eq!(stats.tls_resumed, (reused - reused_before) as u64, "client and nginx disagree on resumption");
+            assert!(stats.tls_resumed >= n / 2, "only {} of {n} handshakes resumed", stats.tls_resumed);
+        }
+    }
+}
+
+#[test]
+fn nginx_tls_no_resume_does_full_handshakes() {
+    let nginx = Nginx::start();
+    let stats = tls_run(
+        &nginx.tls_url(),
+        &["-n", "200", "-c", "2", "--reconnect", "--no-resume", "--cacert", &nginx.cert_path()],
+    );
+    assert_eq!((stats.requests, stats.tls_handshakes, stats.tls_resumed), (200, 200, 0));
+    wait_for(|| nginx.tls_logged().0 == 200);
+    assert_eq!(nginx.tls_logged(), (200, 0), "nginx saw no resumed session");
+}
+
+#[test]
+fn wrong_sni_fails_verification_and_insecure_then_succeeds() {
+    let nginx = Nginx::start();
+    let ca = nginx.cert_path();
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "2", "--cacert", &ca, "--sni", "wrong.example"]);
+    assert_eq!(stats.requests, 0);
+    assert!(stats.error_count(ErrorKind::TlsCert) > 0, "{:?}", stats.errors);
+    assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("wrong.example") || message.contains("NotValidForName"), "{message}");
+    // No --cacert: the self-signed certificate is not in the system store.
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1"]);
+    assert!(stats.first_error[ErrorKind::TlsCert as usize].as_deref().unwrap_or("").contains("UnknownIssuer"));
+    let stats = tls_run(&nginx.tls_url(), &["-n", "100", "-c", "2", "--sni", "wrong.example", "--insecure"]);
+    assert_eq!((stats.requests, stats.errors_total()), (100, 0), "{:?}", stats.first_error);
+}
+
+/// `clobber serve --tls` with its certificate trusted through --cacert.
+fn serve_tls(mode: ServeMode) -> (clobber::server::Server, tempfile_path::Cert) {
+    let identity = ServerIdentity::self_signed();
+    let cert = tempfile_path::Cert::write(&identity.cert_pem);
+    let server = serve_with(mode, |c| c.tls = Some(identity));
+    (server, cert)
+}
+
+mod tempfile_path {
+    /// A PEM file that is removed when dropped.
+    pub struct Cert(pub String);
+
+    impl Cert {
+        pub fn write(pem: &[u8]) -> Cert {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir().join(format!("clobber-test-ca-{}-{n}.pem", std::process::id()));
+            std::fs::write(&path, pem).unwrap();
+            Cert(path.display().to_string())
+        }
+    }
+
+    impl Drop for Cert {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+#[test]
+fn clobber_serve_tls_counts_match() {
+    let runs: [&[&str]; 3] = [
+        &["-n", "5000", "-c", "10", "-t", "2"],
+        &["-n", "4000", "-c", "5", "--pipeline", "16"],
+        &["-n", "300", "-c", "3", "--reconnect"],
+    ];
+    for args in runs {
+        let (server, ca) = serve_tls(ServeMode::Http);
+        let url = format!("https://localhost:{}/", server.local_addr().port());
+        let mut words = args.to_vec();
+        words.extend_from_slice(&["--cacert", &ca.0]);
+        let stats = tls_run(&url, &words);
+        let counts = server.stop().unwrap();
+        let n: u64 = args[1].parse().unwrap();
+        assert_eq!((stats.requests, counts.requests), (n, n), "{args:?}: {:?}", stats.first_error);
+        assert_eq!(stats.connections_opened, counts.connections, "{args:?}");
+        assert_eq!(stats.tls_handshakes, counts.connections, "{args:?}");
+        if args.contains(&"--reconnect") {
+            assert!(stats.tls_resumed >= n / 2, "{args:?}: {} resumed", stats.tls_resumed);
+        }
+    }
+}
+
+#[test]
+fn raw_tcp_over_tls_echo_counts_match() {
+    let (server, ca) = serve_tls(ServeMode::Echo);
+    let target = format!("tcp://127.0.0.1:{}", server.local_addr().port());
+    let stats = tls_run(
+        &target,
+        &[
+            "--tls",
+            "--cacert",
+            &ca.0,
+            "--data",
+            "ping\\n",
+            "--until",
+            "\\n",
+            "-n",
+            "3000",
+            "-c",
+            "4",
+            "--pipeline",
+            "4",
+        ],
+    );
+    let counts = server.stop().unwrap();
+    assert_eq!((stats.requests, counts.requests), (3000, 3000), "{:?}", stats.first_error);
+    assert_eq!(stats.bytes_received, 3000 * 5);
+}
+
+#[test]
+fn tls_to_a_plain_server_is_a_handshake_error_not_a_hang() {
+    let server = serve_with(ServeMode::Http, |_| {});
+    let url = format!("https://127.0.0.1:{}/", server.local_addr().port());
+    let started = std::time::Instant::now();
+    let stats = tls_run(&url, &["-d", "1s", "-c", "2", "-k", "--connect-timeout", "500ms"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(stats.requests, 0);
+    assert!(stats.error_count(ErrorKind::TlsHandshake) > 0, "{:?} {:?}", stats.errors, stats.first_error);
+    server.stop().unwrap();
+}
