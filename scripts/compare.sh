@@ -11,15 +11,20 @@
 # (ab where wrk has no equivalent).
 #
 # Usage: scripts/compare.sh
-#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo"
-# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx) and builds
+#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
+# TLS scenarios go to a second nginx server block (TLS 1.3, an ECDSA P-256 certificate made
+# here with openssl, session tickets on): keep-alive https (clobber vs wrk) and a handshake per
+# request (clobber --reconnect with and without resumption vs ab, which never resumes).
+# clobber verifies the certificate (--cacert; a self-signed leaf, CA:FALSE, as webpki wants);
+# wrk and ab do not verify.
+# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl) and builds
 # clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-50}
 RUNS=${RUNS:-3}
-SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo}
+SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo tls tlsreconnect}
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
@@ -34,6 +39,7 @@ need wrk wrk
 need h2load nghttp2-client
 need ab apache2-utils
 need nginx nginx
+need openssl openssl
 command -v python3 >/dev/null || need python3 python3-minimal
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -60,8 +66,11 @@ trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 
-# nginx: one worker on the server CPU.
+# nginx: one worker on the server CPU; plain HTTP and TLS.
 nginx_port=$(free_port)
+tls_port=$(free_port)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 head -c 16384 /dev/zero | tr '\0' 'x' >"$tmp/16k.bin"
 mask=$(python3 -c "print(bin(1 << $server_cpu)[2:])")
 cat >"$tmp/nginx.conf" <<CONF
@@ -81,6 +90,13 @@ http {
         listen 127.0.0.1:$nginx_port backlog=8192;
         location = / { return 200 "hello\n"; }
         location = /16k.bin { root $tmp; }
+    }
+    server {
+        listen 127.0.0.1:$tls_port ssl backlog=8192;
+        ssl_certificate $tmp/cert.pem;
+        ssl_certificate_key $tmp/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location = / { return 200 "hello\n"; }
     }
 }
 CONF
@@ -144,10 +160,21 @@ for i in $(seq "$RUNS"); do
             measure large16k clobber "$nginx_worker" clobber "$bin" "$lurl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure large16k wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$lurl"
             ;;
+        tls)
+            turl="https://127.0.0.1:$tls_port/"
+            measure tls-keepalive clobber "$nginx_worker" clobber "$bin" "$turl" --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure tls-keepalive wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$turl"
+            ;;
+        tlsreconnect)
+            turl="https://127.0.0.1:$tls_port/"
+            measure tls-handshake "clobber --reconnect --no-resume" "$nginx_worker" clobber "$bin" "$turl" --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --reconnect --no-resume --json
+            measure tls-handshake "clobber --reconnect (resumed)" "$nginx_worker" clobber "$bin" "$turl" --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --reconnect --json
+            measure tls-handshake "ab" "$nginx_worker" ab ab -q -c "$C" -t "$secs" -n 100000000 "$turl"
+            ;;
         echo)
             measure echo16 "clobber raw --pipeline 16" "$serve_echo_pid" clobber "$bin" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
             ;;
-        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo)" >&2; exit 2 ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect)" >&2; exit 2 ;;
         esac
     done
 done

@@ -522,11 +522,19 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 }
                 ctx.stats.record_connect(ctx.now.saturating_duration_since(self.opened_at));
                 self.writable = true;
-                if self.outstanding > 0 {
+                let step = if self.outstanding > 0 {
                     // A batch reserved before the connect (--reconnect) goes out at once.
-                    return self.start_batch(ctx);
+                    self.start_batch(ctx)
+                } else {
+                    self.next_batch(ctx)
+                };
+                if T::QUEUES_WRITES && !matches!(self.phase, Phase::Writing) {
+                    // No request follows at once (--rate, or the budget is spent): the end of
+                    // the handshake goes out alone. A failure shows on the next operation.
+                    let io = self.io.as_mut().expect("a connected connection has a socket");
+                    let _ = io.send_held();
                 }
-                self.next_batch(ctx)
+                step
             }
             Ok(false) => Step::Wait,
             Err(e) => self.close_io_error(e, ctx),

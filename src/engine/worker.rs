@@ -117,7 +117,7 @@ pub fn run<F: Framer>(
     match &config.tls {
         None => run_with(config, plan, Plain, make_framer, stop, progress),
         Some(tls) => {
-            let connector = Tls { config: tls.config()?, tls: tls.clone() };
+            let connector = Tls { config: tls.config(plan.connections)?, tls: tls.clone() };
             run_with(config, plan, connector, make_framer, stop, progress)
         }
     }

@@ -130,6 +130,18 @@ fn clobber_serve_tls_counts_match() {
 }
 
 #[test]
+fn reconnect_with_many_connections_still_resumes() {
+    // rustls' default cache keeps 8 tickets per server: 40 connections opening together
+    // would mostly find none. The worker's pool keeps enough.
+    let (server, ca) = serve_tls(ServeMode::Http);
+    let url = format!("https://localhost:{}/", server.local_addr().port());
+    let stats = tls_run(&url, &["-n", "3000", "-c", "40", "--reconnect", "--cacert", &ca.0]);
+    let counts = server.stop().unwrap();
+    assert_eq!((stats.requests, counts.requests, stats.tls_handshakes), (3000, 3000, 3000));
+    assert!(stats.tls_resumed >= 2700, "only {} of 3000 resumed", stats.tls_resumed);
+}
+
+#[test]
 fn raw_tcp_over_tls_echo_counts_match() {
     let (server, ca) = serve_tls(ServeMode::Echo);
     let target = format!("tcp://127.0.0.1:{}", server.local_addr().port());
