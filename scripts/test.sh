@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# The test command README names: installs the servers the tests start (nginx) when they are
-# missing, then runs the whole suite. The tests start and stop their own nginx, on their own
-# ports, with their own config; nothing here starts a server.
+# The test command README names: installs what the tests start when it is missing (nginx,
+# whose access log the HTTP and TLS tests compare counts with; Chromium, in which a test
+# renders the HTML report), then runs the whole suite. The tests start and stop their own
+# nginx, on their own ports, with their own config; nothing here starts a server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-    echo "scripts/test.sh: installing nginx (the HTTP tests compare counts with its access log)" >&2
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "scripts/test.sh: installing ${missing[*]}" >&2
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nginx >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts an nginx service on install; the tests do not use it (their own ports).
 cargo test "$@"
+# The page test's screenshot, for a person to look at.
+shot=$(ls target/tmp/report-screenshot.png 2>/dev/null || true)
+[ -z "$shot" ] || echo "scripts/test.sh: the HTML report as Chromium drew it: $shot"

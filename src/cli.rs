@@ -28,6 +28,7 @@ USAGE:
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
                                                 (demo --tls: over TLS, self-signed)
     clobber merge A.json B.json ...             one report from several runs' JSON
+    clobber report A.json [B.json ...] -o F     an HTML page of charts (report --help)
 
 LOAD:
     -c, --connections N   open connections in total, spread over the threads [default: 50]
@@ -91,6 +92,7 @@ RATE AND MEASUREMENT:
 
 OUTPUT:
         --json            print the report as one JSON object on stdout
+        --html PATH       also write the report as an HTML page of charts to PATH
         --progress        a line per second on stderr (default when stderr is a terminal
                           and the output is not --json)
     -h, --help            print this help
@@ -109,6 +111,24 @@ Counts, statuses and errors are added; the latency histograms (carried losslessl
 report's `histogram` field) are merged, so the percentiles are those of all requests, never
 averages; timelines are joined by wall-clock second. Run the loads with --start-at so that
 they begin together.
+";
+
+pub const REPORT_HELP: &str = "\
+clobber report: one self-contained HTML page from runs' JSON reports
+
+USAGE:
+    clobber report RUN.json [MORE.json ...] [-o PAGE.html] [--label NAME ...]
+
+OPTIONS:
+    -o, --output PATH     write the page here [default: standard output]
+        --label NAME      the name of the next run on the page, in file order (repeatable)
+                          [default: the file name without .json]
+
+The page has the runs' commands, targets, dates and machines, a table of results side by side,
+and charts: latency by percentile (from the full histogram, to p99.999), responses per second,
+p50 and p99 per second, and errors per second by kind. Several runs are overlaid, one colour
+and marker each. Everything is inline (SVG and CSS): it opens offline and can be attached to a
+ticket. `clobber ... --html PAGE.html` writes the same page straight from a run.
 ";
 
 pub const SERVE_HELP: &str = "\
@@ -150,6 +170,12 @@ pub enum Command {
     Merge {
         files: Vec<std::path::PathBuf>,
         json: bool,
+    },
+    /// Runs' JSON reports into an HTML page.
+    Report {
+        files: Vec<std::path::PathBuf>,
+        labels: Vec<String>,
+        output: Option<std::path::PathBuf>,
     },
     Help(&'static str),
     Version,
@@ -239,6 +265,7 @@ struct RunArgs {
     insecure: bool,
     sni: Option<String>,
     no_resume: bool,
+    html: Option<String>,
 }
 
 /// Parses the arguments after the program name.
@@ -288,7 +315,9 @@ where
             Short('k') | Long("insecure") => raw.insecure = true,
             Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
             Long("no-resume") => raw.no_resume = true,
+            Long("html") => raw.html = Some(string(&mut parser, "--html")?),
             Value(v) if first && v == "merge" => return parse_merge(parser),
+            Value(v) if first && v == "report" => return parse_report(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
             Value(v) if first && v == "demo" => demo = true,
             Value(v) => {
@@ -387,6 +416,7 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
     let (target, payload, framing, expect_status) =
         if http { http_request(&raw, &target_text)? } else { raw_request(&raw, &target_text, pipeline)? };
     let tls = client_tls(&raw, &target_text, http)?;
+    let html = raw.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let connect_timeout = match &raw.connect_timeout {
         Some(v) => parse_duration(v).map_err(|e| bad("--connect-timeout", v, &e))?,
         None => Duration::from_secs(5),
@@ -419,7 +449,46 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         bind,
         graceful_close: raw.graceful_close,
         tls,
+        html,
     })
+}
+
+/// A file path whose directory exists, checked before the run so that its end is not lost.
+fn writable_path(path: &str, flag: &str) -> Result<std::path::PathBuf, UsageError> {
+    let p = std::path::PathBuf::from(path);
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if path.is_empty() || p.is_dir() || !dir.is_dir() {
+        return Err(bad(flag, path, "expected a file path in an existing directory"));
+    }
+    Ok(p)
+}
+
+/// `clobber report FILE... [-o PATH] [--label NAME]...`.
+fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
+    let mut files = Vec::new();
+    let mut labels = Vec::new();
+    let mut output = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help(REPORT_HELP)),
+            Short('o') | Long("output") => {
+                output = Some(writable_path(&string(&mut parser, "-o/--output")?, "-o/--output")?);
+            }
+            Long("label") => labels.push(string(&mut parser, "--label")?),
+            Value(v) => files.push(std::path::PathBuf::from(v)),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if files.is_empty() {
+        return Err(UsageError("report needs at least one JSON report (clobber ... --json > run.json)".to_string()));
+    }
+    if labels.len() > files.len() {
+        return Err(bad("--label", &labels[files.len()], &format!("more labels than the {} files", files.len())));
+    }
+    Ok(Command::Report { files, labels, output })
 }
 
 /// The TLS settings of a run: on for `https://` and for `--tls`; the TLS flags need one.
@@ -1106,6 +1175,10 @@ mod tests {
             (&["127.0.0.1:9", "--data", "x", "--no-resume"], "--no-resume"),
             (&["http://127.0.0.1:9/", "--tls"], "--tls"),
             (&["serve", "--tls-cert", "Cargo.toml"], "--tls-key"),
+            (&["http://127.0.0.1:9/", "--html", "/nonexistent/dir/page.html"], "--html"),
+            (&["report", "a.json", "-o", "/nonexistent/dir/page.html"], "-o/--output"),
+            (&["report", "a.json", "--label", "x", "--label", "y"], "--label"),
+            (&["report"], "report"),
             (&["serve", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "--tls-cert"),
             (&["serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"], "--tls-cert"),
             (&["127.0.0.1:9", "--data", "x", "-H", "A: b"], "-H/--header"),

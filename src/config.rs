@@ -61,6 +61,8 @@ pub struct Config {
     pub graceful_close: bool,
     /// TLS (`https://`, or `--tls` with a raw target); `None` for plain TCP.
     pub tls: Option<crate::tls::ClientTls>,
+    /// Also write the report as an HTML page here (`--html`).
+    pub html: Option<std::path::PathBuf>,
 }
 
 impl Config {

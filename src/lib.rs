@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod html;
 pub mod merge;
 pub mod protocol;
 pub mod report;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clobber::cli::{self, Command, DemoArgs};
 use clobber::config::{Config, ServeConfig, ServeMode};
+use clobber::html::PageRun;
 use clobber::protocol::raw::Delimiter;
 use clobber::report::{self, Report, RunInfo};
 use clobber::server::Server;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Ok(Command::Serve(config)) => serve(&config),
         Ok(Command::Demo(args)) => demo(&args),
         Ok(Command::Merge { files, json }) => merge(&files, json),
+        Ok(Command::Report { files, labels, output }) => html_report(&files, &labels, output.as_deref()),
     }
 }
 
@@ -78,7 +80,41 @@ fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
     } else {
         print!("{}", report.to_text());
     }
+    if let Some(path) = &config.html {
+        let run = PageRun { label: report.target.clone(), report: report.clone() };
+        if let Err(e) = write_page(&[run], Some(path)) {
+            return fail(&e);
+        }
+    }
     ExitCode::from(report.exit_code())
+}
+
+/// `clobber report`: the runs' JSON reports as one HTML page.
+fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&std::path::Path>) -> ExitCode {
+    let names = clobber::html::labels(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>(), labels);
+    let mut runs = Vec::with_capacity(files.len());
+    for (file, label) in files.iter().zip(names) {
+        match clobber::merge::read_report(file) {
+            Ok(report) => runs.push(PageRun { label, report }),
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    match write_page(&runs, output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Renders the page and writes it to `output` (standard output if `None`).
+fn write_page(runs: &[PageRun], output: Option<&std::path::Path>) -> Result<(), String> {
+    let page = clobber::html::render(runs)?;
+    match output {
+        Some(path) => std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => {
+            use std::io::Write as _;
+            std::io::stdout().write_all(page.as_bytes()).map_err(|e| format!("cannot write the page: {e}"))
+        }
+    }
 }
 
 fn unix_now() -> f64 {

@@ -30,15 +30,19 @@ fn bad(file: &Path, why: impl Into<String>) -> MergeError {
     MergeError { file: file.to_path_buf(), why: why.into() }
 }
 
+/// Reads one JSON report (`clobber ... --json`).
+pub fn read_report(file: &Path) -> Result<Report, MergeError> {
+    let text = std::fs::read_to_string(file).map_err(|e| bad(file, format!("cannot read it: {e}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
+}
+
 /// Reads and merges `files` into one report.
 pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
     assert!(!files.is_empty(), "the command line asks for at least one file");
     let mut runs = Vec::with_capacity(files.len());
     for file in files {
-        let text = std::fs::read_to_string(file).map_err(|e| bad(file, format!("cannot read it: {e}")))?;
-        let report: Report = serde_json::from_str(&text)
-            .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))?;
-        runs.push((file.as_path(), report));
+        runs.push((file.as_path(), read_report(file)?));
     }
     let start = runs.iter().map(|(_, r)| r.start_unix_s).fold(f64::INFINITY, f64::min);
     let end = runs.iter().map(|(_, r)| r.start_unix_s + r.duration_s).fold(f64::NEG_INFINITY, f64::max);
@@ -61,6 +65,12 @@ pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
         warmup_s: None,
         start_unix_s: start,
         tls: runs.iter().find_map(|(_, r)| r.tls.as_ref().map(|t| t.setup.clone())),
+        command: crate::report::command_line(),
+        // One machine only when all the runs ran on the same kind.
+        machine: match runs.first().and_then(|(_, r)| r.machine.clone()) {
+            Some(m) if runs.iter().all(|(_, r)| r.machine.as_ref() == Some(&m)) => Some(m),
+            _ => None,
+        },
     };
     Ok(Report::new(&info, &total))
 }
@@ -125,6 +135,13 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
         let slot = &mut s.timeline[index];
         slot.requests += second.requests;
         slot.errors += second.errors;
+        for (name, &n) in &second.errors_by_kind {
+            let kind = ErrorKind::ALL
+                .iter()
+                .find(|k| k.name() == name)
+                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", second.t)))?;
+            slot.errors_by_kind[*kind as usize] += n;
+        }
         let h = decode_histogram::<u32>(&second.histogram)
             .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", second.t)))?;
         slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", second.t)))?;

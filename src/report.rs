@@ -16,7 +16,7 @@ use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::stats::{ErrorKind, WorkerStats};
+use crate::stats::{ErrorKind, Machine, WorkerStats};
 
 /// What was run, as the report's header describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,9 @@ pub struct RunInfo {
     pub start_unix_s: f64,
     /// TLS settings; `None` for plain TCP.
     pub tls: Option<TlsSetup>,
+    /// The command line that made the run, as typed (quoted where needed).
+    pub command: String,
+    pub machine: Option<Machine>,
 }
 
 /// How a run used TLS.
@@ -78,14 +81,37 @@ impl RunInfo {
                 server_name: tls.server_name.to_str().into_owned(),
                 resumption: tls.resume,
             }),
+            command: command_line(),
+            machine: Some(Machine::this()),
         }
     }
+}
+
+/// This process's command line, quoted for a POSIX shell where a word needs it.
+pub fn command_line() -> String {
+    let quote = |w: String| {
+        if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=,@%+".contains(&b)) {
+            w
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    let mut words = std::env::args();
+    let program = words
+        .next()
+        .map(|p| std::path::Path::new(&p).file_name().map_or(p.clone(), |n| n.to_string_lossy().into_owned()));
+    program.into_iter().chain(words.map(quote)).collect::<Vec<_>>().join(" ")
 }
 
 /// A finished run, in the units and names of the JSON schema (README documents it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub clobber_version: String,
+    /// The command line of the run (empty in reports from before it was recorded).
+    #[serde(default)]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
     pub target: String,
     pub address: String,
     pub threads: usize,
@@ -193,6 +219,9 @@ pub struct Second {
     pub t: u64,
     pub requests: u64,
     pub errors: u64,
+    /// `errors` by kind, the kinds that occurred this second.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors_by_kind: BTreeMap<String, u64>,
     pub p50_us: u64,
     pub p99_us: u64,
     /// This second's latency histogram, same encoding as the report's.
@@ -220,6 +249,8 @@ impl Report {
         let paced = info.rate_asked.is_some();
         Report {
             clobber_version: crate::cli::VERSION.to_string(),
+            command: info.command.clone(),
+            machine: info.machine.clone(),
             target: info.target.clone(),
             address: info.address.clone(),
             threads: info.threads,
@@ -361,6 +392,9 @@ impl Report {
             }
             _ => write_latency(&mut out, "Latency", &self.latency_us.summary),
         }
+        if let Ok(h) = decode_histogram::<u64>(&self.histogram) {
+            write_bars(&mut out, &h);
+        }
         let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
         let _ = writeln!(
             out,
@@ -475,6 +509,46 @@ fn write_latency(out: &mut String, title: &str, l: &Latency) {
     );
 }
 
+/// The latency distribution in `n` buckets spaced evenly on a log scale from the fastest
+/// response to the slowest (linear buckets, as hey draws them, leave a long tail in one bar):
+/// (from, to, responses), in microseconds. Empty for an empty histogram.
+pub fn latency_buckets(h: &Histogram<u64>, n: usize) -> Vec<(u64, u64, u64)> {
+    if h.is_empty() || n == 0 {
+        return Vec::new();
+    }
+    let (min, max) = (h.min().max(1), h.max().max(1));
+    if min >= max {
+        return vec![(min, max, h.len())];
+    }
+    let ratio = (max as f64 / min as f64).ln();
+    let edge = |i: usize| (min as f64 * (ratio * i as f64 / n as f64).exp()).round() as u64;
+    let mut buckets: Vec<(u64, u64, u64)> = (0..n).map(|i| (edge(i), edge(i + 1), 0)).collect();
+    for v in h.iter_recorded() {
+        let value = h.highest_equivalent(v.value_iterated_to()).clamp(min, max);
+        let at = ((value as f64 / min as f64).ln() / ratio * n as f64) as usize;
+        buckets[at.min(n - 1)].2 += v.count_at_value();
+    }
+    buckets
+}
+
+/// The text report's small histogram: one bar per bucket, the fullest 40 characters wide.
+fn write_bars(out: &mut String, h: &Histogram<u64>) {
+    let buckets = latency_buckets(h, 10);
+    let Some(top) = buckets.iter().map(|b| b.2).max().filter(|&t| t > 0) else { return };
+    let _ = writeln!(out, "  Histogram    (latency in log-spaced buckets: from - to, responses)");
+    for (from, to, n) in buckets {
+        let width = if n == 0 { 0 } else { ((n as f64 / top as f64) * 40.0).round().max(1.0) as usize };
+        let _ = writeln!(
+            out,
+            "    {:>9} - {:<9} {:>12}  {}",
+            micros(from as f64),
+            micros(to as f64),
+            group(n),
+            "■".repeat(width)
+        );
+    }
+}
+
 fn timeline(stats: &WorkerStats) -> Vec<Second> {
     // The last slot is only part of a second; keep it when the run ended inside it.
     let whole = stats.elapsed.as_secs_f64().ceil() as usize;
@@ -487,6 +561,11 @@ fn timeline(stats: &WorkerStats) -> Vec<Second> {
             t: t as u64,
             requests: slot.requests,
             errors: slot.errors,
+            errors_by_kind: ErrorKind::ALL
+                .iter()
+                .filter(|&&k| slot.errors_by_kind[k as usize] > 0)
+                .map(|&k| (k.name().to_string(), slot.errors_by_kind[k as usize]))
+                .collect(),
             p50_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.5) },
             p99_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.99) },
             histogram: encode_histogram(&slot.latency_us),
@@ -581,6 +660,24 @@ mod tests {
     }
 
     #[test]
+    fn latency_buckets_hold_every_response_once() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, crate::stats::LATENCY_US_MAX, 3).unwrap();
+        for v in [100u64, 100, 150, 400, 1_000, 9_000, 10_000] {
+            h.record(v).unwrap();
+        }
+        let b = latency_buckets(&h, 10);
+        assert_eq!(b.len(), 10);
+        assert_eq!(b.iter().map(|x| x.2).sum::<u64>(), 7);
+        assert_eq!((b[0].0, b[9].1), (100, h.max()));
+        assert_eq!(b[0].2, 3, "100, 100 and 150 µs are in the first bucket (100-158)");
+        assert!(b.windows(2).all(|w| w[0].1 == w[1].0), "buckets are contiguous");
+        let mut one = Histogram::<u64>::new(3).unwrap();
+        one.record(42).unwrap();
+        assert_eq!(latency_buckets(&one, 10), vec![(42, 42, 1)]);
+        assert!(latency_buckets(&Histogram::<u64>::new(3).unwrap(), 10).is_empty());
+    }
+
+    #[test]
     fn histograms_survive_the_json_round_trip() {
         let t0 = Instant::now();
         let mut stats = WorkerStats::new(t0);
@@ -601,6 +698,8 @@ mod tests {
             warmup_s: None,
             start_unix_s: 1_800_000_000.0,
             tls: None,
+            command: "clobber t".into(),
+            machine: None,
         };
         let report = Report::new(&info, &stats);
         let back: Report = serde_json::from_str(&report.to_json()).unwrap();

@@ -124,6 +124,28 @@ impl ErrorKind {
     }
 }
 
+/// The machine a run ran on, for the report's header.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cores: usize,
+    pub kernel: String,
+}
+
+impl Machine {
+    /// This machine, from `/proc` (fields are empty where it cannot be read).
+    pub fn this() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(String::new, |(_, v)| v.trim().to_string());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        Machine { cpu_model, cores: std::thread::available_parallelism().map_or(1, |n| n.get()), kernel }
+    }
+}
+
 /// CPU time of a thread or process, from the kernel.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct CpuTime {
@@ -173,6 +195,8 @@ pub const SLOT_LATENCY_US_MAX: u64 = 60_000_000;
 pub struct Slot {
     pub requests: u64,
     pub errors: u64,
+    /// `errors` by kind.
+    pub errors_by_kind: [u64; ErrorKind::COUNT],
     pub latency_us: Histogram<u32>,
 }
 
@@ -181,6 +205,7 @@ impl Slot {
         Slot {
             requests: 0,
             errors: 0,
+            errors_by_kind: [0; ErrorKind::COUNT],
             latency_us: Histogram::new_with_bounds(1, SLOT_LATENCY_US_MAX, 2).expect("valid histogram bounds"),
         }
     }
@@ -188,6 +213,9 @@ impl Slot {
     pub fn add(&mut self, other: &Slot) {
         self.requests += other.requests;
         self.errors += other.errors;
+        for (a, b) in self.errors_by_kind.iter_mut().zip(other.errors_by_kind.iter()) {
+            *a += b;
+        }
         self.latency_us.add(&other.latency_us).expect("slot histograms of equal bounds merge");
     }
 }
@@ -308,7 +336,9 @@ impl WorkerStats {
 
     pub fn record_error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
         self.errors[kind as usize] += 1;
-        self.timeline.last_mut().expect("the timeline always has a current slot").errors += 1;
+        let slot = self.timeline.last_mut().expect("the timeline always has a current slot");
+        slot.errors += 1;
+        slot.errors_by_kind[kind as usize] += 1;
         let slot = &mut self.first_error[kind as usize];
         if slot.is_none() {
             *slot = Some(detail());

@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::dead_addr;
 
-const BIN: &str = env!("CARGO_BIN_EXE_clobber");
+pub const BIN: &str = env!("CARGO_BIN_EXE_clobber");
 
-fn clobber(args: &[&str]) -> std::process::Output {
+pub fn clobber(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("the binary runs")
 }
 
@@ -18,7 +18,7 @@ fn signal(child: &Child, name: &str) {
 }
 
 /// Waits for `child` at most `limit`; kills it and fails if it takes longer.
-fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
+pub fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > limit {

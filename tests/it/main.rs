@@ -7,6 +7,7 @@ mod fuzz_corpus;
 mod http;
 mod measure;
 mod nginx;
+mod page;
 mod raw;
 mod support;
 mod tls;

@@ -1,0 +1,573 @@
+//! `clobber report` and `--html`: one self-contained HTML page (inline CSS and SVG; no script,
+//! no font, nothing fetched) from one or more runs' reports, overlaid on the same charts.
+//!
+//! Everything comes from the JSON report: the percentile curve from the lossless histogram
+//! (not from the rounded summary), the time charts from the per-second timeline.
+
+pub mod plot;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+
+use crate::report::{decode_histogram, group, Report};
+use plot::{look, Series, Unit};
+
+/// A line's points: (x, y) in the chart's units.
+pub type Points = Vec<(f64, f64)>;
+
+/// One run on the page.
+#[derive(Debug, Clone)]
+pub struct PageRun {
+    pub label: String,
+    pub report: Report,
+}
+
+/// Labels for runs read from `files`: `given` in order (`--label`), then the file names
+/// without `.json`; repeated names get a number.
+pub fn labels(files: &[&Path], given: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let base = given.get(i).cloned().unwrap_or_else(|| {
+            let name =
+                file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            name.strip_suffix(".json").map_or(name.clone(), str::to_string)
+        });
+        let mut label = base.clone();
+        let mut n = 2;
+        while out.contains(&label) {
+            label = format!("{base} ({n})");
+            n += 1;
+        }
+        out.push(label);
+    }
+    out
+}
+
+/// Points of the throughput chart: one per second of the timeline at its middle, responses
+/// divided by the second's length. The last second is usually cut short by the end of the
+/// run; it is scaled to its length, or left out when shorter than a quarter second (a rate
+/// over a sliver of time says nothing).
+pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
+    seconds(report)
+        .filter(|&(_, len)| len >= 0.25)
+        .map(|(i, len)| (i as f64 + len / 2.0, report.timeline[i].requests as f64 / len))
+        .collect()
+}
+
+/// Points of the p50 and p99 chart (in `unit`): the seconds that completed responses (the
+/// last one, as for throughput, unless it is a sliver).
+pub fn latency_points(report: &Report, unit: Unit) -> (Points, Points) {
+    let mut p50 = Vec::new();
+    let mut p99 = Vec::new();
+    for (i, len) in seconds(report) {
+        let s = &report.timeline[i];
+        if s.requests > 0 && len >= 0.25 {
+            let x = i as f64 + len / 2.0;
+            p50.push((x, s.p50_us as f64 * unit.per_us));
+            p99.push((x, s.p99_us as f64 * unit.per_us));
+        }
+    }
+    (p50, p99)
+}
+
+/// Each timeline entry with its length in seconds (1, except the last).
+fn seconds(report: &Report) -> impl Iterator<Item = (usize, f64)> + '_ {
+    let n = report.timeline.len();
+    (0..n).map(move |i| {
+        let len = if i + 1 == n { (report.duration_s - i as f64).clamp(0.0, 1.0) } else { 1.0 };
+        // A report whose duration is not known to the second (0) still shows its entries.
+        (i, if len == 0.0 && report.duration_s == 0.0 { 1.0 } else { len })
+    })
+}
+
+/// The error layers of one run: each kind that occurred, with its count per second.
+fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut kinds: Vec<&String> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys()).collect();
+    kinds.sort();
+    kinds.dedup();
+    let at = |i: usize| i as f64 + 0.5;
+    if kinds.is_empty() {
+        // A report from before errors were split by kind per second: one layer.
+        return vec![(
+            "errors".to_string(),
+            report.timeline.iter().enumerate().map(|(i, s)| (at(i), s.errors as f64)).collect(),
+        )];
+    }
+    kinds
+        .into_iter()
+        .map(|k| {
+            let points = report
+                .timeline
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (at(i), s.errors_by_kind.get(k).copied().unwrap_or(0) as f64))
+                .collect();
+            (k.clone(), points)
+        })
+        .collect()
+}
+
+/// The page's charts, each an SVG string, in page order, with their captions.
+pub struct Charts {
+    pub percentiles: String,
+    pub throughput: String,
+    pub latency: String,
+    /// One per run that had errors: (label, SVG).
+    pub errors: Vec<(String, String)>,
+}
+
+pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
+    let mut curves: Vec<Series> = Vec::new();
+    let mut max_us: f64 = 1.0;
+    for (i, run) in runs.iter().enumerate() {
+        let h: Histogram<u64> = decode_histogram(&run.report.histogram)
+            .map_err(|e| format!("{}: the latency histogram is corrupt: {e}", run.label))?;
+        let uncorrected: Option<Histogram<u64>> = match &run.report.histogram_uncorrected {
+            Some(text) => Some(
+                decode_histogram(text)
+                    .map_err(|e| format!("{}: the uncorrected histogram is corrupt: {e}", run.label))?,
+            ),
+            None => None,
+        };
+        max_us = max_us.max(h.max() as f64);
+        let label = if uncorrected.is_some() { format!("{} (corrected)", run.label) } else { run.label.clone() };
+        curves.push(Series { label, look: look(i), points: plot::percentile_curve(&h), thin: false });
+        if let Some(u) = uncorrected {
+            max_us = max_us.max(u.max() as f64);
+            curves.push(Series {
+                label: format!("{} (uncorrected)", run.label),
+                look: look(i),
+                points: plot::percentile_curve(&u),
+                thin: true,
+            });
+        }
+    }
+    let unit = Unit::for_max_us(max_us);
+    // A run of -d 4s lasts 4.000x s: its sliver of a fifth second is not plotted (see
+    // `throughput_points`), so the axis ends at 4.
+    let span = runs.iter().map(|r| (r.report.duration_s - 0.25).ceil()).fold(1.0, f64::max);
+    let throughput: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Series {
+            label: r.label.clone(),
+            look: look(i),
+            points: throughput_points(&r.report),
+            thin: false,
+        })
+        .collect();
+    let p99_max = runs.iter().flat_map(|r| r.report.timeline.iter().map(|s| s.p99_us)).max().unwrap_or(1) as f64;
+    let time_unit = Unit::for_max_us(p99_max);
+    let mut latency: Vec<Series> = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let (p50, p99) = latency_points(&r.report, time_unit);
+        latency.push(Series { label: format!("{} p99", r.label), look: look(i), points: p99, thin: false });
+        latency.push(Series { label: format!("{} p50", r.label), look: look(i), points: p50, thin: true });
+    }
+    let mut errors = Vec::new();
+    for r in runs.iter().filter(|r| r.report.errors > 0) {
+        let title = format!("Errors per second by kind: {}", r.label);
+        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span)?));
+    }
+    Ok(Charts {
+        percentiles: plot::percentiles(&curves, unit)?,
+        throughput: plot::throughput(&throughput, span)?,
+        latency: plot::latency_over_time(&latency, span, time_unit)?,
+        errors,
+    })
+}
+
+/// The whole page.
+pub fn render(runs: &[PageRun]) -> Result<String, String> {
+    assert!(!runs.is_empty(), "a page shows at least one run");
+    let charts = charts(runs)?;
+    let title = if runs.len() == 1 {
+        format!("clobber: {}", runs[0].report.target)
+    } else {
+        format!("clobber: {}", runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(" vs "))
+    };
+    let mut page = String::with_capacity(256 * 1024);
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    page.push_str("<h2>Runs</h2>\n");
+    table(&mut page, runs, &run_rows());
+    page.push_str("<h2>Results</h2>\n");
+    table(&mut page, runs, &result_rows());
+    page.push_str("<h2>Latency</h2>\n");
+    figure(
+        &mut page,
+        &charts.percentiles,
+        "Latency at each percentile, from the whole run's histogram: the x axis stretches the tail \
+         (p99, p99.9, ...) as HdrHistogram's plotter does. Under --rate the thick line counts from \
+         when each request was due (corrected), the thin one from when it was written.",
+    );
+    page.push_str("<h2>Over time</h2>\n");
+    figure(
+        &mut page,
+        &charts.throughput,
+        "Responses completed in each second of the run. A dip is a stall; a ramp at the start is a \
+         warm-up the run measured.",
+    );
+    figure(
+        &mut page,
+        &charts.latency,
+        "The median (thin) and p99 (thick) latency of the responses that completed in each second.",
+    );
+    if charts.errors.is_empty() {
+        page.push_str("<p>No errors.</p>\n");
+    } else {
+        page.push_str("<h2>Errors</h2>\n");
+        for (_, svg) in &charts.errors {
+            figure(&mut page, svg, "Errors in each second, stacked by kind.");
+        }
+    }
+    let _ = write!(
+        page,
+        "<footer>Made by clobber {} with <code>clobber report</code>. Self-contained: no script, font or image is fetched.</footer>\n</body>\n</html>\n",
+        escape(crate::cli::VERSION)
+    );
+    Ok(page)
+}
+
+const STYLE: &str = "\
+body{font-family:sans-serif;max-width:1240px;margin:0 auto;padding:16px 20px;color:#111;background:#fff}\
+h1{font-size:24px;margin:8px 0 12px;overflow-wrap:anywhere}h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;font-size:14px;margin:4px 0;width:100%;table-layout:auto}\
+th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
+th{background:#eee;font-weight:600;white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}\
+code{font-family:monospace;font-size:13px}\
+figure{margin:12px 0 20px}figure svg{display:block;width:100%;height:auto;max-width:1200px}\
+figcaption{font-size:13px;color:#333;margin-top:4px}footer{font-size:12px;color:#555;margin-top:28px}\
+@media print{h2{break-after:avoid}figure{break-inside:avoid}}";
+
+type Row = (&'static str, fn(&Report) -> Cell);
+
+/// A table cell: text, or a number (right-aligned).
+enum Cell {
+    Text(String),
+    Code(String),
+    Num(String),
+}
+
+fn run_rows() -> Vec<Row> {
+    vec![
+        ("Command", |r| Cell::Code(if r.command.is_empty() { "(not recorded)".into() } else { r.command.clone() })),
+        ("Target", |r| Cell::Text(format!("{} ({})", r.target, r.address))),
+        ("Started", |r| Cell::Text(utc(r.start_unix_s))),
+        ("Load", |r| {
+            let mode = if r.reconnect { "a connection per request" } else { "keep-alive" };
+            Cell::Text(format!(
+                "{} thread{}, {} connections, {mode}, pipeline {}{}",
+                r.threads,
+                if r.threads == 1 { "" } else { "s" },
+                r.connections,
+                r.pipeline,
+                r.rate_asked.map(|x| format!(", -R {}", plot::number(x))).unwrap_or_default()
+            ))
+        }),
+        ("Framing", |r| Cell::Text(r.framing.clone())),
+        ("TLS", |r| {
+            Cell::Text(match &r.tls {
+                None => "no".into(),
+                Some(t) => format!(
+                    "{}, {}",
+                    if t.setup.verified {
+                        format!("verified for {}", t.setup.server_name)
+                    } else {
+                        "NOT verified (--insecure)".into()
+                    },
+                    if t.setup.resumption { "resumption on" } else { "no resumption" }
+                ),
+            })
+        }),
+        ("Machine", |r| {
+            Cell::Text(match &r.machine {
+                Some(m) => format!("{}, {} cores, Linux {}", m.cpu_model, m.cores, m.kernel),
+                None => "(not recorded, or several)".into(),
+            })
+        }),
+        ("clobber", |r| Cell::Text(r.clobber_version.clone())),
+    ]
+}
+
+fn result_rows() -> Vec<Row> {
+    vec![
+        ("Requests", |r| Cell::Num(group(r.requests))),
+        ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
+        ("Requests/s", |r| Cell::Num(group(r.rps.round() as u64))),
+        ("Latency p50", |r| Cell::Num(micros(r.latency_us.summary.p50))),
+        ("Latency p90", |r| Cell::Num(micros(r.latency_us.summary.p90))),
+        ("Latency p99", |r| Cell::Num(micros(r.latency_us.summary.p99))),
+        ("Latency p99.9", |r| Cell::Num(micros(r.latency_us.summary.p999))),
+        ("Latency max", |r| Cell::Num(micros(r.latency_us.summary.max))),
+        ("Errors", |r| {
+            if r.errors == 0 {
+                return Cell::Num("0".into());
+            }
+            let kinds: Vec<String> =
+                r.errors_by_kind.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {}", group(*n))).collect();
+            Cell::Text(format!("{} ({})", group(r.errors), kinds.join(", ")))
+        }),
+        ("First errors", |r| {
+            if r.error_messages.is_empty() {
+                return Cell::Text("-".into());
+            }
+            Cell::Text(r.error_messages.iter().map(|(k, m)| format!("{k}: {m}")).collect::<Vec<_>>().join("; "))
+        }),
+        ("Statuses", |r| {
+            Cell::Text(match &r.status {
+                None => "(raw TCP)".into(),
+                Some(s) if s.is_empty() => "none".into(),
+                Some(s) => s.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect::<Vec<_>>().join(", "),
+            })
+        }),
+        ("Connections opened", |r| Cell::Num(group(r.connections_opened))),
+        ("TLS handshakes", |r| {
+            Cell::Num(
+                r.tls
+                    .as_ref()
+                    .map_or("-".into(), |t| format!("{} ({} resumed)", group(t.handshakes), group(t.resumed))),
+            )
+        }),
+        ("Client CPU per request", |r| Cell::Num(format!("{:.2} µs", r.client_cpu.us_per_request))),
+    ]
+}
+
+fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {
+    page.push_str("<table>\n<tr><th></th>");
+    for run in runs {
+        let _ = write!(page, "<th>{}</th>", escape(&run.label));
+    }
+    page.push_str("</tr>\n");
+    for (name, cell) in rows {
+        let _ = write!(page, "<tr><th>{}</th>", escape(name));
+        for run in runs {
+            match cell(&run.report) {
+                Cell::Text(t) => {
+                    let _ = write!(page, "<td>{}</td>", escape(&t));
+                }
+                Cell::Code(t) => {
+                    let _ = write!(page, "<td><code>{}</code></td>", escape(&t));
+                }
+                Cell::Num(t) => {
+                    let _ = write!(page, "<td class=\"num\">{}</td>", escape(&t));
+                }
+            }
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table>\n");
+}
+
+fn figure(page: &mut String, svg: &str, caption: &str) {
+    // plotters writes an XML declaration-free <svg> element: inline as it is.
+    let _ = write!(page, "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>\n", svg.trim(), escape(caption));
+}
+
+fn micros(us: u64) -> String {
+    match us {
+        0..=999 => format!("{us} µs"),
+        1_000..=999_999 => format!("{:.2} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
+/// Text for HTML: `& < > "` escaped.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Unix seconds as `2026-11-27 21:23:05 UTC`.
+pub fn utc(unix_s: f64) -> String {
+    if !unix_s.is_finite() || unix_s <= 0.0 {
+        return "(unknown)".to_string();
+    }
+    let secs = unix_s as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::report::RunInfo;
+    use crate::stats::{ErrorKind, WorkerStats};
+
+    fn info(rate: Option<f64>) -> RunInfo {
+        RunInfo {
+            target: "http://127.0.0.1:1/".into(),
+            address: "127.0.0.1:1".into(),
+            threads: 1,
+            connections: 2,
+            pipeline: 1,
+            reconnect: false,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked: rate,
+            warmup_s: None,
+            start_unix_s: 1_800_000_000.0,
+            tls: None,
+            command: "clobber http://127.0.0.1:1/ -d 3s".into(),
+            machine: None,
+        }
+    }
+
+    /// A run of `seconds` whole seconds with `per_second` responses each (latency rising with
+    /// the second), and `errors` resets and timeouts in the second second.
+    fn run(label: &str, seconds: u64, per_second: u64, errors: u64, rate: Option<f64>) -> PageRun {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for s in 0..seconds {
+            for i in 0..per_second {
+                let at = t0 + Duration::from_millis(s * 1000 + i * 1000 / per_second);
+                let latency = Duration::from_micros(100 + s * 50 + i % 37);
+                stats.record_response(at, latency, rate.map(|_| latency / 2));
+                stats.status[200] += 1;
+            }
+            if s == 1 {
+                for e in 0..errors {
+                    stats.record_error(if e % 2 == 0 { ErrorKind::Reset } else { ErrorKind::Timeout }, || "x".into());
+                }
+            }
+        }
+        stats.elapsed = Duration::from_secs(seconds);
+        PageRun { label: label.into(), report: Report::new(&info(rate), &stats) }
+    }
+
+    /// The `points` attribute of each data line of `colour` in `svg`.
+    fn lines_of(svg: &str, colour: RGBColorText) -> Vec<Vec<(f64, f64)>> {
+        svg.split("<polyline")
+            .skip(1)
+            .filter(|el| el.split('>').next().unwrap().contains(&format!("stroke=\"{}\"", colour.0)))
+            .map(|el| {
+                let points = el.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+                points
+                    .split_whitespace()
+                    .map(|p| {
+                        let (x, y) = p.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    struct RGBColorText(String);
+
+    fn colour(i: usize) -> RGBColorText {
+        RGBColorText(plot::svg_colour(look(i).colour))
+    }
+
+    #[test]
+    fn each_chart_has_one_line_per_run_with_a_point_per_second() {
+        let runs = [run("a", 3, 200, 0, None), run("b", 3, 100, 0, None)];
+        let charts = charts(&runs).unwrap();
+        for (i, r) in runs.iter().enumerate() {
+            assert_eq!(r.report.timeline.len(), 3);
+            let lines = lines_of(&charts.throughput, colour(i));
+            assert_eq!(lines.len(), 1, "one throughput line for run {i}");
+            assert_eq!(lines[0].len(), r.report.timeline.len(), "a point per second");
+            let lines = lines_of(&charts.latency, colour(i));
+            assert_eq!(lines.len(), 2, "p99 and p50 for run {i}");
+            assert!(lines.iter().all(|l| l.len() == 3));
+            let h: Histogram<u64> = decode_histogram(&r.report.histogram).unwrap();
+            let curve = plot::percentile_curve(&h);
+            let lines = lines_of(&charts.percentiles, colour(i));
+            assert_eq!(lines.len(), 1, "one percentile curve for run {i}");
+            // plotters drops points that land on the same pixel as the previous one.
+            assert!(lines[0].len() <= curve.len() && lines[0].len() > curve.len() / 2);
+            assert_eq!(curve.last().unwrap().1, h.max() as f64, "the curve ends at the histogram's max");
+            // ...which is the line's highest point (smallest pixel y), at its right end.
+            let last = *lines[0].last().unwrap();
+            assert!(lines[0].iter().all(|p| p.1 >= last.1 && p.0 <= last.0));
+        }
+        // Run a's throughput line sits above run b's (smaller y is higher).
+        let (a, b) = (lines_of(&charts.throughput, colour(0)), lines_of(&charts.throughput, colour(1)));
+        assert!(a[0].iter().zip(&b[0]).all(|(pa, pb)| pa.1 < pb.1));
+        assert!(charts.errors.is_empty());
+    }
+
+    #[test]
+    fn paced_runs_draw_corrected_and_uncorrected_curves() {
+        let charts = charts(&[run("paced", 2, 50, 0, Some(50.0))]).unwrap();
+        assert_eq!(lines_of(&charts.percentiles, colour(0)).len(), 2);
+        assert!(charts.percentiles.contains("paced (uncorrected)"));
+    }
+
+    #[test]
+    fn errors_are_stacked_by_kind_for_the_runs_that_had_them() {
+        let runs = [run("clean", 3, 10, 0, None), run("faulty", 3, 10, 6, None)];
+        let charts = charts(&runs).unwrap();
+        assert_eq!(charts.errors.len(), 1);
+        let (label, svg) = &charts.errors[0];
+        assert_eq!(label, "faulty");
+        assert!(svg.contains("\nreset\n</text>") && svg.contains("\ntimeout\n</text>"), "a legend entry per kind");
+        // One filled area per kind: plotters draws each as a polygon in the kind's fill.
+        assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
+        let page = render(&runs).unwrap();
+        assert!(page.contains("reset 3, timeout 3"));
+    }
+
+    #[test]
+    fn zero_requests_and_one_second_runs_render() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        stats.record_error(ErrorKind::ConnectRefused, || "refused".into());
+        stats.elapsed = Duration::from_millis(1000);
+        let empty = PageRun { label: "empty".into(), report: Report::new(&info(None), &stats) };
+        let page = render(&[empty]).unwrap();
+        assert!(page.contains("no responses: nothing to plot"));
+        assert!(page.contains("connect_refused: refused"));
+        let page = render(&[run("short", 1, 10, 0, None)]).unwrap();
+        assert!(page.contains("<svg") && page.ends_with("</html>\n"));
+    }
+
+    #[test]
+    fn the_page_is_self_contained_and_escaped() {
+        let mut r = run("<b>&\"x\"", 2, 10, 0, None);
+        r.report.command = "clobber 'http://x/?a=1&b=<2>'".into();
+        let page = render(&[r]).unwrap();
+        for needle in ["<script", "<link", "<img", "@import", "url(", "src=", "href="] {
+            assert!(!page.contains(needle), "the page must not contain {needle}");
+        }
+        assert!(page.contains("&lt;b&gt;&amp;&quot;x&quot;") && !page.contains("<b>&"));
+        assert!(page.contains("a=1&amp;b=&lt;2&gt;"));
+    }
+
+    #[test]
+    fn labels_dates_and_escapes() {
+        let files = [Path::new("runs/before.json"), Path::new("after.json"), Path::new("x/after.json")];
+        assert_eq!(labels(&files, &["old".into()]), ["old", "after", "after (2)"]);
+        assert_eq!(utc(1_800_000_000.0), "2027-01-15 08:00:00 UTC");
+        assert_eq!(utc(0.0), "(unknown)");
+        assert_eq!(escape("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+    }
+}
