@@ -355,8 +355,8 @@ pub fn latency_over_time(series: &[Series], seconds: f64, unit: Unit) -> Result<
     )
 }
 
-/// Chart 4: errors per second of one run, stacked by kind (`layers`: kind name and its count
-/// per second, at x = second).
+/// Chart 4: errors per second of one run, a bar per second stacked by kind (`layers`: kind
+/// name and its count per second, at x = the middle of the second).
 pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], seconds: f64) -> Result<String, String> {
     // Greys and colours of distinct lightness, darkest at the bottom of the stack.
     const FILLS: [RGBColor; 6] = [
@@ -400,14 +400,14 @@ pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], seconds: f64) -
             .bold_line_style(RGBColor(200, 200, 200))
             .draw()
             .map_err(plot_error)?;
-        // Top layer first, so each lower one is drawn over the part that is its own.
-        for (i, top) in tops.iter().enumerate().rev() {
+        // A bar per second, its kinds stacked from the bottom in layer order.
+        for (i, (_, points)) in layers.iter().enumerate() {
             let fill = FILLS[i % FILLS.len()];
-            chart
-                .draw_series(
-                    AreaSeries::new(top.iter().copied(), 0.0, fill.mix(0.95)).border_style(BLACK.stroke_width(1)),
-                )
-                .map_err(plot_error)?;
+            let bars = points.iter().enumerate().filter(|(_, p)| p.1 > 0.0).map(|(j, &(x, y))| {
+                let base = if i > 0 { tops[i - 1][j].1 } else { 0.0 };
+                Rectangle::new([(x - 0.4, base), (x + 0.4, base + y)], fill.filled())
+            });
+            chart.draw_series(bars).map_err(plot_error)?;
         }
         let entries: Vec<Entry> = layers
             .iter()

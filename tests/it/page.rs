@@ -51,6 +51,7 @@ fn screenshot(page: &Path, png: &Path) -> (Vec<u8>, u32, u32) {
         .spawn()
         .expect("chromium starts");
     let out = wait_for(child, Duration::from_secs(90));
+    let _ = std::fs::remove_dir_all(&profile);
     assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png).unwrap()));
     let mut reader = decoder.read_info().unwrap();
