@@ -138,6 +138,52 @@ fn plot_error(e: impl std::fmt::Display) -> String {
     format!("drawing a chart failed: {e}")
 }
 
+/// What a chart's axes say.
+struct Axes<'f> {
+    x_desc: &'f str,
+    x_format: &'f dyn Fn(&f64) -> String,
+    y_desc: &'f str,
+}
+
+/// A white chart with its title, room for the legend's rows (`labels`), and its axes and grid
+/// drawn: what every chart starts from.
+fn frame<'a, 'b, X>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    labels: &[&str],
+    x_spec: X,
+    y_range: Range<f64>,
+    axes: &Axes<'_>,
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X::CoordDescType, RangedCoordf64>>, String>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    root.fill(&WHITE).map_err(plot_error)?;
+    draw_title(root, title)?;
+    let mut chart = ChartBuilder::on(root)
+        .margin(16)
+        .margin_right(48)
+        .margin_top(TITLE_HEIGHT + legend_height(labels))
+        .x_label_area_size(48)
+        .y_label_area_size(86)
+        .build_cartesian_2d(x_spec, y_range)
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_label_formatter(axes.x_format)
+        .y_label_formatter(&|v| number(*v))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(200, 200, 200))
+        .draw()
+        .map_err(plot_error)?;
+    Ok(chart)
+}
+
 /// Draws `series` on a chart with the given axes. `x_spec` is a linear or log range.
 #[allow(clippy::too_many_arguments)]
 fn line_chart<X>(
@@ -157,28 +203,9 @@ where
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        draw_title(&root, title)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .margin_right(48)
-            .margin_top(TITLE_HEIGHT + legend_height(&series.iter().map(|s| s.label.as_str()).collect::<Vec<_>>()))
-            .x_label_area_size(48)
-            .y_label_area_size(86)
-            .build_cartesian_2d(x_spec, y_range)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_label_formatter(x_format)
-            .y_label_formatter(&|v| number(*v))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .bold_line_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_error)?;
+        let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+        let axes = Axes { x_desc, x_format, y_desc };
+        let mut chart = frame(&root, title, &labels, x_spec, y_range, &axes)?;
         for s in series {
             draw_series(&mut chart, s)?;
         }
@@ -378,28 +405,9 @@ pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], seconds: f64) -
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        draw_title(&root, title)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(16)
-            .margin_right(48)
-            .margin_top(TITLE_HEIGHT + legend_height(&layers.iter().map(|l| l.0.as_str()).collect::<Vec<_>>()))
-            .x_label_area_size(48)
-            .y_label_area_size(86)
-            .build_cartesian_2d(0.0..seconds.max(1.0), 0.0..y_max)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the start (s)")
-            .y_desc("errors per second")
-            .x_label_formatter(&|x| number(*x))
-            .y_label_formatter(&|v| number(*v))
-            .label_style(("sans-serif", 15))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(RGBColor(235, 235, 235))
-            .bold_line_style(RGBColor(200, 200, 200))
-            .draw()
-            .map_err(plot_error)?;
+        let labels: Vec<&str> = layers.iter().map(|l| l.0.as_str()).collect();
+        let axes = Axes { x_desc: "time since the start (s)", x_format: &|x| number(*x), y_desc: "errors per second" };
+        let mut chart = frame(&root, title, &labels, 0.0..seconds.max(1.0), 0.0..y_max, &axes)?;
         // A bar per second, its kinds stacked from the bottom in layer order.
         for (i, (_, points)) in layers.iter().enumerate() {
             let fill = FILLS[i % FILLS.len()];
