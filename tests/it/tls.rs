@@ -142,6 +142,41 @@ fn reconnect_with_many_connections_still_resumes() {
 }
 
 #[test]
+fn tls_batches_and_responses_larger_than_the_socket_buffers() {
+    // 32 pipelined 16 KB POSTs make a 512 KB write: rustls' record queue fills, the socket
+    // says WouldBlock, and the rest goes out on writable events. 1 MiB responses do the same
+    // on the server's side and make the client read many records per response.
+    let identity = ServerIdentity::self_signed();
+    let ca = tempfile_path::Cert::write(&identity.cert_pem);
+    let body = "a".repeat(16_000);
+    let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec();
+    big.resize(big.len() + 1_048_576, b'z');
+    for (respond, args) in [
+        (None, vec!["-m", "POST", "--body", body.as_str(), "--pipeline", "32", "-n", "4000", "-c", "4"]),
+        (Some(big), vec!["-n", "200", "-c", "4"]),
+    ] {
+        let identity = identity.clone();
+        let server = serve_with(ServeMode::Http, |c| {
+            c.tls = Some(identity);
+            c.respond = respond.clone();
+        });
+        let url = format!("https://localhost:{}/", server.local_addr().port());
+        let mut words = args.clone();
+        words.extend_from_slice(&["--cacert", &ca.0]);
+        let stats = tls_run(&url, &words);
+        let counts = server.stop().unwrap();
+        let n: u64 = args[args.iter().position(|a| *a == "-n").unwrap() + 1].parse().unwrap();
+        assert_eq!((stats.requests, counts.requests), (n, n), "{:?}", stats.first_error);
+        assert_eq!(stats.errors_total(), 0);
+        if respond.is_some() {
+            assert!(stats.bytes_received >= n * 1_048_576);
+        } else {
+            assert!(stats.bytes_sent >= n * 16_000);
+        }
+    }
+}
+
+#[test]
 fn raw_tcp_over_tls_echo_counts_match() {
     let (server, ca) = serve_tls(ServeMode::Echo);
     let target = format!("tcp://127.0.0.1:{}", server.local_addr().port());
