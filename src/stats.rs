@@ -100,7 +100,7 @@ impl ErrorKind {
             ErrorKind::Io => "other I/O error",
             ErrorKind::Status => "HTTP status not in --expect-status",
             ErrorKind::TlsHandshake => "TLS handshake failed",
-            ErrorKind::TlsCert => "server certificate rejected (see --cacert, --sni, -k)",
+            ErrorKind::TlsCert => "server certificate rejected",
             ErrorKind::TlsAlert => "TLS alert from the server",
         }
     }

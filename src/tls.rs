@@ -47,9 +47,36 @@ pub enum TlsError {
 impl fmt::Display for TlsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TlsError::Rustls(rustls::Error::InvalidCertificate(e)) => {
+                write!(f, "TLS: the server's certificate {}", describe_certificate_error(e))
+            }
             TlsError::Rustls(e) => write!(f, "TLS: {e}"),
             TlsError::Handshake(what) => write!(f, "TLS handshake: {what}"),
         }
+    }
+}
+
+/// What went wrong with a certificate, in words a user can act on.
+fn describe_certificate_error(e: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as C;
+    let unix = |t: &UnixTime| crate::html::utc(t.as_secs() as f64);
+    match e {
+        C::UnknownIssuer => {
+            "has an issuer that is not trusted (not in the system's CA store: add it with --cacert, or skip the \
+             check with -k)"
+                .to_string()
+        }
+        C::NotValidForNameContext { expected, presented } => format!(
+            "is not valid for {} (it names {}; set the name with --sni)",
+            expected.to_str(),
+            if presented.is_empty() { "nothing".to_string() } else { presented.join(", ") }
+        ),
+        C::NotValidForName => "is not valid for the server name (set the name with --sni)".to_string(),
+        C::ExpiredContext { not_after, .. } => format!("expired at {}", unix(not_after)),
+        C::Expired => "has expired".to_string(),
+        C::NotValidYetContext { not_before, .. } => format!("is not valid before {}", unix(not_before)),
+        C::NotValidYet => "is not valid yet".to_string(),
+        other => format!("was rejected: {other:?}"),
     }
 }
 
