@@ -5,7 +5,8 @@
 # baseline: the kernel's own socket memory is not in it) and the connect-time percentiles.
 # Target: <= 8 KiB of client RSS per connection at 19k. A process here may hold 20,000 files.
 #
-# Usage: scripts/bench-scale.sh        (COUNTS="1000 5000 10000 19000" DURATION=6s)
+# Usage: scripts/bench-scale.sh        (COUNTS="1000 5000 10000 19000" DURATION=6s TLS=)
+#   TLS=1: the same over TLS (`clobber serve --tls`, client -k): rustls' state per connection.
 set -euo pipefail
 
 COUNTS=${COUNTS:-1000 5000 10000 19000}
@@ -23,17 +24,19 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ncpu=$(nproc)
-taskset -c $((ncpu - 1)) "$bin" serve --listen 127.0.0.1:0 --mode http >"$tmp/serve.out" &
+serve_tls=(); scheme=http; client_tls=()
+if [ -n "${TLS:-}" ]; then serve_tls=(--tls); scheme=https; client_tls=(-k); fi
+taskset -c $((ncpu - 1)) "$bin" serve --listen 127.0.0.1:0 --mode http "${serve_tls[@]}" >"$tmp/serve.out" &
 server_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && break; sleep 0.05; done
-url="http://$(sed -n 's/^listening on //p' "$tmp/serve.out")/"
+url="$scheme://$(sed -n 's/^listening on //p' "$tmp/serve.out")/"
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # measure N: runs N connections; prints "N rss_kib requests connect_p50 connect_p99 connect_max errors"
 measure() {
     local n=$1 pid rss=0 r
-    taskset -c 0 "$bin" "$url" -t 1 --cpus 0 -c "$n" -R 2000 -d "$DURATION" --json >"$tmp/out.json" &
+    taskset -c 0 "$bin" "$url" "${client_tls[@]}" -t 1 --cpus 0 -c "$n" -R 2000 -d "$DURATION" --json >"$tmp/out.json" &
     pid=$!
     # Sample the RSS over the run's second half, once all connections are open; keep the peak.
     sleep 3
@@ -59,7 +62,7 @@ for n in $COUNTS; do
 done
 
 echo
-echo "clobber holding N keep-alive connections at -R 2000 against clobber serve, $DURATION, $(date -u +%Y-%m-%d), $(nproc) CPUs"
+echo "clobber holding N keep-alive $scheme connections at -R 2000 against clobber serve, $DURATION, $(date -u +%Y-%m-%d), $(nproc) CPUs"
 echo "baseline RSS with one connection: $base_rss KiB"
 echo
 echo "| connections | opened | client RSS | RSS per connection | connect p50 | connect p99 | connect max | requests | errors |"
