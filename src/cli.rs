@@ -519,6 +519,11 @@ fn client_tls(raw: &RunArgs, target_text: &str, http: bool) -> Result<Option<cra
             })?
         }
     };
+    if raw.insecure && !raw.cacert.is_empty() {
+        return Err(UsageError(
+            "--cacert has no effect with -k/--insecure (nothing is verified): give one or the other".into(),
+        ));
+    }
     let paths: Vec<std::path::PathBuf> = raw.cacert.iter().map(std::path::PathBuf::from).collect();
     let roots = if raw.insecure {
         rustls::RootCertStore::empty()
@@ -1171,6 +1176,7 @@ mod tests {
             (&["https://127.0.0.1:9/", "--cacert", "Cargo.toml"], "--cacert"),
             (&["https://127.0.0.1:9/", "--sni", "bad name!"], "--sni"),
             (&["http://127.0.0.1:9/", "-k"], "-k/--insecure"),
+            (&["https://127.0.0.1:9/", "-k", "--cacert", "/nonexistent/ca.pem"], "--cacert"),
             (&["http://127.0.0.1:9/", "--cacert", "x.pem"], "--cacert"),
             (&["127.0.0.1:9", "--data", "x", "--no-resume"], "--no-resume"),
             (&["http://127.0.0.1:9/", "--tls"], "--tls"),

@@ -279,7 +279,10 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 published = self.shared.stats.timeline.len() - 1;
                 self.publish(progress, published);
             }
-            if stop.load(Ordering::Relaxed) || self.shared.budget.is_spent() || self.deadline.is_some_and(|d| now >= d)
+            if stop.load(Ordering::Relaxed)
+                || self.shared.budget.is_spent()
+                || self.deadline.is_some_and(|d| now >= d)
+                || self.certificate_rejected()
             {
                 return Ok(());
             }
@@ -314,6 +317,13 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             self.write_deferred();
             self.reopen_closed();
         }
+    }
+
+    /// The server's certificate was rejected and no connection has ever got through: every
+    /// retry would be rejected the same way, so the worker ends its run (with `-n` and no
+    /// `-d` it would otherwise retry until Ctrl-C). The report says why.
+    fn certificate_rejected(&self) -> bool {
+        self.shared.stats.connections_opened == 0 && self.shared.stats.error_count(ErrorKind::TlsCert) > 0
     }
 
     /// The warm-up is over: forget what it measured and give the budget its full share. The

@@ -118,6 +118,24 @@ pub struct Charts {
     pub errors: Vec<(String, String)>,
 }
 
+/// How many seconds the time charts span: the longest run's whole seconds.
+fn time_span(runs: &[PageRun]) -> f64 {
+    // A run of -d 4s lasts 4.000x s: its sliver of a fifth second is not plotted (see
+    // `throughput_points`), so the axis ends at 4.
+    // Errors are counts, not rates: a sliver's errors are drawn, so the axis takes it in.
+    runs.iter()
+        .map(|r| {
+            let whole = (r.report.duration_s - 0.25).ceil();
+            let errors_after = r.report.timeline.iter().skip(whole.max(0.0) as usize).any(|s| s.errors > 0);
+            if errors_after {
+                r.report.timeline.len() as f64
+            } else {
+                whole
+            }
+        })
+        .fold(1.0, f64::max)
+}
+
 pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
     let mut curves: Vec<Series> = Vec::new();
     let mut max_us: f64 = 1.0;
@@ -145,9 +163,7 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
         }
     }
     let unit = Unit::for_max_us(max_us);
-    // A run of -d 4s lasts 4.000x s: its sliver of a fifth second is not plotted (see
-    // `throughput_points`), so the axis ends at 4.
-    let span = runs.iter().map(|r| (r.report.duration_s - 0.25).ceil()).fold(1.0, f64::max);
+    let span = time_span(runs);
     let throughput: Vec<Series> = runs
         .iter()
         .enumerate()
@@ -536,6 +552,21 @@ mod tests {
         assert_eq!((first_fill, second_fill), (2, 2), "{svg}");
         let page = render(&runs).unwrap();
         assert!(page.contains("reset 3, timeout 3"));
+    }
+
+    #[test]
+    fn the_time_axis_ends_at_whole_seconds_unless_a_sliver_had_errors() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        stats.record_response(t0, Duration::from_micros(100), None);
+        stats.roll(t0 + Duration::from_millis(2050));
+        stats.elapsed = Duration::from_millis(2100);
+        let clean = PageRun { label: "clean".into(), report: Report::new(&info(None), &stats) };
+        assert_eq!(clean.report.timeline.len(), 3);
+        assert_eq!(time_span(std::slice::from_ref(&clean)), 2.0, "a 0.1 s sliver is not plotted");
+        stats.record_error(ErrorKind::Reset, || "x".into());
+        let faulty = PageRun { label: "faulty".into(), report: Report::new(&info(None), &stats) };
+        assert_eq!(time_span(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
     }
 
     #[test]

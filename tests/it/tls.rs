@@ -79,6 +79,42 @@ fn wrong_sni_fails_verification_and_insecure_then_succeeds() {
     assert_eq!((stats.requests, stats.errors_total()), (100, 0), "{:?}", stats.first_error);
 }
 
+#[test]
+fn a_rejected_certificate_ends_a_run_without_a_deadline() {
+    // -n and no -d: without a success, retrying an untrusted certificate would go on forever.
+    // The binary runs it, so that a regression fails after 20 s instead of hanging the suite.
+    let (server, _ca) = serve_tls(ServeMode::Http);
+    let url = format!("https://127.0.0.1:{}/", server.local_addr().port());
+    let child = std::process::Command::new(crate::binary::BIN)
+        .args([url.as_str(), "-n", "100", "-c", "4", "--no-pin", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = crate::binary::wait_for(child, std::time::Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["requests"], 0);
+    assert!(report["errors_by_kind"]["tls_cert"].as_u64().unwrap() > 0, "{report}");
+    server.stop().unwrap();
+}
+
+#[test]
+fn warm_up_handshakes_are_not_counted() {
+    let (server, ca) = serve_tls(ServeMode::Http);
+    let url = format!("https://localhost:{}/", server.local_addr().port());
+    let stats = tls_run(&url, &["-d", "1s", "--warmup", "1s", "-c", "2", "--reconnect", "--cacert", &ca.0]);
+    let counts = server.stop().unwrap();
+    assert!(stats.requests > 0);
+    // Each measured request had its own handshake; the warm-up's second of them is not here.
+    assert!(
+        stats.tls_handshakes <= stats.requests + 2,
+        "{} handshakes for {} requests",
+        stats.tls_handshakes,
+        stats.requests
+    );
+    assert!(counts.connections > stats.tls_handshakes + stats.tls_handshakes / 2, "the server saw the warm-up's too");
+}
+
 /// `clobber serve --tls` with its certificate trusted through --cacert.
 fn serve_tls(mode: ServeMode) -> (clobber::server::Server, tempfile_path::Cert) {
     let identity = ServerIdentity::self_signed();
