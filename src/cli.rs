@@ -415,7 +415,7 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
     let http = target_text.starts_with("http://") || target_text.starts_with("https://");
     let (target, payload, framing, expect_status) =
         if http { http_request(&raw, &target_text)? } else { raw_request(&raw, &target_text, pipeline)? };
-    let tls = client_tls(&raw, &target_text, http)?;
+    let tls = client_tls(&raw, &target, http)?;
     let html = raw.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let connect_timeout = match &raw.connect_timeout {
         Some(v) => parse_duration(v).map_err(|e| bad("--connect-timeout", v, &e))?,
@@ -492,7 +492,8 @@ fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
 }
 
 /// The TLS settings of a run: on for `https://` and for `--tls`; the TLS flags need one.
-fn client_tls(raw: &RunArgs, target_text: &str, http: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+fn client_tls(raw: &RunArgs, target: &Target, http: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+    let target_text = target.label.as_str();
     let https = target_text.starts_with("https://");
     if raw.tls && http && !https {
         return Err(UsageError(format!("--tls with an http:// target: write https:// instead ('{target_text}')")));
@@ -512,12 +513,9 @@ fn client_tls(raw: &RunArgs, target_text: &str, http: bool) -> Result<Option<cra
     let server_name = match &raw.sni {
         Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
             .map_err(|_| bad("--sni", name, "expected a DNS name such as example.com, or an IP address"))?,
-        None => {
-            let host = target_host(target_text);
-            rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
-                bad("TARGET", target_text, &format!("'{host}' is not a name TLS can verify; give --sni"))
-            })?
-        }
+        None => rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| {
+            bad("TARGET", target_text, &format!("'{}' is not a name TLS can verify; give --sni", target.host))
+        })?,
     };
     if raw.insecure && !raw.cacert.is_empty() {
         return Err(UsageError(
@@ -537,17 +535,6 @@ fn client_tls(raw: &RunArgs, target_text: &str, http: bool) -> Result<Option<cra
         alpn_http: http,
         resume: !raw.no_resume,
     }))
-}
-
-/// The host of a target as written: `https://HOST:PORT/...`, `tcp://HOST:PORT`, `HOST:PORT`,
-/// without the brackets of an IPv6 address.
-fn target_host(text: &str) -> &str {
-    let rest = text.split_once("://").map_or(text, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or(v6);
-    }
-    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
 /// The source addresses: `--bind` as given; else, for a loopback IPv4 target with many
@@ -662,7 +649,7 @@ fn http_request(raw: &RunArgs, target_text: &str) -> Result<Request, UsageError>
     }
     let url = http::parse_url(target_text).map_err(|e| bad("TARGET", target_text, &e))?;
     let addr = resolve_host(&url.host, url.port).map_err(|e| bad("TARGET", target_text, &e))?;
-    let target = Target { label: target_text.to_string(), addr };
+    let target = Target { label: target_text.to_string(), host: url.host.clone(), addr };
     let (payload, head) = if let Some(path) = &raw.http_file {
         let built_flags = [
             ("-m/--method", raw.method.is_some()),
@@ -825,7 +812,7 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let addr = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
+    let (_, addr) = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
     let stall = match (stall_every, stall) {
         (Some(every), Some(pause)) => Some((every, pause)),
         (None, None) => None,
@@ -872,18 +859,20 @@ pub fn parse_target(text: &str) -> Result<Target, UsageError> {
         }
         None => text,
     };
-    let addr = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
-    Ok(Target { label: text.to_string(), addr })
+    let (host, addr) = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
+    Ok(Target { label: text.to_string(), host, addr })
 }
 
 /// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`).
-fn resolve(hostport: &str) -> Result<SocketAddr, String> {
+/// Returns the host as written (without IPv6 brackets) and the address.
+fn resolve(hostport: &str) -> Result<(String, SocketAddr), String> {
     if let Ok(addr) = hostport.parse::<SocketAddr>() {
-        return Ok(addr);
+        return Ok((addr.ip().to_string(), addr));
     }
     let (host, port) = hostport.rsplit_once(':').ok_or("expected HOST:PORT")?;
     let port: u16 = port.parse().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
-    resolve_host(host.trim_start_matches('[').trim_end_matches(']'), port)
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), resolve_host(host, port)?))
 }
 
 /// Resolves a host name once, at start. When a name has several addresses (`localhost` is
@@ -1213,8 +1202,7 @@ mod tests {
         assert!(!tls.alpn_http && tls.resume && !tls.insecure);
         assert_eq!(tls.server_name.to_str(), "127.0.0.1");
         assert!(run(&["http://127.0.0.1:9/"]).unwrap().tls.is_none());
-        assert_eq!(target_host("https://[::1]:8443/p"), "::1");
-        assert_eq!(target_host("localhost:80"), "localhost");
+        assert_eq!(run(&["tcp://[::1]:9", "--tls", "--data", "x"]).unwrap().tls.unwrap().server_name.to_str(), "::1");
     }
 
     #[test]

@@ -15,6 +15,8 @@ use crate::protocol::raw::{Delimiter, RawFraming};
 pub struct Target {
     /// The target as given on the command line, for the report.
     pub label: String,
+    /// The host as written (a name or an address, without IPv6 brackets): TLS's default SNI.
+    pub host: String,
     pub addr: SocketAddr,
 }
 

@@ -404,7 +404,8 @@ impl TicketPool {
     /// The pool, if it is `server`'s (or becomes it: a run has one server name).
     fn with<R>(&self, server: &ServerName<'_>, f: impl FnOnce(&mut Pool) -> R) -> R {
         let mut pool = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if pool.server.as_ref() != Some(&server.to_owned()) {
+        // Compared as borrowed: no copy of the name per call.
+        if pool.server.as_ref() != Some(server) {
             pool.server = Some(server.to_owned());
             pool.kx_hint = None;
             pool.tls12 = None;

@@ -50,10 +50,7 @@ pub fn labels(files: &[&Path], given: &[String]) -> Vec<String> {
 /// run; it is scaled to its length, or left out when shorter than a quarter second (a rate
 /// over a sliver of time says nothing).
 pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
-    seconds(report)
-        .filter(|&(_, len)| len >= 0.25)
-        .map(|(i, len)| (i as f64 + len / 2.0, report.timeline[i].requests as f64 / len))
-        .collect()
+    plotted_seconds(report).map(|(i, len)| (i as f64 + len / 2.0, report.timeline[i].requests as f64 / len)).collect()
 }
 
 /// Points of the p50 and p99 chart (in `unit`): the seconds that completed responses (the
@@ -61,9 +58,9 @@ pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
 pub fn latency_points(report: &Report, unit: Unit) -> (Points, Points) {
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
-    for (i, len) in seconds(report) {
+    for (i, len) in plotted_seconds(report) {
         let s = &report.timeline[i];
-        if s.requests > 0 && len >= 0.25 {
+        if s.requests > 0 {
             let x = i as f64 + len / 2.0;
             p50.push((x, s.p50_us as f64 * unit.per_us));
             p99.push((x, s.p99_us as f64 * unit.per_us));
@@ -72,14 +69,18 @@ pub fn latency_points(report: &Report, unit: Unit) -> (Points, Points) {
     (p50, p99)
 }
 
-/// Each timeline entry with its length in seconds (1, except the last).
-fn seconds(report: &Report) -> impl Iterator<Item = (usize, f64)> + '_ {
+/// The seconds the rate and latency charts show, each with its length: 1 s, except the last,
+/// which is cut short by the end of the run and left out when shorter than a quarter second
+/// (a rate or a p99 over a sliver of time says nothing). A report whose duration is 0 (nothing
+/// measured) still shows its entries.
+fn plotted_seconds(report: &Report) -> impl Iterator<Item = (usize, f64)> + '_ {
     let n = report.timeline.len();
-    (0..n).map(move |i| {
-        let len = if i + 1 == n { (report.duration_s - i as f64).clamp(0.0, 1.0) } else { 1.0 };
-        // A report whose duration is not known to the second (0) still shows its entries.
-        (i, if len == 0.0 && report.duration_s == 0.0 { 1.0 } else { len })
-    })
+    (0..n)
+        .map(move |i| {
+            let len = if i + 1 == n { (report.duration_s - i as f64).clamp(0.0, 1.0) } else { 1.0 };
+            (i, if report.duration_s == 0.0 { 1.0 } else { len })
+        })
+        .filter(|&(_, len)| len >= 0.25)
 }
 
 /// The error layers of one run: each kind that occurred, with its count per second.
