@@ -17,6 +17,9 @@ use crate::protocol::raw::{Delimiter, RawFraming};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// `--give-up` when `-n` is given without `-d`.
+pub const DEFAULT_GIVE_UP: Duration = Duration::from_secs(5);
+
 pub const HELP: &str = "\
 clobber: an HTTP and TCP load generator with few client CPU cycles per request
 
@@ -44,6 +47,10 @@ LOAD:
         --connect-timeout DUR   a connect taking longer is an error [default: 5s]
         --timeout DUR     a response taking longer is an error; the connection is replaced
                           [default: 30s]
+        --give-up DUR     end the run (exit 1) when no response has completed for DUR and
+                          requests failed meanwhile: a dead, refusing or silent target ends
+                          a run instead of being retried for ever [default: 5s with -n and
+                          no -d; off otherwise]
         --bind ADDRS      source addresses for the connections, used in turn, e.g.
                           127.0.0.2,127.0.0.3 (a loopback target spreads over 127.0.0.x by
                           itself when one address's ports would not be enough)
@@ -258,6 +265,7 @@ struct RunArgs {
     start_at: Option<String>,
     connect_timeout: Option<String>,
     timeout: Option<String>,
+    give_up: Option<String>,
     bind: Option<String>,
     graceful_close: bool,
     tls: bool,
@@ -308,6 +316,7 @@ where
             Long("start-at") => raw.start_at = Some(string(&mut parser, "--start-at")?),
             Long("connect-timeout") => raw.connect_timeout = Some(string(&mut parser, "--connect-timeout")?),
             Long("timeout") => raw.timeout = Some(string(&mut parser, "--timeout")?),
+            Long("give-up") => raw.give_up = Some(string(&mut parser, "--give-up")?),
             Long("bind") => raw.bind = Some(string(&mut parser, "--bind")?),
             Long("graceful-close") => raw.graceful_close = true,
             Long("tls") => raw.tls = true,
@@ -425,6 +434,12 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         Some(v) => parse_duration(v).map_err(|e| bad("--timeout", v, &e))?,
         None => Duration::from_secs(30),
     };
+    let give_up = match &raw.give_up {
+        Some(v) => Some(parse_duration(v).map_err(|e| bad("--give-up", v, &e))?),
+        // With -n alone nothing else ends a run whose target never answers.
+        None if requests.is_some() && duration.is_none() => Some(DEFAULT_GIVE_UP),
+        None => None,
+    };
     let bind = source_addresses(&raw, &target, connections)?;
     Ok(Config {
         target,
@@ -446,6 +461,7 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         start_at,
         connect_timeout,
         timeout,
+        give_up,
         bind,
         graceful_close: raw.graceful_close,
         tls,

@@ -56,6 +56,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// A response that takes longer fails with kind `timeout` (`--timeout`).
     pub timeout: Duration,
+    /// Give up when no response has completed for this long and requests failed meanwhile
+    /// (`--give-up`; on by default with `-n` and no `-d`, so that such a run always ends).
+    pub give_up: Option<Duration>,
     /// Source addresses, used in turn by the connections (`--bind`, or spread over
     /// 127.0.0.x automatically when a loopback target needs more than one address's ports).
     pub bind: Vec<std::net::IpAddr>,

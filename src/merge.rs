@@ -107,6 +107,19 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
     s.bytes_sent = run.bytes_sent;
     s.bytes_received = run.bytes_received;
     s.in_flight_at_end = run.in_flight_at_end;
+    s.connections_answered = run.connections_answered.unwrap_or(run.connections_opened);
+    if let Some(ages) = run.in_flight_age_us {
+        // The JSON keeps min, p50 and max: the merged min and max are exact, its p50 close.
+        s.in_flight_age_us = match run.in_flight_at_end {
+            0 | 1 => vec![ages.max],
+            n => std::iter::once(ages.min)
+                .chain(std::iter::repeat(ages.p50).take(n as usize - 2))
+                .chain([ages.max])
+                .collect(),
+        };
+    }
+    s.gave_up_after = run.gave_up_after_s.map(std::time::Duration::from_secs_f64);
+    s.stopped_during_warmup = run.stopped_during_warmup;
     s.sent = run.sent.unwrap_or(0);
     s.missed = run.missed.unwrap_or(0);
     for (code, &n) in run.status.iter().flatten() {

@@ -59,7 +59,10 @@ pub struct TlsReport {
     /// Handshakes completed while measuring, and how many of them resumed a session.
     pub handshakes: u64,
     pub resumed: u64,
-    pub handshakes_per_s: f64,
+    /// Under `--reconnect` only: with keep-alive the handshakes happen at the start, and
+    /// their count over the run's length is not a rate of anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshakes_per_s: Option<f64>,
 }
 
 impl RunInfo {
@@ -125,12 +128,25 @@ pub struct Report {
     /// The first message seen for each error kind that occurred.
     pub error_messages: BTreeMap<String, String>,
     pub connections_opened: u64,
+    /// Connections that got at least one response (absent from reports of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_answered: Option<u64>,
     pub in_flight_at_end: u64,
+    /// How long the requests in flight at the end had waited, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_flight_age_us: Option<Ages>,
+    /// The run gave up (`--give-up`) after this long without a response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gave_up_after_s: Option<f64>,
+    /// Stopped before the warm-up ended: nothing was measured.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stopped_during_warmup: bool,
     pub duration_s: f64,
     pub rps: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
-    pub latency_us: LatencyReport,
+    /// `null` when no response completed.
+    pub latency_us: Option<LatencyReport>,
     /// Connect times, in microseconds (from starting a connect to its completion; with TLS,
     /// to the end of the handshake).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,8 +224,25 @@ impl Latency {
 pub struct ClientCpu {
     pub user_s: f64,
     pub sys_s: f64,
-    /// (user + sys) / requests; 0 when no request completed.
-    pub us_per_request: f64,
+    /// (user + sys) / requests; `null` when no request completed.
+    pub us_per_request: Option<f64>,
+}
+
+/// The ages of the requests in flight at the end, in microseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Ages {
+    pub min: u64,
+    pub p50: u64,
+    pub max: u64,
+}
+
+impl Ages {
+    /// `None` for no ages.
+    pub fn of(ages_us: &[u64]) -> Option<Ages> {
+        let mut sorted = ages_us.to_vec();
+        sorted.sort_unstable();
+        Some(Ages { min: *sorted.first()?, p50: sorted[(sorted.len() - 1) / 2], max: *sorted.last()? })
+    }
 }
 
 /// One second of the timeline.
@@ -247,6 +280,7 @@ impl Report {
         let cpu_s = stats.cpu.total().as_secs_f64();
         let latency = Latency::of(&stats.latency_us);
         let paced = info.rate_asked.is_some();
+        let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
         Report {
             clobber_version: crate::cli::VERSION.to_string(),
             command: info.command.clone(),
@@ -266,27 +300,31 @@ impl Report {
                 .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name().to_string(), m)))
                 .collect(),
             connections_opened: stats.connections_opened,
+            connections_answered: Some(stats.connections_answered),
             in_flight_at_end: stats.in_flight_at_end,
+            in_flight_age_us: Ages::of(&stats.in_flight_age_us),
+            gave_up_after_s: stats.gave_up_after.map(|d| d.as_secs_f64()),
+            stopped_during_warmup: stats.stopped_during_warmup,
             duration_s,
-            rps: if duration_s > 0.0 { stats.requests as f64 / duration_s } else { 0.0 },
+            rps: per_s(stats.requests),
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
-            latency_us: LatencyReport {
+            latency_us: (stats.requests > 0).then(|| LatencyReport {
                 summary: latency,
                 corrected: paced.then_some(latency),
                 uncorrected: paced.then(|| Latency::of(&stats.service_us)),
-            },
+            }),
             connect_us: (!stats.connect_us.is_empty()).then(|| Latency::of(&stats.connect_us)),
             tls: info.tls.clone().map(|setup| TlsReport {
                 setup,
                 handshakes: stats.tls_handshakes,
                 resumed: stats.tls_resumed,
-                handshakes_per_s: if duration_s > 0.0 { stats.tls_handshakes as f64 / duration_s } else { 0.0 },
+                handshakes_per_s: info.reconnect.then(|| per_s(stats.tls_handshakes)),
             }),
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
                 sys_s: stats.cpu.sys.as_secs_f64(),
-                us_per_request: if stats.requests > 0 { cpu_s * 1e6 / stats.requests as f64 } else { 0.0 },
+                us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
             },
             status: info.http.then(|| {
                 stats
@@ -317,9 +355,10 @@ impl Report {
         self.requests - self.error_count(ErrorKind::Status)
     }
 
-    /// 0 when any request completed successfully, 1 when none did.
+    /// 0 when any request completed successfully; 1 when none did, when the run gave up, or
+    /// when it was stopped during its warm-up.
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.successes() == 0)
+        u8::from(self.successes() == 0 || self.gave_up_after_s.is_some() || self.stopped_during_warmup)
     }
 
     pub fn to_json(&self) -> String {
@@ -330,21 +369,29 @@ impl Report {
         let mut out = String::new();
         let mode = if self.reconnect { "a new connection per request" } else { "keep-alive" };
         let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.target, self.address);
+        // What was asked, and what opened when it was fewer (a `-n` that needed fewer, a
+        // target that refused).
+        let connections = if self.connections_opened < self.connections as u64 {
+            format!("{} connections asked, {} opened", group(self.connections as u64), group(self.connections_opened))
+        } else {
+            plural(self.connections as u64, "connection")
+        };
         let _ = writeln!(
             out,
-            "  {} thread{}, {} connections, {}, pipeline {}, framing: {}",
-            self.threads,
-            if self.threads == 1 { "" } else { "s" },
-            self.connections,
-            mode,
+            "  {}, {connections}, {mode}, pipeline {}, framing: {}",
+            plural(self.threads as u64, "thread"),
             self.pipeline,
             self.framing
         );
         if let Some(tls) = &self.tls {
-            let check = if tls.setup.verified {
-                format!("certificate verified for {}", tls.setup.server_name)
-            } else {
-                format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name)
+            // An IP address is verified against the certificate's IP addresses, and rustls
+            // sends no SNI for it.
+            let ip = tls.setup.server_name.parse::<std::net::IpAddr>().is_ok();
+            let check = match (tls.setup.verified, ip) {
+                (true, false) => format!("certificate verified for {}", tls.setup.server_name),
+                (true, true) => format!("certificate verified for {} (an IP address: no SNI)", tls.setup.server_name),
+                (false, false) => format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name),
+                (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
             };
             let resume = if tls.setup.resumption { "session resumption on" } else { "no resumption (--no-resume)" };
             let _ = writeln!(out, "  TLS: {check}; {resume}");
@@ -353,6 +400,12 @@ impl Report {
             let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
         }
         let _ = writeln!(out);
+        if self.stopped_during_warmup {
+            let _ = writeln!(out, "  stopped during warm-up: nothing measured");
+            self.write_gave_up(&mut out);
+            self.write_errors(&mut out);
+            return out;
+        }
         let _ = writeln!(
             out,
             "  Requests     {} in {:.2} s = {} req/s",
@@ -361,8 +414,19 @@ impl Report {
             group(self.rps.round() as u64)
         );
         if self.in_flight_at_end > 0 {
-            let _ = writeln!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
+            let _ = write!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
+            if let Some(a) = &self.in_flight_age_us {
+                let _ = write!(
+                    out,
+                    "; waiting {} to {} (p50 {})",
+                    micros(a.min as f64),
+                    micros(a.max as f64),
+                    micros(a.p50 as f64)
+                );
+            }
+            let _ = writeln!(out);
         }
+        self.write_gave_up(&mut out);
         if let (Some(asked), Some(sent), Some(missed)) = (self.rate_asked, self.sent, self.missed) {
             let sent_rate = if self.duration_s > 0.0 { sent as f64 / self.duration_s } else { 0.0 };
             let _ = writeln!(
@@ -385,16 +449,20 @@ impl Report {
         if let Some(status) = &self.status {
             self.write_status(&mut out, status);
         }
-        match (self.latency_us.corrected, self.latency_us.uncorrected) {
-            (Some(corrected), Some(uncorrected)) => {
+        match self.latency_us.map(|l| (l.corrected, l.uncorrected, l.summary)) {
+            None => {
+                let _ = writeln!(out, "  Latency      no responses");
+            }
+            Some((Some(corrected), Some(uncorrected), _)) => {
                 write_latency(&mut out, "Latency      (corrected: from when each request was due)", &corrected);
                 write_latency(&mut out, "Service time (uncorrected: from when it was written)", &uncorrected);
             }
-            _ => write_latency(&mut out, "Latency", &self.latency_us.summary),
+            Some((_, _, summary)) => write_latency(&mut out, "Latency", &summary),
         }
         if let Ok(h) = decode_histogram::<u64>(&self.histogram) {
             write_bars(&mut out, &h);
         }
+        self.write_unanswered(&mut out);
         let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
         let _ = writeln!(
             out,
@@ -415,15 +483,88 @@ impl Report {
             );
         }
         let _ = writeln!(out);
-        if let Some(tls) = &self.tls {
+        if let Some(answered) = self.connections_answered.filter(|&a| a < self.connections_opened) {
             let _ = writeln!(
                 out,
-                "  TLS          {} handshakes ({}/s), {} resumed",
+                "               {} of {} connections never got a response",
+                group(self.connections_opened - answered),
+                group(self.connections_opened)
+            );
+        }
+        if let Some(tls) = &self.tls {
+            let per_s = tls.handshakes_per_s.map(|r| format!(" ({}/s)", rate(r))).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  TLS          {} handshakes{per_s}, {} resumed",
                 group(tls.handshakes),
-                rate(tls.handshakes_per_s),
                 group(tls.resumed)
             );
         }
+        self.write_errors(&mut out);
+        let c = &self.client_cpu;
+        match c.us_per_request {
+            Some(us) => {
+                let _ = writeln!(
+                    out,
+                    "  Client CPU   {:.2} s user + {:.2} s sys = {us:.2} us per request",
+                    c.user_s, c.sys_s
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  Client CPU   {:.2} s user + {:.2} s sys (no responses)", c.user_s, c.sys_s);
+            }
+        }
+        out
+    }
+
+    fn write_gave_up(&self, out: &mut String) {
+        if let Some(after) = self.gave_up_after_s {
+            let _ = writeln!(
+                out,
+                "  Gave up      no response for {after:.1} s while requests kept failing (--give-up); \
+                 the run ended before -n was reached"
+            );
+        }
+    }
+
+    /// Requests that never got an answer, and Little's law: what the report's percentiles
+    /// cannot show, because they count only answered requests.
+    fn write_unanswered(&self, out: &mut String) {
+        let mean_us = self.latency_us.map(|l| l.summary.mean);
+        if let Some(a) = &self.in_flight_age_us {
+            if self.latency_us.map_or(true, |l| a.max > l.summary.p99) {
+                let _ = writeln!(
+                    out,
+                    "  Warning      {} requests got no answer, the oldest waited {}; the percentiles above \
+                     count only answered requests",
+                    group(self.in_flight_at_end),
+                    micros(a.max as f64)
+                );
+            }
+        }
+        // Closed loop with keep-alive: every connection always has `pipeline` requests
+        // outstanding, so the mean latency is (connections × pipeline) / throughput. A mean
+        // far below it means some connections were not being served.
+        let (Some(mean_us), None, false) = (mean_us, self.rate_asked, self.reconnect) else { return };
+        if self.requests < 100 || self.rps <= 0.0 {
+            return;
+        }
+        let connections = (self.connections as u64).min(self.connections_opened);
+        let implied_us = (connections * self.pipeline as u64) as f64 / self.rps * 1e6;
+        if mean_us < 0.8 * implied_us && implied_us - mean_us > 100.0 {
+            let _ = writeln!(
+                out,
+                "  Warning      {} at {} req/s imply a mean of {} (Little's law); answered requests \
+                 averaged {}: some connections were not being served",
+                plural(connections, "connection"),
+                group(self.rps.round() as u64),
+                micros(implied_us),
+                micros(mean_us)
+            );
+        }
+    }
+
+    fn write_errors(&self, out: &mut String) {
         if self.errors == 0 {
             let _ = writeln!(out, "  Errors       none");
         } else {
@@ -440,13 +581,6 @@ impl Report {
                 let _ = writeln!(out);
             }
         }
-        let c = &self.client_cpu;
-        let _ = writeln!(
-            out,
-            "  Client CPU   {:.2} s user + {:.2} s sys = {:.2} us per request",
-            c.user_s, c.sys_s, c.us_per_request
-        );
-        out
     }
 
     fn write_status(&self, out: &mut String, status: &BTreeMap<String, u64>) {
@@ -576,7 +710,12 @@ fn timeline(stats: &WorkerStats) -> Vec<Second> {
 /// The live progress line: one a second on stderr.
 pub fn progress_line(s: &crate::engine::Snapshot) -> String {
     if s.warming_up {
-        return format!("  warming up: {} requests so far (not counted)", group(s.requests));
+        return format!(
+            "  warming up: {:>10} req/s  {} requests, {} errors so far (not counted)",
+            group(s.last_second_requests),
+            group(s.requests),
+            group(s.errors)
+        );
     }
     format!(
         "  {:>4}s  {:>10} req/s  p99 {:>8}  {} requests, {} errors",
@@ -586,6 +725,11 @@ pub fn progress_line(s: &crate::engine::Snapshot) -> String {
         group(s.requests),
         group(s.errors)
     )
+}
+
+/// "1 thread", "2 threads".
+fn plural(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", group(n), if n == 1 { "" } else { "s" })
 }
 
 /// 1234567 -> "1,234,567".
@@ -708,7 +852,7 @@ mod tests {
         assert_eq!(back.timeline.len(), 4, "3.5 s is four seconds of timeline");
         assert_eq!(back.timeline[0].requests, 5);
         assert_eq!(back.timeline[3].requests, 1);
-        assert!(back.latency_us.corrected.is_none());
+        assert!(back.latency_us.unwrap().corrected.is_none());
         assert!(decode_histogram::<u64>("not base64!").is_err());
         assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
     }

@@ -234,6 +234,9 @@ pub struct WorkerStats {
     pub errors: [u64; ErrorKind::COUNT],
     /// Connections that completed their connect (and TLS handshake).
     pub connections_opened: u64,
+    /// Connections that received at least one response. Fewer than `connections_opened`
+    /// means the server left some unserved (an accept queue it never drained).
+    pub connections_answered: u64,
     /// TLS handshakes completed, and how many of them resumed a session.
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
@@ -241,6 +244,14 @@ pub struct WorkerStats {
     pub bytes_received: u64,
     /// Requests written whose responses had not completed when the run ended.
     pub in_flight_at_end: u64,
+    /// How long each of those had waited at the end, in microseconds (from its due time under
+    /// `--rate`, else from its write): at most `connections × pipeline` entries.
+    pub in_flight_age_us: Vec<u64>,
+    /// The run gave up (`--give-up`): no response had completed for this long while requests
+    /// kept failing.
+    pub gave_up_after: Option<Duration>,
+    /// The run was stopped before its warm-up ended: nothing was measured.
+    pub stopped_during_warmup: bool,
     /// Under `--rate`: requests that were due by the end but never sent.
     pub missed: u64,
     /// Under `--rate`: requests sent (whether or not they completed).
@@ -274,11 +285,15 @@ impl WorkerStats {
             requests: 0,
             errors: [0; ErrorKind::COUNT],
             connections_opened: 0,
+            connections_answered: 0,
             tls_handshakes: 0,
             tls_resumed: 0,
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
+            in_flight_age_us: Vec::new(),
+            gave_up_after: None,
+            stopped_during_warmup: false,
             missed: 0,
             sent: 0,
             status: Box::new([0; STATUS_CODES]),
@@ -298,10 +313,11 @@ impl WorkerStats {
     /// The connections stay open, so their count is kept.
     /// (TLS handshakes are not kept: the report gives those made while measuring, per second.)
     pub fn restart(&mut self, start: Instant) {
-        let connections_opened = self.connections_opened;
+        let (connections_opened, connections_answered) = (self.connections_opened, self.connections_answered);
         let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
         *self = WorkerStats::new(start);
         self.connections_opened = connections_opened;
+        self.connections_answered = connections_answered;
         self.connect_us = connect_us;
     }
 
@@ -367,11 +383,15 @@ impl AddAssign<&WorkerStats> for WorkerStats {
             *a += b;
         }
         self.connections_opened += other.connections_opened;
+        self.connections_answered += other.connections_answered;
         self.tls_handshakes += other.tls_handshakes;
         self.tls_resumed += other.tls_resumed;
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;
+        self.in_flight_age_us.extend_from_slice(&other.in_flight_age_us);
+        self.gave_up_after = self.gave_up_after.max(other.gave_up_after);
+        self.stopped_during_warmup |= other.stopped_during_warmup;
         self.missed += other.missed;
         self.sent += other.sent;
         for (a, b) in self.status.iter_mut().zip(other.status.iter()) {

@@ -307,6 +307,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.connected
     }
 
+    /// When the requests in flight were due (under `--rate`) or written: their age at the end
+    /// of a run is how long they went unanswered.
+    pub fn in_flight_since(&self) -> Instant {
+        self.intended_at
+    }
+
     /// Requests written whose responses have not completed (for `in_flight_at_end`).
     pub fn requests_in_flight(&self) -> u64 {
         match self.phase {
@@ -340,6 +346,11 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     pub fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> bool {
         if self.is_closed() {
             return false;
+        }
+        if self.deadline.is_some_and(|deadline| ctx.now >= deadline) {
+            // The timer has not fired yet, but the deadline has passed: whatever this event
+            // brings came too late, so no latency above the timeout is ever recorded.
+            return self.on_timeout(ctx);
         }
         self.readable |= ready.readable || ready.read_closed;
         self.writable |= ready.writable;
@@ -406,6 +417,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.io = None;
     }
 
+    /// Every transition. The deadline belongs to the phase: `open` (Connecting) and
+    /// `start_batch` (Writing, and so Reading) set it as they enter; a phase that awaits
+    /// nothing clears it here, so no stale deadline outlives the wait it was for.
     fn enter(&mut self, next: Phase) {
         debug_assert!(
             matches!(
@@ -422,6 +436,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             next
         );
         self.phase = next;
+        if matches!(next, Phase::Idle | Phase::Waiting | Phase::Closed(_)) {
+            self.deadline = None;
+        }
     }
 
     fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Step {
@@ -433,7 +450,6 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             ctx.stats.record_error(kind, detail);
         }
         self.io = None;
-        self.deadline = None;
         self.enter(Phase::Closed(reason));
         Step::Wait
     }
@@ -462,7 +478,6 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if self.outstanding == 0 {
             self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
             if self.outstanding == 0 {
-                self.deadline = None;
                 self.enter(Phase::Idle);
                 return Step::Wait;
             }
@@ -480,7 +495,6 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// Keep-alive's next step: the next batch at once (or after the event batch, see
     /// `RequestPlan::defer_next`), or, under `--rate`, wait for the pacer.
     fn next_batch(&mut self, ctx: &mut Ctx) -> Step {
-        self.deadline = None;
         if ctx.plan.paced {
             self.enter(Phase::Waiting);
             return Step::Wait;
@@ -668,6 +682,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
         ctx.budget.complete();
         self.outstanding -= 1;
+        if self.responses == 0 {
+            ctx.stats.connections_answered += 1;
+        }
         self.responses += 1;
         // The timeout is per response: the next one of a pipelined batch gets its own.
         self.deadline = Some(ctx.now + ctx.plan.timeout);

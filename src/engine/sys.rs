@@ -1,8 +1,10 @@
-//! The two system calls the safe crates do not wrap for us: raising the open-file limit and
-//! `IP_BIND_ADDRESS_NO_PORT`. Each `unsafe` block is one libc call on plain integers.
+//! The system calls the safe crates do not wrap for us: raising the open-file limit,
+//! `IP_BIND_ADDRESS_NO_PORT`, and a `timerfd` for waking at a microsecond-precise time. Each
+//! `unsafe` block is one libc call on plain integers or on a struct it owns.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
 
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit; returns the new soft limit.
 #[allow(unsafe_code)]
@@ -44,5 +46,64 @@ pub fn set_bind_address_no_port(socket: &socket2::Socket) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// A non-blocking `CLOCK_MONOTONIC` timerfd (the clock `Instant` reads). `epoll_wait`'s timeout
+/// is in whole milliseconds (mio rounds it up), so a worker that must wake at a due time
+/// registers this in its `Poll` and sets it with nanosecond precision; it becomes readable when
+/// the time comes.
+#[derive(Debug)]
+pub struct TimerFd {
+    fd: OwnedFd,
+}
+
+impl TimerFd {
+    #[allow(unsafe_code)]
+    pub fn new() -> io::Result<TimerFd> {
+        // SAFETY: timerfd_create takes two integer arguments and returns a new descriptor or -1.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and nothing else owns it.
+        Ok(TimerFd { fd: unsafe { OwnedFd::from_raw_fd(fd) } })
+    }
+
+    /// Fires once, `after` from now (at least 1 ns: a zero time would disarm the timer).
+    #[allow(unsafe_code)]
+    pub fn set_after(&self, after: Duration) -> io::Result<()> {
+        let after = after.max(Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: libc::timespec {
+                tv_sec: after.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: after.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: timerfd_settime reads one itimerspec, which `spec` is; the old value is not
+        // asked for (null); the fd is owned by `self` for the whole call.
+        let rc = unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Reads the expiration count, so that the next expiry raises a new edge. `WouldBlock`
+    /// (nothing expired since the last read) is not an error.
+    #[allow(unsafe_code)]
+    pub fn clear(&self) {
+        let mut expirations = 0u64;
+        // SAFETY: read writes at most 8 bytes into `expirations`, a live u64; the fd is owned
+        // by `self` for the whole call.
+        let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
+    }
+}
+
+impl AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 }

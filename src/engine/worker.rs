@@ -6,10 +6,17 @@
 //! hand due requests to waiting connections (`--rate`); poll; for each event, read the clock
 //! and hand the event to its connection; after the batch, reopen the connections that closed
 //! (a slot is never reused within the batch that closed it). The poll timeout is the earliest
-//! of the next due request, the next connect retry, the deadline and `STOP_CHECK`, so a slow
-//! rate sleeps in the kernel instead of spinning. The stop flag is read (relaxed) once per
-//! loop turn; the only shared writes are the once-a-second progress figures, each a relaxed
-//! store to this worker's own `Progress`.
+//! of the next connection deadline, the next connect retry, the run's deadline and
+//! `STOP_CHECK`; under `--rate` the next due request sets the worker's `TimerFd` instead,
+//! because `epoll_wait` counts in whole milliseconds and a request sent up to 1 ms late would
+//! charge clobber's lateness to the server. A slow rate sleeps in the kernel either way. The
+//! stop flag is read (relaxed) once per loop turn; the only shared writes are the
+//! once-a-second progress figures, each a relaxed store to this worker's own `Progress`.
+//!
+//! A run with `-n` must end even when its target never answers: with `--give-up` (on by
+//! default for `-n` without `-d`), a worker whose last response is older than the give-up
+//! time ends at the first error after that (a refused connect, a timeout): a slow server that
+//! still answers within `--timeout` is waited for, a dead or silent one is not.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -17,12 +24,16 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use super::conn::{Budget, Conn, Ctx, Phase, Ready, RequestPlan, Transport};
 use super::pacer::Pacer;
 use super::socket::{self, SocketOptions};
+use super::sys::TimerFd;
 use crate::config::Config;
 use crate::protocol::Framer;
 use crate::stats::{CpuTime, ErrorKind, WorkerStats};
@@ -33,12 +44,17 @@ const STOP_CHECK: Duration = Duration::from_millis(50);
 /// in a busy loop (the errors are still counted, one per attempt).
 const CONNECT_RETRY: Duration = Duration::from_millis(10);
 const EVENTS_CAPACITY: usize = 1024;
+/// The timer heap may hold this many entries per connection (live and stale) before it is
+/// rebuilt from the live ones.
+const TIMERS_PER_CONNECTION: usize = 4;
 /// The worker's read buffer: large, so a big response or a deep pipeline's responses arrive in
 /// one read; shared, so it costs nothing per connection.
 const SCRATCH_BYTES: usize = 64 * 1024;
 /// Most connects a worker has under way at once: thousands of connections open in waves, so
 /// the server's accept backlog does not overflow into mass connect timeouts.
 const CONNECTS_IN_FLIGHT: usize = 256;
+/// The token of the worker's `TimerFd`; connection tokens are slab keys, far below it.
+const TIMER: Token = Token(usize::MAX);
 
 /// What the engine gives one worker.
 pub struct WorkerPlan {
@@ -141,11 +157,19 @@ fn run_with<C: Connector, F: Framer>(
     Ok(stats)
 }
 
-/// Puts connection `key` on the timer heap if it awaits something and is not there yet.
-fn arm(timers: &mut BinaryHeap<Reverse<(Instant, usize)>>, armed: &mut [bool], key: usize, deadline: Option<Instant>) {
+/// Puts connection `key` on the timer heap for `deadline`, unless its live entry comes at or
+/// before it (a later deadline is found when that entry comes due, and re-armed then). A
+/// deadline that moved earlier (a connect's 5 s, then a response's 100 ms) gets a new entry
+/// at once; the old one becomes stale and is skipped when it comes due.
+fn arm(
+    timers: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    armed: &mut [Option<Instant>],
+    key: usize,
+    deadline: Option<Instant>,
+) {
     if let Some(at) = deadline {
-        if !armed[key] {
-            armed[key] = true;
+        if armed[key].map_or(true, |entry| at < entry) {
+            armed[key] = Some(at);
             timers.push(Reverse((at, key)));
         }
     }
@@ -189,12 +213,26 @@ struct Worker<C: Connector, F> {
     closed: Vec<usize>,
     /// Connections waiting for the pacer (`--rate`), most recently freed last.
     waiting: Vec<usize>,
-    /// Connection deadlines, earliest first. A connection has at most one entry (`armed`);
-    /// when it comes due and the connection's deadline has moved on, it goes back in with the
-    /// new one. So the heap never holds more than the connections, and arming a request
-    /// costs a store into the connection, not a heap push.
+    /// Connection deadlines, earliest first. A connection has one live entry, its time in
+    /// `armed`; when it comes due and the connection's deadline has moved later, it goes back
+    /// in with the new one, so arming a request costs a store into the connection, not a heap
+    /// push. Entries left stale by a deadline that moved earlier are skipped, and the heap is
+    /// rebuilt from `armed` when they would make it larger than `TIMERS_PER_CONNECTION` times
+    /// the connections.
     timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    armed: Vec<bool>,
+    armed: Vec<Option<Instant>>,
+    /// Under `--rate`: wakes the worker when the next request is due, to the microsecond.
+    timer: Option<TimerFd>,
+    /// The due time `timer` is set for.
+    timer_set_for: Option<Instant>,
+    /// `--give-up`, and what it watches: the requests and errors at the last response.
+    give_up: Option<Duration>,
+    last_response_at: Instant,
+    requests_seen: u64,
+    errors_at_last_response: u64,
+    /// During the warm-up: when the next progress figures are due, and the requests then.
+    warmup_tick: Instant,
+    warmup_requests_published: u64,
     connect_timeout: Duration,
     /// Source addresses, used in turn by slot number.
     sources: Vec<std::net::IpAddr>,
@@ -212,15 +250,32 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             conns.insert(Conn::new(make_framer(), now));
         }
         let measuring = plan.measure_from <= plan.start;
+        let poll = Poll::new()?;
+        let timer = match plan.rate {
+            Some(_) => {
+                let timer = TimerFd::new()?;
+                poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
+                Some(timer)
+            }
+            None => None,
+        };
         Ok(Worker {
-            poll: Poll::new()?,
+            poll,
             events: Events::with_capacity(EVENTS_CAPACITY),
             to_open: (0..plan.connections).collect(),
             to_retry: std::collections::VecDeque::with_capacity(plan.connections),
             closed: Vec::with_capacity(plan.connections),
             waiting: Vec::with_capacity(plan.connections),
-            timers: BinaryHeap::with_capacity(plan.connections),
-            armed: vec![false; plan.connections],
+            timers: BinaryHeap::with_capacity(plan.connections * TIMERS_PER_CONNECTION),
+            armed: vec![None; plan.connections],
+            timer,
+            timer_set_for: None,
+            give_up: config.give_up,
+            last_response_at: now,
+            requests_seen: 0,
+            errors_at_last_response: 0,
+            warmup_tick: now + Duration::from_secs(1),
+            warmup_requests_published: 0,
             connect_timeout: config.connect_timeout,
             sources: config.bind.clone(),
             connecting: 0,
@@ -278,11 +333,14 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             if self.measuring && self.shared.stats.timeline.len() - 1 > published {
                 published = self.shared.stats.timeline.len() - 1;
                 self.publish(progress, published);
+            } else if !self.measuring && now >= self.warmup_tick {
+                self.publish_warmup(progress);
             }
             if stop.load(Ordering::Relaxed)
                 || self.shared.budget.is_spent()
                 || self.deadline.is_some_and(|d| now >= d)
                 || self.certificate_rejected()
+                || self.gives_up(now)
             {
                 return Ok(());
             }
@@ -294,6 +352,13 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 Err(e) => return Err(e),
             }
             for event in self.events.iter() {
+                if event.token() == TIMER {
+                    if let Some(timer) = &self.timer {
+                        timer.clear();
+                    }
+                    self.timer_set_for = None;
+                    continue;
+                }
                 let key = event.token().0;
                 let Some(conn) = self.conns.get_mut(key) else { continue };
                 let was_waiting = conn.phase() == Phase::Waiting;
@@ -324,6 +389,35 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     /// `-d` it would otherwise retry until Ctrl-C). The report says why.
     fn certificate_rejected(&self) -> bool {
         self.shared.stats.connections_opened == 0 && self.shared.stats.error_count(ErrorKind::TlsCert) > 0
+    }
+
+    /// `--give-up`: no response for the give-up time, and a request failed since the last one.
+    /// Requests are compared once per loop turn, so a response costs nothing here.
+    fn gives_up(&mut self, now: Instant) -> bool {
+        let Some(limit) = self.give_up else { return false };
+        let stats = &mut self.shared.stats;
+        if stats.requests != self.requests_seen {
+            self.requests_seen = stats.requests;
+            self.last_response_at = now;
+            self.errors_at_last_response = stats.errors_total();
+            return false;
+        }
+        let silent = now.saturating_duration_since(self.last_response_at);
+        if silent < limit || stats.errors_total() == self.errors_at_last_response {
+            return false;
+        }
+        stats.gave_up_after = Some(silent);
+        true
+    }
+
+    /// During the warm-up, once a second: its requests so far and in the last second.
+    fn publish_warmup(&mut self, progress: &Progress) {
+        let requests = self.shared.stats.requests;
+        progress.requests.store(requests, Ordering::Relaxed);
+        progress.errors.store(self.shared.stats.errors_total(), Ordering::Relaxed);
+        progress.last_second_requests.store(requests - self.warmup_requests_published, Ordering::Relaxed);
+        self.warmup_requests_published = requests;
+        self.warmup_tick += Duration::from_secs(1);
     }
 
     /// The warm-up is over: forget what it measured and give the budget its full share. The
@@ -390,7 +484,10 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 break;
             }
             self.timers.pop();
-            self.armed[key] = false;
+            if self.armed[key] != Some(at) {
+                continue;
+            }
+            self.armed[key] = None;
             let conn = &mut self.conns[key];
             match conn.deadline() {
                 Some(deadline) if deadline <= now => {
@@ -406,10 +503,14 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 deadline => arm(&mut self.timers, &mut self.armed, key, deadline),
             }
         }
+        if self.timers.len() > TIMERS_PER_CONNECTION * self.armed.len() {
+            self.timers =
+                self.armed.iter().enumerate().filter_map(|(key, at)| at.map(|at| Reverse((at, key)))).collect();
+        }
         self.reopen_closed();
     }
 
-    fn poll_timeout(&self, now: Instant) -> Duration {
+    fn poll_timeout(&mut self, now: Instant) -> Duration {
         let mut timeout = STOP_CHECK;
         if !self.to_open.is_empty() && self.connecting < CONNECTS_IN_FLIGHT {
             return Duration::ZERO;
@@ -426,11 +527,15 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         if let Some(&(at, _)) = self.to_retry.front() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
-        if let Some(pacer) = &self.pacer {
+        if let (Some(pacer), Some(timer)) = (&self.pacer, &self.timer) {
             // Wake for the next due request only if a connection can take it; otherwise the
-            // next response (an event) frees one.
-            if !self.waiting.is_empty() {
-                timeout = timeout.min(pacer.next_due().saturating_duration_since(now));
+            // next response (an event) frees one. The timerfd wakes to the microsecond.
+            let due = pacer.next_due();
+            if !self.waiting.is_empty() && self.shared.budget.left > 0 && self.timer_set_for != Some(due) {
+                match timer.set_after(due.saturating_duration_since(Instant::now())) {
+                    Ok(()) => self.timer_set_for = Some(due),
+                    Err(_) => timeout = timeout.min(due.saturating_duration_since(now)),
+                }
             }
         }
         timeout
@@ -483,8 +588,26 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     }
 
     fn finish(mut self, now: Instant) -> WorkerStats {
+        if !self.measuring {
+            // Stopped during the warm-up: nothing was measured. What made it give up, if it
+            // did, is kept: the errors say why.
+            let warm = std::mem::replace(&mut self.shared.stats, WorkerStats::new(self.measure_from));
+            let stats = &mut self.shared.stats;
+            stats.stopped_during_warmup = true;
+            if warm.gave_up_after.is_some() {
+                stats.gave_up_after = warm.gave_up_after;
+                stats.errors = warm.errors;
+                stats.first_error = warm.first_error;
+            }
+            return self.shared.stats;
+        }
         for (_, conn) in self.conns.iter_mut() {
-            self.shared.stats.in_flight_at_end += conn.requests_in_flight();
+            let n = conn.requests_in_flight();
+            if n > 0 {
+                self.shared.stats.in_flight_at_end += n;
+                let age_us = now.saturating_duration_since(conn.in_flight_since()).as_micros() as u64;
+                self.shared.stats.in_flight_age_us.extend(std::iter::repeat(age_us).take(n as usize));
+            }
             conn.abandon();
         }
         if let Some(pacer) = &self.pacer {

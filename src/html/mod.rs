@@ -318,11 +318,11 @@ fn result_rows() -> Vec<Row> {
         ("Requests", |r| Cell::Num(group(r.requests))),
         ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
         ("Requests/s", |r| Cell::Num(group(r.rps.round() as u64))),
-        ("Latency p50", |r| Cell::Num(micros(r.latency_us.summary.p50))),
-        ("Latency p90", |r| Cell::Num(micros(r.latency_us.summary.p90))),
-        ("Latency p99", |r| Cell::Num(micros(r.latency_us.summary.p99))),
-        ("Latency p99.9", |r| Cell::Num(micros(r.latency_us.summary.p999))),
-        ("Latency max", |r| Cell::Num(micros(r.latency_us.summary.max))),
+        ("Latency p50", |r| latency_cell(r, |l| l.p50)),
+        ("Latency p90", |r| latency_cell(r, |l| l.p90)),
+        ("Latency p99", |r| latency_cell(r, |l| l.p99)),
+        ("Latency p99.9", |r| latency_cell(r, |l| l.p999)),
+        ("Latency max", |r| latency_cell(r, |l| l.max)),
         ("Errors", |r| {
             if r.errors == 0 {
                 return Cell::Num("0".into());
@@ -352,8 +352,15 @@ fn result_rows() -> Vec<Row> {
                     .map_or("-".into(), |t| format!("{} ({} resumed)", group(t.handshakes), group(t.resumed))),
             )
         }),
-        ("Client CPU per request", |r| Cell::Num(format!("{:.2} µs", r.client_cpu.us_per_request))),
+        ("Client CPU per request", |r| {
+            Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} µs")))
+        }),
     ]
+}
+
+/// A latency figure of the run, or "-" for a run without responses.
+fn latency_cell(r: &Report, figure: fn(&crate::report::Latency) -> u64) -> Cell {
+    Cell::Num(r.latency_us.map_or("-".into(), |l| micros(figure(&l.summary))))
 }
 
 fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {

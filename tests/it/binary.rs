@@ -12,7 +12,7 @@ pub fn clobber(args: &[&str]) -> std::process::Output {
     Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("the binary runs")
 }
 
-fn signal(child: &Child, name: &str) {
+pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").args([name, &child.id().to_string()]).status().expect("kill runs");
     assert!(status.success());
 }
@@ -31,14 +31,14 @@ pub fn wait_for(mut child: Child, limit: Duration) -> std::process::Output {
 }
 
 /// A `clobber serve` child process and the address from its first line.
-struct ServeProcess {
+pub struct ServeProcess {
     child: Child,
-    addr: String,
+    pub addr: String,
     stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl ServeProcess {
-    fn start(args: &[&str]) -> ServeProcess {
+    pub fn start(args: &[&str]) -> ServeProcess {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
@@ -54,7 +54,7 @@ impl ServeProcess {
     }
 
     /// SIGTERM, then the (requests, connections) from its last line.
-    fn stop(mut self) -> (u64, u64) {
+    pub fn stop(mut self) -> (u64, u64) {
         signal(&self.child, "-TERM");
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();

@@ -11,3 +11,4 @@ mod page;
 mod raw;
 mod support;
 mod tls;
+mod truth;

@@ -119,11 +119,11 @@ fn merge_adds_runs_and_takes_percentiles_from_the_merged_histogram() {
     assert_eq!(merged.status.as_ref().unwrap()["200"], 3400);
     let mut both: Histogram<u64> = decode_histogram(&a.histogram).unwrap();
     both.add(decode_histogram::<u64>(&b.histogram).unwrap()).unwrap();
-    assert_eq!(merged.latency_us.summary.p99, both.value_at_quantile(0.99));
-    assert_eq!(merged.latency_us.summary.max, both.max());
+    assert_eq!(merged.latency_us.unwrap().summary.p99, both.value_at_quantile(0.99));
+    assert_eq!(merged.latency_us.unwrap().summary.max, both.max());
     // 400 of 3,400 requests waited 5 ms: the merged p99 is a slow one, which no average of
     // the two runs' p99s would give.
-    assert!(merged.latency_us.summary.p99 >= 5000, "p99 {}", merged.latency_us.summary.p99);
+    assert!(merged.latency_us.unwrap().summary.p99 >= 5000, "p99 {}", merged.latency_us.unwrap().summary.p99);
     let timeline_requests: u64 = merged.timeline.iter().map(|s| s.requests).sum();
     assert_eq!(timeline_requests, 3400);
     let text = Command::new(BIN).arg("merge").args([&a_path, &b_path]).output().unwrap();
