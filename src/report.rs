@@ -483,7 +483,10 @@ impl Report {
             );
         }
         let _ = writeln!(out);
-        if let Some(answered) = self.connections_answered.filter(|&a| a < self.connections_opened) {
+        // Under --rate a connection waits for the pacer and may never be needed; in a closed
+        // loop every connection has a request out from the start.
+        let closed_loop = self.rate_asked.is_none();
+        if let Some(answered) = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened) {
             let _ = writeln!(
                 out,
                 "               {} of {} connections never got a response",

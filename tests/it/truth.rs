@@ -227,15 +227,21 @@ fn connections_that_never_got_an_answer_are_reported() {
 
 #[test]
 fn a_healthy_run_has_no_warnings() {
-    let server = serve_with(ServeMode::Http, |_| {});
-    let config = http(server.local_addr(), &["-c", "10", "-t", "1", "-d", "1s"]);
-    let stats = run(&config);
-    let seen = server.stop().unwrap();
-    assert_eq!(stats.connections_answered, 10);
-    assert_eq!(seen.connections, 10);
-    let text = text_of(&config, &stats);
-    for warning in ["never got a response", "got no answer", "imply a mean of"] {
-        assert!(!text.contains(warning), "{warning:?} in a healthy run:\n{text}");
+    // Closed loop, and open loop where most connections wait for the pacer and are never
+    // needed: neither is a connection the server left unserved.
+    for (args, answered) in [(&["-c", "10"][..], Some(10)), (&["-c", "20", "-R", "300"][..], None)] {
+        let server = serve_with(ServeMode::Http, |_| {});
+        let config = http(server.local_addr(), &[args, &["-t", "1", "-d", "1s"]].concat());
+        let stats = run(&config);
+        let seen = server.stop().unwrap();
+        if let Some(n) = answered {
+            assert_eq!(stats.connections_answered, n);
+        }
+        assert_eq!(seen.connections, stats.connections_opened);
+        let text = text_of(&config, &stats);
+        for warning in ["never got a response", "got no answer", "imply a mean of"] {
+            assert!(!text.contains(warning), "{warning:?} in a healthy run ({args:?}):\n{text}");
+        }
     }
 }
 
