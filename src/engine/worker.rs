@@ -527,14 +527,21 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         if let Some(&(at, _)) = self.to_retry.front() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
-        if let (Some(pacer), Some(timer)) = (&self.pacer, &self.timer) {
+        if let Some(pacer) = &self.pacer {
             // Wake for the next due request only if a connection can take it; otherwise the
-            // next response (an event) frees one. The timerfd wakes to the microsecond.
+            // next response (an event) frees one. The timerfd wakes to the microsecond; the
+            // poll timeout (to the millisecond) only if it could not be set.
             let due = pacer.next_due();
-            if !self.waiting.is_empty() && self.shared.budget.left > 0 && self.timer_set_for != Some(due) {
-                match timer.set_after(due.saturating_duration_since(Instant::now())) {
-                    Ok(()) => self.timer_set_for = Some(due),
-                    Err(_) => timeout = timeout.min(due.saturating_duration_since(now)),
+            if !self.waiting.is_empty() && self.shared.budget.left > 0 {
+                let precise = match &self.timer {
+                    Some(_) if self.timer_set_for == Some(due) => true,
+                    Some(timer) => timer.set_after(due.saturating_duration_since(Instant::now())).is_ok(),
+                    None => false,
+                };
+                if precise {
+                    self.timer_set_for = Some(due);
+                } else {
+                    timeout = timeout.min(due.saturating_duration_since(now));
                 }
             }
         }
