@@ -52,7 +52,8 @@ pub fn set_bind_address_no_port(socket: &socket2::Socket) -> io::Result<()> {
 /// A non-blocking `CLOCK_MONOTONIC` timerfd (the clock `Instant` reads). `epoll_wait`'s timeout
 /// is in whole milliseconds (mio rounds it up), so a worker that must wake at a due time
 /// registers this in its `Poll` and sets it with nanosecond precision; it becomes readable when
-/// the time comes.
+/// the time comes. It is never read: `timerfd_settime` resets the expiration count, and every
+/// expiry wakes epoll again (a new edge), so setting it is all a wake costs.
 #[derive(Debug)]
 pub struct TimerFd {
     fd: OwnedFd,
@@ -89,16 +90,6 @@ impl TimerFd {
         } else {
             Err(io::Error::last_os_error())
         }
-    }
-
-    /// Reads the expiration count, so that the next expiry raises a new edge. `WouldBlock`
-    /// (nothing expired since the last read) is not an error.
-    #[allow(unsafe_code)]
-    pub fn clear(&self) {
-        let mut expirations = 0u64;
-        // SAFETY: read writes at most 8 bytes into `expirations`, a live u64; the fd is owned
-        // by `self` for the whole call.
-        let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
     }
 }
 

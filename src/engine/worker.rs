@@ -353,9 +353,9 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             }
             for event in self.events.iter() {
                 if event.token() == TIMER {
-                    if let Some(timer) = &self.timer {
-                        timer.clear();
-                    }
+                    // Not read: setting the timer again resets its expiration count, and each
+                    // expiry raises a new edge, so a read would be a syscall per paced request
+                    // for nothing.
                     self.timer_set_for = None;
                     continue;
                 }
