@@ -54,7 +54,9 @@ HTTP (http:// targets; the request is built once, responses framed by their head
     -H, --header 'N: V'   add a header; replaces a default one of the same name (repeatable)
         --body STR        request body, with Content-Length
         --body-file PATH  request body from a file
-        --http-file PATH  send this raw request file as is instead of building one
+        --http-file PATH  send this raw request file as is instead of building one; it must
+                          hold exactly one request, its body matching its Content-Length
+                          (or chunked encoding)
         --expect-status S statuses that count as success: 200, 2xx or 200-299 (repeatable);
                           others count as errors of kind `status`. Without it every status
                           is tallied and non-2xx are reported, not hidden.
@@ -1247,6 +1249,12 @@ mod tests {
         std::fs::write(&path, b"GET / HTTP/1.1\r\n").unwrap();
         let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
         assert!(e.contains("--http-file") && e.contains("incomplete"), "{e}");
+        std::fs::write(&path, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
+        assert!(e.contains("--http-file") && e.contains(path.to_str().unwrap()) && e.contains("2 requests"), "{e}");
+        std::fs::write(&path, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
+        assert!(e.contains("--http-file") && e.contains("Content-Length is 10 but the body has 5 bytes"), "{e}");
         std::fs::remove_file(&path).unwrap();
     }
 

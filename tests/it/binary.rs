@@ -8,8 +8,47 @@ use crate::support::dead_addr;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clobber");
 
+/// Runs the binary to its end, at most 90 s (see `clobber_within`).
 pub fn clobber(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("the binary runs")
+    clobber_within(args, Duration::from_secs(90))
+}
+
+/// Runs the binary and collects its output; kills it (by its PID) and fails if it runs longer
+/// than `limit`, so a regression that hangs fails the test instead of hanging it. The output
+/// is read while the process runs, so a long report cannot fill a pipe and stall it.
+pub fn clobber_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let pid = child.id().to_string();
+    let (done, ended) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        let late = ended.recv_timeout(limit).is_err();
+        if late {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        late
+    });
+    let out = child.wait_with_output().expect("the binary's output");
+    let _ = done.send(());
+    assert!(!guard.join().unwrap(), "clobber {args:?} did not end within {limit:?}");
+    out
+}
+
+/// Asserts a usage error: exit 2, nothing on stdout, one line on stderr saying each of `words`.
+#[track_caller]
+fn assert_usage_error(out: &std::process::Output, words: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("clobber: ") && stderr.lines().count() == 1, "{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "'{stderr}' does not say '{w}'");
+    }
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 fn signal(child: &Child, name: &str) {
@@ -277,4 +316,21 @@ fn tls_certificate_errors_exit_1_and_insecure_is_in_the_header() {
     let (requests, connections) = server.stop();
     assert_eq!(requests, 200);
     assert!(connections >= 2);
+}
+
+#[test]
+fn http_file_with_two_requests_or_a_wrong_length_exits_2() {
+    let dir = std::env::temp_dir();
+    let two = dir.join(format!("clobber-two-requests-{}.http", std::process::id()));
+    std::fs::write(&two, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let short = dir.join(format!("clobber-short-body-{}.http", std::process::id()));
+    std::fs::write(&short, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc").unwrap();
+    let url = format!("http://{}/", dead_addr());
+    for (file, what) in [(&two, "2 requests"), (&short, "Content-Length is 9 but the body has 3 bytes")] {
+        let path = file.to_str().unwrap();
+        let out =
+            clobber_within(&[&url, "--no-pin", "-d", "300ms", "-c", "1", "--http-file", path], Duration::from_secs(10));
+        assert_usage_error(&out, &["--http-file", path, what]);
+        std::fs::remove_file(file).unwrap();
+    }
 }
