@@ -45,8 +45,9 @@ LOAD:
         --timeout DUR     a response taking longer is an error; the connection is replaced
                           [default: 30s]
         --bind ADDRS      source addresses for the connections, used in turn, e.g.
-                          127.0.0.2,127.0.0.3 (a loopback target spreads over 127.0.0.x by
-                          itself when one address's ports would not be enough)
+                          127.0.0.2,127.0.0.3; each must be an address of this machine
+                          (a loopback target spreads over 127.0.0.x by itself when one
+                          address's ports would not be enough)
         --pipeline N      write N requests at once, then read N responses [default: 1]
 
 HTTP (http:// targets; the request is built once, responses framed by their headers):
@@ -556,6 +557,7 @@ fn source_addresses(raw: &RunArgs, target: &Target, connections: usize) -> Resul
             if ip.is_ipv4() != target.addr.is_ipv4() {
                 return Err(bad("--bind", v, &format!("{ip} is not of the same family as the target {}", target.addr)));
             }
+            check_local(ip).map_err(|e| bad("--bind", v, &format!("{ip} {e}")))?;
             list.push(ip);
         }
         return Ok(list);
@@ -566,6 +568,19 @@ fn source_addresses(raw: &RunArgs, target: &Target, connections: usize) -> Resul
             Ok((1..=n).map(|i| IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i))).collect())
         }
         _ => Ok(Vec::new()),
+    }
+}
+
+/// Checks, before the run, that `ip` is an address of this machine, by binding a UDP socket
+/// to it (port 0) and closing it: that sends nothing. Otherwise every connect would fail with
+/// `EADDRNOTAVAIL`, which the report would blame on running out of ephemeral ports.
+fn check_local(ip: IpAddr) -> Result<(), String> {
+    match std::net::UdpSocket::bind((ip, 0)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            Err("is not an address of this machine (a source address must be one of its own: see `ip address`)".into())
+        }
+        Err(e) => Err(format!("cannot be bound: {e}")),
     }
 }
 
@@ -1270,6 +1285,19 @@ mod tests {
         let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.5, 127.0.0.6"]).unwrap();
         assert_eq!(c.bind, vec!["127.0.0.5".parse::<IpAddr>().unwrap(), "127.0.0.6".parse().unwrap()]);
         assert_eq!((c.connect_timeout, c.timeout), (Duration::from_secs(5), Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn bind_addresses_must_belong_to_this_machine() {
+        // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine. Checking it
+        // binds a socket to it, which sends nothing.
+        let e = err(&["http://127.0.0.1:9/", "--bind", "127.0.0.2,192.0.2.1"]);
+        assert!(e.contains("--bind") && e.contains("192.0.2.1") && e.contains("not an address of this machine"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = err(&["http://[::1]:9/", "--bind", "2001:db8::1"]);
+        assert!(e.contains("--bind") && e.contains("2001:db8::1"), "{e}");
+        let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.1,127.0.0.3"]).unwrap();
+        assert_eq!(c.bind.len(), 2);
     }
 
     #[test]

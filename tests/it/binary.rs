@@ -334,3 +334,12 @@ fn http_file_with_two_requests_or_a_wrong_length_exits_2() {
         std::fs::remove_file(file).unwrap();
     }
 }
+
+#[test]
+fn bind_to_an_address_of_another_machine_exits_2() {
+    // TEST-NET-1 (RFC 5737): not this machine's. The check binds a socket and sends nothing.
+    let url = format!("http://{}/", dead_addr());
+    let out =
+        clobber_within(&[&url, "--no-pin", "-d", "1s", "-c", "2", "--bind", "192.0.2.1"], Duration::from_secs(10));
+    assert_usage_error(&out, &["--bind", "192.0.2.1", "not an address of this machine"]);
+}
