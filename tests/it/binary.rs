@@ -343,3 +343,19 @@ fn bind_to_an_address_of_another_machine_exits_2() {
         clobber_within(&[&url, "--no-pin", "-d", "1s", "-c", "2", "--bind", "192.0.2.1"], Duration::from_secs(10));
     assert_usage_error(&out, &["--bind", "192.0.2.1", "not an address of this machine"]);
 }
+
+#[test]
+fn https_to_a_plain_http_port_says_it_is_not_tls() {
+    let server = ServeProcess::start(&["--mode", "http"]);
+    let url = format!("https://{}/", server.addr);
+    let out = clobber_within(&[&url, "--no-pin", "-d", "1s", "-c", "2", "--json"], Duration::from_secs(20));
+    server.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    assert!(report["errors_by_kind"]["tls_handshake"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["errors"], report["errors_by_kind"]["tls_handshake"], "{report}");
+    assert_eq!(
+        report["error_messages"]["tls_handshake"], "the server answered in plain text: is this a TLS port?",
+        "{report}"
+    );
+}
