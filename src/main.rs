@@ -51,7 +51,9 @@ fn stop_on_signals() -> Arc<AtomicBool> {
 fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
     if let Some(at) = config.start_at {
         if !wait_until(at, config.json, stop) {
-            return fail("interrupted while waiting for --start-at");
+            // Not a usage error: the command line was fine, the run just never started.
+            eprintln!("clobber: interrupted while waiting for --start-at");
+            return ExitCode::from(1);
         }
     }
     let running = match clobber::engine::start(config, Arc::clone(stop)) {

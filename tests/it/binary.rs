@@ -359,3 +359,68 @@ fn https_to_a_plain_http_port_says_it_is_not_tls() {
         "{report}"
     );
 }
+
+#[test]
+fn usage_errors_of_the_command_line_exit_2() {
+    let url = format!("http://{}/", dead_addr());
+    let guard = Duration::from_secs(10);
+    let out = clobber_within(&[&url, "--no-pin", "-d", "300ms", "--frobnicate"], guard);
+    assert_usage_error(&out, &["--frobnicate"]);
+    assert!(String::from_utf8_lossy(&out.stderr).trim_end().ends_with("see clobber --help"));
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[&url, "--no-pin", "-d", "300ms", "--graceful-close"], &["--graceful-close", "--reconnect"]),
+        (&[&url, "--no-pin", "-d", "300ms", "--expect-status", "999"], &["--expect-status", "999", "100-599"]),
+        (&["127.0.0.1:8080/ok", "-d", "300ms"], &["TARGET", "did you mean http://127.0.0.1:8080/ok?"]),
+        (&["127.0.0.1:0", "--data", "x", "-d", "300ms"], &["TARGET", "1-65535"]),
+    ];
+    for (args, words) in cases {
+        assert_usage_error(&clobber_within(args, guard), words);
+    }
+}
+
+#[test]
+fn compound_durations_and_upper_case_schemes_run() {
+    let server = ServeProcess::start(&["--mode", "http"]);
+    let url = format!("HTTP://{}/", server.addr);
+    let out =
+        clobber_within(&[&url, "--no-pin", "-n", "50", "-c", "2", "-d", "1m30s", "--json"], Duration::from_secs(20));
+    let (requests, _) = server.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((json(&out)["requests"].as_u64(), requests), (Some(50), 50));
+}
+
+#[test]
+fn demo_help_prints_the_demos_options() {
+    let out = clobber_within(&["demo", "--help"], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("clobber demo"), "{text}");
+    for flag in ["-d, --duration", "[default: 5s]", "--tls", "-c, --connections", "--json"] {
+        assert!(text.contains(flag), "demo --help lacks {flag}: {text}");
+    }
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_start_at_exits_1() {
+    let at = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 60).to_string();
+    let url = format!("http://{}/", dead_addr());
+    let mut child = Command::new(BIN)
+        .args([&url, "--no-pin", "-d", "300ms", "-c", "1", "--start-at", &at])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The waiting line comes after the signal handlers are installed.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting"), "{line}");
+    signal(&child, "-INT");
+    let out = wait_for(child, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "an interrupted wait is not a usage error");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(out.stdout.is_empty());
+}
