@@ -97,13 +97,20 @@ RATE AND MEASUREMENT:
 OUTPUT:
         --json            print the report as one JSON object on stdout
         --html PATH       also write the report as an HTML page of charts to PATH
+        --fail-on-error   exit 1 if any request failed (an error of any kind, a status
+                          outside --expect-status), not only if none completed: for CI
         --progress        a line per second on stderr (default when stderr is a terminal
                           and the output is not --json)
     -h, --help            print this help
     -V, --version         print the version
 
-EXIT CODE: 0 if any request completed, 1 if none did (or Ctrl-C came before the start),
-2 for bad usage.
+EXIT CODES:
+    0  success: at least one request completed (with an expected status), and with
+       --fail-on-error none failed
+    1  no request completed; or --fail-on-error and any request failed; or the run was
+       stopped (Ctrl-C) during the warm-up or before --start-at; or it gave up (e.g. a
+       certificate rejected before any connection got through)
+    2  bad usage: a one-line message naming the flag
 ";
 
 pub const DEMO_HELP: &str = "\
@@ -313,6 +320,7 @@ struct RunArgs {
     sni: Option<String>,
     no_resume: bool,
     html: Option<String>,
+    fail_on_error: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -365,6 +373,7 @@ where
             Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
             Long("no-resume") => raw.no_resume = true,
             Long("html") => raw.html = Some(string(&mut parser, "--html")?),
+            Long("fail-on-error") => raw.fail_on_error = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "report" => return parse_report(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
@@ -504,6 +513,7 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         graceful_close: raw.graceful_close,
         tls,
         html,
+        fail_on_error: raw.fail_on_error,
     })
 }
 
@@ -1198,6 +1208,13 @@ mod tests {
             assert!(e.contains("--bogus") || e.contains("--no-pin"), "{args:?}: {e}");
             assert!(e.ends_with(help), "{args:?}: '{e}' does not end with '{help}'");
         }
+    }
+
+    #[test]
+    fn fail_on_error_is_read() {
+        assert!(!run(&["http://127.0.0.1:9/"]).unwrap().fail_on_error);
+        assert!(run(&["http://127.0.0.1:9/", "--fail-on-error"]).unwrap().fail_on_error);
+        assert!(run(&["127.0.0.1:9", "--data", "x", "--fail-on-error"]).unwrap().fail_on_error);
     }
 
     #[test]

@@ -197,6 +197,8 @@ fn help_and_version() {
         "--reconnect",
         "--json",
         "whatever one read returns",
+        "--fail-on-error",
+        "EXIT CODES",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
