@@ -29,7 +29,7 @@ USAGE:
     clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT; --tls for TLS)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
-                                                (demo --tls: over TLS, self-signed)
+                                                (demo --tls: over TLS; demo --help)
     clobber merge A.json B.json ...             one report from several runs' JSON
     clobber report A.json [B.json ...] -o F     an HTML page of charts (report --help)
 
@@ -38,12 +38,13 @@ LOAD:
     -t, --threads N       worker threads, one per core [default: number of CPUs]
         --cpus LIST       cores to pin the workers to, e.g. 0,2-3 [default: all]
         --no-pin          do not pin worker threads to cores
-    -d, --duration DUR    run for DUR: 500ms, 10s, 2m, 1h [default: 10s, or none with -n]
+    -d, --duration DUR    run for DUR: 500ms, 10s, 2m, 1h, 1m30s [default: 10s, or none
+                          with -n]
     -n, --requests N      stop after exactly N completed responses
         --reconnect       a new connection for every request (connect, write, read, close);
                           the default is to keep each connection open and reuse it.
                           Closes with RST (SO_LINGER 0): no TIME_WAIT, no port exhaustion
-        --graceful-close  close --reconnect connections with FIN instead of RST
+        --graceful-close  with --reconnect: close with FIN instead of RST
         --connect-timeout DUR   a connect taking longer is an error [default: 5s]
         --timeout DUR     a response taking longer is an error; the connection is replaced
                           [default: 30s]
@@ -52,8 +53,9 @@ LOAD:
                           a run instead of being retried for ever [default: 5s with -n and
                           no -d; off otherwise]
         --bind ADDRS      source addresses for the connections, used in turn, e.g.
-                          127.0.0.2,127.0.0.3 (a loopback target spreads over 127.0.0.x by
-                          itself when one address's ports would not be enough)
+                          127.0.0.2,127.0.0.3; each must be an address of this machine
+                          (a loopback target spreads over 127.0.0.x by itself when one
+                          address's ports would not be enough)
         --pipeline N      write N requests at once, then read N responses [default: 1]
 
 HTTP (http:// targets; the request is built once, responses framed by their headers):
@@ -61,10 +63,12 @@ HTTP (http:// targets; the request is built once, responses framed by their head
     -H, --header 'N: V'   add a header; replaces a default one of the same name (repeatable)
         --body STR        request body, with Content-Length
         --body-file PATH  request body from a file
-        --http-file PATH  send this raw request file as is instead of building one
-        --expect-status S statuses that count as success: 200, 2xx or 200-299 (repeatable);
-                          others count as errors of kind `status`. Without it every status
-                          is tallied and non-2xx are reported, not hidden.
+        --http-file PATH  send this raw request file as is instead of building one; it must
+                          hold exactly one request, its body matching its Content-Length
+                          (or chunked encoding)
+        --expect-status S statuses that count as success (100-599): 200, 2xx or 200-299,
+                          repeatable; others count as errors of kind `status`. Without it
+                          every status is tallied and non-2xx are reported, not hidden.
     Defaults: Host, User-Agent: clobber/VERSION; --reconnect adds Connection: close.
 
 RAW TCP REQUEST (tcp:// targets):
@@ -100,12 +104,51 @@ RATE AND MEASUREMENT:
 OUTPUT:
         --json            print the report as one JSON object on stdout
         --html PATH       also write the report as an HTML page of charts to PATH
+        --fail-on-error   exit 1 if any request failed (an error of any kind, a status
+                          outside --expect-status), not only if none completed: for CI
         --progress        a line per second on stderr (default when stderr is a terminal
                           and the output is not --json)
     -h, --help            print this help
     -V, --version         print the version
 
-EXIT CODE: 0 if any request completed, 1 if none did, 2 for bad usage.
+EXIT CODES:
+    0  success: at least one request completed (with an expected status), and with
+       --fail-on-error none failed
+    1  no request completed; or --fail-on-error and any request failed; or the run was
+       stopped (Ctrl-C) during the warm-up or before --start-at; or it gave up (e.g. a
+       certificate rejected before any connection got through)
+    2  bad usage: a one-line message naming the flag
+";
+
+pub const DEMO_HELP: &str = "\
+clobber demo: the built-in HTTP server and a load against it, both on loopback
+
+USAGE:
+    clobber demo [OPTIONS]
+
+Starts `clobber serve --mode http` on 127.0.0.1 (a free port, pinned to the last core),
+clobbers it with GET / from the other cores, then prints the report and what the server
+counted. It picks its own target: give none.
+
+OPTIONS:
+    -d, --duration DUR    run for DUR: 500ms, 10s, 1m30s [default: 5s]
+    -n, --requests N      stop after exactly N completed responses
+    -c, --connections N   open connections in total [default: 50]
+    -t, --threads N       worker threads [default: all cores but the server's]
+        --cpus LIST       cores to pin the workers to, e.g. 0,2-3
+        --no-pin          do not pin worker threads to cores
+        --tls             serve and load over TLS, with a new self-signed certificate that
+                          the load trusts (verified, as a real https:// target is)
+        --reconnect       a new connection for every request
+        --pipeline N      write N requests at once, then read N responses [default: 1]
+    -R, --rate N          N requests per second in total, on a schedule (open loop)
+        --warmup DUR      run the load for DUR first, recording nothing
+    -m, -H, --body, --expect-status, --timeout, --no-resume ...
+                          and the other HTTP, TLS and timing options of clobber --help
+        --json            print the report as one JSON object on stdout
+        --html PATH       also write the report as an HTML page of charts to PATH
+        --progress        a line per second on stderr
+    -h, --help            print this help
 ";
 
 pub const MERGE_HELP: &str = "\
@@ -204,6 +247,17 @@ impl From<lexopt::Error> for UsageError {
     }
 }
 
+/// lexopt's error for `command`'s arguments; an option or argument it does not take points
+/// to the command's help.
+fn unknown(e: lexopt::Error, command: &str) -> UsageError {
+    match e {
+        lexopt::Error::UnexpectedOption(_)
+        | lexopt::Error::UnexpectedArgument(_)
+        | lexopt::Error::UnexpectedValue { .. } => UsageError(format!("{e}; see {command} --help")),
+        other => other.into(),
+    }
+}
+
 fn bad(flag: &str, value: &str, expected: &str) -> UsageError {
     UsageError(format!("invalid value '{value}' for {flag}: {expected}"))
 }
@@ -274,6 +328,7 @@ struct RunArgs {
     sni: Option<String>,
     no_resume: bool,
     html: Option<String>,
+    fail_on_error: bool,
 }
 
 /// Parses the arguments after the program name.
@@ -286,9 +341,11 @@ where
     let mut raw = RunArgs::default();
     let mut demo = false;
     let mut first = true;
-    while let Some(arg) = parser.next()? {
+    loop {
+        let command = if demo { "clobber demo" } else { "clobber" };
+        let Some(arg) = parser.next().map_err(|e| unknown(e, command))? else { break };
         match arg {
-            Short('h') | Long("help") => return Ok(Command::Help(HELP)),
+            Short('h') | Long("help") => return Ok(Command::Help(if demo { DEMO_HELP } else { HELP })),
             Short('V') | Long("version") => return Ok(Command::Version),
             Short('c') | Long("connections") => raw.connections = Some(string(&mut parser, "-c/--connections")?),
             Short('t') | Long("threads") => raw.threads = Some(string(&mut parser, "-t/--threads")?),
@@ -325,6 +382,7 @@ where
             Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
             Long("no-resume") => raw.no_resume = true,
             Long("html") => raw.html = Some(string(&mut parser, "--html")?),
+            Long("fail-on-error") => raw.fail_on_error = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "report" => return parse_report(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
@@ -336,7 +394,7 @@ where
                 }
                 raw.target = Some(v);
             }
-            _ => return Err(arg.unexpected().into()),
+            _ => return Err(unknown(arg.unexpected(), command)),
         }
         first = false;
     }
@@ -368,7 +426,7 @@ fn string(parser: &mut lexopt::Parser, flag: &str) -> Result<String, UsageError>
 }
 
 fn validate(raw: RunArgs) -> Result<Config, UsageError> {
-    let target_text = raw.target.clone().ok_or_else(|| {
+    let target_text = raw.target.as_deref().map(lowercase_scheme).ok_or_else(|| {
         UsageError("missing TARGET (http://HOST:PORT/PATH, tcp://HOST:PORT or HOST:PORT); try --help".to_string())
     })?;
     let connections = match &raw.connections {
@@ -440,6 +498,11 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         None if requests.is_some() && duration.is_none() => Some(DEFAULT_GIVE_UP),
         None => None,
     };
+    if raw.graceful_close && !raw.reconnect {
+        return Err(UsageError(
+            "--graceful-close is how --reconnect closes its connections: give --reconnect too, or drop it".to_string(),
+        ));
+    }
     let bind = source_addresses(&raw, &target, connections)?;
     Ok(Config {
         target,
@@ -466,7 +529,19 @@ fn validate(raw: RunArgs) -> Result<Config, UsageError> {
         graceful_close: raw.graceful_close,
         tls,
         html,
+        fail_on_error: raw.fail_on_error,
     })
+}
+
+/// The target with its scheme in lower case: schemes are case-insensitive (RFC 3986 3.1), so
+/// `HTTP://` is `http://`.
+fn lowercase_scheme(text: &str) -> String {
+    match text.split_once("://") {
+        Some((scheme, rest)) if scheme.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            format!("{}://{rest}", scheme.to_ascii_lowercase())
+        }
+        _ => text.to_string(),
+    }
 }
 
 /// A file path whose directory exists, checked before the run so that its end is not lost.
@@ -487,7 +562,7 @@ fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     let mut files = Vec::new();
     let mut labels = Vec::new();
     let mut output = None;
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = parser.next().map_err(|e| unknown(e, "clobber report"))? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(REPORT_HELP)),
             Short('o') | Long("output") => {
@@ -495,7 +570,7 @@ fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
             }
             Long("label") => labels.push(string(&mut parser, "--label")?),
             Value(v) => files.push(std::path::PathBuf::from(v)),
-            _ => return Err(arg.unexpected().into()),
+            _ => return Err(unknown(arg.unexpected(), "clobber report")),
         }
     }
     if files.is_empty() {
@@ -570,6 +645,7 @@ fn source_addresses(raw: &RunArgs, target: &Target, connections: usize) -> Resul
             if ip.is_ipv4() != target.addr.is_ipv4() {
                 return Err(bad("--bind", v, &format!("{ip} is not of the same family as the target {}", target.addr)));
             }
+            check_local(ip).map_err(|e| bad("--bind", v, &format!("{ip} {e}")))?;
             list.push(ip);
         }
         return Ok(list);
@@ -583,16 +659,29 @@ fn source_addresses(raw: &RunArgs, target: &Target, connections: usize) -> Resul
     }
 }
 
+/// Checks, before the run, that `ip` is an address of this machine, by binding a UDP socket
+/// to it (port 0) and closing it: that sends nothing. Otherwise every connect would fail with
+/// `EADDRNOTAVAIL`, which the report would blame on running out of ephemeral ports.
+fn check_local(ip: IpAddr) -> Result<(), String> {
+    match std::net::UdpSocket::bind((ip, 0)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            Err("is not an address of this machine (a source address must be one of its own: see `ip address`)".into())
+        }
+        Err(e) => Err(format!("cannot be bound: {e}")),
+    }
+}
+
 /// `clobber merge FILE... [--json]`: JSON reports from several runs into one.
 fn parse_merge(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     let mut files = Vec::new();
     let mut json = false;
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = parser.next().map_err(|e| unknown(e, "clobber merge"))? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(MERGE_HELP)),
             Long("json") => json = true,
             Value(v) => files.push(std::path::PathBuf::from(v)),
-            _ => return Err(arg.unexpected().into()),
+            _ => return Err(unknown(arg.unexpected(), "clobber merge")),
         }
     }
     if files.is_empty() {
@@ -698,19 +787,21 @@ fn http_request(raw: &RunArgs, target_text: &str) -> Result<Request, UsageError>
     let mut expect = None;
     for v in &raw.expect_status {
         let set = expect.get_or_insert_with(StatusSet::default);
-        let (low, high) = parse_status_range(v)
-            .ok_or_else(|| bad("--expect-status", v, "expected a status (200), a class (2xx) or a range (200-299)"))?;
+        let (low, high) = parse_status_range(v).ok_or_else(|| {
+            bad("--expect-status", v, "expected a status 100-599 (200), a class (2xx) or a range (200-299)")
+        })?;
         set.insert_range(low, high);
     }
     Ok((target, payload, Framing::Http { head }, expect))
 }
 
-/// `200`, `2xx` or `200-299`, as an inclusive range of codes 100-999.
+/// `200`, `2xx` or `200-299`, as an inclusive range of codes 100-599 (RFC 9110 15: the
+/// classes 1xx to 5xx; anything else is a typo, not a status a server sends).
 fn parse_status_range(v: &str) -> Option<(u16, u16)> {
-    let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..1000).contains(c));
+    let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..600).contains(c));
     let lower = v.to_ascii_lowercase();
     if let Some(class) = lower.strip_suffix("xx") {
-        let c = class.parse::<u16>().ok().filter(|c| (1..10).contains(c))?;
+        let c = class.parse::<u16>().ok().filter(|c| (1..6).contains(c))?;
         return Some((c * 100, c * 100 + 99));
     }
     match lower.split_once('-') {
@@ -772,7 +863,7 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     let mut tls_cert = None;
     let mut tls_key = None;
     let mut self_signed = false;
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = parser.next().map_err(|e| unknown(e, "clobber serve"))? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help(SERVE_HELP)),
             Long("listen") => listen = string(&mut parser, "--listen")?,
@@ -825,10 +916,10 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
             Long("tls-cert") => tls_cert = Some(string(&mut parser, "--tls-cert")?),
             Long("tls-key") => tls_key = Some(string(&mut parser, "--tls-key")?),
             Long("tls") => self_signed = true,
-            _ => return Err(arg.unexpected().into()),
+            _ => return Err(unknown(arg.unexpected(), "clobber serve")),
         }
     }
-    let (_, addr) = resolve(&listen).map_err(|e| bad("--listen", &listen, &e))?;
+    let (_, addr) = resolve(&listen, true).map_err(|e| bad("--listen", &listen, &e))?;
     let stall = match (stall_every, stall) {
         (Some(every), Some(pause)) => Some((every, pause)),
         (None, None) => None,
@@ -871,22 +962,37 @@ pub fn parse_target(text: &str) -> Result<Target, UsageError> {
     let rest = match text.split_once("://") {
         Some(("tcp", rest)) => rest,
         Some((scheme, _)) => {
-            return Err(bad("TARGET", text, &format!("unsupported scheme '{scheme}://' (expected http:// or tcp://)")))
+            return Err(bad(
+                "TARGET",
+                text,
+                &format!("unsupported scheme '{scheme}://' (expected http://, https:// or tcp://)"),
+            ))
         }
         None => text,
     };
-    let (host, addr) = resolve(rest).map_err(|e| bad("TARGET", text, &e))?;
+    if rest.contains('/') {
+        return Err(bad("TARGET", text, &format!("a raw TCP target has no path; did you mean http://{rest}?")));
+    }
+    let (host, addr) = resolve(rest, false).map_err(|e| bad("TARGET", text, &e))?;
     Ok(Target { label: text.to_string(), host, addr })
 }
 
-/// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`).
+/// Resolves `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`); port 0 only if `listen`
+/// (it picks a free port to listen on; nothing can be connected to it).
 /// Returns the host as written (without IPv6 brackets) and the address.
-fn resolve(hostport: &str) -> Result<(String, SocketAddr), String> {
+fn resolve(hostport: &str, listen: bool) -> Result<(String, SocketAddr), String> {
+    let not_a_port = |port: &str| {
+        let zero = if listen { ", or 0 for any free port" } else { "" };
+        format!("'{port}' is not a port (1-65535{zero})")
+    };
     if let Ok(addr) = hostport.parse::<SocketAddr>() {
+        if addr.port() == 0 && !listen {
+            return Err(not_a_port("0"));
+        }
         return Ok((addr.ip().to_string(), addr));
     }
     let (host, port) = hostport.rsplit_once(':').ok_or("expected HOST:PORT")?;
-    let port: u16 = port.parse().map_err(|_| format!("'{port}' is not a port (0-65535)"))?;
+    let port: u16 = port.parse().ok().filter(|&p| p > 0 || listen).ok_or_else(|| not_a_port(port))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok((host.to_string(), resolve_host(host, port)?))
 }
@@ -951,19 +1057,34 @@ pub fn parse_cpus(value: &str, flag: &str) -> Result<Vec<usize>, UsageError> {
     Ok(cpus)
 }
 
-/// `500ms`, `10s`, `2m`, `1h`, `1.5s`; a bare number is seconds. Must be more than zero.
+/// `500ms`, `10s`, `2m`, `1h`, `1.5s`, and sums of them such as `1m30s`, `1h2m3s` or
+/// `1s500ms`; a bare number alone is seconds. Must be more than zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| "expected a duration such as 500ms, 10s, 2m".to_string())?;
-    let seconds = match unit {
-        "" | "s" => value,
-        "us" => value / 1e6,
-        "ms" => value / 1e3,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => return Err(format!("unknown unit '{unit}' (use us, ms, s, m or h)")),
-    };
+    const EXPECTED: &str = "expected a duration such as 500ms, 10s, 2m or 1m30s";
+    let mut seconds = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(split);
+        let value: f64 = number.parse().map_err(|_| EXPECTED.to_string())?;
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let scale = match unit {
+            "" if rest.len() == text.len() => 1.0,
+            "" => return Err(format!("a unit is missing after '{number}' (use us, ms, s, m or h)")),
+            "s" => 1.0,
+            "us" => 1e-6,
+            "ms" => 1e-3,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(format!("unknown unit '{unit}' (use us, ms, s, m or h)")),
+        };
+        seconds += value * scale;
+        rest = after;
+    }
+    if text.is_empty() {
+        return Err(EXPECTED.to_string());
+    }
     if seconds.is_nan() || seconds <= 0.0 || seconds > 1e9 {
         return Err("expected a duration of more than zero".to_string());
     }
@@ -1044,6 +1165,120 @@ mod tests {
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         for text in ["", "10x", "s", "0s", "-1s", "1.2.3s", "ms10"] {
             assert!(parse_duration(text).is_err(), "{text} should fail");
+        }
+    }
+
+    #[test]
+    fn compound_durations() {
+        let ok = [("1m30s", 90_000), ("1h2m3s", 3_723_000), ("1s500ms", 1500), ("2h30m", 9_000_000), ("0m5s", 5000)];
+        for (text, ms) in ok {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(ms)), "{text}");
+        }
+        assert_eq!(parse_duration("1ms500us"), Ok(Duration::from_micros(1500)));
+        for text in ["1m30", "1m 30s", "1m-30s", "m30s", "1m30x", "0m0s", "1m30s500"] {
+            assert!(parse_duration(text).is_err(), "{text} should fail");
+        }
+        assert_eq!(run(&["http://127.0.0.1:9/", "-d", "1m30s"]).unwrap().duration, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn schemes_are_case_insensitive() {
+        let c = run(&["HTTP://127.0.0.1:9/x"]).unwrap();
+        assert_eq!((c.framing, c.target.addr.port()), (Framing::Http { head: false }, 9));
+        assert!(c.payload.starts_with(b"GET /x HTTP/1.1\r\n"));
+        let c = run(&["HTTPS://127.0.0.1/", "-k"]).unwrap();
+        assert_eq!(c.target.addr.port(), 443);
+        assert!(c.tls.is_some() && c.is_http());
+        let c = run(&["Https://localhost:8443/", "--cacert", "/nonexistent/ca.pem"]);
+        assert!(c.unwrap_err().0.contains("--cacert"), "an https target still checks TLS flags");
+        let c = run(&["TCP://127.0.0.1:9", "--data", "x"]).unwrap();
+        assert_eq!((c.framing, c.target.addr.port()), (Framing::Raw(RawFraming::OneRead), 9));
+        let c = run(&["Tcp://127.0.0.1:9", "--tls", "--data", "x"]).unwrap();
+        assert!(c.tls.is_some() && !c.is_http());
+    }
+
+    #[test]
+    fn a_path_without_a_scheme_suggests_http() {
+        for target in ["127.0.0.1:8080/ok", "tcp://127.0.0.1:8080/ok"] {
+            let e = err(&[target]);
+            assert!(e.contains("TARGET") && e.contains("did you mean http://127.0.0.1:8080/ok?"), "{e}");
+            let e = err(&[target, "--data", "x"]);
+            assert!(e.contains("did you mean http://127.0.0.1:8080/ok?"), "{e}");
+        }
+        let e = err(&["localhost:8080/a?b=c"]);
+        assert!(e.contains("did you mean http://localhost:8080/a?b=c?"), "{e}");
+    }
+
+    #[test]
+    fn unknown_options_point_to_help() {
+        for (args, help) in [
+            (&["127.0.0.1:9", "--data", "x", "--bogus"][..], "see clobber --help"),
+            (&["--bogus"][..], "see clobber --help"),
+            (&["demo", "--bogus"][..], "see clobber demo --help"),
+            (&["serve", "--bogus"][..], "see clobber serve --help"),
+            (&["merge", "--bogus"][..], "see clobber merge --help"),
+            (&["report", "--bogus"][..], "see clobber report --help"),
+            (&["--no-pin=1", "127.0.0.1:9"][..], "see clobber --help"),
+        ] {
+            let e = err(args);
+            assert!(e.contains("--bogus") || e.contains("--no-pin"), "{args:?}: {e}");
+            assert!(e.ends_with(help), "{args:?}: '{e}' does not end with '{help}'");
+        }
+    }
+
+    #[test]
+    fn fail_on_error_is_read() {
+        assert!(!run(&["http://127.0.0.1:9/"]).unwrap().fail_on_error);
+        assert!(run(&["http://127.0.0.1:9/", "--fail-on-error"]).unwrap().fail_on_error);
+        assert!(run(&["127.0.0.1:9", "--data", "x", "--fail-on-error"]).unwrap().fail_on_error);
+    }
+
+    #[test]
+    fn graceful_close_needs_reconnect() {
+        let e = err(&["http://127.0.0.1:9/", "--graceful-close"]);
+        assert!(e.contains("--graceful-close") && e.contains("--reconnect"), "{e}");
+        assert!(run(&["http://127.0.0.1:9/", "--graceful-close", "--reconnect"]).unwrap().graceful_close);
+    }
+
+    #[test]
+    fn expect_status_is_a_real_status() {
+        for bad in ["999", "600", "99", "6xx", "9xx", "200-600", "0xx", "1000"] {
+            let e = err(&["http://127.0.0.1:9/", "--expect-status", bad]);
+            assert!(e.contains("--expect-status") && e.contains(bad) && e.contains("100-599"), "{bad}: {e}");
+        }
+        let set = run(&["http://127.0.0.1:9/", "--expect-status", "100-599"]).unwrap().expect_status.unwrap();
+        assert!(set.contains(100) && set.contains(599) && !set.contains(600));
+        let set = run(&["http://127.0.0.1:9/", "--expect-status", "5xx"]).unwrap().expect_status.unwrap();
+        assert!(set.contains(500) && set.contains(599));
+    }
+
+    #[test]
+    fn demo_help_is_the_demos_own() {
+        assert!(matches!(parse(["demo", "--help"]), Ok(Command::Help(DEMO_HELP))));
+        assert!(matches!(parse(["demo", "-d", "1s", "-h"]), Ok(Command::Help(DEMO_HELP))));
+        assert!(DEMO_HELP.contains("clobber demo") && DEMO_HELP.contains("[default: 5s]"));
+    }
+
+    #[test]
+    fn port_messages_agree_on_1_to_65535() {
+        let cases: &[&[&str]] = &[
+            &["127.0.0.1:70000", "--data", "x"],
+            &["127.0.0.1:0", "--data", "x"],
+            &["tcp://localhost:0", "--data", "x"],
+            &["localhost:99999", "--data", "x"],
+            &["[::1]:0", "--data", "x"],
+            &["http://127.0.0.1:70000/"],
+            &["http://127.0.0.1:0/"],
+            &["serve", "--listen", "127.0.0.1:70000"],
+        ];
+        for args in cases {
+            let e = err(args);
+            assert!(e.contains("1-65535"), "{args:?}: {e}");
+            assert!(!e.contains("0-65535"), "{args:?}: {e}");
+        }
+        match parse(["serve", "--listen", "127.0.0.1:0"]) {
+            Ok(Command::Serve(s)) => assert_eq!(s.listen.port(), 0, "port 0 picks a free port to listen on"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -1263,6 +1498,12 @@ mod tests {
         std::fs::write(&path, b"GET / HTTP/1.1\r\n").unwrap();
         let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
         assert!(e.contains("--http-file") && e.contains("incomplete"), "{e}");
+        std::fs::write(&path, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
+        assert!(e.contains("--http-file") && e.contains(path.to_str().unwrap()) && e.contains("2 requests"), "{e}");
+        std::fs::write(&path, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", path.to_str().unwrap()]);
+        assert!(e.contains("--http-file") && e.contains("Content-Length is 10 but the body has 5 bytes"), "{e}");
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -1281,12 +1522,25 @@ mod tests {
     }
 
     #[test]
+    fn bind_addresses_must_belong_to_this_machine() {
+        // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine. Checking it
+        // binds a socket to it, which sends nothing.
+        let e = err(&["http://127.0.0.1:9/", "--bind", "127.0.0.2,192.0.2.1"]);
+        assert!(e.contains("--bind") && e.contains("192.0.2.1") && e.contains("not an address of this machine"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = err(&["http://[::1]:9/", "--bind", "2001:db8::1"]);
+        assert!(e.contains("--bind") && e.contains("2001:db8::1"), "{e}");
+        let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.1,127.0.0.3"]).unwrap();
+        assert_eq!(c.bind.len(), 2);
+    }
+
+    #[test]
     fn status_ranges() {
         assert_eq!(parse_status_range("200"), Some((200, 200)));
         assert_eq!(parse_status_range("2xx"), Some((200, 299)));
         assert_eq!(parse_status_range("2XX"), Some((200, 299)));
         assert_eq!(parse_status_range("200-299"), Some((200, 299)));
-        for bad in ["", "99", "1000", "0xx", "abc", "300-200", "2x"] {
+        for bad in ["", "99", "1000", "0xx", "abc", "300-200", "2x", "999", "600", "6xx", "500-600"] {
             assert_eq!(parse_status_range(bad), None, "{bad}");
         }
     }

@@ -68,6 +68,8 @@ pub struct Config {
     pub tls: Option<crate::tls::ClientTls>,
     /// Also write the report as an HTML page here (`--html`).
     pub html: Option<std::path::PathBuf>,
+    /// Exit 1 if any request failed, not only if none completed (`--fail-on-error`).
+    pub fail_on_error: bool,
 }
 
 impl Config {

@@ -51,7 +51,9 @@ fn stop_on_signals() -> Arc<AtomicBool> {
 fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
     if let Some(at) = config.start_at {
         if !wait_until(at, config.json, stop) {
-            return fail("interrupted while waiting for --start-at");
+            // Not a usage error: the command line was fine, the run just never started.
+            eprintln!("clobber: interrupted while waiting for --start-at");
+            return ExitCode::from(1);
         }
     }
     let running = match clobber::engine::start(config, Arc::clone(stop)) {
@@ -86,7 +88,16 @@ fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
             return fail(&e);
         }
     }
-    ExitCode::from(report.exit_code())
+    ExitCode::from(exit_code(&report, config.fail_on_error))
+}
+
+/// 1 when no request completed with an expected status, or, under `--fail-on-error`, when
+/// any failed (an error of any kind, a status outside `--expect-status` among them); else 0.
+fn exit_code(report: &Report, fail_on_error: bool) -> u8 {
+    if fail_on_error && report.errors > 0 {
+        return 1;
+    }
+    report.exit_code()
 }
 
 /// `clobber report`: the runs' JSON reports as one HTML page.

@@ -50,11 +50,19 @@ impl fmt::Display for TlsError {
             TlsError::Rustls(rustls::Error::InvalidCertificate(e)) => {
                 write!(f, "TLS: the server's certificate {}", describe_certificate_error(e))
             }
+            TlsError::Rustls(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                f.write_str(PLAIN_TEXT_ANSWER)
+            }
             TlsError::Rustls(e) => write!(f, "TLS: {e}"),
             TlsError::Handshake(what) => write!(f, "TLS handshake: {what}"),
         }
     }
 }
+
+/// The first bytes from the server were not a TLS record (rustls: `InvalidContentType`): an
+/// `https://` target on a plain-text port, such as an HTTP server answering the ClientHello
+/// with `HTTP/1.1 400`.
+const PLAIN_TEXT_ANSWER: &str = "the server answered in plain text: is this a TLS port?";
 
 /// What went wrong with a certificate, in words a user can act on.
 fn describe_certificate_error(e: &rustls::CertificateError) -> String {
@@ -91,6 +99,7 @@ impl TlsError {
                 E::InvalidCertificate(_) | E::NoCertificatesPresented | E::InvalidCertRevocationList(_),
             ) => ErrorKind::TlsCert,
             TlsError::Rustls(E::AlertReceived(_)) => ErrorKind::TlsAlert,
+            TlsError::Rustls(E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => ErrorKind::TlsHandshake,
             TlsError::Rustls(_) if !connecting => ErrorKind::Protocol,
             TlsError::Rustls(_) | TlsError::Handshake(_) => ErrorKind::TlsHandshake,
         }
@@ -558,4 +567,17 @@ impl ServerIdentity {
 pub fn accept(config: &Arc<ServerConfig>, tcp: TcpStream) -> io::Result<TlsStream<ServerConnection>> {
     let session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     Ok(TlsStream::new(tcp, session, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_from_the_server_is_a_handshake_error_that_says_so() {
+        let e = TlsError::Rustls(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType));
+        assert_eq!(e.to_string(), "the server answered in plain text: is this a TLS port?");
+        assert_eq!(e.kind(true), ErrorKind::TlsHandshake);
+        assert_eq!(e.kind(false), ErrorKind::TlsHandshake);
+    }
 }

@@ -429,17 +429,99 @@ pub fn build_request(spec: &RequestSpec) -> Vec<u8> {
     out
 }
 
-/// Checks that `bytes` hold one complete HTTP/1.x request (a `--http-file`); returns whether
-/// its method is HEAD.
+/// Checks that `bytes` hold exactly one complete HTTP/1.x request (a `--http-file`): the head,
+/// then a body that ends where the file ends, by its `Content-Length` or its chunked encoding
+/// (no framing header means no body). A file of several requests, or a body longer or shorter
+/// than its header says, would leave requests and responses out of step, so it is refused.
+/// Returns whether the method is HEAD.
 pub fn check_request(bytes: &[u8]) -> Result<bool, String> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
-    match request.parse(bytes) {
-        Ok(httparse::Status::Complete(_)) => Ok(request.method == Some("HEAD")),
+    let head_len = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => {
-            Err("the request head is incomplete (it must end with an empty line, \\r\\n\\r\\n)".to_string())
+            return Err("the request head is incomplete (it must end with an empty line, \\r\\n\\r\\n)".to_string())
         }
-        Err(e) => Err(format!("not an HTTP request: {e}")),
+        Err(e) => return Err(format!("not an HTTP request: {e}")),
+    };
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in request.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v = parse_length(h.value).ok_or_else(|| {
+                format!("its Content-Length '{}' is not a number of bytes", String::from_utf8_lossy(h.value))
+            })?;
+            if length.is_some_and(|l| l != v) {
+                return Err("it has two Content-Length headers that disagree".to_string());
+            }
+            length = Some(v);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if !trim(h.value).eq_ignore_ascii_case(b"chunked") {
+                return Err(format!(
+                    "its Transfer-Encoding '{}' is not supported (only chunked)",
+                    String::from_utf8_lossy(h.value)
+                ));
+            }
+            chunked = true;
+        }
+    }
+    let body = &bytes[head_len..];
+    let body_len = match (chunked, length) {
+        (true, Some(_)) => return Err("it has both Transfer-Encoding: chunked and Content-Length".to_string()),
+        (true, None) => match decode_chunked(Chunk::Size { size: 0, digits: 0 }, body) {
+            (used, Ok(None)) => used,
+            (_, Ok(Some(_))) => {
+                return Err("its chunked body does not end (it needs a last chunk 0\\r\\n\\r\\n)".into())
+            }
+            (used, Err(_)) => return Err(format!("malformed chunk size at byte {}", head_len + used)),
+        },
+        (false, Some(n)) if n != body.len() as u64 => {
+            let rest = &body[n.min(body.len() as u64) as usize..];
+            if n < body.len() as u64 && starts_a_request(rest) {
+                return Err(too_many(bytes));
+            }
+            return Err(format!("its Content-Length is {n} but the body has {} bytes", body.len()));
+        }
+        (false, Some(n)) => n as usize,
+        (false, None) => 0,
+    };
+    let rest = &body[body_len..];
+    if rest.is_empty() {
+        Ok(request.method == Some("HEAD"))
+    } else if starts_a_request(rest) {
+        Err(too_many(bytes))
+    } else if body_len == 0 && !chunked {
+        Err(format!(
+            "{} after the request's empty line, with no Content-Length (a body needs one; a final newline \
+             does not belong)",
+            plural(rest.len(), "byte")
+        ))
+    } else {
+        Err(format!("{} after the request's body", plural(rest.len(), "byte")))
+    }
+}
+
+/// Whether `bytes` start like a request line (`GET / HTTP/1.1`...).
+fn starts_a_request(bytes: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    request.parse(bytes).is_ok() && request.method.is_some() && request.path.is_some()
+}
+
+/// The message for a file of several requests, counting them by their request lines.
+fn too_many(bytes: &[u8]) -> String {
+    let lines = bytes.split(|&b| b == b'\n').filter(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0")
+    });
+    format!("it holds {} requests, not one (clobber sends the file as one request per response)", lines.count())
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -642,5 +724,46 @@ mod tests {
         assert_eq!(check_request(r.as_bytes()), Ok(false));
         assert_eq!(check_request(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n"), Ok(true));
         assert!(check_request(b"GET / HTTP/1.1\r\nHost: h\r\n").is_err());
+    }
+
+    /// `check_request` must accept exactly one request: the error names what is wrong.
+    fn refused(input: &[u8], words: &str) {
+        match check_request(input) {
+            Err(e) => assert!(e.contains(words), "{:?}: '{e}' does not say '{words}'", String::from_utf8_lossy(input)),
+            Ok(_) => panic!("{:?} was accepted", String::from_utf8_lossy(input)),
+        }
+    }
+
+    #[test]
+    fn a_request_file_holds_exactly_one_request() {
+        let get = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        refused(&get.repeat(2), "2 requests");
+        refused(&get.repeat(3), "3 requests");
+        refused(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\n\r\n", "2 requests");
+        refused(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n\n", "1 byte after the request");
+        refused(b"POST / HTTP/1.1\r\nHost: h\r\n\r\nabc", "no Content-Length");
+    }
+
+    #[test]
+    fn a_request_body_matches_its_content_length() {
+        assert_eq!(check_request(b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"), Ok(false));
+        refused(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabc", "Content-Length is 5 but the body has 3 bytes");
+        refused(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nabc", "Content-Length is 2 but the body has 3 bytes");
+        refused(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", "Content-Length");
+        refused(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\na", "Content-Length");
+        refused(b"HEAD / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", "Content-Length is 3 but the body has 0 bytes");
+    }
+
+    #[test]
+    fn a_chunked_request_body_ends_exactly() {
+        let ok = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n";
+        assert_eq!(check_request(ok), Ok(false));
+        assert_eq!(check_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), Ok(false));
+        refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", "chunked body does not end");
+        refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "malformed chunk");
+        refused(&[&ok[..], b"GET / HTTP/1.1\r\n\r\n"].concat(), "2 requests");
+        refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "Transfer-Encoding");
+        let both = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n";
+        refused(both, "both");
     }
 }

@@ -8,8 +8,47 @@ use crate::support::dead_addr;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_clobber");
 
+/// Runs the binary to its end, at most 90 s (see `clobber_within`).
 pub fn clobber(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).stdin(Stdio::null()).output().expect("the binary runs")
+    clobber_within(args, Duration::from_secs(90))
+}
+
+/// Runs the binary and collects its output; kills it (by its PID) and fails if it runs longer
+/// than `limit`, so a regression that hangs fails the test instead of hanging it. The output
+/// is read while the process runs, so a long report cannot fill a pipe and stall it.
+pub fn clobber_within(args: &[&str], limit: Duration) -> std::process::Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let pid = child.id().to_string();
+    let (done, ended) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        let late = ended.recv_timeout(limit).is_err();
+        if late {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        late
+    });
+    let out = child.wait_with_output().expect("the binary's output");
+    let _ = done.send(());
+    assert!(!guard.join().unwrap(), "clobber {args:?} did not end within {limit:?}");
+    out
+}
+
+/// Asserts a usage error: exit 2, nothing on stdout, one line on stderr saying each of `words`.
+#[track_caller]
+fn assert_usage_error(out: &std::process::Output, words: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("clobber: ") && stderr.lines().count() == 1, "{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "'{stderr}' does not say '{w}'");
+    }
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
 pub fn signal(child: &Child, name: &str) {
@@ -158,6 +197,8 @@ fn help_and_version() {
         "--reconnect",
         "--json",
         "whatever one read returns",
+        "--fail-on-error",
+        "EXIT CODES",
     ] {
         assert!(text.contains(flag), "help lacks {flag}");
     }
@@ -277,4 +318,111 @@ fn tls_certificate_errors_exit_1_and_insecure_is_in_the_header() {
     let (requests, connections) = server.stop();
     assert_eq!(requests, 200);
     assert!(connections >= 2);
+}
+
+#[test]
+fn http_file_with_two_requests_or_a_wrong_length_exits_2() {
+    let dir = std::env::temp_dir();
+    let two = dir.join(format!("clobber-two-requests-{}.http", std::process::id()));
+    std::fs::write(&two, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let short = dir.join(format!("clobber-short-body-{}.http", std::process::id()));
+    std::fs::write(&short, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc").unwrap();
+    let url = format!("http://{}/", dead_addr());
+    for (file, what) in [(&two, "2 requests"), (&short, "Content-Length is 9 but the body has 3 bytes")] {
+        let path = file.to_str().unwrap();
+        let out =
+            clobber_within(&[&url, "--no-pin", "-d", "300ms", "-c", "1", "--http-file", path], Duration::from_secs(10));
+        assert_usage_error(&out, &["--http-file", path, what]);
+        std::fs::remove_file(file).unwrap();
+    }
+}
+
+#[test]
+fn bind_to_an_address_of_another_machine_exits_2() {
+    // TEST-NET-1 (RFC 5737): not this machine's. The check binds a socket and sends nothing.
+    let url = format!("http://{}/", dead_addr());
+    let out =
+        clobber_within(&[&url, "--no-pin", "-d", "1s", "-c", "2", "--bind", "192.0.2.1"], Duration::from_secs(10));
+    assert_usage_error(&out, &["--bind", "192.0.2.1", "not an address of this machine"]);
+}
+
+#[test]
+fn https_to_a_plain_http_port_says_it_is_not_tls() {
+    let server = ServeProcess::start(&["--mode", "http"]);
+    let url = format!("https://{}/", server.addr);
+    let out = clobber_within(&[&url, "--no-pin", "-d", "1s", "-c", "2", "--json"], Duration::from_secs(20));
+    server.stop();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json(&out);
+    assert!(report["errors_by_kind"]["tls_handshake"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["errors"], report["errors_by_kind"]["tls_handshake"], "{report}");
+    assert_eq!(
+        report["error_messages"]["tls_handshake"], "the server answered in plain text: is this a TLS port?",
+        "{report}"
+    );
+}
+
+#[test]
+fn usage_errors_of_the_command_line_exit_2() {
+    let url = format!("http://{}/", dead_addr());
+    let guard = Duration::from_secs(10);
+    let out = clobber_within(&[&url, "--no-pin", "-d", "300ms", "--frobnicate"], guard);
+    assert_usage_error(&out, &["--frobnicate"]);
+    assert!(String::from_utf8_lossy(&out.stderr).trim_end().ends_with("see clobber --help"));
+    let cases: &[(&[&str], &[&str])] = &[
+        (&[&url, "--no-pin", "-d", "300ms", "--graceful-close"], &["--graceful-close", "--reconnect"]),
+        (&[&url, "--no-pin", "-d", "300ms", "--expect-status", "999"], &["--expect-status", "999", "100-599"]),
+        (&["127.0.0.1:8080/ok", "-d", "300ms"], &["TARGET", "did you mean http://127.0.0.1:8080/ok?"]),
+        (&["127.0.0.1:0", "--data", "x", "-d", "300ms"], &["TARGET", "1-65535"]),
+    ];
+    for (args, words) in cases {
+        assert_usage_error(&clobber_within(args, guard), words);
+    }
+}
+
+#[test]
+fn compound_durations_and_upper_case_schemes_run() {
+    let server = ServeProcess::start(&["--mode", "http"]);
+    let url = format!("HTTP://{}/", server.addr);
+    let out =
+        clobber_within(&[&url, "--no-pin", "-n", "50", "-c", "2", "-d", "1m30s", "--json"], Duration::from_secs(20));
+    let (requests, _) = server.stop();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((json(&out)["requests"].as_u64(), requests), (Some(50), 50));
+}
+
+#[test]
+fn demo_help_prints_the_demos_options() {
+    let out = clobber_within(&["demo", "--help"], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("clobber demo"), "{text}");
+    for flag in ["-d, --duration", "[default: 5s]", "--tls", "-c, --connections", "--json"] {
+        assert!(text.contains(flag), "demo --help lacks {flag}: {text}");
+    }
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_start_at_exits_1() {
+    let at = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 60).to_string();
+    let url = format!("http://{}/", dead_addr());
+    let mut child = Command::new(BIN)
+        .args([&url, "--no-pin", "-d", "300ms", "-c", "1", "--start-at", &at])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The waiting line comes after the signal handlers are installed.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("waiting"), "{line}");
+    signal(&child, "-INT");
+    let out = wait_for(child, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(1), "an interrupted wait is not a usage error");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(out.stdout.is_empty());
 }

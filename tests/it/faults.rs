@@ -27,6 +27,8 @@ enum Fault {
     HugeHead,
     EndlessChunked,
     CloseAtOnce,
+    /// Answers every request with a 500 (well-formed: an error only under --expect-status).
+    Answers500,
 }
 
 struct FaultServer {
@@ -151,6 +153,11 @@ fn bad(mut stream: TcpStream, fault: Fault, stop: &AtomicBool) -> std::io::Resul
             }
         }
         Fault::CloseAtOnce => {}
+        Fault::Answers500 => {
+            while read_request(&mut stream, stop)? {
+                stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")?;
+            }
+        }
     }
     Ok(())
 }
@@ -269,4 +276,49 @@ fn server_killed_in_the_middle_of_the_run() {
     assert!(report["requests"].as_u64().unwrap() > 0);
     let by_kind = &report["errors_by_kind"];
     assert!(by_kind["connect_refused"].as_u64().unwrap() > 0, "{by_kind}");
+}
+
+#[test]
+fn fail_on_error_makes_any_error_exit_1() {
+    let server = FaultServer::start(Fault::ResetMidResponse);
+    let url = format!("http://{}/", server.addr);
+    let args = [url.as_str(), "--no-pin", "-d", "1s", "-c", "4", "-t", "1", "--json"];
+    let guard = Duration::from_secs(20);
+    let out = crate::binary::clobber_within(&args, guard);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["requests"].as_u64().unwrap() > 0 && report["errors"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(out.status.code(), Some(0), "without the flag, a run with successes exits 0");
+    let out = crate::binary::clobber_within(&[&args[..], &["--fail-on-error"]].concat(), guard);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["requests"].as_u64().unwrap() > 0 && report["errors_by_kind"]["reset"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn fail_on_error_counts_statuses_outside_expect_status() {
+    let server = FaultServer::start(Fault::Answers500);
+    let url = format!("http://{}/", server.addr);
+    let args = [url.as_str(), "--no-pin", "-d", "500ms", "-c", "4", "-t", "1", "--expect-status", "2xx", "--json"];
+    let guard = Duration::from_secs(20);
+    let out = crate::binary::clobber_within(&args, guard);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_status = &report["status"];
+    assert!(by_status["200"].as_u64().unwrap() > 0 && by_status["500"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["errors"], report["errors_by_kind"]["status"], "{report}");
+    assert_eq!(out.status.code(), Some(0), "some responses had an expected status");
+    let out = crate::binary::clobber_within(&[&args[..], &["--fail-on-error"]].concat(), guard);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn fail_on_error_exits_0_when_nothing_failed() {
+    let server = crate::support::serve(clobber::config::ServeMode::Http, None);
+    let url = format!("http://{}/", server.local_addr());
+    let args =
+        [url.as_str(), "--no-pin", "-n", "500", "-c", "2", "--fail-on-error", "--expect-status", "200", "--json"];
+    let out = crate::binary::clobber_within(&args, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["requests"].as_u64(), report["errors"].as_u64()), (Some(500), Some(0)));
+    assert_eq!(server.stop().unwrap().requests, 500);
 }
