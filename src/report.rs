@@ -387,9 +387,12 @@ impl Report {
             // An IP address is verified against the certificate's IP addresses, and rustls
             // sends no SNI for it.
             let ip = tls.setup.server_name.parse::<std::net::IpAddr>().is_ok();
+            let verified = if tls.handshakes > 0 { "verified" } else { "to be verified (no handshake completed)" };
             let check = match (tls.setup.verified, ip) {
-                (true, false) => format!("certificate verified for {}", tls.setup.server_name),
-                (true, true) => format!("certificate verified for {} (an IP address: no SNI)", tls.setup.server_name),
+                (true, false) => format!("certificate {verified} for {}", tls.setup.server_name),
+                (true, true) => {
+                    format!("certificate {verified} for {} (an IP address: no SNI)", tls.setup.server_name)
+                }
                 (false, false) => format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name),
                 (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
             };
