@@ -12,6 +12,9 @@
 #
 # Usage: scripts/compare.sh
 #   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
+#   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
+#                                    keepalive, pipeline, reconnect, large and echo scenarios:
+#                                    before/after figures for a change, from one run
 # TLS scenarios go to a second nginx server block (TLS 1.3, an ECDSA P-256 certificate made
 # here with openssl, session tickets on): keep-alive https (clobber vs wrk) and a handshake per
 # request (clobber --reconnect with and without resumption vs ab, which never resumes).
@@ -139,6 +142,7 @@ for i in $(seq "$RUNS"); do
         case $scenario in
         keepalive)
             measure keepalive clobber "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure keepalive "clobber (base)" "$nginx_worker" clobber "$BASE" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure keepalive wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$url"
             measure keepalive "h2load --h1" "$nginx_worker" h2load h2load --h1 -t1 -c"$C" -D "$secs" "$url"
             measure keepalive "ab -k" "$nginx_worker" ab ab -q -k -c "$C" -t "$secs" -n 100000000 "$url"
@@ -148,16 +152,19 @@ for i in $(seq "$RUNS"); do
             ;;
         reconnect)
             measure reconnect "clobber --reconnect" "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --reconnect --json
+            [ -z "${BASE:-}" ] || measure reconnect "clobber (base) --reconnect" "$nginx_worker" clobber "$BASE" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --reconnect --json
             measure reconnect "ab" "$nginx_worker" ab ab -q -c "$C" -t "$secs" -n 100000000 "$url"
             ;;
         pipeline)
             purl="http://$serve_http/"
             measure pipeline16 "clobber --pipeline 16" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            [ -z "${BASE:-}" ] || measure pipeline16 "clobber (base) --pipeline 16" "$serve_http_pid" clobber "$BASE" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             measure pipeline16 "wrk pipeline.lua 16" "$serve_http_pid" wrk wrk -t1 -c"$C" -d"$DURATION" --latency -s "$root/scripts/pipeline.lua" "$purl" -- 16
             ;;
         large)
             lurl="http://127.0.0.1:$nginx_port/16k.bin"
             measure large16k clobber "$nginx_worker" clobber "$bin" "$lurl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure large16k "clobber (base)" "$nginx_worker" clobber "$BASE" "$lurl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure large16k wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$lurl"
             ;;
         tls)
@@ -173,6 +180,7 @@ for i in $(seq "$RUNS"); do
             ;;
         echo)
             measure echo16 "clobber raw --pipeline 16" "$serve_echo_pid" clobber "$bin" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
+            [ -z "${BASE:-}" ] || measure echo16 "clobber (base) raw --pipeline 16" "$serve_echo_pid" clobber "$BASE" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
             ;;
         *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect)" >&2; exit 2 ;;
         esac

@@ -24,7 +24,8 @@ def parse(parser, text):
     """Returns (requests, req/s, p99 µs or None)."""
     if parser == "clobber":
         r = json.loads(text)
-        return r["requests"], r["rps"], r["latency_us"]["p99"]
+        latency = r["latency_us"]  # null when no response completed
+        return r["requests"], r["rps"], latency["p99"] if latency else None
     if parser == "wrk":
         n = int(re.search(r"(\d+) requests in", text).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
