@@ -3,8 +3,11 @@
 //!
 //! Each file's histograms are decoded and added, so the merged percentiles are those of every
 //! request, never averages of percentiles. Counts, statuses and errors add up; timelines are
-//! joined by wall-clock second (a file's entry t covers the second that began at
-//! `start_unix_s + t`). The merged report is built by `Report::new` like any other.
+//! joined by wall-clock second (a file's entry t covers the `span_s` seconds that began at
+//! `start_unix_s + t`). The merged timeline's entries span as long as the coarsest file's, or
+//! longer when the runs together cover more than `TIMELINE_ENTRIES_MAX` of them; an entry
+//! goes whole into the merged entry that holds its first second. The merged report is built
+//! by `Report::new` like any other.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -125,33 +128,91 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
         s.service_us =
             decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
     }
-    let offset = (run.start_unix_s.floor() - start).max(0.0) as usize;
-    s.timeline = Vec::new();
-    for second in &run.timeline {
-        let index = offset + second.t as usize;
-        if s.timeline.len() <= index {
-            s.timeline.resize_with(index + 1, Slot::new);
+    let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
+    let mut slot = Slot::new();
+    for entry in &run.timeline {
+        if !entry.span_s.is_power_of_two() {
+            return Err(bad(file, format!("second {}: a span of {} s (not 1, 2, 4...)", entry.t, entry.span_s)));
         }
-        let slot = &mut s.timeline[index];
-        slot.requests += second.requests;
-        slot.errors += second.errors;
-        for (name, &n) in &second.errors_by_kind {
+        slot.reset();
+        slot.requests = entry.requests;
+        slot.errors = entry.errors;
+        for (name, &n) in &entry.errors_by_kind {
             let kind = ErrorKind::ALL
                 .iter()
                 .find(|k| k.name() == name)
-                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", second.t)))?;
+                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", entry.t)))?;
             slot.errors_by_kind[*kind as usize] += n;
         }
-        let h = decode_histogram::<u32>(&second.histogram)
-            .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", second.t)))?;
-        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", second.t)))?;
-    }
-    if s.timeline.is_empty() {
-        s.timeline.push(Slot::new());
+        let h = decode_histogram::<u32>(&entry.histogram)
+            .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", entry.t)))?;
+        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", entry.t)))?;
+        s.add_entry(offset_s + entry.t, entry.span_s, &slot);
     }
     s.cpu = CpuTime {
         user: Duration::from_secs_f64(run.client_cpu.user_s.max(0.0)),
         sys: Duration::from_secs_f64(run.client_cpu.sys_s.max(0.0)),
     };
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::TIMELINE_ENTRIES_MAX;
+
+    /// A report of `seconds` seconds with 3 responses a second, begun at `start_unix_s`.
+    fn report(seconds: u64, start_unix_s: f64) -> Report {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for s in 0..seconds {
+            for _ in 0..3 {
+                stats.record_response(t0 + Duration::from_secs(s), Duration::from_micros(100), None);
+            }
+        }
+        stats.elapsed = Duration::from_secs(seconds);
+        let info = RunInfo {
+            target: "http://127.0.0.1:1/".into(),
+            address: "127.0.0.1:1".into(),
+            threads: 1,
+            connections: 1,
+            pipeline: 1,
+            reconnect: false,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked: None,
+            warmup_s: None,
+            start_unix_s,
+            tls: None,
+            command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"),
+            machine: None,
+        };
+        Report::new(&info, &stats)
+    }
+
+    fn write(dir: &Path, name: &str, report: &Report) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, report.to_json()).unwrap();
+        path
+    }
+
+    #[test]
+    fn timelines_of_different_spans_merge_by_wall_clock() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-spans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 1,100 s: entries of 2 s. The short run began 10 s later, for 20 s.
+        let long = report(TIMELINE_ENTRIES_MAX as u64 + 76, 1_800_000_000.0);
+        let short = report(20, 1_800_000_010.0);
+        assert_eq!((long.timeline[0].span_s, short.timeline[0].span_s), (2, 1));
+        let files = [write(&dir, "long.json", &long), write(&dir, "short.json", &short)];
+        let merged = merge(&files).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(merged.requests, 3 * 1120);
+        assert_eq!(merged.timeline.len(), 550);
+        assert!(merged.timeline.iter().enumerate().all(|(i, s)| s.span_s == 2 && s.t == 2 * i as u64));
+        assert_eq!(merged.timeline.iter().map(|s| s.requests).sum::<u64>(), merged.requests);
+        assert_eq!(merged.timeline[4].requests, 6, "[8, 10): the long run alone");
+        assert_eq!(merged.timeline[5].requests, 12, "[10, 12): both runs");
+        assert_eq!(merged.timeline[15].requests, 6, "[30, 32): the short run is over");
+    }
 }

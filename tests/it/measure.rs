@@ -77,7 +77,7 @@ fn warmup_is_not_recorded() {
     let seen = server.stop().unwrap();
     let secs = stats.elapsed.as_secs_f64();
     assert!((2.0..2.5).contains(&secs), "measured {secs} s");
-    assert!(stats.timeline.len() <= 3, "{} timeline slots", stats.timeline.len());
+    assert!(stats.timeline().len() <= 3, "{} timeline slots", stats.timeline().len());
     // The server also answered the warm-up's requests, which the client did not count.
     assert!(
         seen.requests > stats.requests + stats.in_flight_at_end,
@@ -88,6 +88,28 @@ fn warmup_is_not_recorded() {
     let per_second = stats.requests as f64 / secs;
     let warmup_share = (seen.requests - stats.requests) as f64 / per_second;
     assert!(warmup_share > 0.5, "about a second of warm-up went unrecorded, not {warmup_share:.2} s");
+}
+
+#[test]
+fn progress_gives_the_last_whole_second() {
+    let server = serve_with(ServeMode::Http, |_| {});
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running =
+        clobber::engine::start(&http(server.local_addr(), &["-R", "500", "-d", "3s", "-c", "4", "-t", "2"]), stop)
+            .unwrap();
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = running.snapshot();
+    while seen.seconds < 2 && std::time::Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = running.snapshot();
+    }
+    let stats = running.join().unwrap();
+    server.stop().unwrap();
+    assert!(seen.seconds >= 2, "{seen:?}");
+    // 500 requests a second: the second that ended, not the run so far nor the current one.
+    assert!((450..=550).contains(&seen.last_second_requests), "{seen:?}");
+    assert!(seen.last_second_p99_us > 0 && seen.requests >= 2 * 450, "{seen:?}");
+    assert!(stats.requests >= 1400, "{} requests", stats.requests);
 }
 
 fn json_run(addr: std::net::SocketAddr, n: &str, path: &std::path::Path) -> Report {
