@@ -1,5 +1,7 @@
 //! `clobber merge`: one report from the JSON reports of several runs (typically one per
-//! machine, started together with `--start-at`).
+//! machine, started together with `--start-at`). The same run given twice is refused (its
+//! counts would double); runs that never overlapped in time merge with a warning, since their
+//! sum is not one load.
 //!
 //! Each file's histograms are decoded and added, so the merged percentiles are those of every
 //! request, never averages of percentiles. Counts, statuses and errors add up; timelines are
@@ -40,13 +42,37 @@ pub fn read_report(file: &Path) -> Result<Report, MergeError> {
         .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
 }
 
-/// Reads and merges `files` into one report.
-pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
+/// A merged report, and what its reader must know about the runs that made it.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub report: Report,
+    /// One line each, for stderr and under the text report: e.g. runs that never overlapped.
+    pub warnings: Vec<String>,
+}
+
+/// Reads and merges `files` into one report. The same run given twice (the same
+/// `start_unix_s` and `command`: the start is read from the clock to the microsecond, so two
+/// runs never share it) is an error, since its counts would be doubled.
+pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     assert!(!files.is_empty(), "the command line asks for at least one file");
-    let mut runs = Vec::with_capacity(files.len());
+    let mut runs: Vec<(&Path, Report)> = Vec::with_capacity(files.len());
     for file in files {
-        runs.push((file.as_path(), read_report(file)?));
+        let run = read_report(file)?;
+        if let Some((first, _)) =
+            runs.iter().find(|(_, r)| r.start_unix_s == run.start_unix_s && r.command == run.command)
+        {
+            return Err(bad(
+                file,
+                format!(
+                    "the same run as {} (same start_unix_s {} and command): give each run once",
+                    first.display(),
+                    run.start_unix_s
+                ),
+            ));
+        }
+        runs.push((file.as_path(), run));
     }
+    let warnings = not_overlapping(&runs).into_iter().collect();
     let start = runs.iter().map(|(_, r)| r.start_unix_s).fold(f64::INFINITY, f64::min);
     let end = runs.iter().map(|(_, r)| r.start_unix_s + r.duration_s).fold(f64::NEG_INFINITY, f64::max);
     let anchor = Instant::now();
@@ -75,7 +101,28 @@ pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
             _ => None,
         },
     };
-    Ok(Report::new(&info, &total))
+    Ok(Merged { report: Report::new(&info, &total), warnings })
+}
+
+/// A warning when some of `runs` never ran at the same time: the run that began last began
+/// after (or as) the one that ended first ended. (Intervals on a line that all overlap in
+/// pairs share a common time, so checking that one pair is enough.)
+fn not_overlapping(runs: &[(&Path, Report)]) -> Option<String> {
+    if runs.len() < 2 {
+        return None;
+    }
+    let end = |r: &Report| r.start_unix_s + r.duration_s;
+    let (last_file, last) = runs.iter().max_by(|a, b| a.1.start_unix_s.total_cmp(&b.1.start_unix_s))?;
+    let (first_file, first) = runs.iter().min_by(|a, b| end(&a.1).total_cmp(&end(&b.1)))?;
+    (last.start_unix_s >= end(first)).then(|| {
+        format!(
+            "runs did not overlap in time ({} began {:.1} s after {} ended): the counts add up separate runs \
+             and the rate is over the whole span from the first start to the last end, not a combined rate",
+            last_file.display(),
+            last.start_unix_s - end(first),
+            first_file.display()
+        )
+    })
 }
 
 /// The distinct values, in order, joined with ", ".
@@ -205,7 +252,7 @@ mod tests {
         let short = report(20, 1_800_000_010.0);
         assert_eq!((long.timeline[0].span_s, short.timeline[0].span_s), (2, 1));
         let files = [write(&dir, "long.json", &long), write(&dir, "short.json", &short)];
-        let merged = merge(&files).unwrap();
+        let merged = merge(&files).unwrap().report;
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(merged.requests, 3 * 1120);
         assert_eq!(merged.timeline.len(), 550);
