@@ -149,13 +149,19 @@ fn wait_until(at: f64, quiet: bool, stop: &AtomicBool) -> bool {
 
 fn merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
     match clobber::merge::merge(files) {
-        Ok(report) => {
-            if json {
-                println!("{}", report.to_json());
-            } else {
-                print!("{}", report.to_text());
+        Ok(merged) => {
+            for warning in &merged.warnings {
+                eprintln!("clobber: warning: {warning}");
             }
-            ExitCode::from(report.exit_code())
+            if json {
+                println!("{}", merged.report.to_json());
+            } else {
+                print!("{}", merged.report.to_text());
+                for warning in &merged.warnings {
+                    println!("  Warning      {warning}");
+                }
+            }
+            ExitCode::from(merged.report.exit_code())
         }
         Err(e) => fail(&e.to_string()),
     }

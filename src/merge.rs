@@ -1,10 +1,15 @@
 //! `clobber merge`: one report from the JSON reports of several runs (typically one per
-//! machine, started together with `--start-at`).
+//! machine, started together with `--start-at`). The same run given twice is refused (its
+//! counts would double); runs that never overlapped in time merge with a warning, since their
+//! sum is not one load.
 //!
 //! Each file's histograms are decoded and added, so the merged percentiles are those of every
 //! request, never averages of percentiles. Counts, statuses and errors add up; timelines are
-//! joined by wall-clock second (a file's entry t covers the second that began at
-//! `start_unix_s + t`). The merged report is built by `Report::new` like any other.
+//! joined by wall-clock second (a file's entry t covers the `span_s` seconds that began at
+//! `start_unix_s + t`). The merged timeline's entries span as long as the coarsest file's, or
+//! longer when the runs together cover more than `TIMELINE_ENTRIES_MAX` of them; an entry
+//! goes whole into the merged entry that holds its first second. The merged report is built
+//! by `Report::new` like any other.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,13 +42,37 @@ pub fn read_report(file: &Path) -> Result<Report, MergeError> {
         .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
 }
 
-/// Reads and merges `files` into one report.
-pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
+/// A merged report, and what its reader must know about the runs that made it.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub report: Report,
+    /// One line each, for stderr and under the text report: e.g. runs that never overlapped.
+    pub warnings: Vec<String>,
+}
+
+/// Reads and merges `files` into one report. The same run given twice (the same
+/// `start_unix_s` and `command`: the start is read from the clock to the microsecond, so two
+/// runs never share it) is an error, since its counts would be doubled.
+pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     assert!(!files.is_empty(), "the command line asks for at least one file");
-    let mut runs = Vec::with_capacity(files.len());
+    let mut runs: Vec<(&Path, Report)> = Vec::with_capacity(files.len());
     for file in files {
-        runs.push((file.as_path(), read_report(file)?));
+        let run = read_report(file)?;
+        if let Some((first, _)) =
+            runs.iter().find(|(_, r)| r.start_unix_s == run.start_unix_s && r.command == run.command)
+        {
+            return Err(bad(
+                file,
+                format!(
+                    "the same run as {} (same start_unix_s {} and command): give each run once",
+                    first.display(),
+                    run.start_unix_s
+                ),
+            ));
+        }
+        runs.push((file.as_path(), run));
     }
+    let warnings = not_overlapping(&runs).into_iter().collect();
     let start = runs.iter().map(|(_, r)| r.start_unix_s).fold(f64::INFINITY, f64::min);
     let end = runs.iter().map(|(_, r)| r.start_unix_s + r.duration_s).fold(f64::NEG_INFINITY, f64::max);
     let anchor = Instant::now();
@@ -72,7 +101,28 @@ pub fn merge(files: &[PathBuf]) -> Result<Report, MergeError> {
             _ => None,
         },
     };
-    Ok(Report::new(&info, &total))
+    Ok(Merged { report: Report::new(&info, &total), warnings })
+}
+
+/// A warning when some of `runs` never ran at the same time: the run that began last began
+/// after (or as) the one that ended first ended. (Intervals on a line that all overlap in
+/// pairs share a common time, so checking that one pair is enough.)
+fn not_overlapping(runs: &[(&Path, Report)]) -> Option<String> {
+    if runs.len() < 2 {
+        return None;
+    }
+    let end = |r: &Report| r.start_unix_s + r.duration_s;
+    let (last_file, last) = runs.iter().max_by(|a, b| a.1.start_unix_s.total_cmp(&b.1.start_unix_s))?;
+    let (first_file, first) = runs.iter().min_by(|a, b| end(&a.1).total_cmp(&end(&b.1)))?;
+    (last.start_unix_s >= end(first)).then(|| {
+        format!(
+            "runs did not overlap in time ({} began {:.1} s after {} ended): the counts add up separate runs \
+             and the rate is over the whole span from the first start to the last end, not a combined rate",
+            last_file.display(),
+            last.start_unix_s - end(first),
+            first_file.display()
+        )
+    })
 }
 
 /// The distinct values, in order, joined with ", ".
@@ -138,33 +188,91 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
         s.service_us =
             decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
     }
-    let offset = (run.start_unix_s.floor() - start).max(0.0) as usize;
-    s.timeline = Vec::new();
-    for second in &run.timeline {
-        let index = offset + second.t as usize;
-        if s.timeline.len() <= index {
-            s.timeline.resize_with(index + 1, Slot::new);
+    let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
+    let mut slot = Slot::new();
+    for entry in &run.timeline {
+        if !entry.span_s.is_power_of_two() {
+            return Err(bad(file, format!("second {}: a span of {} s (not 1, 2, 4...)", entry.t, entry.span_s)));
         }
-        let slot = &mut s.timeline[index];
-        slot.requests += second.requests;
-        slot.errors += second.errors;
-        for (name, &n) in &second.errors_by_kind {
+        slot.reset();
+        slot.requests = entry.requests;
+        slot.errors = entry.errors;
+        for (name, &n) in &entry.errors_by_kind {
             let kind = ErrorKind::ALL
                 .iter()
                 .find(|k| k.name() == name)
-                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", second.t)))?;
+                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", entry.t)))?;
             slot.errors_by_kind[*kind as usize] += n;
         }
-        let h = decode_histogram::<u32>(&second.histogram)
-            .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", second.t)))?;
-        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", second.t)))?;
-    }
-    if s.timeline.is_empty() {
-        s.timeline.push(Slot::new());
+        let h = decode_histogram::<u32>(&entry.histogram)
+            .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", entry.t)))?;
+        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", entry.t)))?;
+        s.add_entry(offset_s + entry.t, entry.span_s, &slot);
     }
     s.cpu = CpuTime {
         user: Duration::from_secs_f64(run.client_cpu.user_s.max(0.0)),
         sys: Duration::from_secs_f64(run.client_cpu.sys_s.max(0.0)),
     };
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::TIMELINE_ENTRIES_MAX;
+
+    /// A report of `seconds` seconds with 3 responses a second, begun at `start_unix_s`.
+    fn report(seconds: u64, start_unix_s: f64) -> Report {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for s in 0..seconds {
+            for _ in 0..3 {
+                stats.record_response(t0 + Duration::from_secs(s), Duration::from_micros(100), None);
+            }
+        }
+        stats.elapsed = Duration::from_secs(seconds);
+        let info = RunInfo {
+            target: "http://127.0.0.1:1/".into(),
+            address: "127.0.0.1:1".into(),
+            threads: 1,
+            connections: 1,
+            pipeline: 1,
+            reconnect: false,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked: None,
+            warmup_s: None,
+            start_unix_s,
+            tls: None,
+            command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"),
+            machine: None,
+        };
+        Report::new(&info, &stats)
+    }
+
+    fn write(dir: &Path, name: &str, report: &Report) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, report.to_json()).unwrap();
+        path
+    }
+
+    #[test]
+    fn timelines_of_different_spans_merge_by_wall_clock() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-spans-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 1,100 s: entries of 2 s. The short run began 10 s later, for 20 s.
+        let long = report(TIMELINE_ENTRIES_MAX as u64 + 76, 1_800_000_000.0);
+        let short = report(20, 1_800_000_010.0);
+        assert_eq!((long.timeline[0].span_s, short.timeline[0].span_s), (2, 1));
+        let files = [write(&dir, "long.json", &long), write(&dir, "short.json", &short)];
+        let merged = merge(&files).unwrap().report;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(merged.requests, 3 * 1120);
+        assert_eq!(merged.timeline.len(), 550);
+        assert!(merged.timeline.iter().enumerate().all(|(i, s)| s.span_s == 2 && s.t == 2 * i as u64));
+        assert_eq!(merged.timeline.iter().map(|s| s.requests).sum::<u64>(), merged.requests);
+        assert_eq!(merged.timeline[4].requests, 6, "[8, 10): the long run alone");
+        assert_eq!(merged.timeline[5].requests, 12, "[10, 12): both runs");
+        assert_eq!(merged.timeline[15].requests, 6, "[30, 32): the short run is over");
+    }
 }

@@ -4,7 +4,8 @@
 //! JSON reports, so a merged report is formatted by the same code.
 //!
 //! The JSON carries the latency histogram losslessly (HdrHistogram V2 with deflate, base64),
-//! and one per second in the timeline, so that reports from several machines can be merged
+//! and one per timeline entry (a second, or `span_s` seconds in runs longer than
+//! `TIMELINE_ENTRIES_MAX` seconds), so that reports from several machines can be merged
 //! exactly.
 
 use std::collections::BTreeMap;
@@ -168,7 +169,8 @@ pub struct Report {
     pub warmup_s: Option<f64>,
     /// Wall-clock time (Unix seconds) when measuring began.
     pub start_unix_s: f64,
-    /// One entry per second of the measured run.
+    /// The measured run in entries of `span_s` seconds each (1 s unless the run outgrew
+    /// `TIMELINE_ENTRIES_MAX` seconds).
     pub timeline: Vec<Second>,
     /// The latency histogram (corrected under `--rate`), HdrHistogram V2 + deflate, base64.
     pub histogram: String,
@@ -245,20 +247,29 @@ impl Ages {
     }
 }
 
-/// One second of the timeline.
+/// One entry of the timeline: a second, or `span_s` seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Second {
-    /// Seconds since measuring began: this entry covers [t, t+1).
+    /// Seconds since measuring began: this entry covers [t, t + span_s), the last one cut short
+    /// by the end of the run (`duration_s`).
     pub t: u64,
+    /// 1, 2, 4...: the same for every entry of a report. Reports from before entries were
+    /// merged have no `span_s`: their entries are seconds.
+    #[serde(default = "one_second")]
+    pub span_s: u64,
     pub requests: u64,
     pub errors: u64,
-    /// `errors` by kind, the kinds that occurred this second.
+    /// `errors` by kind, the kinds that occurred in this entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors_by_kind: BTreeMap<String, u64>,
     pub p50_us: u64,
     pub p99_us: u64,
-    /// This second's latency histogram, same encoding as the report's.
+    /// This entry's latency histogram, same encoding as the report's.
     pub histogram: String,
+}
+
+fn one_second() -> u64 {
+    1
 }
 
 /// Serializes a histogram as HdrHistogram V2 with deflate, in base64.
@@ -539,10 +550,11 @@ impl Report {
     /// cannot show, because they count only answered requests.
     fn write_unanswered(&self, out: &mut String) {
         let mean_us = self.latency_us.map(|l| l.summary.mean);
-        // Older than the slowest answered request, not merely than the p99: a request written
-        // just before the end of a healthy run can be older than the p99 of its peers.
+        // Twice as old as the slowest answered request and a millisecond older, not merely
+        // older than the p99: a request written just before the end of a healthy run can be
+        // older than its peers' p99, or even their max when the loop woke late for the end.
         if let Some(a) = &self.in_flight_age_us {
-            if self.latency_us.map_or(true, |l| a.max > l.summary.max) {
+            if self.latency_us.map_or(true, |l| a.max > 2 * l.summary.max && a.max > l.summary.max + 1000) {
                 let _ = writeln!(
                     out,
                     "  Warning      {} requests got no answer, the oldest waited {}; the percentiles above \
@@ -554,14 +566,16 @@ impl Report {
         }
         // Closed loop with keep-alive: every connection always has `pipeline` requests
         // outstanding, so the mean latency is (connections × pipeline) / throughput. A mean
-        // far below it means some connections were not being served.
+        // far below it means some connections were not being served. The millisecond keeps
+        // the client's own time between a response and the next write (not in the latency,
+        // and long on a busy machine) from raising it.
         let (Some(mean_us), None, false) = (mean_us, self.rate_asked, self.reconnect) else { return };
         if self.requests < 100 || self.rps <= 0.0 {
             return;
         }
         let connections = (self.connections as u64).min(self.connections_opened);
         let implied_us = (connections * self.pipeline as u64) as f64 / self.rps * 1e6;
-        if mean_us < 0.8 * implied_us && implied_us - mean_us > 100.0 {
+        if mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0 {
             let _ = writeln!(
                 out,
                 "  Warning      {} at {} req/s imply a mean of {} (Little's law); answered requests \
@@ -694,15 +708,17 @@ fn write_bars(out: &mut String, h: &Histogram<u64>) {
 }
 
 fn timeline(stats: &WorkerStats) -> Vec<Second> {
-    // The last slot is only part of a second; keep it when the run ended inside it.
-    let whole = stats.elapsed.as_secs_f64().ceil() as usize;
+    // The last entry is only partly filled; keep it when the run ended inside it.
+    let span_s = stats.span_s();
+    let entries = (stats.elapsed.as_secs_f64() / span_s as f64).ceil() as usize;
     stats
-        .timeline
+        .timeline()
         .iter()
-        .take(whole.max(1))
+        .take(entries.max(1))
         .enumerate()
-        .map(|(t, slot)| Second {
-            t: t as u64,
+        .map(|(i, slot)| Second {
+            t: i as u64 * span_s,
+            span_s,
             requests: slot.requests,
             errors: slot.errors,
             errors_by_kind: ErrorKind::ALL
@@ -862,8 +878,12 @@ mod tests {
         assert_eq!(back.timeline.len(), 4, "3.5 s is four seconds of timeline");
         assert_eq!(back.timeline[0].requests, 5);
         assert_eq!(back.timeline[3].requests, 1);
+        assert!(back.timeline.iter().all(|s| s.span_s == 1));
         assert!(back.latency_us.unwrap().corrected.is_none());
         assert!(decode_histogram::<u64>("not base64!").is_err());
+        let old = r#"{"t": 7, "requests": 3, "errors": 0, "p50_us": 1, "p99_us": 2, "histogram": ""}"#;
+        let old: Second = serde_json::from_str(old).unwrap();
+        assert_eq!((old.t, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
         assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
     }
 }

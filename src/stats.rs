@@ -1,6 +1,16 @@
 //! Per-worker counters and latency histogram. A worker owns its `WorkerStats` outright and hands
 //! it back when it ends; the main thread merges them with `+=`. Nothing here is shared while a
-//! run goes, so recording a response is a few adds and one histogram increment.
+//! run goes, so recording a response is a few adds and one histogram increment per histogram
+//! (the run's and the current timeline entry's).
+//!
+//! Memory is bounded whatever the run's length: the timeline holds at most
+//! `TIMELINE_ENTRIES_MAX` entries of `SLOT_BYTES_MAX` bytes. It starts with one entry per
+//! second; when a second would need one more entry than that, adjacent entries are merged
+//! pairwise and every entry then spans twice as long (2, 4, 8... seconds), so entry i always
+//! covers seconds [i × span_s, (i + 1) × span_s) since `start`. Merging happens in `roll`,
+//! after 1,024 s, 2,048 s, 4,096 s... (each time the timeline fills), never in
+//! `record_response`; the live progress line keeps its one-second figures in `last_second`,
+//! computed once a second in `roll` (a few passes over 10 KiB).
 
 use std::ops::AddAssign;
 use std::time::{Duration, Instant};
@@ -186,11 +196,21 @@ impl AddAssign for CpuTime {
     }
 }
 
-/// Per-second latency histograms track up to a minute (larger values are clamped) with two
-/// significant digits: about 10 KiB a second, for the timeline and the live progress line.
+/// Timeline histograms track up to a minute (larger values are clamped) with two significant
+/// digits: 2,560 `u32` counters, 10 KiB, per entry.
 pub const SLOT_LATENCY_US_MAX: u64 = 60_000_000;
 
-/// One second of a run.
+/// Most entries a timeline holds (even, so that merging pairs of a full timeline leaves whole
+/// entries). 1,024 keeps one entry per second for runs up to 17 minutes.
+pub const TIMELINE_ENTRIES_MAX: usize = 1024;
+
+/// Upper bound of one `Slot`'s memory, its histogram's counters included (a test checks it).
+/// A worker's timeline costs at most `TIMELINE_ENTRIES_MAX + 2` of them (the two extra are
+/// `last_second` and `entry_at_second_start`): 10.9 MB, whatever the run's length.
+pub const SLOT_BYTES_MAX: usize = 10_600;
+
+/// One entry of the timeline: a second, or after merging 2, 4, 8... seconds. Its histogram's
+/// `u32` counters saturate (they never wrap) past 4.29e9 responses in one latency bucket.
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub requests: u64,
@@ -217,6 +237,26 @@ impl Slot {
             *a += b;
         }
         self.latency_us.add(&other.latency_us).expect("slot histograms of equal bounds merge");
+    }
+
+    /// Empties the slot, keeping its histogram's memory.
+    pub fn reset(&mut self) {
+        self.requests = 0;
+        self.errors = 0;
+        self.errors_by_kind = [0; ErrorKind::COUNT];
+        self.latency_us.reset();
+    }
+
+    /// Makes this slot `total` minus `part`, where `part` is an earlier state of `total`.
+    fn set_difference(&mut self, total: &Slot, part: &Slot) {
+        self.reset();
+        self.add(total);
+        self.requests -= part.requests;
+        self.errors -= part.errors;
+        for (a, b) in self.errors_by_kind.iter_mut().zip(part.errors_by_kind.iter()) {
+            *a -= b;
+        }
+        self.latency_us.subtract(&part.latency_us).expect("an earlier state of a histogram is part of it");
     }
 }
 
@@ -265,11 +305,22 @@ pub struct WorkerStats {
     pub service_us: Histogram<u64>,
     /// Time from starting a connect to its completion, in microseconds.
     pub connect_us: Histogram<u64>,
-    /// One slot per second since `start`; the last is the current one.
-    pub timeline: Vec<Slot>,
+    /// Entry i covers seconds [i × span_s, (i + 1) × span_s) since `start`; while a worker
+    /// runs, the last entry holds the current second. Never more than `TIMELINE_ENTRIES_MAX`.
+    timeline: Vec<Slot>,
+    /// Seconds each timeline entry spans: 1, doubled each time the timeline is coarsened.
+    span_s: u64,
+    /// Whole seconds since `start` that `roll` has ended.
+    seconds: u64,
+    /// The last whole second that ended, for the live progress line.
+    last_second: Slot,
+    /// The current entry as it stood when the current second began (empty when the second
+    /// began the entry): `last_second` is the entry's growth over a second.
+    entry_at_second_start: Slot,
     /// When the measured part of the run began.
     pub start: Instant,
-    slot_end: Instant,
+    /// When the current second ends.
+    second_end: Instant,
     /// From `start` to the worker's end.
     pub elapsed: Duration,
     /// CPU time the worker threads used.
@@ -301,8 +352,12 @@ impl WorkerStats {
             service_us: histogram(),
             connect_us: histogram(),
             timeline: vec![Slot::new()],
+            span_s: 1,
+            seconds: 0,
+            last_second: Slot::new(),
+            entry_at_second_start: Slot::new(),
             start,
-            slot_end: start + Duration::from_secs(1),
+            second_end: start + Duration::from_secs(1),
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
             first_error: Default::default(),
@@ -321,13 +376,91 @@ impl WorkerStats {
         self.connect_us = connect_us;
     }
 
-    /// Moves the timeline on to the slot that holds `now`.
+    /// Moves the timeline on to the second that holds `now`.
     #[inline]
     pub fn roll(&mut self, now: Instant) {
-        while now >= self.slot_end {
-            self.timeline.push(Slot::new());
-            self.slot_end += Duration::from_secs(1);
+        while now >= self.second_end {
+            self.end_second();
+            self.second_end += Duration::from_secs(1);
         }
+    }
+
+    /// The current second is over: keeps its figures for the progress line, and starts a new
+    /// entry when the current one is complete (coarsening the timeline first when it is full).
+    fn end_second(&mut self) {
+        let entry = self.timeline.last().expect("the timeline always has a current entry");
+        self.last_second.set_difference(entry, &self.entry_at_second_start);
+        self.seconds += 1;
+        if self.seconds % self.span_s == 0 {
+            // Coarsening only happens here, when seconds = TIMELINE_ENTRIES_MAX × span_s, so
+            // the new second still begins an entry of the doubled span.
+            self.entry_mut(self.seconds);
+            self.entry_at_second_start.reset();
+        } else {
+            self.entry_at_second_start.reset();
+            self.entry_at_second_start.add(entry);
+        }
+        debug_assert!(self.timeline.len() <= TIMELINE_ENTRIES_MAX);
+    }
+
+    /// The entry that holds second `at_s` since `start`, added (with empty ones before it) if
+    /// the timeline ends before it; coarsens the timeline as often as it takes to fit.
+    fn entry_mut(&mut self, at_s: u64) -> &mut Slot {
+        while at_s / self.span_s >= TIMELINE_ENTRIES_MAX as u64 {
+            self.coarsen();
+        }
+        let index = (at_s / self.span_s) as usize;
+        if self.timeline.len() <= index {
+            self.timeline.resize_with(index + 1, Slot::new);
+        }
+        &mut self.timeline[index]
+    }
+
+    /// Merges adjacent entries pairwise (0 and 1, 2 and 3, ...): each entry then spans twice
+    /// as long, and the timeline is half as long (rounded up). No histogram is allocated.
+    fn coarsen(&mut self) {
+        let n = self.timeline.len();
+        for i in 0..n.div_ceil(2) {
+            // Entries before i are merged ones; entries from 2i on are still untouched.
+            self.timeline.swap(i, 2 * i);
+            if 2 * i + 1 < n {
+                let (merged, rest) = self.timeline.split_at_mut(2 * i + 1);
+                merged[i].add(&rest[0]);
+            }
+        }
+        self.timeline.truncate(n.div_ceil(2));
+        self.span_s *= 2;
+    }
+
+    /// Adds `slot`, an entry of `span_s` seconds that began `at_s` seconds after `start`, to
+    /// the entry that holds second `at_s`, first coarsening this timeline until its entries
+    /// span at least `span_s`. For finished runs: `+=` and `clobber merge`.
+    pub fn add_entry(&mut self, at_s: u64, span_s: u64, slot: &Slot) {
+        assert!(span_s.is_power_of_two(), "entries span 1, 2, 4... seconds, not {span_s}");
+        while self.span_s < span_s {
+            self.coarsen();
+        }
+        self.entry_mut(at_s).add(slot);
+    }
+
+    /// The timeline: entry i covers seconds [i × span_s(), (i + 1) × span_s()) since `start`.
+    pub fn timeline(&self) -> &[Slot] {
+        &self.timeline
+    }
+
+    /// Seconds each timeline entry spans: 1, 2, 4...
+    pub fn span_s(&self) -> u64 {
+        self.span_s
+    }
+
+    /// Whole seconds since `start` that have ended (by `roll`).
+    pub fn seconds(&self) -> u64 {
+        self.seconds
+    }
+
+    /// The last whole second that ended: what the live progress line shows.
+    pub fn last_second(&self) -> &Slot {
+        &self.last_second
     }
 
     /// A completed response at `now`: its latency, and under `--rate` its service time too.
@@ -375,8 +508,10 @@ impl WorkerStats {
 }
 
 impl AddAssign<&WorkerStats> for WorkerStats {
-    /// Adds another worker's figures. Timelines are joined slot by slot: workers share the
-    /// run's start, so slot i is the same second in each.
+    /// Adds another finished worker's figures. Workers share the run's start, so timelines are
+    /// joined entry by entry, after the finer one is coarsened to the other's span (one worker
+    /// may have ended just past the second that coarsened the other). The sum's live-progress
+    /// state is not a sum: it starts empty (the progress line sums workers' `Progress` instead).
     fn add_assign(&mut self, other: &WorkerStats) {
         self.requests += other.requests;
         for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
@@ -400,12 +535,12 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
         self.service_us.add(&other.service_us).expect("histograms of equal bounds merge");
         self.connect_us.add(&other.connect_us).expect("histograms of equal bounds merge");
-        if self.timeline.len() < other.timeline.len() {
-            self.timeline.resize_with(other.timeline.len(), Slot::new);
+        for (i, slot) in other.timeline.iter().enumerate() {
+            self.add_entry(i as u64 * other.span_s, other.span_s, slot);
         }
-        for (a, b) in self.timeline.iter_mut().zip(other.timeline.iter()) {
-            a.add(b);
-        }
+        self.seconds = self.seconds.max(other.seconds);
+        self.last_second.reset();
+        self.entry_at_second_start.reset();
         self.elapsed = self.elapsed.max(other.elapsed);
         self.cpu += other.cpu;
         for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
@@ -441,11 +576,120 @@ mod tests {
         assert_eq!(a.first_error[ErrorKind::Reset as usize].as_deref(), Some("first"));
         assert_eq!(a.first_error[ErrorKind::Eof as usize].as_deref(), Some("eof"));
         assert_eq!(a.elapsed, Duration::from_secs(2));
-        assert_eq!(a.timeline.len(), 3);
-        assert_eq!((a.timeline[0].requests, a.timeline[1].requests, a.timeline[2].requests), (2, 0, 1));
+        let t = a.timeline();
+        assert_eq!(t.len(), 3);
+        assert_eq!((t[0].requests, t[1].requests, t[2].requests), (2, 0, 1));
         // Errors land in the worker's current second: b had moved on to its third.
-        assert_eq!((a.timeline[0].errors, a.timeline[2].errors), (1, 2));
-        assert!(a.timeline[2].latency_us.equivalent(a.timeline[2].latency_us.max(), 500));
+        assert_eq!((t[0].errors, t[2].errors), (1, 2));
+        assert!(t[2].latency_us.equivalent(t[2].latency_us.max(), 500));
+    }
+
+    /// Second s of a simulated run completes `s % 7 + 1` responses of `s % 1000 + 1` µs each.
+    fn responses_in(s: u64) -> u64 {
+        s % 7 + 1
+    }
+
+    /// A worker that ran `seconds` whole seconds (and is `extra` into the next one).
+    fn simulated(t0: Instant, seconds: u64, extra: Duration) -> WorkerStats {
+        let mut stats = WorkerStats::new(t0);
+        for s in 0..seconds {
+            let now = t0 + Duration::from_secs(s) + Duration::from_millis(500);
+            for _ in 0..responses_in(s) {
+                stats.record_response(now, Duration::from_micros(s % 1000 + 1), None);
+            }
+            stats.roll(t0 + Duration::from_secs(s + 1));
+            assert!(stats.timeline().len() <= TIMELINE_ENTRIES_MAX, "at second {s}");
+        }
+        stats.roll(t0 + Duration::from_secs(seconds) + extra);
+        stats
+    }
+
+    /// Checks every entry against the responses of the seconds it covers.
+    fn check_entries(stats: &WorkerStats, seconds: u64) {
+        let span_s = stats.span_s();
+        assert!(span_s.is_power_of_two());
+        assert!(stats.timeline().len() <= TIMELINE_ENTRIES_MAX);
+        for (i, entry) in stats.timeline().iter().enumerate() {
+            let covered = (i as u64 * span_s)..((i as u64 + 1) * span_s).min(seconds);
+            let expected: u64 = covered.map(responses_in).sum();
+            assert_eq!(entry.requests, expected, "entry {i} of {span_s} s");
+            assert_eq!(entry.latency_us.len(), expected, "entry {i} of {span_s} s");
+        }
+        let total: u64 = (0..seconds).map(responses_in).sum();
+        assert_eq!(stats.requests, total);
+        assert_eq!(stats.timeline().iter().map(|e| e.requests).sum::<u64>(), total);
+    }
+
+    #[test]
+    fn timeline_stays_bounded_and_keeps_every_request() {
+        let t0 = Instant::now();
+        let seconds = 100_000;
+        let stats = simulated(t0, seconds, Duration::ZERO);
+        // 100,000 s fit in 1,024 entries of 128 s (entries of 64 s would need 1,563).
+        assert_eq!(stats.span_s(), 128);
+        assert_eq!(stats.timeline().len(), (seconds / 128 + 1) as usize);
+        assert_eq!(stats.seconds(), seconds);
+        check_entries(&stats, seconds);
+    }
+
+    #[test]
+    fn last_second_is_the_second_that_ended_even_in_a_long_entry() {
+        let t0 = Instant::now();
+        for seconds in [1, 5, 1023, 1024, 1025, 3000, 3001] {
+            let stats = simulated(t0, seconds, Duration::from_millis(10));
+            let last = stats.last_second();
+            let s = seconds - 1;
+            assert_eq!(last.requests, responses_in(s), "after {seconds} s");
+            assert_eq!(last.latency_us.len(), responses_in(s), "after {seconds} s");
+            assert!(last.latency_us.equivalent(last.latency_us.value_at_quantile(0.99), s % 1000 + 1));
+        }
+    }
+
+    #[test]
+    fn merging_workers_coarsened_a_different_number_of_times() {
+        let t0 = Instant::now();
+        // `a` ended just past second 1,024 and coarsened to 2 s entries; `b` ended just before.
+        let a = simulated(t0, 1024, Duration::from_millis(1));
+        let b = simulated(t0, 1023, Duration::from_millis(999));
+        assert_eq!((a.span_s(), b.span_s()), (2, 1));
+        for (mut sum, other) in [(a.clone(), &b), (b.clone(), &a)] {
+            sum += other;
+            assert_eq!(sum.span_s(), 2);
+            assert_eq!(sum.timeline().len(), 513);
+            let entry = |i: usize| sum.timeline()[i].requests;
+            assert_eq!(entry(0), 2 * (responses_in(0) + responses_in(1)));
+            assert_eq!(entry(511), 2 * responses_in(1022) + responses_in(1023));
+            assert_eq!(entry(512), 0, "the second `a` was in when it ended");
+            assert_eq!(sum.requests, a.requests + b.requests);
+            assert_eq!(sum.timeline().iter().map(|e| e.requests).sum::<u64>(), sum.requests);
+        }
+        // Into an empty sum, as the engine joins its workers.
+        let mut total = WorkerStats::new(t0);
+        total += &b;
+        total += &a;
+        assert_eq!((total.span_s(), total.timeline().len()), (2, 513));
+    }
+
+    #[test]
+    fn an_entry_placed_past_the_cap_coarsens_the_timeline() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        let mut slot = Slot::new();
+        slot.requests = 3;
+        stats.add_entry(0, 1, &slot);
+        stats.add_entry(86_400, 4, &slot);
+        assert_eq!(stats.span_s(), 128, "a day in at most 1,024 entries");
+        assert_eq!(stats.timeline().len(), 86_400 / 128 + 1);
+        assert_eq!((stats.timeline()[0].requests, stats.timeline()[675].requests), (3, 3));
+    }
+
+    #[test]
+    fn a_slot_fits_its_byte_bound() {
+        let slot = Slot::new();
+        let bytes = std::mem::size_of::<Slot>() + slot.latency_us.distinct_values() * std::mem::size_of::<u32>();
+        assert!(bytes <= SLOT_BYTES_MAX, "{bytes} bytes");
+        assert!(bytes > SLOT_BYTES_MAX - 500, "{bytes} bytes: SLOT_BYTES_MAX is stale");
+        assert_eq!(TIMELINE_ENTRIES_MAX % 2, 0);
     }
 
     #[test]

@@ -330,8 +330,8 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 progress.warming_up.store(false, Ordering::Relaxed);
             }
             self.shared.stats.roll(now);
-            if self.measuring && self.shared.stats.timeline.len() - 1 > published {
-                published = self.shared.stats.timeline.len() - 1;
+            if self.measuring && self.shared.stats.seconds() > published {
+                published = self.shared.stats.seconds();
                 self.publish(progress, published);
             } else if !self.measuring && now >= self.warmup_tick {
                 self.publish_warmup(progress);
@@ -430,13 +430,13 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         }
     }
 
-    fn publish(&self, progress: &Progress, seconds: usize) {
-        let last = &self.shared.stats.timeline[seconds - 1];
+    fn publish(&self, progress: &Progress, seconds: u64) {
+        let last = self.shared.stats.last_second();
         progress.requests.store(self.shared.stats.requests, Ordering::Relaxed);
         progress.errors.store(self.shared.stats.errors_total(), Ordering::Relaxed);
         progress.last_second_requests.store(last.requests, Ordering::Relaxed);
         progress.last_second_p99_us.store(last.latency_us.value_at_quantile(0.99), Ordering::Relaxed);
-        progress.seconds.store(seconds as u64, Ordering::Release);
+        progress.seconds.store(seconds, Ordering::Release);
     }
 
     /// Under `--rate`: hands each request that is due to a waiting connection, in order.

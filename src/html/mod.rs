@@ -2,7 +2,9 @@
 //! no font, nothing fetched) from one or more runs' reports, overlaid on the same charts.
 //!
 //! Everything comes from the JSON report: the percentile curve from the lossless histogram
-//! (not from the rounded summary), the time charts from the per-second timeline.
+//! (not from the rounded summary), the time charts from the timeline: a point (or a bar) per
+//! entry at its time, an entry being a second or, in runs longer than the timeline's cap,
+//! `span_s` seconds; rates are per second (an entry's count over its length).
 
 pub mod plot;
 
@@ -11,7 +13,7 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{decode_histogram, group, Report};
+use crate::report::{decode_histogram, group, Report, Second};
 use plot::{look, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
@@ -45,23 +47,23 @@ pub fn labels(files: &[&Path], given: &[String]) -> Vec<String> {
     out
 }
 
-/// Points of the throughput chart: one per second of the timeline at its middle, responses
-/// divided by the second's length. The last second is usually cut short by the end of the
-/// run; it is scaled to its length, or left out when shorter than a quarter second (a rate
-/// over a sliver of time says nothing).
+/// Points of the throughput chart: one per timeline entry (a second, or `span_s` seconds) at
+/// its middle, responses divided by the entry's length. The last entry is usually cut short
+/// by the end of the run; it is scaled to its length, or left out when shorter than a quarter
+/// second (a rate over a sliver of time says nothing).
 pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
-    plotted_seconds(report).map(|(i, len)| (i as f64 + len / 2.0, report.timeline[i].requests as f64 / len)).collect()
+    plotted_entries(report).map(|(i, t, len)| (t + len / 2.0, report.timeline[i].requests as f64 / len)).collect()
 }
 
-/// Points of the p50 and p99 chart (in `unit`): the seconds that completed responses (the
+/// Points of the p50 and p99 chart (in `unit`): the entries that completed responses (the
 /// last one, as for throughput, unless it is a sliver).
 pub fn latency_points(report: &Report, unit: Unit) -> (Points, Points) {
     let mut p50 = Vec::new();
     let mut p99 = Vec::new();
-    for (i, len) in plotted_seconds(report) {
+    for (i, t, len) in plotted_entries(report) {
         let s = &report.timeline[i];
         if s.requests > 0 {
-            let x = i as f64 + len / 2.0;
+            let x = t + len / 2.0;
             p50.push((x, s.p50_us as f64 * unit.per_us));
             p99.push((x, s.p99_us as f64 * unit.per_us));
         }
@@ -69,32 +71,35 @@ pub fn latency_points(report: &Report, unit: Unit) -> (Points, Points) {
     (p50, p99)
 }
 
-/// The seconds the rate and latency charts show, each with its length: 1 s, except the last,
-/// which is cut short by the end of the run and left out when shorter than a quarter second
-/// (a rate or a p99 over a sliver of time says nothing). A report whose duration is 0 (nothing
-/// measured) still shows its entries.
-fn plotted_seconds(report: &Report) -> impl Iterator<Item = (usize, f64)> + '_ {
+/// The timeline entries the rate and latency charts show: (index, start, length), in seconds.
+/// An entry lasts its `span_s`, except the last, which is cut short by the end of the run and
+/// left out when shorter than a quarter second (a rate or a p99 over a sliver of time says
+/// nothing). A report whose duration is 0 (nothing measured) still shows its entries.
+fn plotted_entries(report: &Report) -> impl Iterator<Item = (usize, f64, f64)> + '_ {
     let n = report.timeline.len();
-    (0..n)
-        .map(move |i| {
-            let len = if i + 1 == n { (report.duration_s - i as f64).clamp(0.0, 1.0) } else { 1.0 };
-            (i, if report.duration_s == 0.0 { 1.0 } else { len })
+    report
+        .timeline
+        .iter()
+        .enumerate()
+        .map(move |(i, s)| {
+            let (t, span) = (s.t as f64, s.span_s as f64);
+            let len = if i + 1 == n { (report.duration_s - t).clamp(0.0, span) } else { span };
+            (i, t, if report.duration_s == 0.0 { span } else { len })
         })
-        .filter(|&(_, len)| len >= 0.25)
+        .filter(|&(_, _, len)| len >= 0.25)
 }
 
-/// The error layers of one run: each kind that occurred, with its count per second.
+/// The error layers of one run: each kind that occurred, with its errors per second in each
+/// timeline entry (at the entry's middle).
 fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
     let mut kinds: Vec<&String> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys()).collect();
     kinds.sort();
     kinds.dedup();
-    let at = |i: usize| i as f64 + 0.5;
+    let at = |s: &Second| s.t as f64 + s.span_s as f64 / 2.0;
+    let per_s = |s: &Second, n: u64| n as f64 / s.span_s as f64;
     if kinds.is_empty() {
         // A report from before errors were split by kind per second: one layer.
-        return vec![(
-            "errors".to_string(),
-            report.timeline.iter().enumerate().map(|(i, s)| (at(i), s.errors as f64)).collect(),
-        )];
+        return vec![("errors".to_string(), report.timeline.iter().map(|s| (at(s), per_s(s, s.errors))).collect())];
     }
     kinds
         .into_iter()
@@ -102,12 +107,16 @@ fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
             let points = report
                 .timeline
                 .iter()
-                .enumerate()
-                .map(|(i, s)| (at(i), s.errors_by_kind.get(k).copied().unwrap_or(0) as f64))
+                .map(|s| (at(s), per_s(s, s.errors_by_kind.get(k).copied().unwrap_or(0))))
                 .collect();
             (k.clone(), points)
         })
         .collect()
+}
+
+/// Seconds each timeline entry of `report` spans (1 for an empty timeline).
+fn span_s(report: &Report) -> f64 {
+    report.timeline.first().map_or(1.0, |s| s.span_s as f64)
 }
 
 /// The page's charts, each an SVG string, in page order, with their captions.
@@ -127,12 +136,9 @@ fn time_span(runs: &[PageRun]) -> f64 {
     runs.iter()
         .map(|r| {
             let whole = (r.report.duration_s - 0.25).ceil();
-            let errors_after = r.report.timeline.iter().skip(whole.max(0.0) as usize).any(|s| s.errors > 0);
-            if errors_after {
-                r.report.timeline.len() as f64
-            } else {
-                whole
-            }
+            let errors_end =
+                r.report.timeline.iter().filter(|s| s.errors > 0).map(|s| (s.t + s.span_s) as f64).fold(0.0, f64::max);
+            whole.max(errors_end)
         })
         .fold(1.0, f64::max)
 }
@@ -186,7 +192,7 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
     let mut errors = Vec::new();
     for r in runs.iter().filter(|r| r.report.errors > 0) {
         let title = format!("Errors per second by kind: {}", r.label);
-        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span)?));
+        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span_s(&r.report), span)?));
     }
     Ok(Charts {
         percentiles: plot::percentiles(&curves, unit)?,
@@ -575,6 +581,37 @@ mod tests {
         stats.record_error(ErrorKind::Reset, || "x".into());
         let faulty = PageRun { label: "faulty".into(), report: Report::new(&info(None), &stats) };
         assert_eq!(time_span(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
+    }
+
+    #[test]
+    fn long_runs_plot_a_point_per_entry_at_its_middle_and_per_second_rate() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for s in 0..2100 {
+            for i in 0..10 {
+                let at = t0 + Duration::from_millis(s * 1000 + i * 100);
+                stats.record_response(at, Duration::from_micros(100 + s), None);
+            }
+            if s == 5 {
+                stats.record_error(ErrorKind::Reset, || "x".into());
+            }
+        }
+        stats.elapsed = Duration::from_secs(2100);
+        let report = Report::new(&info(None), &stats);
+        // 2,100 s outgrew 1,024 entries twice: entries of 4 s, the last one [2096, 2100).
+        assert_eq!(report.timeline.len(), 525);
+        assert!(report.timeline.iter().enumerate().all(|(i, s)| s.span_s == 4 && s.t == 4 * i as u64));
+        let points = throughput_points(&report);
+        assert_eq!(points.len(), 525);
+        assert!(points.iter().enumerate().all(|(i, &p)| p == (4.0 * i as f64 + 2.0, 10.0)), "{:?}", &points[..3]);
+        let (p50, p99) = latency_points(&report, Unit::for_max_us(3000.0));
+        assert_eq!((p50.len(), p99[1].0), (525, 6.0));
+        let layers = error_layers(&report);
+        assert_eq!(layers.len(), 1);
+        assert_eq!(layers[0].1[1], (6.0, 0.25), "one error in the entry [4, 8): 0.25 a second");
+        let page = PageRun { label: "long".into(), report };
+        assert_eq!(time_span(std::slice::from_ref(&page)), 2100.0);
+        assert!(render(&[page]).is_ok());
     }
 
     #[test]

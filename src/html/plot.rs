@@ -382,9 +382,9 @@ pub fn latency_over_time(series: &[Series], seconds: f64, unit: Unit) -> Result<
     )
 }
 
-/// Chart 4: errors per second of one run, a bar per second stacked by kind (`layers`: kind
-/// name and its count per second, at x = the middle of the second).
-pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], seconds: f64) -> Result<String, String> {
+/// Chart 4: errors per second of one run, a bar per timeline entry (`bar_s` seconds) stacked
+/// by kind (`layers`: kind name and its errors per second, at x = the middle of the entry).
+pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], bar_s: f64, seconds: f64) -> Result<String, String> {
     // Greys and colours of distinct lightness, darkest at the bottom of the stack.
     const FILLS: [RGBColor; 6] = [
         RGBColor(40, 40, 40),
@@ -408,12 +408,12 @@ pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], seconds: f64) -
         let labels: Vec<&str> = layers.iter().map(|l| l.0.as_str()).collect();
         let axes = Axes { x_desc: "time since the start (s)", x_format: &|x| number(*x), y_desc: "errors per second" };
         let mut chart = frame(&root, title, &labels, 0.0..seconds.max(1.0), 0.0..y_max, &axes)?;
-        // A bar per second, its kinds stacked from the bottom in layer order.
+        // A bar per entry, its kinds stacked from the bottom in layer order.
         for (i, (_, points)) in layers.iter().enumerate() {
             let fill = FILLS[i % FILLS.len()];
             let bars = points.iter().enumerate().filter(|(_, p)| p.1 > 0.0).map(|(j, &(x, y))| {
                 let base = if i > 0 { tops[i - 1][j].1 } else { 0.0 };
-                Rectangle::new([(x - 0.4, base), (x + 0.4, base + y)], fill.filled())
+                Rectangle::new([(x - 0.4 * bar_s, base), (x + 0.4 * bar_s, base + y)], fill.filled())
             });
             chart.draw_series(bars).map_err(plot_error)?;
         }

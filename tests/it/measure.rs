@@ -77,7 +77,7 @@ fn warmup_is_not_recorded() {
     let seen = server.stop().unwrap();
     let secs = stats.elapsed.as_secs_f64();
     assert!((2.0..2.5).contains(&secs), "measured {secs} s");
-    assert!(stats.timeline.len() <= 3, "{} timeline slots", stats.timeline.len());
+    assert!(stats.timeline().len() <= 3, "{} timeline slots", stats.timeline().len());
     // The server also answered the warm-up's requests, which the client did not count.
     assert!(
         seen.requests > stats.requests + stats.in_flight_at_end,
@@ -88,6 +88,28 @@ fn warmup_is_not_recorded() {
     let per_second = stats.requests as f64 / secs;
     let warmup_share = (seen.requests - stats.requests) as f64 / per_second;
     assert!(warmup_share > 0.5, "about a second of warm-up went unrecorded, not {warmup_share:.2} s");
+}
+
+#[test]
+fn progress_gives_the_last_whole_second() {
+    let server = serve_with(ServeMode::Http, |_| {});
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running =
+        clobber::engine::start(&http(server.local_addr(), &["-R", "500", "-d", "3s", "-c", "4", "-t", "2"]), stop)
+            .unwrap();
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = running.snapshot();
+    while seen.seconds < 2 && std::time::Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(50));
+        seen = running.snapshot();
+    }
+    let stats = running.join().unwrap();
+    server.stop().unwrap();
+    assert!(seen.seconds >= 2, "{seen:?}");
+    // 500 requests a second: the second that ended, not the run so far nor the current one.
+    assert!((450..=550).contains(&seen.last_second_requests), "{seen:?}");
+    assert!(seen.last_second_p99_us > 0 && seen.requests >= 2 * 450, "{seen:?}");
+    assert!(stats.requests >= 1400, "{} requests", stats.requests);
 }
 
 fn json_run(addr: std::net::SocketAddr, n: &str, path: &std::path::Path) -> Report {
@@ -142,4 +164,94 @@ fn merge_adds_runs_and_takes_percentiles_from_the_merged_histogram() {
         assert!(stderr.contains(&*bad.to_string_lossy()) && stderr.lines().count() == 1, "{stderr}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A 2 s run's JSON report (10 responses) begun at `start_unix_s`, written to `dir/name`.
+fn report_file(dir: &std::path::Path, name: &str, start_unix_s: f64, command: &str) -> std::path::PathBuf {
+    let t0 = std::time::Instant::now();
+    let mut stats = clobber::stats::WorkerStats::new(t0);
+    for i in 0..10 {
+        stats.record_response(t0 + Duration::from_millis(200 * i), Duration::from_micros(100), None);
+    }
+    stats.elapsed = Duration::from_secs(2);
+    let info = clobber::report::RunInfo {
+        target: "http://127.0.0.1:1/".into(),
+        address: "127.0.0.1:1".into(),
+        threads: 1,
+        connections: 1,
+        pipeline: 1,
+        reconnect: false,
+        framing: "HTTP/1.1".into(),
+        http: true,
+        rate_asked: None,
+        warmup_s: None,
+        start_unix_s,
+        tls: None,
+        command: command.into(),
+        machine: None,
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, Report::new(&info, &stats).to_json()).unwrap();
+    path
+}
+
+fn merge_files(files: &[&std::path::Path], json: bool) -> (Option<i32>, String, String) {
+    let mut command = Command::new(BIN);
+    command.arg("merge").args(files);
+    if json {
+        command.arg("--json");
+    }
+    let out = command.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn merge_refuses_the_same_run_given_twice() {
+    let dir = std::env::temp_dir().join(format!("clobber-merge-twice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = 1_800_000_000.123_456;
+    let a = report_file(&dir, "a.json", start, "clobber http://127.0.0.1:1/ -d 2s");
+    let copy = dir.join("copy.json");
+    std::fs::copy(&a, &copy).unwrap();
+    for (first, second) in [(&a, &a), (&a, &copy)] {
+        let (code, stdout, stderr) = merge_files(&[first, second], false);
+        assert_eq!(code, Some(2), "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("same run"), "{stderr}");
+        assert!(stderr.contains(&*first.to_string_lossy()) && stderr.contains(&*second.to_string_lossy()), "{stderr}");
+    }
+    // Another machine's run of the same command began a moment later: merged, no warning.
+    let b = report_file(&dir, "b.json", start + 0.000_8, "clobber http://127.0.0.1:1/ -d 2s");
+    let (code, stdout, stderr) = merge_files(&[&a, &b], false);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("20 in") && stderr.is_empty(), "{stdout}{stderr}");
+}
+
+#[test]
+fn merge_warns_when_the_runs_did_not_overlap_in_time() {
+    let dir = std::env::temp_dir().join(format!("clobber-merge-apart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = 1_800_000_000.5;
+    let a = report_file(&dir, "a.json", start, "clobber http://127.0.0.1:1/ -d 2s");
+    let later = report_file(&dir, "later.json", start + 60.0, "clobber http://127.0.0.1:1/ -d 2s");
+    let during = report_file(&dir, "during.json", start + 1.0, "clobber http://127.0.0.1:2/ -d 2s");
+    let (code, text, stderr) = merge_files(&[&a, &during, &later], false);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("clobber: warning: runs did not overlap in time"), "{stderr}");
+    let (a_name, later_name) = (a.to_string_lossy(), later.to_string_lossy());
+    assert!(stderr.contains(&format!("({later_name} began 58.0 s after {a_name} ended)")), "{stderr}");
+    assert!(text.contains("30 in") && text.contains("runs did not overlap in time"), "{text}");
+    let (code, json, stderr) = merge_files(&[&later, &a], true);
+    assert_eq!(code, Some(0), "{stderr}");
+    let merged: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(merged.requests, 20);
+    assert!(stderr.contains("runs did not overlap in time"), "{stderr}");
+    // Runs that overlapped, even by a second only, merge without a word.
+    let (code, text, stderr) = merge_files(&[&a, &during], false);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.is_empty() && !text.contains("overlap"), "{stderr}{text}");
 }

@@ -201,22 +201,22 @@ fn n_alone_against_a_silent_server_gives_up_after_the_timeouts() {
     assert!(opened >= 2 && silent.accepted.load(Ordering::Relaxed) >= opened, "{text}");
 }
 
-/// 20 connections, of which the server accepts and answers one: the other 19 wait in its
+/// 50 connections, of which the server accepts and answers one: the other 49 wait in its
 /// backlog for the whole run. The report must say so.
 #[test]
 fn connections_that_never_got_an_answer_are_reported() {
     let silent = Silent::start(1, 1);
-    let config = http(silent.addr, &["-c", "20", "-t", "1", "-d", "2s"]);
+    let config = http(silent.addr, &["-c", "50", "-t", "1", "-d", "2s"]);
     let stats = run(&config);
-    assert_eq!(stats.connections_opened, 20, "the kernel completes the handshakes of the backlog");
+    assert_eq!(stats.connections_opened, 50, "the kernel completes the handshakes of the backlog");
     assert_eq!(stats.connections_answered, 1);
     assert_eq!(silent.accepted.load(Ordering::Relaxed), 1);
     assert!(stats.requests > 100, "{} requests on the one served connection", stats.requests);
-    assert_eq!(stats.in_flight_age_us.len(), 19 + 1, "19 starved requests, and the served one's last");
+    assert_eq!(stats.in_flight_age_us.len(), 49 + 1, "49 starved requests, and the served one's last");
     let oldest = stats.in_flight_age_us.iter().max().copied().unwrap();
     assert!(oldest >= 1_900_000, "the oldest unanswered request waited {oldest} us of a 2 s run");
     let text = text_of(&config, &stats);
-    assert!(text.contains("19 of 20 connections never got a response"), "{text}");
+    assert!(text.contains("49 of 50 connections never got a response"), "{text}");
     assert!(text.contains("got no answer, the oldest waited"), "{text}");
     assert!(text.contains("imply a mean of"), "Little's law line missing:\n{text}");
     let report = Report::new(&RunInfo::of(&config, 0.0), &stats);
