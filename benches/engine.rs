@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
-use clobber::engine::conn::{Budget, Conn, Ctx, Ready, RequestPlan, Transport};
+use clobber::engine::conn::{Budget, Conn, Ctx, RequestPlan};
+use clobber::net::{Ready, Transport};
 use clobber::protocol::http::HttpFramer;
 use clobber::stats::WorkerStats;
 

@@ -15,7 +15,7 @@ use crate::config::{Config, Framing, ServeConfig, ServeMode, StatusSet, Target};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use crate::VERSION;
 
 /// `--give-up` when `-n` is given without `-d`.
 pub const DEFAULT_GIVE_UP: Duration = Duration::from_secs(5);
@@ -267,7 +267,7 @@ fn bad(flag: &str, value: &str, expected: &str) -> UsageError {
 pub struct DemoArgs {
     raw: RunArgs,
     /// `demo --tls`: the server's self-signed identity, which the load trusts.
-    pub identity: Option<crate::tls::ServerIdentity>,
+    pub identity: Option<crate::config::ServerIdentity>,
 }
 
 impl DemoArgs {
@@ -277,13 +277,11 @@ impl DemoArgs {
         raw.target = Some(format!("{scheme}://{addr}/"));
         let mut config = validate(raw).expect("the demo's flags were validated with a stand-in address");
         if let (Some(tls), Some(identity)) = (&mut config.tls, &self.identity) {
-            let mut roots = (*tls.roots).clone();
             for cert in <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
                 &identity.cert_pem,
             ) {
-                roots.add(cert.expect("our own PEM parses")).expect("our own certificate is a valid root");
+                tls.roots_der.push(cert.expect("our own PEM parses").to_vec());
             }
-            tls.roots = std::sync::Arc::new(roots);
         }
         config
     }
@@ -403,7 +401,7 @@ where
             return Err(UsageError(format!("unexpected argument '{t}': demo picks its own target")));
         }
         // The demo loads the built-in HTTP server; main fills in its port once it listens.
-        let identity = raw.tls.then(crate::tls::ServerIdentity::self_signed);
+        let identity = raw.tls.then(crate::net::tls::self_signed);
         raw.tls = false;
         let scheme = if identity.is_some() { "https" } else { "http" };
         raw.target = Some(format!("{scheme}://127.0.0.1:1/"));
@@ -583,7 +581,11 @@ fn parse_report(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
 }
 
 /// The TLS settings of a run: on for `https://` and for `--tls`; the TLS flags need one.
-fn client_tls(raw: &RunArgs, target: &Target, http: bool) -> Result<Option<crate::tls::ClientTls>, UsageError> {
+fn client_tls(
+    raw: &RunArgs,
+    target: &Target,
+    http: bool,
+) -> Result<Option<crate::config::ClientTlsConfig>, UsageError> {
     let target_text = target.label.as_str();
     let https = target_text.starts_with("https://");
     if raw.tls && http && !https {
@@ -602,11 +604,16 @@ fn client_tls(raw: &RunArgs, target: &Target, http: bool) -> Result<Option<crate
         return Ok(None);
     }
     let server_name = match &raw.sni {
-        Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
-            .map_err(|_| bad("--sni", name, "expected a DNS name such as example.com, or an IP address"))?,
-        None => rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| {
-            bad("TARGET", target_text, &format!("'{}' is not a name TLS can verify; give --sni", target.host))
-        })?,
+        Some(name) => rustls::pki_types::ServerName::try_from(name.as_str())
+            .map_err(|_| bad("--sni", name, "expected a DNS name such as example.com, or an IP address"))?
+            .to_str()
+            .into_owned(),
+        None => rustls::pki_types::ServerName::try_from(target.host.as_str())
+            .map_err(|_| {
+                bad("TARGET", target_text, &format!("'{}' is not a name TLS can verify; give --sni", target.host))
+            })?
+            .to_str()
+            .into_owned(),
     };
     if raw.insecure && !raw.cacert.is_empty() {
         return Err(UsageError(
@@ -614,13 +621,13 @@ fn client_tls(raw: &RunArgs, target: &Target, http: bool) -> Result<Option<crate
         ));
     }
     let paths: Vec<std::path::PathBuf> = raw.cacert.iter().map(std::path::PathBuf::from).collect();
-    let roots = if raw.insecure {
-        rustls::RootCertStore::empty()
+    let roots_der = if raw.insecure {
+        Vec::new()
     } else {
-        crate::tls::load_roots(&paths).map_err(|e| bad("--cacert", &raw.cacert.join(","), &e))?.0
+        crate::net::tls::load_roots(&paths).map_err(|e| bad("--cacert", &raw.cacert.join(","), &e))?.0
     };
-    Ok(Some(crate::tls::ClientTls {
-        roots: std::sync::Arc::new(roots),
+    Ok(Some(crate::config::ClientTlsConfig {
+        roots_der,
         insecure: raw.insecure,
         server_name,
         alpn_http: http,
@@ -927,15 +934,14 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Command, UsageError> {
     };
     let tls = match (tls_cert, tls_key, self_signed) {
         (None, None, false) => None,
-        (None, None, true) => Some(crate::tls::ServerIdentity::self_signed()),
+        (None, None, true) => Some(crate::net::tls::self_signed()),
         (Some(cert), Some(key), false) => {
-            let identity = crate::tls::ServerIdentity {
+            let identity = crate::config::ServerIdentity {
                 cert_pem: read_file(&cert, "--tls-cert")?,
                 key_pem: read_file(&key, "--tls-key")?,
             };
             // Checked now, so a bad file is a usage error rather than a failed server thread.
-            identity
-                .config(mode == ServeMode::Http)
+            crate::net::tls::server_config(&identity, mode == ServeMode::Http)
                 .map_err(|e| bad("--tls-cert/--tls-key", &format!("{cert}, {key}"), &e))?;
             Some(identity)
         }
@@ -1122,22 +1128,6 @@ pub fn parse_escapes(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// The inverse of `parse_escapes`, for showing bytes in a report.
-pub fn escape(bytes: &[u8]) -> String {
-    let mut out = String::new();
-    for &b in bytes {
-        match b {
-            b'\r' => out.push_str("\\r"),
-            b'\n' => out.push_str("\\n"),
-            b'\t' => out.push_str("\\t"),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1291,7 +1281,7 @@ mod tests {
         assert!(parse_escapes(r"\xzz").is_err());
         assert!(parse_escapes("end\\").is_err());
         let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(parse_escapes(&escape(&all)), Ok(all));
+        assert_eq!(parse_escapes(&crate::units::escape(&all)), Ok(all));
     }
 
     #[test]
@@ -1442,18 +1432,18 @@ mod tests {
         let c = run(&["https://localhost:8443/x", "-k", "--no-resume"]).unwrap();
         let tls = c.tls.expect("https:// is TLS");
         assert!(tls.insecure && !tls.resume && tls.alpn_http);
-        assert_eq!(tls.server_name.to_str(), "localhost");
+        assert_eq!(tls.server_name, "localhost");
         assert_eq!(c.target.addr.port(), 8443);
         let c = run(&["https://127.0.0.1/", "--sni", "example.com"]).unwrap();
         assert_eq!(c.target.addr.port(), 443, "https:// defaults to port 443");
-        assert_eq!(c.tls.as_ref().unwrap().server_name.to_str(), "example.com");
+        assert_eq!(c.tls.as_ref().unwrap().server_name, "example.com");
         assert!(String::from_utf8_lossy(&c.payload).contains("Host: 127.0.0.1\r\n"), "no :443 in Host");
         let c = run(&["tcp://127.0.0.1:9", "--tls", "--data", "x"]).unwrap();
         let tls = c.tls.expect("--tls is TLS");
         assert!(!tls.alpn_http && tls.resume && !tls.insecure);
-        assert_eq!(tls.server_name.to_str(), "127.0.0.1");
+        assert_eq!(tls.server_name, "127.0.0.1");
         assert!(run(&["http://127.0.0.1:9/"]).unwrap().tls.is_none());
-        assert_eq!(run(&["tcp://[::1]:9", "--tls", "--data", "x"]).unwrap().tls.unwrap().server_name.to_str(), "::1");
+        assert_eq!(run(&["tcp://[::1]:9", "--tls", "--data", "x"]).unwrap().tls.unwrap().server_name, "::1");
     }
 
     #[test]

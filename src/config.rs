@@ -65,7 +65,7 @@ pub struct Config {
     /// Close with FIN instead of RST under `--reconnect` (`--graceful-close`).
     pub graceful_close: bool,
     /// TLS (`https://`, or `--tls` with a raw target); `None` for plain TCP.
-    pub tls: Option<crate::tls::ClientTls>,
+    pub tls: Option<ClientTlsConfig>,
     /// Also write the report as an HTML page here (`--html`).
     pub html: Option<std::path::PathBuf>,
     /// Exit 1 if any request failed, not only if none completed (`--fail-on-error`).
@@ -88,7 +88,7 @@ impl Config {
     pub fn framing_label(&self) -> String {
         match &self.framing {
             Framing::Raw(RawFraming::OneRead) => "one read per response".to_string(),
-            Framing::Raw(RawFraming::Until(d)) => format!("until \"{}\"", crate::cli::escape(d.pattern())),
+            Framing::Raw(RawFraming::Until(d)) => format!("until \"{}\"", crate::units::escape(d.pattern())),
             Framing::Raw(RawFraming::Exact(n)) => format!("exactly {n} bytes"),
             Framing::Raw(RawFraming::UntilClose) => "until the server closes".to_string(),
             Framing::Http { head: false } => "HTTP/1.1".to_string(),
@@ -165,7 +165,7 @@ pub struct ServeConfig {
     pub stall: Option<(u64, Duration)>,
     /// Serve TLS with this certificate and key (`--tls-cert`/`--tls-key`, or `--tls`'s
     /// self-signed one).
-    pub tls: Option<crate::tls::ServerIdentity>,
+    pub tls: Option<ServerIdentity>,
 }
 
 impl ServeConfig {
@@ -202,4 +202,28 @@ mod tests {
             }
         }
     }
+}
+
+/// TLS for a load run, as data: what to trust and what to ask for; `net::tls` builds the
+/// rustls objects from it in each worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTlsConfig {
+    /// Trusted roots, DER: the system's store plus `--cacert` (empty under `-k`).
+    pub roots_der: Vec<Vec<u8>>,
+    /// `-k/--insecure`: no certificate check at all.
+    pub insecure: bool,
+    /// The name sent as SNI and checked against the certificate (`--sni`, or the URL's host;
+    /// an IP address is checked against the certificate's addresses, and sends no SNI).
+    pub server_name: String,
+    /// Offer ALPN `http/1.1` (HTTP targets).
+    pub alpn_http: bool,
+    /// Resume sessions on new connections (`--no-resume` turns it off).
+    pub resume: bool,
+}
+
+/// A certificate chain and its key, in PEM, for `clobber serve`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
 }

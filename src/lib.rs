@@ -1,25 +1,27 @@
-//! clobber: a TCP load generator built on a hand-rolled mio event loop, one pinned worker per
-//! core, with as few client CPU cycles per request as the kernel allows.
+//! clobber: a TCP and HTTP load generator built on a hand-rolled mio event loop, one pinned
+//! worker per core, with as few client CPU cycles per request as the kernel allows.
 //!
-//! Crate map (dependencies point one way: `cli -> config <- engine -> protocol`,
-//! `engine -> stats <- report`):
-//! - [`cli`]: the command line, parsed with lexopt into a validated [`config::Config`].
-//! - [`config`]: what a run or the built-in server is asked to do.
-//! - [`engine`]: worker threads, their event loops and the connection state machine.
-//! - [`protocol`]: sans-IO response framing.
-//! - [`stats`]: per-worker counters and latency histograms, merged with `+=`.
-//! - [`report`]: the text and JSON reports, and the live progress line.
-//! - [`merge`]: one report from several runs' JSON reports.
-//! - [`server`]: the built-in target server (`clobber serve`).
+//! Layers, bottom up; each module imports only from the layers below it (ARCHITECTURE.md
+//! lists the allowed edges, and `tests/it/tidy.rs` fails on any other):
+//! - leaves: [`protocol`] (sans-IO framing), [`error`] (what can go wrong), [`units`] (numbers
+//!   for people), and [`VERSION`];
+//! - data: [`config`] (what to run, plain data) and [`stats`] (what a worker measured);
+//! - [`net`]: the `Transport` trait, TCP and TLS, socket set-up, the few libc calls;
+//! - [`engine`] (the client) and [`server`] (`clobber serve`), both on `net` and `protocol`;
+//! - [`report`]: text, JSON, merge and HTML, from `Report` values;
+//! - [`cli`]: the command line.
 #![deny(unsafe_code)]
+
+/// clobber's version, as Cargo.toml gives it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 pub mod cli;
 pub mod config;
 pub mod engine;
-pub mod html;
-pub mod merge;
+pub mod error;
+pub mod net;
 pub mod protocol;
 pub mod report;
 pub mod server;
 pub mod stats;
-pub mod tls;
+pub mod units;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clobber::cli::{self, Command, DemoArgs};
 use clobber::config::{Config, ServeConfig, ServeMode};
-use clobber::html::PageRun;
 use clobber::protocol::raw::Delimiter;
+use clobber::report::html::PageRun;
 use clobber::report::{self, Report, RunInfo};
 use clobber::server::Server;
 
@@ -102,10 +102,10 @@ fn exit_code(report: &Report, fail_on_error: bool) -> u8 {
 
 /// `clobber report`: the runs' JSON reports as one HTML page.
 fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&std::path::Path>) -> ExitCode {
-    let names = clobber::html::labels(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>(), labels);
+    let names = clobber::report::html::labels(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>(), labels);
     let mut runs = Vec::with_capacity(files.len());
     for (file, label) in files.iter().zip(names) {
-        match clobber::merge::read_report(file) {
+        match clobber::report::merge::read_report(file) {
             Ok(report) => runs.push(PageRun { label, report }),
             Err(e) => return fail(&e.to_string()),
         }
@@ -118,7 +118,7 @@ fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&
 
 /// Renders the page and writes it to `output` (standard output if `None`).
 fn write_page(runs: &[PageRun], output: Option<&std::path::Path>) -> Result<(), String> {
-    let page = clobber::html::render(runs)?;
+    let page = clobber::report::html::render(runs)?;
     match output {
         Some(path) => std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {
@@ -148,7 +148,7 @@ fn wait_until(at: f64, quiet: bool, stop: &AtomicBool) -> bool {
 }
 
 fn merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
-    match clobber::merge::merge(files) {
+    match clobber::report::merge::merge(files) {
         Ok(merged) => {
             for warning in &merged.warnings {
                 eprintln!("clobber: warning: {warning}");

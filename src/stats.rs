@@ -17,121 +17,25 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+pub use crate::error::ErrorKind;
+
 /// Highest latency the histogram tracks (one hour); larger values are clamped to it.
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;
 
 /// Status codes are three digits: 0-999 covers them all.
 pub const STATUS_CODES: usize = 1000;
 
-/// Why a connection failed. Each kind has its own counter; the report lists the non-zero ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// Nothing listened at the target (ECONNREFUSED while connecting).
-    ConnectRefused,
-    /// The connect did not complete in time.
-    ConnectTimeout,
-    /// No local address/port was free (EADDRNOTAVAIL): ephemeral ports ran out.
-    AddrNotAvailable,
-    /// Any other failure while connecting.
-    Connect,
-    /// The server reset the connection (ECONNRESET, EPIPE).
-    Reset,
-    /// The server closed the connection with a request outstanding and no byte of its response.
-    Eof,
-    /// A response was malformed, cut short, or arrived unasked.
-    Protocol,
-    /// A response did not arrive in time.
-    Timeout,
-    /// Any other I/O error on an open connection.
-    Io,
-    /// An HTTP status outside `--expect-status`.
-    Status,
-    /// The TLS handshake failed (other than on the certificate or an alert), or the socket
-    /// failed or closed during it.
-    TlsHandshake,
-    /// The server's certificate did not verify (unknown issuer, wrong name, expired).
-    TlsCert,
-    /// The server sent a TLS alert.
-    TlsAlert,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
-        ErrorKind::ConnectRefused,
-        ErrorKind::ConnectTimeout,
-        ErrorKind::AddrNotAvailable,
-        ErrorKind::Connect,
-        ErrorKind::Reset,
-        ErrorKind::Eof,
-        ErrorKind::Protocol,
-        ErrorKind::Timeout,
-        ErrorKind::Io,
-        ErrorKind::Status,
-        ErrorKind::TlsHandshake,
-        ErrorKind::TlsCert,
-        ErrorKind::TlsAlert,
-    ];
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// The key in JSON's `errors_by_kind`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::ConnectRefused => "connect_refused",
-            ErrorKind::ConnectTimeout => "connect_timeout",
-            ErrorKind::AddrNotAvailable => "addr_not_available",
-            ErrorKind::Connect => "connect",
-            ErrorKind::Reset => "reset",
-            ErrorKind::Eof => "eof",
-            ErrorKind::Protocol => "protocol",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Io => "io",
-            ErrorKind::Status => "status",
-            ErrorKind::TlsHandshake => "tls_handshake",
-            ErrorKind::TlsCert => "tls_cert",
-            ErrorKind::TlsAlert => "tls_alert",
-        }
-    }
-
-    /// What the text report says about this kind.
-    pub fn describe(self) -> &'static str {
-        match self {
-            ErrorKind::ConnectRefused => "connect refused (is anything listening there?)",
-            ErrorKind::ConnectTimeout => "connect timed out",
-            ErrorKind::AddrNotAvailable => {
-                "no local port free (EADDRNOTAVAIL): the source address ran out of ephemeral ports; \
-                 spread connections over more source addresses with --bind, and keep the default \
-                 RST close (no --graceful-close)"
-            }
-            ErrorKind::Connect => "connect failed",
-            ErrorKind::Reset => "reset by the server",
-            ErrorKind::Eof => "closed by the server before answering",
-            ErrorKind::Protocol => "malformed, cut short or unasked response",
-            ErrorKind::Timeout => "response timed out",
-            ErrorKind::Io => "other I/O error",
-            ErrorKind::Status => "HTTP status not in --expect-status",
-            ErrorKind::TlsHandshake => "TLS handshake failed",
-            ErrorKind::TlsCert => "server certificate rejected",
-            ErrorKind::TlsAlert => "TLS alert from the server",
-        }
-    }
-
-    /// Classifies an I/O error; `connecting` says whether the connection was established.
-    pub fn of_io(err: &std::io::Error, connecting: bool) -> ErrorKind {
-        use std::io::ErrorKind as K;
-        if let Some(tls) = crate::tls::TlsError::of_io(err) {
-            return tls.kind(connecting);
-        }
-        match err.kind() {
-            K::ConnectionRefused => ErrorKind::ConnectRefused,
-            K::AddrNotAvailable => ErrorKind::AddrNotAvailable,
-            K::TimedOut if connecting => ErrorKind::ConnectTimeout,
-            K::TimedOut => ErrorKind::Timeout,
-            _ if connecting => ErrorKind::Connect,
-            K::ConnectionReset | K::BrokenPipe | K::ConnectionAborted => ErrorKind::Reset,
-            K::UnexpectedEof => ErrorKind::Eof,
-            _ => ErrorKind::Io,
-        }
-    }
+/// The live figures of a run, summed over its workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Seconds every worker has completed.
+    pub seconds: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub last_second_requests: u64,
+    /// The highest of the workers' p99 for the last second (exact with one worker).
+    pub last_second_p99_us: u64,
+    pub warming_up: bool,
 }
 
 /// The machine a run ran on, for the report's header.
@@ -698,17 +602,6 @@ mod tests {
         s.record_response(Instant::now(), Duration::from_secs(100_000), None);
         assert_eq!(s.latency_us.len(), 1);
         assert!(s.latency_us.max() >= LATENCY_US_MAX - LATENCY_US_MAX / 1000);
-    }
-
-    #[test]
-    fn names_are_unique() {
-        let mut names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), ErrorKind::COUNT);
-        for (i, k) in ErrorKind::ALL.iter().enumerate() {
-            assert_eq!(*k as usize, i);
-        }
     }
 
     #[test]

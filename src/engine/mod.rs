@@ -10,8 +10,6 @@
 
 pub mod conn;
 pub mod pacer;
-pub mod socket;
-pub mod sys;
 pub mod worker;
 
 use std::io;
@@ -22,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, Framing};
 use crate::protocol::http::HttpFramer;
 use crate::protocol::raw::RawFramer;
+pub use crate::stats::Snapshot;
 use crate::stats::WorkerStats;
 use worker::{Progress, WorkerPlan};
 
@@ -37,19 +36,6 @@ pub struct Running {
     progress: Vec<Arc<Progress>>,
     /// When measuring begins (after the warm-up).
     pub measure_from: Instant,
-}
-
-/// The live figures of a run, summed over its workers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Seconds every worker has completed.
-    pub seconds: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub last_second_requests: u64,
-    /// The highest of the workers' p99 for the last second (exact with one worker).
-    pub last_second_p99_us: u64,
-    pub warming_up: bool,
 }
 
 /// Starts the workers and returns at once.
@@ -145,7 +131,7 @@ fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool, progress: 
 pub fn check_open_files(connections: usize) -> io::Result<()> {
     // Sockets, plus the poll and pipe descriptors of each worker, stdio and a margin.
     let need = connections as u64 + 64;
-    let allowed = sys::raise_open_file_limit()?;
+    let allowed = crate::net::sys::raise_open_file_limit()?;
     if allowed < need {
         return Err(io::Error::other(format!(
             "-c {connections} needs about {need} open files, but this process may open at most {allowed} \

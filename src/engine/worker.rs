@@ -30,11 +30,12 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, Phase, Ready, RequestPlan, Transport};
+use super::conn::{Budget, Conn, Ctx, Phase, RequestPlan};
 use super::pacer::Pacer;
-use super::socket::{self, SocketOptions};
-use super::sys::TimerFd;
 use crate::config::Config;
+use crate::net::socket::{self, SocketOptions};
+use crate::net::sys::TimerFd;
+use crate::net::{Ready, Transport};
 use crate::protocol::Framer;
 use crate::stats::{CpuTime, ErrorKind, WorkerStats};
 
@@ -106,12 +107,12 @@ impl Connector for Plain {
 
 /// TLS, with this worker's own client configuration (and so its own session cache).
 pub struct Tls {
-    tls: crate::tls::ClientTls,
+    tls: crate::net::tls::ClientTls,
     config: std::sync::Arc<rustls::ClientConfig>,
 }
 
 impl Connector for Tls {
-    type Stream = crate::tls::TlsStream<rustls::ClientConnection>;
+    type Stream = crate::net::tls::TlsStream<rustls::ClientConnection>;
 
     fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<Self::Stream> {
         self.tls.connect(&self.config, tcp)
@@ -133,7 +134,8 @@ pub fn run<F: Framer>(
     match &config.tls {
         None => run_with(config, plan, Plain, make_framer, stop, progress),
         Some(tls) => {
-            let connector = Tls { config: tls.config(plan.connections)?, tls: tls.clone() };
+            let tls = crate::net::tls::ClientTls::new(tls)?;
+            let connector = Tls { config: tls.config(plan.connections)?, tls };
             run_with(config, plan, connector, make_framer, stop, progress)
         }
     }

@@ -10,5 +10,6 @@ mod nginx;
 mod page;
 mod raw;
 mod support;
+mod tidy;
 mod tls;
 mod truth;

@@ -35,7 +35,7 @@ impl Nginx {
         let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let (port, port_limited, port_tls) = (free_port(), free_port(), free_port());
-        let identity = clobber::tls::ServerIdentity::self_signed();
+        let identity = clobber::net::tls::self_signed();
         std::fs::write(dir.join("cert.pem"), &identity.cert_pem).unwrap();
         std::fs::write(dir.join("key.pem"), &identity.key_pem).unwrap();
         let d = dir.display();

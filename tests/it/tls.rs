@@ -2,8 +2,8 @@
 //! `clobber serve --tls`: counts on both sides, verification failures by kind, resumption.
 
 use clobber::config::ServeMode;
+use clobber::net::tls::self_signed;
 use clobber::stats::{ErrorKind, WorkerStats};
-use clobber::tls::ServerIdentity;
 
 use crate::nginx::Nginx;
 use crate::support::{http_config, run, serve_with, wait_for};
@@ -117,7 +117,7 @@ fn warm_up_handshakes_are_not_counted() {
 
 /// `clobber serve --tls` with its certificate trusted through --cacert.
 fn serve_tls(mode: ServeMode) -> (clobber::server::Server, tempfile_path::Cert) {
-    let identity = ServerIdentity::self_signed();
+    let identity = self_signed();
     let cert = tempfile_path::Cert::write(&identity.cert_pem);
     let server = serve_with(mode, |c| c.tls = Some(identity));
     (server, cert)
@@ -185,7 +185,7 @@ fn tls_batches_and_responses_larger_than_the_socket_buffers() {
     // 32 pipelined 16 KB POSTs make a 512 KB write: rustls' record queue fills, the socket
     // says WouldBlock, and the rest goes out on writable events. 1 MiB responses do the same
     // on the server's side and make the client read many records per response.
-    let identity = ServerIdentity::self_signed();
+    let identity = self_signed();
     let ca = tempfile_path::Cert::write(&identity.cert_pem);
     let body = "a".repeat(16_000);
     let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec();

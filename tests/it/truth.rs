@@ -371,7 +371,7 @@ fn header_counts_the_connections_that_opened() {
 
 #[test]
 fn tls_header_and_handshake_rate_state_facts() {
-    let server = serve_with(ServeMode::Http, |c| c.tls = Some(clobber::tls::ServerIdentity::self_signed()));
+    let server = serve_with(ServeMode::Http, |c| c.tls = Some(clobber::net::tls::self_signed()));
     let addr = server.local_addr();
     let config = match clobber::cli::parse([
         format!("https://{addr}/"),

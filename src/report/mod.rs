@@ -8,6 +8,9 @@
 //! `TIMELINE_ENTRIES_MAX` seconds), so that reports from several machines can be merged
 //! exactly.
 
+pub mod html;
+pub mod merge;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::stats::{ErrorKind, Machine, WorkerStats};
+use crate::units::{bytes, group, micros, plural, rate};
 
 /// What was run, as the report's header describes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,7 +86,7 @@ impl RunInfo {
             start_unix_s,
             tls: config.tls.as_ref().map(|tls| TlsSetup {
                 verified: !tls.insecure,
-                server_name: tls.server_name.to_str().into_owned(),
+                server_name: tls.server_name.clone(),
                 resumption: tls.resume,
             }),
             command: command_line(),
@@ -293,7 +297,7 @@ impl Report {
         let paced = info.rate_asked.is_some();
         let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
         Report {
-            clobber_version: crate::cli::VERSION.to_string(),
+            clobber_version: crate::VERSION.to_string(),
             command: info.command.clone(),
             machine: info.machine.clone(),
             target: info.target.clone(),
@@ -734,7 +738,7 @@ fn timeline(stats: &WorkerStats) -> Vec<Second> {
 }
 
 /// The live progress line: one a second on stderr.
-pub fn progress_line(s: &crate::engine::Snapshot) -> String {
+pub fn progress_line(s: &crate::stats::Snapshot) -> String {
     if s.warming_up {
         return format!(
             "  warming up: {:>10} req/s  {} requests, {} errors so far (not counted)",
@@ -753,81 +757,10 @@ pub fn progress_line(s: &crate::engine::Snapshot) -> String {
     )
 }
 
-/// "1 thread", "2 threads".
-fn plural(n: u64, noun: &str) -> String {
-    format!("{} {noun}{}", group(n), if n == 1 { "" } else { "s" })
-}
-
-/// 1234567 -> "1,234,567".
-pub fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// A rate: whole numbers grouped, small ones with decimals.
-fn rate(r: f64) -> String {
-    if r >= 100.0 {
-        group(r.round() as u64)
-    } else {
-        format!("{r:.2}")
-    }
-}
-
-/// A latency in microseconds, in the unit that reads best: 87us, 1.25ms, 2.50s.
-pub fn micros(us: f64) -> String {
-    if us < 1000.0 {
-        format!("{us:.0}us")
-    } else if us < 1_000_000.0 {
-        format!("{:.2}ms", us / 1e3)
-    } else {
-        format!("{:.2}s", us / 1e6)
-    }
-}
-
-/// Bytes in decimal units: 999 B, 1.23 MB, 4.56 GB.
-pub fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = n;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} {}", UNITS[0])
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
-
-    #[test]
-    fn grouping() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1234567), "1,234,567");
-    }
-
-    #[test]
-    fn units() {
-        assert_eq!(micros(87.0), "87us");
-        assert_eq!(micros(1250.0), "1.25ms");
-        assert_eq!(micros(2_500_000.0), "2.50s");
-        assert_eq!(bytes(999.0), "999 B");
-        assert_eq!(bytes(1_234_567.0), "1.23 MB");
-    }
 
     #[test]
     fn latency_buckets_hold_every_response_once() {

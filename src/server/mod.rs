@@ -25,8 +25,8 @@ use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ServeConfig, ServeMode};
+use crate::net::tls::TlsStream;
 use crate::protocol::raw::Delimiter;
-use crate::tls::TlsStream;
 
 const LISTENER: Token = Token(usize::MAX);
 const STOP_CHECK: Duration = Duration::from_millis(50);
@@ -53,7 +53,7 @@ impl Server {
     /// Binds and starts the server threads; they run until `stop` is set.
     pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
         // As many connections as the hard limit allows; a failed raise only lowers the ceiling.
-        let _ = crate::engine::sys::raise_open_file_limit();
+        let _ = crate::net::sys::raise_open_file_limit();
         let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.bind(&config.listen.into())?;
@@ -105,7 +105,9 @@ impl Server {
 
 fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
     let tls = match &config.tls {
-        Some(identity) => Some(identity.config(config.mode == ServeMode::Http).map_err(io::Error::other)?),
+        Some(identity) => {
+            Some(crate::net::tls::server_config(identity, config.mode == ServeMode::Http).map_err(io::Error::other)?)
+        }
         None => None,
     };
     let mut poll = Poll::new()?;
@@ -196,7 +198,7 @@ fn accept_all(
                 }
                 let stream = match tls {
                     None => ServerStream::Plain(stream),
-                    Some(config) => match crate::tls::accept(config, stream) {
+                    Some(config) => match crate::net::tls::accept(config, stream) {
                         Ok(session) => ServerStream::Tls(Box::new(session)),
                         Err(_) => continue,
                     },

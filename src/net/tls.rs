@@ -13,8 +13,9 @@
 //! into the worker's read buffer; a write encrypts the request from the plan's buffer straight
 //! into a record. Nothing else is copied.
 //!
-//! Failures of the TLS layer travel as `io::Error`s that carry a `TlsError`, so that they take
-//! the same paths as socket errors and `ErrorKind::of_io` can name their kind.
+//! Failures of the TLS layer travel as `io::Error`s that carry an `error::Kinded` (made from a
+//! `TlsError`), so that they take the same paths as socket errors and `ErrorKind::of_io` finds
+//! their kind.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -32,8 +33,9 @@ use rustls::{
     ServerConfig, ServerConnection, SideData, SignatureScheme,
 };
 
-use crate::engine::conn::Transport;
-use crate::stats::ErrorKind;
+use crate::config::{ClientTlsConfig, ServerIdentity};
+use crate::error::{ErrorKind, Kinded};
+use crate::net::Transport;
 
 /// A failure of the TLS layer.
 #[derive(Debug)]
@@ -67,7 +69,7 @@ const PLAIN_TEXT_ANSWER: &str = "the server answered in plain text: is this a TL
 /// What went wrong with a certificate, in words a user can act on.
 fn describe_certificate_error(e: &rustls::CertificateError) -> String {
     use rustls::CertificateError as C;
-    let unix = |t: &UnixTime| crate::html::utc(t.as_secs() as f64);
+    let unix = |t: &UnixTime| crate::units::utc(t.as_secs() as f64);
     match e {
         C::UnknownIssuer => {
             "has an issuer that is not trusted (not in the system's CA store: add it with --cacert, or skip the \
@@ -104,15 +106,11 @@ impl TlsError {
             TlsError::Rustls(_) | TlsError::Handshake(_) => ErrorKind::TlsHandshake,
         }
     }
-
-    /// The `TlsError` an I/O error carries, if it carries one.
-    pub fn of_io(err: &io::Error) -> Option<&TlsError> {
-        err.get_ref().and_then(|e| e.downcast_ref::<TlsError>())
-    }
 }
 
+/// A TLS failure as an I/O error that carries its kinds (`error::Kinded`).
 fn tls_error(e: TlsError) -> io::Error {
-    io::Error::other(e)
+    Kinded { connecting: e.kind(true), connected: e.kind(false), message: e.to_string() }.into_io()
 }
 
 fn is_would_block(e: &io::Error) -> bool {
@@ -289,7 +287,7 @@ impl Transport for TlsStream<ClientConnection> {
             }
             self.tcp_connected = true;
         }
-        let in_handshake = |e: io::Error| match TlsError::of_io(&e) {
+        let in_handshake = |e: io::Error| match Kinded::of_io(&e) {
             Some(_) => e,
             None => tls_error(TlsError::Handshake(e.to_string())),
         };
@@ -324,7 +322,7 @@ impl Transport for TlsStream<ClientConnection> {
     }
 }
 
-/// The client side of a run's TLS, as the command line set it up.
+/// The client side of a run's TLS, built from its `ClientTlsConfig`.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
     /// Trusted roots: the system's store plus `--cacert`.
@@ -340,6 +338,24 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
+    /// The roots and the server name of `config`, parsed. Both were checked when the command
+    /// line was read, so an error here is one of clobber's.
+    pub fn new(config: &ClientTlsConfig) -> io::Result<ClientTls> {
+        let mut roots = RootCertStore::empty();
+        for der in &config.roots_der {
+            roots.add(CertificateDer::from(der.clone())).map_err(io::Error::other)?;
+        }
+        let server_name = ServerName::try_from(config.server_name.clone())
+            .map_err(|_| io::Error::other(format!("'{}' is not a TLS server name", config.server_name)))?;
+        Ok(ClientTls {
+            roots: Arc::new(roots),
+            insecure: config.insecure,
+            server_name,
+            alpn_http: config.alpn_http,
+            resume: config.resume,
+        })
+    }
+
     /// A worker's client configuration: each worker builds its own, so its session cache (a
     /// rustls type with a lock inside) is touched only by its own thread, once per handshake.
     pub fn config(&self, connections: usize) -> io::Result<Arc<ClientConfig>> {
@@ -463,10 +479,15 @@ impl rustls::client::ClientSessionStore for TicketPool {
 /// The trusted roots: the system's CA store (rustls-native-certs reads the same files as
 /// OpenSSL, so clobber trusts what curl and wrk on the machine trust) plus the PEM files
 /// given. Returns the store and how many roots came from the system.
-pub fn load_roots(extra_pem_files: &[std::path::PathBuf]) -> Result<(RootCertStore, usize), String> {
+pub fn load_roots(extra_pem_files: &[std::path::PathBuf]) -> Result<(Vec<Vec<u8>>, usize), String> {
     let mut roots = RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (system, _) = roots.add_parsable_certificates(native.certs);
+    let mut der = Vec::new();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        if roots.add(cert.clone()).is_ok() {
+            der.push(cert.to_vec());
+        }
+    }
+    let system = der.len();
     for path in extra_pem_files {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?
@@ -476,10 +497,11 @@ pub fn load_roots(extra_pem_files: &[std::path::PathBuf]) -> Result<(RootCertSto
             return Err(format!("{}: no PEM certificate in it", path.display()));
         }
         for cert in certs {
+            der.push(cert.to_vec());
             roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    Ok((roots, system))
+    Ok((der, system))
 }
 
 /// `-k/--insecure`: every certificate is accepted, but the handshake's signatures are still
@@ -522,45 +544,36 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
-/// A certificate chain and its key, in PEM, for `clobber serve`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerIdentity {
-    pub cert_pem: Vec<u8>,
-    pub key_pem: Vec<u8>,
+/// A new self-signed certificate for `localhost`, 127.0.0.1 and ::1 (the demo's; also what a
+/// test trusts with `--cacert`).
+pub fn self_signed() -> ServerIdentity {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let key = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate for fixed names");
+    ServerIdentity { cert_pem: key.cert.pem().into_bytes(), key_pem: key.key_pair.serialize_pem().into_bytes() }
 }
 
-impl ServerIdentity {
-    /// A new self-signed certificate for `localhost`, 127.0.0.1 and ::1 (the demo's; also
-    /// what a test trusts with `--cacert`).
-    pub fn self_signed() -> ServerIdentity {
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-        let key = rcgen::generate_simple_self_signed(names).expect("rcgen makes a certificate for fixed names");
-        ServerIdentity { cert_pem: key.cert.pem().into_bytes(), key_pem: key.key_pair.serialize_pem().into_bytes() }
+/// The server configuration for `identity`: TLS 1.2 and 1.3, stateless session tickets (so
+/// clients can resume), ALPN `http/1.1` when `http`.
+pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<ServerConfig>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&identity.cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("not a PEM certificate ({e})"))?;
+    if certs.is_empty() {
+        return Err("no PEM certificate in it".to_string());
     }
-
-    /// The server configuration: TLS 1.2 and 1.3, stateless session tickets (so clients can
-    /// resume), ALPN `http/1.1` when `http`.
-    pub fn config(&self, http: bool) -> Result<Arc<ServerConfig>, String> {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&self.cert_pem)
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("not a PEM certificate ({e})"))?;
-        if certs.is_empty() {
-            return Err("no PEM certificate in it".to_string());
-        }
-        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| format!("no PEM private key ({e})"))?;
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
-        config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
-        if http {
-            config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        }
-        Ok(Arc::new(config))
+    let key = PrivateKeyDer::from_pem_slice(&identity.key_pem).map_err(|e| format!("no PEM private key ({e})"))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
+    if http {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
     }
+    Ok(Arc::new(config))
 }
 
 /// A server-side session on an accepted socket.

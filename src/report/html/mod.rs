@@ -13,7 +13,8 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{decode_histogram, group, Report, Second};
+use crate::report::{decode_histogram, Report, Second};
+use crate::units::{group, utc};
 use plot::{look, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
@@ -253,7 +254,7 @@ pub fn render(runs: &[PageRun]) -> Result<String, String> {
     let _ = write!(
         page,
         "<footer>Made by clobber {} with <code>clobber report</code>. Self-contained: no script, font or image is fetched.</footer>\n</body>\n</html>\n",
-        escape(crate::cli::VERSION)
+        escape(crate::VERSION)
     );
     Ok(page)
 }
@@ -366,7 +367,7 @@ fn result_rows() -> Vec<Row> {
 
 /// A latency figure of the run, or "-" for a run without responses.
 fn latency_cell(r: &Report, figure: fn(&crate::report::Latency) -> u64) -> Cell {
-    Cell::Num(r.latency_us.map_or("-".into(), |l| micros(figure(&l.summary))))
+    Cell::Num(r.latency_us.map_or("-".into(), |l| crate::units::micros(figure(&l.summary) as f64)))
 }
 
 fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {
@@ -400,14 +401,6 @@ fn figure(page: &mut String, svg: &str, caption: &str) {
     let _ = write!(page, "<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>\n", svg.trim(), escape(caption));
 }
 
-fn micros(us: u64) -> String {
-    match us {
-        0..=999 => format!("{us} µs"),
-        1_000..=999_999 => format!("{:.2} ms", us as f64 / 1e3),
-        _ => format!("{:.2} s", us as f64 / 1e6),
-    }
-}
-
 /// Text for HTML: `& < > "` escaped.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -421,26 +414,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
-}
-
-/// Unix seconds as `2026-11-27 21:23:05 UTC`.
-pub fn utc(unix_s: f64) -> String {
-    if !unix_s.is_finite() || unix_s <= 0.0 {
-        return "(unknown)".to_string();
-    }
-    let secs = unix_s as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
