@@ -1560,6 +1560,129 @@ mod tests {
         assert_eq!(o.request, RequestOptions::HttpFile("req.http".into()));
     }
 
+    /// The flags a help text lists, each with whether its line shows a value (`None`: a line
+    /// that only names flags of another help, such as the demo's `-m, -H, --body, ...`). Read
+    /// from the option lines (`    -c, --connections N   text`: the flag part ends at the first
+    /// two spaces; option lines are indented by 4 or 8, continued text by more or less) and the
+    /// usage lines' `[--json]`, `[-o PAGE.html]`.
+    fn help_flags(help: &str) -> Vec<(String, Option<bool>)> {
+        let mut out = Vec::new();
+        for full in help.lines() {
+            let line = full.trim_start();
+            let indent = full.len() - line.len();
+            if line.starts_with('-') && (indent == 4 || indent == 8) {
+                let head = line.split("  ").next().unwrap_or_default();
+                let words: Vec<&str> = head.split_whitespace().collect();
+                let takes_value = (!words.contains(&"...")).then(|| words.iter().any(|w| !w.starts_with('-')));
+                for word in words.iter().filter(|w| w.starts_with('-')) {
+                    out.push((word.trim_end_matches(',').to_string(), takes_value));
+                }
+            } else if line.starts_with("clobber ") {
+                for word in line.split_whitespace() {
+                    if let Some(flag) = word.strip_prefix('[').filter(|w| w.starts_with('-')) {
+                        out.push((flag.trim_end_matches(']').to_string(), Some(!word.ends_with(']'))));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The flags README.md names: the first column of the table under "## Flags", and the
+    /// backquoted spans of the paragraphs that describe `clobber serve`, `clobber merge` and
+    /// `clobber report`.
+    fn readme_flags(readme: &str) -> std::collections::BTreeSet<String> {
+        let mut spans = Vec::new();
+        let flags_section = readme.split_once("\n## Flags").expect("README has a Flags section").1;
+        let flags_section = flags_section.split("\n## ").next().unwrap();
+        for row in flags_section.lines().filter(|l| l.starts_with("| ")) {
+            spans.push(row.split('|').nth(1).unwrap().to_string());
+        }
+        for paragraph in readme.split("\n\n") {
+            let text = paragraph.replace('\n', " ");
+            if ["`clobber serve` takes", "`clobber merge ", "`clobber report "].iter().any(|p| text.starts_with(p)) {
+                spans.extend(text.split('`').skip(1).step_by(2).map(String::from));
+            }
+        }
+        let mut flags = std::collections::BTreeSet::new();
+        for span in &spans {
+            for word in span.split(|c: char| c.is_whitespace() || c == '`' || c == ',') {
+                let word = word.trim_start_matches('[').trim_end_matches(']');
+                if word.len() > 1 && word.starts_with('-') && !word.starts_with("---") {
+                    flags.insert(word.to_string());
+                }
+            }
+        }
+        flags
+    }
+
+    /// `--help` of every command, the parser and README's flag table cannot drift apart: every
+    /// flag a help lists is accepted by its command (with a value where its help shows one, and
+    /// refused without it), and README names the same flags as the helps.
+    #[test]
+    fn help_parser_and_readme_agree() {
+        let helps: [(&str, &[&str]); 5] = [
+            (HELP, &["http://127.0.0.1:9/"]),
+            (DEMO_HELP, &["demo"]),
+            (SERVE_HELP, &["serve"]),
+            (MERGE_HELP, &["merge", "a.json"]),
+            (REPORT_HELP, &["report", "a.json"]),
+        ];
+        let mut takes_value = std::collections::BTreeMap::new();
+        for (help, _) in &helps {
+            for (flag, value) in help_flags(help) {
+                if let Some(v) = value {
+                    let before = takes_value.insert(flag.clone(), v);
+                    assert!(before.is_none_or(|b| b == v), "{flag}: one help shows a value, another none");
+                }
+            }
+        }
+        let mut listed = std::collections::BTreeSet::new();
+        for (help, command) in &helps {
+            let flags = help_flags(help);
+            assert!(flags.len() > 1 || help.contains("[--json]"), "no flags read from {}", &help[..40]);
+            for (flag, _) in flags {
+                let with = |extra: &[&str]| {
+                    let args: Vec<String> = command.iter().chain(extra).map(|s| s.to_string()).collect();
+                    parse(args)
+                };
+                let value = *takes_value.get(&flag).unwrap_or_else(|| panic!("{flag}: no help shows its value"));
+                if value {
+                    match with(&[&flag]) {
+                        Err(UsageError::Syntax { message, .. }) if message.contains("missing argument") => {}
+                        other => panic!("{command:?} {flag}: its help shows a value, the parser said {other:?}"),
+                    }
+                }
+                let given: &[&str] = if value { &[&flag, "1"] } else { &[&flag] };
+                if let Err(e @ UsageError::Syntax { .. }) = with(given) {
+                    panic!("{command:?} {given:?}: the help lists it, the parser says '{e}'");
+                }
+                listed.insert(flag);
+            }
+        }
+        for flag in ["-c", "--stall-every", "--tls-key", "--label", "--output", "--json", "-R", "--help", "-V"] {
+            assert!(listed.contains(flag), "{flag} was not read from the helps: {listed:?}");
+        }
+        // And the other way: every flag the parser matches on is in some help.
+        let source = include_str!("cli.rs").split("#[cfg(test)]").next().unwrap();
+        let mut matched = std::collections::BTreeSet::new();
+        for (open, close, dashes) in [("Long(\"", '"', "--"), ("Short('", '\'', "-")] {
+            for after in source.split(open).skip(1) {
+                matched.insert(format!("{dashes}{}", &after[..after.find(close).unwrap()]));
+            }
+        }
+        let undocumented: Vec<_> = matched.difference(&listed).collect();
+        assert!(undocumented.is_empty(), "the parser takes flags that no --help lists: {undocumented:?}");
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let named = readme_flags(&readme);
+        let only_help: Vec<_> = listed.difference(&named).collect();
+        let only_readme: Vec<_> = named.difference(&listed).collect();
+        assert!(
+            only_help.is_empty() && only_readme.is_empty(),
+            "README's flags and the helps' differ:\n  in a --help, not in README: {only_help:?}\n  in README, in no --help: {only_readme:?}"
+        );
+    }
+
     #[test]
     fn status_ranges() {
         assert_eq!(parse_status_range("200"), Some((200, 200)));
