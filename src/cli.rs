@@ -26,6 +26,10 @@ pub const THREADS_MAX: usize = 1024;
 pub const PIPELINE_MAX: usize = 65_536;
 /// `-R`: requests per second in total, at most.
 pub const RATE_PER_S_MAX: f64 = 1e9;
+/// `--cpus`: core numbers must be below this.
+pub const CORE_ID_LIMIT: usize = 4096;
+/// Every duration flag: at most this many seconds (about 31 years).
+pub const DURATION_S_MAX: f64 = 1e9;
 /// `-c` when not given.
 pub const CONNECTIONS_DEFAULT: usize = 50;
 /// `-d` when neither `-d` nor `-n` is given.
@@ -372,9 +376,9 @@ pub struct ServeOptions {
 /// there is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageError {
-    /// lexopt's complaint (an unknown option, a missing value, ...); `see`: the command whose
-    /// help it points to, for arguments the command does not take.
-    Syntax { message: String, see: Option<&'static str> },
+    /// lexopt's complaint about `flag` (an unknown option, a missing value, ...); `see`: the
+    /// command whose help it points to, for arguments the command does not take.
+    Syntax { flag: String, message: String, see: Option<&'static str> },
     /// `invalid value '{value}' for {flag}: {expected}`.
     Invalid { flag: &'static str, value: String, expected: String },
     /// Flags that do not go together, or one that needs another or another target: `message`
@@ -390,7 +394,7 @@ impl UsageError {
     /// The flag (or `TARGET`, or the command) the error is about.
     pub fn flag(&self) -> &str {
         match self {
-            UsageError::Syntax { message, .. } => message,
+            UsageError::Syntax { flag, .. } => flag,
             UsageError::Invalid { flag, .. } | UsageError::Conflict { flag, .. } => flag,
             UsageError::Missing { what, .. } => what,
             UsageError::Unexpected { value, .. } => value,
@@ -401,8 +405,8 @@ impl UsageError {
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UsageError::Syntax { message, see: None } => f.write_str(message),
-            UsageError::Syntax { message, see: Some(command) } => write!(f, "{message}; see {command} --help"),
+            UsageError::Syntax { message, see: None, .. } => f.write_str(message),
+            UsageError::Syntax { message, see: Some(command), .. } => write!(f, "{message}; see {command} --help"),
             UsageError::Invalid { flag, value, expected } => {
                 write!(f, "invalid value '{value}' for {flag}: {expected}")
             }
@@ -417,8 +421,20 @@ impl std::error::Error for UsageError {}
 
 impl From<lexopt::Error> for UsageError {
     fn from(e: lexopt::Error) -> UsageError {
-        UsageError::Syntax { message: e.to_string(), see: None }
+        syntax(e, None)
     }
+}
+
+/// lexopt's error, with the option or argument it is about.
+fn syntax(e: lexopt::Error, see: Option<&'static str>) -> UsageError {
+    let flag = match &e {
+        lexopt::Error::UnexpectedOption(option) => option.clone(),
+        lexopt::Error::MissingValue { option } => option.clone().unwrap_or_default(),
+        lexopt::Error::UnexpectedValue { option, .. } => option.clone(),
+        lexopt::Error::UnexpectedArgument(argument) => argument.to_string_lossy().into_owned(),
+        _ => String::new(),
+    };
+    UsageError::Syntax { flag, message: e.to_string(), see }
 }
 
 /// lexopt's error for `command`'s arguments; an option or argument it does not take points
@@ -427,8 +443,8 @@ fn unknown(e: lexopt::Error, command: &'static str) -> UsageError {
     match e {
         lexopt::Error::UnexpectedOption(_)
         | lexopt::Error::UnexpectedArgument(_)
-        | lexopt::Error::UnexpectedValue { .. } => UsageError::Syntax { message: e.to_string(), see: Some(command) },
-        other => other.into(),
+        | lexopt::Error::UnexpectedValue { .. } => syntax(e, Some(command)),
+        other => syntax(other, None),
     }
 }
 
@@ -1114,7 +1130,7 @@ pub fn parse_cpus(value: &str) -> Result<Given<Vec<usize>>, UsageError> {
             None => (part.trim().parse::<usize>(), part.trim().parse::<usize>()),
         };
         match range {
-            (Ok(a), Ok(b)) if a <= b && b < 4096 => cpus.extend(a..=b),
+            (Ok(a), Ok(b)) if a <= b && b < CORE_ID_LIMIT => cpus.extend(a..=b),
             _ => return Err(bad("--cpus", value, "expected a list of cores such as 0,2-3")),
         }
     }
@@ -1149,7 +1165,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err(EXPECTED.to_string());
     }
-    if seconds.is_nan() || seconds <= 0.0 || seconds > 1e9 {
+    if seconds.is_nan() || seconds <= 0.0 || seconds > DURATION_S_MAX {
         return Err("expected a duration of more than zero".to_string());
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -1522,6 +1538,8 @@ mod tests {
         assert_eq!(err(&["http://127.0.0.1:9/", "--graceful-close"]).flag(), "--graceful-close");
         assert_eq!(err(&["127.0.0.1:9"]).flag(), "--data");
         assert!(matches!(err(&["--bogus"]), UsageError::Syntax { see: Some("clobber"), .. }));
+        assert_eq!(err(&["serve", "--bogus"]).flag(), "--bogus");
+        assert_eq!(err(&["http://127.0.0.1:9/", "-d"]).flag(), "-d");
     }
 
     #[test]
