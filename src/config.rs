@@ -1,9 +1,10 @@
-//! The validated settings of a run and of the built-in server. Built by `cli`, read by `engine`
-//! and `server`; nothing here does I/O.
+//! The validated settings of a run and of the built-in server: plain data. Built by `setup`
+//! (from `cli`'s checked options), read by `engine`, `server` and `report`; nothing here does
+//! I/O.
 //!
-//! Invariants (checked by `cli`, asserted where they are used): `connections >= threads >= 1`;
-//! `pipeline >= 1`; `pipeline > 1` only with a framing that can split responses; the payload is
-//! not empty.
+//! Invariants (checked by `cli` and `setup`, asserted where they are used): `connections >=
+//! threads >= 1`; `pipeline >= 1`; `pipeline > 1` only with a framing that can split
+//! responses; the payload is not empty.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,13 +46,13 @@ pub struct Config {
     pub reconnect: bool,
     pub json: bool,
     /// Requests per second in total (`-R`): open-loop load on a schedule.
-    pub rate: Option<f64>,
+    pub rate_per_s: Option<f64>,
     /// Load that runs before measuring starts (`--warmup`).
     pub warmup: Option<Duration>,
     /// Print a progress line every second on stderr.
     pub progress: bool,
     /// Wait until this Unix time (seconds) before starting (`--start-at`).
-    pub start_at: Option<f64>,
+    pub start_at_unix_s: Option<f64>,
     /// A connect that takes longer fails with kind `connect_timeout` (`--connect-timeout`).
     pub connect_timeout: Duration,
     /// A response that takes longer fails with kind `timeout` (`--timeout`).

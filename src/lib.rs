@@ -9,7 +9,8 @@
 //! - [`net`]: the `Transport` trait, TCP and TLS, socket set-up, the few libc calls;
 //! - [`engine`] (the client) and [`server`] (`clobber serve`), both on `net` and `protocol`;
 //! - [`report`]: text, JSON, merge and HTML, from `Report` values;
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line to `Options`, pure; [`setup`]: `Options` to a `Config` or a
+//!   `ServeConfig`, the one place that looks things up (names, files, roots, cores).
 #![deny(unsafe_code)]
 
 /// clobber's version, as Cargo.toml gives it.
@@ -23,5 +24,6 @@ pub mod net;
 pub mod protocol;
 pub mod report;
 pub mod server;
+pub mod setup;
 pub mod stats;
 pub mod units;

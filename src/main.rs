@@ -1,4 +1,5 @@
-//! The `clobber` binary: parse, run, print, exit code. Everything else lives in the library.
+//! The `clobber` binary: parse (`cli`), set up (`setup`), run, print, exit code. Everything else
+//! lives in the library.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -6,29 +7,36 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use clobber::cli::{self, Command, DemoArgs};
-use clobber::config::{Config, ServeConfig, ServeMode};
-use clobber::protocol::raw::Delimiter;
+use clobber::cli;
+use clobber::config::{Config, ServeConfig};
 use clobber::report::html::PageRun;
 use clobber::report::{self, Report, RunInfo};
 use clobber::server::Server;
+use clobber::setup::{self, Command, Demo};
 
 fn main() -> ExitCode {
-    match cli::parse(std::env::args_os().skip(1)) {
-        Err(e) => fail(&e.to_string()),
-        Ok(Command::Help(text)) => {
+    let options = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(options) => options,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let command = match setup::command(options) {
+        Ok(command) => command,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match command {
+        Command::Help(text) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Command::Version) => {
+        Command::Version => {
             println!("clobber {}", cli::VERSION);
             ExitCode::SUCCESS
         }
-        Ok(Command::Run(config)) => load(&config, &stop_on_signals()),
-        Ok(Command::Serve(config)) => serve(&config),
-        Ok(Command::Demo(args)) => demo(&args),
-        Ok(Command::Merge { files, json }) => merge(&files, json),
-        Ok(Command::Report { files, labels, output }) => html_report(&files, &labels, output.as_deref()),
+        Command::Run(config) => load(&config, &stop_on_signals()),
+        Command::Serve(config) => serve(&config),
+        Command::Demo(demo) => run_demo(&demo),
+        Command::Merge { files, json } => merge(&files, json),
+        Command::Report { files, labels, output } => html_report(&files, &labels, output.as_deref()),
     }
 }
 
@@ -49,7 +57,7 @@ fn stop_on_signals() -> Arc<AtomicBool> {
 }
 
 fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
-    if let Some(at) = config.start_at {
+    if let Some(at) = config.start_at_unix_s {
         if !wait_until(at, config.json, stop) {
             // Not a usage error: the command line was fine, the run just never started.
             eprintln!("clobber: interrupted while waiting for --start-at");
@@ -185,31 +193,19 @@ fn serve(config: &ServeConfig) -> ExitCode {
 
 /// Runs the built-in HTTP server on the last core and the load on the others, for the run's
 /// duration, then prints the report and what the server counted.
-fn demo(args: &DemoArgs) -> ExitCode {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let server_core = (cores.len() > 1).then(|| cores[cores.len() - 1].id);
-    let serve_config = ServeConfig {
-        listen: "127.0.0.1:0".parse().expect("a valid address"),
-        mode: ServeMode::Http,
-        until: Delimiter::new(b"\n"),
-        respond: None,
-        threads: 1,
-        cpus: server_core.map(|c| vec![c]),
-        delay: None,
-        stall: None,
-        tls: args.identity.clone(),
-    };
+fn run_demo(demo: &Demo) -> ExitCode {
     let server_stop = Arc::new(AtomicBool::new(false));
-    let server = match Server::start(&serve_config, Arc::clone(&server_stop)) {
+    let server = match Server::start(&demo.serve, Arc::clone(&server_stop)) {
         Ok(server) => server,
         Err(e) => return fail(&format!("demo: cannot start the built-in server: {e}")),
     };
     let addr = server.local_addr();
-    let config = args.config(addr);
+    let config = demo.config(addr);
     if !config.json {
+        let server_core = demo.serve.cpus.as_ref().and_then(|cpus| cpus.first());
         eprintln!(
             "demo: clobber serve --mode http{} on {addr}{}; clobbering it for {:.1} s with {} connections...",
-            if args.identity.is_some() { " --tls" } else { "" },
+            if demo.serve.tls.is_some() { " --tls" } else { "" },
             server_core.map(|c| format!(", pinned to CPU {c}")).unwrap_or_default(),
             config.duration.map_or(0.0, |d| d.as_secs_f64()),
             config.connections

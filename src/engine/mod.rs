@@ -61,7 +61,7 @@ pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
             deadline,
             // Each worker paces its share of the rate, by its share of the connections; the
             // workers' schedules are offset so that their requests interleave.
-            rate: config.rate.map(|total| {
+            rate: config.rate_per_s.map(|total| {
                 let share = total * connections as f64 / config.connections as f64;
                 (share, start + Duration::from_secs_f64(id as f64 / total))
             }),

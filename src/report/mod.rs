@@ -81,7 +81,7 @@ impl RunInfo {
             reconnect: config.reconnect,
             framing: config.framing_label(),
             http: config.is_http(),
-            rate_asked: config.rate,
+            rate_asked: config.rate_per_s,
             warmup_s: config.warmup.map(|d| d.as_secs_f64()),
             start_unix_s,
             tls: config.tls.as_ref().map(|tls| TlsSetup {

@@ -179,8 +179,8 @@ fn against(fault: Fault) -> WorkerStats {
         "--connect-timeout".into(),
         "1s".into(),
     ];
-    let config = match clobber::cli::parse(words) {
-        Ok(clobber::cli::Command::Run(c)) => c,
+    let config = match clobber::setup::parse_and_set_up(words) {
+        Ok(clobber::setup::Command::Run(c)) => c,
         other => panic!("{other:?}"),
     };
     let started = Instant::now();

@@ -15,8 +15,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_clobber");
 fn http(addr: std::net::SocketAddr, args: &[&str]) -> clobber::config::Config {
     let mut words = vec![format!("http://{addr}/"), "--no-pin".to_string()];
     words.extend(args.iter().map(|s| s.to_string()));
-    match clobber::cli::parse(words) {
-        Ok(clobber::cli::Command::Run(c)) => c,
+    match clobber::setup::parse_and_set_up(words) {
+        Ok(clobber::setup::Command::Run(c)) => c,
         other => panic!("expected a run, got {other:?}"),
     }
 }

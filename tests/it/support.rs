@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use clobber::cli::{self, Command};
 use clobber::config::{Config, ServeConfig, ServeMode};
 use clobber::protocol::raw::Delimiter;
 use clobber::server::Server;
+use clobber::setup::{self, Command};
 use clobber::stats::WorkerStats;
 
 /// Starts `clobber serve` in-process on a free loopback port, with `change` applied to its
@@ -53,7 +53,7 @@ pub fn serve(mode: ServeMode, respond: Option<&[u8]>) -> Server {
 pub fn config(addr: SocketAddr, args: &[&str]) -> Config {
     let mut words = vec![addr.to_string(), "--no-pin".to_string()];
     words.extend(args.iter().map(|s| s.to_string()));
-    match cli::parse(words) {
+    match setup::parse_and_set_up(words) {
         Ok(Command::Run(c)) => c,
         other => panic!("expected a run config, got {other:?}"),
     }
@@ -204,8 +204,8 @@ fn dribble_conn(mut stream: TcpStream, script: &Script, requests: &AtomicU64, st
 pub fn http_config(words: &[&str]) -> clobber::config::Config {
     let mut all = vec!["--no-pin".to_string()];
     all.extend(words.iter().map(|s| s.to_string()));
-    match clobber::cli::parse(all) {
-        Ok(clobber::cli::Command::Run(c)) => c,
+    match clobber::setup::parse_and_set_up(all) {
+        Ok(clobber::setup::Command::Run(c)) => c,
         other => panic!("expected a run config, got {other:?}"),
     }
 }

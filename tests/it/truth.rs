@@ -21,8 +21,8 @@ use crate::support::{dead_addr, run, serve_with};
 fn http(addr: SocketAddr, args: &[&str]) -> clobber::config::Config {
     let mut words = vec![format!("http://{addr}/"), "--no-pin".to_string()];
     words.extend(args.iter().map(|s| s.to_string()));
-    match clobber::cli::parse(words) {
-        Ok(clobber::cli::Command::Run(c)) => c,
+    match clobber::setup::parse_and_set_up(words) {
+        Ok(clobber::setup::Command::Run(c)) => c,
         other => panic!("expected a run, got {other:?}"),
     }
 }
@@ -373,7 +373,7 @@ fn header_counts_the_connections_that_opened() {
 fn tls_header_and_handshake_rate_state_facts() {
     let server = serve_with(ServeMode::Http, |c| c.tls = Some(clobber::net::tls::self_signed()));
     let addr = server.local_addr();
-    let config = match clobber::cli::parse([
+    let config = match clobber::setup::parse_and_set_up([
         format!("https://{addr}/"),
         "--no-pin".into(),
         "-k".into(),
@@ -382,7 +382,7 @@ fn tls_header_and_handshake_rate_state_facts() {
         "-c".into(),
         "2".into(),
     ]) {
-        Ok(clobber::cli::Command::Run(c)) => c,
+        Ok(clobber::setup::Command::Run(c)) => c,
         other => panic!("expected a run, got {other:?}"),
     };
     let stats = run(&config);

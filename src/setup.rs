@@ -1,0 +1,656 @@
+//! From `Options` to what runs: a `Config`, a `ServeConfig`, the demo's pair. This is where
+//! the command line meets the machine, once, before anything starts: names are resolved, files
+//! and standard input read, the CA roots loaded, the demo's certificate made, cores listed,
+//! stderr asked whether it is a terminal, and `--bind` addresses checked by binding a socket
+//! (which sends nothing). `cli` has already refused every command line that is wrong on its
+//! face, so what fails here fails because of the machine: a name that does not resolve, a
+//! file that cannot be read, a core or an address this machine lacks. Each failure is a
+//! `SetupError` naming the flag and the value; `main` prints it and exits 2, as for a
+//! `UsageError`.
+
+use std::fmt;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{
+    Given, HostPort, Options, RequestOptions, RunOptions, ServeOptions, ServeTls, Source, TlsOptions, UsageError,
+};
+use crate::config::{ClientTlsConfig, Config, Framing, ServeConfig, ServeMode, ServerIdentity, Target};
+use crate::protocol::http;
+use crate::protocol::raw::Delimiter;
+
+/// A loopback target spreads its connections over 127.0.0.1, 127.0.0.2, ... at most this many
+/// each (unless `--bind` says otherwise). Measured here: the kernel's search for a free
+/// ephemeral port slows sharply as one address pair's ports fill (10,000 blocking connects
+/// from one address took 0.5 s, the next 8,000 took 9 s), long before the 28,000 ports run
+/// out.
+pub const CONNECTIONS_PER_SOURCE: usize = 4000;
+
+/// How long resolving waits for each address of a name with several, to pick one that accepts.
+const PROBE_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What to do, set up: `cli::Options` with everything looked up.
+// One value per process, made once and matched at once: boxing the large variants buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Command {
+    Run(Config),
+    Serve(ServeConfig),
+    /// The built-in server and a load against it, whose address is known once it listens.
+    Demo(Demo),
+    /// Several runs' JSON reports into one report.
+    Merge {
+        files: Vec<PathBuf>,
+        json: bool,
+    },
+    /// Runs' JSON reports into an HTML page (`output`: standard output if `None`).
+    Report {
+        files: Vec<PathBuf>,
+        labels: Vec<String>,
+        output: Option<PathBuf>,
+    },
+    Help(&'static str),
+    Version,
+}
+
+/// `clobber demo`, set up: the server to start, and the load, which `config` points at the
+/// address the server listens on.
+#[derive(Debug)]
+pub struct Demo {
+    pub serve: ServeConfig,
+    /// The load, its target's port still 0.
+    load: Config,
+    /// The request to build again with the server's address (`None` for `--http-file`, which
+    /// is sent as is).
+    request: Option<http::RequestSpec>,
+}
+
+impl Demo {
+    /// The load against the server listening on `addr`: the target and the request's `Host`
+    /// filled in; nothing is checked again.
+    pub fn config(&self, addr: SocketAddr) -> Config {
+        let mut config = self.load.clone();
+        let scheme = if self.serve.tls.is_some() { "https" } else { "http" };
+        config.target.label = format!("{scheme}://{addr}/");
+        config.target.addr = addr;
+        if let Some(spec) = &self.request {
+            let mut spec = spec.clone();
+            spec.url.port = addr.port();
+            spec.url.authority = addr.to_string();
+            config.payload = http::build_request(&spec);
+        }
+        config
+    }
+}
+
+/// A setting the machine refused: `invalid value '{value}' for {flag}: {reason}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub flag: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl SetupError {
+    fn new(flag: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> SetupError {
+        SetupError { flag, value: value.to_string(), reason: reason.into() }
+    }
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value '{}' for {}: {}", self.value, self.flag, self.reason)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+/// A command line that cannot run: wrong on its face (`cli`), or refused by the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    Usage(UsageError),
+    Setup(SetupError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(e) => e.fmt(f),
+            Error::Setup(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `cli::parse`, then `command`: from the words after the program name to what runs.
+pub fn parse_and_set_up<I>(args: I) -> Result<Command, Error>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    command(crate::cli::parse(args).map_err(Error::Usage)?).map_err(Error::Setup)
+}
+
+/// Sets up what `options` asks for.
+pub fn command(options: Options) -> Result<Command, SetupError> {
+    Ok(match options {
+        Options::Run(run) => Command::Run(load(&run)?.0),
+        Options::Serve(serve) => Command::Serve(server(serve)?),
+        Options::Demo(run) => Command::Demo(demo(run)?),
+        Options::Merge { files, json } => Command::Merge { files, json },
+        Options::Report { files, labels, output } => {
+            let output = output.map(|path| writable_path(&path, "-o/--output")).transpose()?;
+            Command::Report { files, labels, output }
+        }
+        Options::Help(text) => Command::Help(text),
+        Options::Version => Command::Version,
+    })
+}
+
+/// A load run's `Config`, and the HTTP request it was built from (for the demo).
+fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), SetupError> {
+    let cpus = options.cpus.as_ref().map(available_cores).transpose()?;
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()).min(crate::cli::THREADS_MAX));
+    // More threads than connections would leave threads with nothing to do.
+    let threads = threads.min(options.connections);
+    // Live progress: on a terminal by default, never mixed into JSON unless asked for.
+    let progress = options.progress || (!options.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let target = &options.target;
+    let addr = resolve_host(&target.host_port).map_err(|e| SetupError::new("TARGET", &target.label, e))?;
+    let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr };
+    let (payload, framing, spec) = request(options)?;
+    let tls = options.tls.as_ref().map(client_tls).transpose()?;
+    let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
+    let bind = source_addresses(options, addr)?;
+    let config = Config {
+        target,
+        connections: options.connections,
+        threads,
+        cpus,
+        pin: options.pin,
+        duration: options.duration,
+        requests: options.requests,
+        payload,
+        framing,
+        expect_status: options.expect_status,
+        pipeline: options.pipeline,
+        reconnect: options.reconnect,
+        json: options.json,
+        rate_per_s: options.rate_per_s,
+        warmup: options.warmup,
+        progress,
+        start_at_unix_s: options.start_at_unix_s,
+        connect_timeout: options.connect_timeout,
+        timeout: options.timeout,
+        give_up: options.give_up,
+        bind,
+        graceful_close: options.graceful_close,
+        tls,
+        html,
+        fail_on_error: options.fail_on_error,
+    };
+    Ok((config, spec))
+}
+
+/// The bytes of one request (read from a file, or built), its framing, and the HTTP request
+/// it was built from, if it was.
+fn request(options: &RunOptions) -> Result<(Vec<u8>, Framing, Option<http::RequestSpec>), SetupError> {
+    match &options.request {
+        RequestOptions::Raw { payload, framing } => {
+            let bytes = match payload {
+                Source::Inline(bytes) => bytes.clone(),
+                Source::File(path) => {
+                    let bytes = read_file(path, "--file")?;
+                    if bytes.is_empty() {
+                        return Err(SetupError::new(
+                            "--file",
+                            path,
+                            "the request is empty: it must hold at least one byte",
+                        ));
+                    }
+                    bytes
+                }
+            };
+            Ok((bytes, Framing::Raw(framing.clone()), None))
+        }
+        RequestOptions::Http { method, headers, body } => {
+            let body = match body {
+                None => Vec::new(),
+                Some(Source::Inline(bytes)) => bytes.clone(),
+                Some(Source::File(path)) => read_file(path, "--body-file")?,
+            };
+            let url = options.target.url.clone().expect("an HTTP request has an http:// target");
+            let spec = http::RequestSpec {
+                method: method.clone(),
+                url,
+                headers: headers.clone(),
+                body,
+                close: options.reconnect,
+            };
+            Ok((http::build_request(&spec), Framing::Http { head: method == "HEAD" }, Some(spec)))
+        }
+        RequestOptions::HttpFile(path) => {
+            let bytes = read_file(path, "--http-file")?;
+            let head = http::check_request(&bytes).map_err(|e| SetupError::new("--http-file", path, e))?;
+            Ok((bytes, Framing::Http { head }, None))
+        }
+    }
+}
+
+/// The trusted roots (the system's store and `--cacert`; none under `-k`) and the rest of the
+/// TLS settings.
+fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
+    let roots_der = if options.insecure {
+        Vec::new()
+    } else {
+        let paths: Vec<PathBuf> = options.cacert.iter().map(PathBuf::from).collect();
+        crate::net::tls::load_roots(&paths).map_err(|e| SetupError::new("--cacert", options.cacert.join(","), e))?.0
+    };
+    Ok(ClientTlsConfig {
+        roots_der,
+        insecure: options.insecure,
+        server_name: options.server_name.clone(),
+        alpn_http: options.alpn_http,
+        resume: options.resume,
+    })
+}
+
+/// The source addresses: `--bind` as given; else, for a loopback IPv4 target with many
+/// connections, 127.0.0.1, 127.0.0.2, ... at most `CONNECTIONS_PER_SOURCE` connections each;
+/// else none (the kernel picks, at no extra syscall). Connection-per-request with FIN closes
+/// (TIME_WAIT) spreads too.
+fn source_addresses(options: &RunOptions, target: SocketAddr) -> Result<Vec<IpAddr>, SetupError> {
+    if let Some(Given { text, value }) = &options.bind {
+        for ip in value {
+            if ip.is_ipv4() != target.is_ipv4() {
+                let reason = format!("{ip} is not of the same family as the target {target}");
+                return Err(SetupError::new("--bind", text, reason));
+            }
+            check_local(*ip).map_err(|e| SetupError::new("--bind", text, format!("{ip} {e}")))?;
+        }
+        return Ok(value.clone());
+    }
+    let connections = options.connections;
+    match target.ip() {
+        IpAddr::V4(ip)
+            if ip.is_loopback()
+                && (connections > CONNECTIONS_PER_SOURCE || (options.reconnect && options.graceful_close)) =>
+        {
+            let n = connections.div_ceil(CONNECTIONS_PER_SOURCE).clamp(8, 250) as u8;
+            Ok((1..=n).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect())
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Checks, before the run, that `ip` is an address of this machine, by binding a UDP socket
+/// to it (port 0) and closing it: that sends nothing. Otherwise every connect would fail with
+/// `EADDRNOTAVAIL`, which the report would blame on running out of ephemeral ports.
+fn check_local(ip: IpAddr) -> Result<(), String> {
+    match std::net::UdpSocket::bind((ip, 0)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+            Err("is not an address of this machine (a source address must be one of its own: see `ip address`)".into())
+        }
+        Err(e) => Err(format!("cannot be bound: {e}")),
+    }
+}
+
+/// `clobber serve`'s `ServeConfig`: the address resolved, the cores checked, the certificate
+/// read (and checked, so that a bad file is an error here rather than a failed server thread)
+/// or made.
+fn server(options: ServeOptions) -> Result<ServeConfig, SetupError> {
+    let cpus = options.cpus.as_ref().map(available_cores).transpose()?;
+    let listen =
+        resolve_host(&options.listen.value).map_err(|e| SetupError::new("--listen", &options.listen.text, e))?;
+    let tls = match options.tls {
+        None => None,
+        Some(ServeTls::SelfSigned) => Some(crate::net::tls::self_signed()),
+        Some(ServeTls::Files { cert, key }) => {
+            let identity =
+                ServerIdentity { cert_pem: read_file(&cert, "--tls-cert")?, key_pem: read_file(&key, "--tls-key")? };
+            crate::net::tls::server_config(&identity, options.mode == ServeMode::Http)
+                .map_err(|e| SetupError::new("--tls-cert/--tls-key", format!("{cert}, {key}"), e))?;
+            Some(identity)
+        }
+    };
+    Ok(ServeConfig {
+        listen,
+        mode: options.mode,
+        until: options.until,
+        respond: options.respond,
+        threads: options.threads,
+        cpus,
+        delay: options.delay,
+        stall: options.stall,
+        tls,
+    })
+}
+
+/// `clobber demo`: the server on 127.0.0.1 (a free port), pinned to the last core, over TLS
+/// with a new self-signed certificate under `--tls`; the load on the other cores (unless `-t`
+/// or `--cpus` says otherwise), trusting that certificate.
+fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let server_core = (cores.len() > 1).then(|| cores[cores.len() - 1].id);
+    if options.threads.is_none() && options.cpus.is_none() && cores.len() > 1 {
+        let load: Vec<usize> = cores[..cores.len() - 1].iter().map(|c| c.id).collect();
+        let text = load.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
+        options.threads = Some(load.len());
+        options.cpus = Some(Given { text, value: load });
+    }
+    let identity = options.tls.is_some().then(crate::net::tls::self_signed);
+    let (mut load, request) = load(&options)?;
+    if let (Some(tls), Some(identity)) = (&mut load.tls, &identity) {
+        for cert in
+            <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(&identity.cert_pem)
+        {
+            tls.roots_der.push(cert.expect("our own PEM parses").to_vec());
+        }
+    }
+    let serve = ServeConfig {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        mode: ServeMode::Http,
+        until: Delimiter::new(b"\n"),
+        respond: None,
+        threads: 1,
+        cpus: server_core.map(|c| vec![c]),
+        delay: None,
+        stall: None,
+        tls: identity,
+    };
+    Ok(Demo { serve, load, request })
+}
+
+/// The cores of `--cpus`, each checked to exist on this machine.
+fn available_cores(cpus: &Given<Vec<usize>>) -> Result<Vec<usize>, SetupError> {
+    let available = core_affinity::get_core_ids().unwrap_or_default();
+    if let Some(missing) = cpus.value.iter().find(|c| !available.iter().any(|id| id.id == **c)) {
+        let reason = format!("core {missing} is not available here ({} cores)", available.len());
+        return Err(SetupError::new("--cpus", &cpus.text, reason));
+    }
+    Ok(cpus.value.clone())
+}
+
+/// Resolves a host once, at start. When a name has several addresses (`localhost` is often
+/// `::1` and `127.0.0.1`), the first that accepts a connection is used, as wrk does; the probe
+/// sends nothing, and the report names the address.
+fn resolve_host(host_port: &HostPort) -> Result<SocketAddr, String> {
+    let HostPort { host, port } = host_port;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, *port));
+    }
+    let addrs: Vec<SocketAddr> =
+        (host.as_str(), *port).to_socket_addrs().map_err(|e| format!("cannot resolve '{host}': {e}"))?.collect();
+    match addrs.as_slice() {
+        [] => Err(format!("'{host}' resolved to no address")),
+        [one] => Ok(*one),
+        many => Ok(many
+            .iter()
+            .copied()
+            .find(|a| std::net::TcpStream::connect_timeout(a, PROBE_CONNECT_TIMEOUT).is_ok())
+            .unwrap_or(many[0])),
+    }
+}
+
+/// The bytes of the file at `path` (`-`: standard input), for `flag`.
+fn read_file(path: &str, flag: &'static str) -> Result<Vec<u8>, SetupError> {
+    let result = if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(path)
+    };
+    result.map_err(|e| SetupError::new(flag, path, format!("cannot read it: {e}")))
+}
+
+/// A file path whose directory exists, checked before the run so that its end is not lost.
+fn writable_path(path: &str, flag: &'static str) -> Result<PathBuf, SetupError> {
+    let p = PathBuf::from(path);
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if path.is_empty() || p.is_dir() || !dir.is_dir() {
+        return Err(SetupError::new(flag, path, "expected a file path in an existing directory"));
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StatusSet;
+    use crate::protocol::raw::RawFraming;
+
+    fn set_up(args: &[&str]) -> Result<Command, SetupError> {
+        let options = crate::cli::parse(args.iter().map(|s| s.to_string())).expect("the command line parses");
+        command(options)
+    }
+
+    fn run(args: &[&str]) -> Config {
+        match set_up(args) {
+            Ok(Command::Run(c)) => c,
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    /// The setup error for a command line that `cli` accepts.
+    fn err(args: &[&str]) -> SetupError {
+        match set_up(args) {
+            Err(e) => e,
+            Ok(other) => panic!("expected a setup error for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run(&["127.0.0.1:9", "--data", "x"]);
+        assert_eq!(c.connections, 50);
+        assert_eq!(c.duration, Some(Duration::from_secs(10)));
+        assert_eq!((c.requests, c.pipeline), (None, 1));
+        assert!(c.pin && !c.reconnect && !c.json);
+        assert_eq!(c.framing, Framing::Raw(RawFraming::OneRead));
+        assert_eq!(c.target.addr, "127.0.0.1:9".parse().unwrap());
+        assert_eq!(c.payload, b"x");
+        assert_eq!(c.threads, std::thread::available_parallelism().map_or(1, |n| n.get()).min(50));
+    }
+
+    #[test]
+    fn threads_never_exceed_connections() {
+        let c = run(&["127.0.0.1:9", "--data", "x", "-c", "2", "-t", "8"]);
+        assert_eq!((c.connections, c.threads), (2, 2));
+        let c = run(&["127.0.0.1:9", "--data", "x", "--cpus", "0", "--connections=3"]);
+        assert_eq!((c.cpus, c.threads, c.connections), (Some(vec![0]), 1, 3));
+    }
+
+    /// The machine's checks: each of these command lines parses, and setting it up fails
+    /// naming the flag and the value.
+    #[test]
+    fn machine_checks_name_their_flag() {
+        let cases: &[(&[&str], &str, &str)] = &[
+            (&["127.0.0.1:9", "--file", "/nonexistent/clobber"], "--file", "/nonexistent/clobber"),
+            (&["127.0.0.1:9", "--data", "x", "--cpus", "4000"], "--cpus", "4000"),
+            (&["serve", "--cpus", "4000"], "--cpus", "4000"),
+            (&["http://127.0.0.1:9/", "--bind", "::1"], "--bind", "::1"),
+            (&["http://127.0.0.1:9/", "--body-file", "/nonexistent/body"], "--body-file", "/nonexistent/body"),
+            (&["http://127.0.0.1:9/", "--http-file", "/nonexistent/req"], "--http-file", "/nonexistent/req"),
+            (&["https://127.0.0.1:9/", "--cacert", "/nonexistent/ca.pem"], "--cacert", "/nonexistent/ca.pem"),
+            (&["https://127.0.0.1:9/", "--cacert", "Cargo.toml"], "--cacert", "Cargo.toml"),
+            (&["http://127.0.0.1:9/", "--html", "/nonexistent/dir/page.html"], "--html", "/nonexistent/dir/page.html"),
+            (&["http://127.0.0.1:9/", "--html", "src"], "--html", "src"),
+            (&["report", "a.json", "-o", "/nonexistent/dir/page.html"], "-o/--output", "/nonexistent/dir/page.html"),
+            (&["serve", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "--tls-cert", "Cargo.toml"),
+            (&["serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"], "--tls-cert", "/nonexistent/c.pem"),
+        ];
+        for (args, flag, value) in cases {
+            let e = err(args);
+            let message = e.to_string();
+            assert!(e.flag.contains(flag) && message.contains(flag), "{args:?}: '{message}' does not name {flag}");
+            assert!(e.value.contains(value) && message.contains(value), "{args:?}: '{message}' lacks '{value}'");
+            assert!(!message.contains('\n'), "{args:?}: message is not one line");
+        }
+    }
+
+    #[test]
+    fn tls_targets_set_up_tls() {
+        let c = run(&["https://localhost:8443/x", "-k", "--no-resume"]);
+        let tls = c.tls.expect("https:// is TLS");
+        assert!(tls.insecure && !tls.resume && tls.alpn_http && tls.roots_der.is_empty());
+        assert_eq!(tls.server_name, "localhost");
+        assert_eq!(c.target.addr.port(), 8443);
+        let c = run(&["https://127.0.0.1/", "--sni", "example.com"]);
+        assert_eq!(c.target.addr.port(), 443, "https:// defaults to port 443");
+        assert_eq!(c.tls.as_ref().unwrap().server_name, "example.com");
+        assert!(String::from_utf8_lossy(&c.payload).contains("Host: 127.0.0.1\r\n"), "no :443 in Host");
+        let c = run(&["tcp://127.0.0.1:9", "--tls", "--data", "x"]);
+        let tls = c.tls.expect("--tls is TLS");
+        assert!(!tls.alpn_http && tls.resume && !tls.insecure);
+        assert_eq!(tls.server_name, "127.0.0.1");
+        assert!(run(&["http://127.0.0.1:9/"]).tls.is_none());
+    }
+
+    #[test]
+    fn http_targets_build_the_request() {
+        let c = run(&[
+            "http://127.0.0.1:8080/api?x=1",
+            "-m",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "user-agent: tester",
+            "--body",
+            r#"{"a":1}"#,
+            "--expect-status",
+            "2xx",
+            "--expect-status",
+            "404",
+        ]);
+        assert_eq!(c.target.addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.framing, Framing::Http { head: false });
+        let text = String::from_utf8(c.payload).unwrap();
+        assert!(text.starts_with("POST /api?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 7\r\n"), "{text}");
+        assert!(text.contains("Content-Type: application/json\r\nuser-agent: tester\r\n\r\n{\"a\":1}"), "{text}");
+        assert!(!text.contains("clobber/"), "a user User-Agent replaces the default");
+        let set: StatusSet = c.expect_status.unwrap();
+        assert!(set.contains(200) && set.contains(299) && set.contains(404) && !set.contains(301));
+        let c = run(&["http://127.0.0.1/", "-m", "HEAD", "--reconnect"]);
+        assert_eq!(c.framing, Framing::Http { head: true });
+        assert!(String::from_utf8(c.payload).unwrap().contains("Connection: close\r\n"));
+        assert_eq!(c.target.addr.port(), 80);
+    }
+
+    #[test]
+    fn files_are_read() {
+        let path = std::env::temp_dir().join(format!("clobber-setup-files-{}", std::process::id()));
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, b"ping\n").unwrap();
+        assert_eq!(run(&["127.0.0.1:9", "--file", p]).payload, b"ping\n");
+        let c = run(&["http://127.0.0.1:9/", "--body-file", p]);
+        assert!(c.payload.ends_with(b"Content-Length: 5\r\n\r\nping\n"), "{:?}", String::from_utf8_lossy(&c.payload));
+        std::fs::write(&path, b"").unwrap();
+        let e = err(&["127.0.0.1:9", "--file", p]);
+        assert!(e.flag == "--file" && e.to_string().contains("the request is empty"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn http_file_is_sent_as_is() {
+        let path = std::env::temp_dir().join(format!("clobber-http-file-{}", std::process::id()));
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let c = run(&["http://127.0.0.1:9/", "--http-file", p]);
+        assert_eq!(c.payload, b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(c.framing, Framing::Http { head: true });
+        std::fs::write(&path, b"GET / HTTP/1.1\r\n").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", p]).to_string();
+        assert!(e.contains("--http-file") && e.contains("incomplete"), "{e}");
+        std::fs::write(&path, b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", p]).to_string();
+        assert!(e.contains("--http-file") && e.contains(p) && e.contains("2 requests"), "{e}");
+        std::fs::write(&path, b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort").unwrap();
+        let e = err(&["http://127.0.0.1:9/", "--http-file", p]).to_string();
+        assert!(e.contains("--http-file") && e.contains("Content-Length is 10 but the body has 5 bytes"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn source_addresses_spread_only_when_needed() {
+        let c = run(&["http://127.0.0.1:9/", "-c", "100"]);
+        assert!(c.bind.is_empty(), "few connections: the kernel picks, no bind syscall");
+        let c = run(&["http://127.0.0.1:9/", "-c", "19000"]);
+        assert_eq!(c.bind.len(), 8);
+        assert_eq!(c.bind[1], "127.0.0.2".parse::<IpAddr>().unwrap());
+        let c = run(&["http://127.0.0.1:9/", "--reconnect", "--graceful-close"]);
+        assert_eq!(c.bind.len(), 8, "FIN closes leave TIME_WAIT: spread the ports");
+        let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.5, 127.0.0.6"]);
+        assert_eq!(c.bind, vec!["127.0.0.5".parse::<IpAddr>().unwrap(), "127.0.0.6".parse().unwrap()]);
+        assert_eq!((c.connect_timeout, c.timeout), (Duration::from_secs(5), Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn bind_addresses_must_belong_to_this_machine() {
+        // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): never an address of this machine. Checking it
+        // binds a socket to it, which sends nothing.
+        let e = err(&["http://127.0.0.1:9/", "--bind", "127.0.0.2,192.0.2.1"]).to_string();
+        assert!(e.contains("--bind") && e.contains("192.0.2.1") && e.contains("not an address of this machine"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = err(&["http://[::1]:9/", "--bind", "2001:db8::1"]).to_string();
+        assert!(e.contains("--bind") && e.contains("2001:db8::1"), "{e}");
+        let c = run(&["http://127.0.0.1:9/", "--bind", "127.0.0.1,127.0.0.3"]);
+        assert_eq!(c.bind.len(), 2);
+    }
+
+    #[test]
+    fn serve_is_set_up() {
+        match set_up(&["serve", "--listen", "127.0.0.1:0", "--mode", "http", "-t", "2", "--tls"]) {
+            Ok(Command::Serve(s)) => {
+                assert_eq!((s.mode, s.threads), (ServeMode::Http, 2));
+                assert_eq!(s.listen, "127.0.0.1:0".parse().unwrap());
+                assert!(s.tls.is_some(), "--tls makes a certificate");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn demo_fills_in_the_address() {
+        match set_up(&["demo", "-d", "1s", "-H", "X-A: b"]) {
+            Ok(Command::Demo(demo)) => {
+                assert_eq!(demo.serve.listen, "127.0.0.1:0".parse().unwrap());
+                assert_eq!((demo.serve.mode, demo.serve.tls.is_some()), (ServeMode::Http, false));
+                let c = demo.config("127.0.0.1:4321".parse().unwrap());
+                assert_eq!(c.duration, Some(Duration::from_secs(1)));
+                assert_eq!(c.target.addr, "127.0.0.1:4321".parse().unwrap());
+                assert_eq!(c.target.label, "http://127.0.0.1:4321/");
+                assert!(c.payload.starts_with(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:4321\r\n"));
+                assert!(String::from_utf8_lossy(&c.payload).contains("X-A: b\r\n"));
+                assert_eq!(c.framing, Framing::Http { head: false });
+            }
+            other => panic!("{other:?}"),
+        }
+        match set_up(&["demo", "--tls", "-c", "2"]) {
+            Ok(Command::Demo(demo)) => {
+                let identity = demo.serve.tls.clone().expect("demo --tls serves TLS");
+                let c = demo.config("127.0.0.1:4321".parse().unwrap());
+                assert_eq!(c.target.label, "https://127.0.0.1:4321/");
+                let tls = c.tls.expect("the load is TLS");
+                assert_eq!(tls.server_name, "127.0.0.1");
+                let ours = <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(
+                    &identity.cert_pem,
+                )
+                .next()
+                .unwrap()
+                .unwrap();
+                assert!(tls.roots_der.contains(&ours.to_vec()), "the load trusts the server's certificate");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
