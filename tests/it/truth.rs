@@ -71,7 +71,8 @@ fn timeout_fires_under_rate_and_with_a_stalling_server() {
     let seen = server.stop().unwrap();
     only_kinds(&stats, &[ErrorKind::Timeout]);
     assert!(stats.error_count(ErrorKind::Timeout) >= 5, "{} timeouts", stats.error_count(ErrorKind::Timeout));
-    assert!(stats.requests > 1000, "{} requests", stats.requests);
+    // Most requests are answered between the stalls (a loaded test machine answers fewer).
+    assert!(stats.requests > 300, "{} requests", stats.requests);
     // The timeout bounds the service time (from the write); 5 ms of slack for the loop turn.
     let max = stats.service_us.max();
     assert!(max <= 105_000, "a response of {max} us was recorded under --timeout 100ms");
