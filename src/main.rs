@@ -83,7 +83,7 @@ fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
         print!("{}", report.to_text());
     }
     if let Some(path) = &config.html {
-        let run = PageRun { label: report.target.clone(), report: report.clone() };
+        let run = PageRun { label: report.run.target.clone(), report: report.clone() };
         if let Err(e) = write_page(&[run], Some(path)) {
             return fail(&e);
         }

@@ -23,9 +23,20 @@ use crate::config::Config;
 use crate::stats::{ErrorKind, Machine, WorkerStats};
 use crate::units::{bytes, group, micros, plural, rate};
 
-/// What was run, as the report's header describes it.
-#[derive(Debug, Clone, PartialEq)]
+/// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
+/// has these fields at its top level (flattened), under the names they always had.
+///
+/// `http` and `tls` are not fields of their own in the JSON: an HTTP run's report has `status`,
+/// and the TLS setup is written inside the report's `tls`, beside the handshakes. Reading a
+/// report restores them from there (see `Report`'s `Deserialize`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The command line that made the run, as typed (quoted where needed); empty in reports
+    /// from before it was recorded.
+    #[serde(default)]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
     pub target: String,
     pub address: String,
     pub threads: usize,
@@ -33,16 +44,18 @@ pub struct RunInfo {
     pub pipeline: usize,
     pub reconnect: bool,
     pub framing: String,
+    #[serde(skip)]
     pub http: bool,
-    pub rate_asked: Option<f64>,
+    /// Under `--rate`: the rate asked for, in requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "rate_asked")]
+    pub rate_asked_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_s: Option<f64>,
     /// Wall-clock time (Unix seconds) when measuring began.
     pub start_unix_s: f64,
     /// TLS settings; `None` for plain TCP.
+    #[serde(skip)]
     pub tls: Option<TlsSetup>,
-    /// The command line that made the run, as typed (quoted where needed).
-    pub command: String,
-    pub machine: Option<Machine>,
 }
 
 /// How a run used TLS.
@@ -81,7 +94,7 @@ impl RunInfo {
             reconnect: config.reconnect,
             framing: config.framing_label(),
             http: config.is_http(),
-            rate_asked: config.rate,
+            rate_asked_per_s: config.rate,
             warmup_s: config.warmup.map(|d| d.as_secs_f64()),
             start_unix_s,
             tls: config.tls.as_ref().map(|tls| TlsSetup {
@@ -112,26 +125,23 @@ pub fn command_line() -> String {
 }
 
 /// A finished run, in the units and names of the JSON schema (README documents it).
+///
+/// `remote = "Self"` makes serde's derive write `Report::serialize` and `Report::deserialize`
+/// as inherent functions; the trait impls below call them, and `deserialize` then restores
+/// `run.http` and `run.tls`, which the JSON keeps elsewhere (see `RunInfo`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Report {
     pub clobber_version: String,
-    /// The command line of the run (empty in reports from before it was recorded).
-    #[serde(default)]
-    pub command: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<Machine>,
-    pub target: String,
-    pub address: String,
-    pub threads: usize,
-    pub connections: usize,
-    pub pipeline: usize,
-    pub reconnect: bool,
-    pub framing: String,
+    /// What was run: `command`, `machine`, `target`... at the JSON's top level.
+    #[serde(flatten)]
+    pub run: RunInfo,
     pub requests: u64,
     pub errors: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Every kind, 0 for those that did not occur.
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     /// The first message seen for each error kind that occurred.
-    pub error_messages: BTreeMap<String, String>,
+    pub error_messages: BTreeMap<ErrorKind, String>,
     pub connections_opened: u64,
     /// Connections that got at least one response (absent from reports of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +157,8 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_during_warmup: bool,
     pub duration_s: f64,
-    pub rps: f64,
+    #[serde(rename = "rps")]
+    pub requests_per_s: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// `null` when no response completed.
@@ -159,20 +170,14 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
     pub client_cpu: ClientCpu,
-    /// HTTP only: responses by status code.
+    /// HTTP only: responses by status code (the JSON's keys are the codes as strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<BTreeMap<String, u64>>,
-    /// Under `--rate`: the rate asked for, requests sent, and requests due but never sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_asked: Option<f64>,
+    pub status: Option<BTreeMap<u16, u64>>,
+    /// Under `--rate`: requests sent, and requests due but never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup_s: Option<f64>,
-    /// Wall-clock time (Unix seconds) when measuring began.
-    pub start_unix_s: f64,
     /// The measured run in entries of `span_s` seconds each (1 s unless the run outgrew
     /// `TIMELINE_ENTRIES_MAX` seconds).
     pub timeline: Vec<Second>,
@@ -181,6 +186,21 @@ pub struct Report {
     /// Under `--rate`: the uncorrected service-time histogram, same encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram_uncorrected: Option<String>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Report::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Report {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Report, D::Error> {
+        let mut report = Report::deserialize(deserializer)?;
+        report.run.http = report.status.is_some();
+        report.run.tls = report.tls.as_ref().map(|t| t.setup.clone());
+        Ok(report)
+    }
 }
 
 /// Latency in microseconds: the summary (corrected under `--rate`) and, under `--rate`, both
@@ -254,9 +274,10 @@ impl Ages {
 /// One entry of the timeline: a second, or `span_s` seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Second {
-    /// Seconds since measuring began: this entry covers [t, t + span_s), the last one cut short
-    /// by the end of the run (`duration_s`).
-    pub t: u64,
+    /// Seconds since measuring began: this entry covers [t_s, t_s + span_s), the last one cut
+    /// short by the end of the run (`duration_s`).
+    #[serde(rename = "t")]
+    pub t_s: u64,
     /// 1, 2, 4...: the same for every entry of a report. Reports from before entries were
     /// merged have no `span_s`: their entries are seconds.
     #[serde(default = "one_second")]
@@ -265,7 +286,7 @@ pub struct Second {
     pub errors: u64,
     /// `errors` by kind, the kinds that occurred in this entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors_by_kind: BTreeMap<String, u64>,
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     pub p50_us: u64,
     pub p99_us: u64,
     /// This entry's latency histogram, same encoding as the report's.
@@ -294,25 +315,17 @@ impl Report {
         let duration_s = stats.elapsed.as_secs_f64();
         let cpu_s = stats.cpu.total().as_secs_f64();
         let latency = Latency::of(&stats.latency_us);
-        let paced = info.rate_asked.is_some();
+        let paced = info.rate_asked_per_s.is_some();
         let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
         Report {
             clobber_version: crate::VERSION.to_string(),
-            command: info.command.clone(),
-            machine: info.machine.clone(),
-            target: info.target.clone(),
-            address: info.address.clone(),
-            threads: info.threads,
-            connections: info.connections,
-            pipeline: info.pipeline,
-            reconnect: info.reconnect,
-            framing: info.framing.clone(),
+            run: info.clone(),
             requests: stats.requests,
             errors: stats.errors_total(),
-            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name().to_string(), stats.error_count(k))).collect(),
+            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k, stats.error_count(k))).collect(),
             error_messages: ErrorKind::ALL
                 .iter()
-                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name().to_string(), m)))
+                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k, m)))
                 .collect(),
             connections_opened: stats.connections_opened,
             connections_answered: Some(stats.connections_answered),
@@ -321,7 +334,7 @@ impl Report {
             gave_up_after_s: stats.gave_up_after.map(|d| d.as_secs_f64()),
             stopped_during_warmup: stats.stopped_during_warmup,
             duration_s,
-            rps: per_s(stats.requests),
+            requests_per_s: per_s(stats.requests),
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: (stats.requests > 0).then(|| LatencyReport {
@@ -342,19 +355,10 @@ impl Report {
                 us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
             },
             status: info.http.then(|| {
-                stats
-                    .status
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &n)| n > 0)
-                    .map(|(code, &n)| (code.to_string(), n))
-                    .collect()
+                stats.status.iter().enumerate().filter(|(_, &n)| n > 0).map(|(code, &n)| (code as u16, n)).collect()
             }),
-            rate_asked: info.rate_asked,
             sent: paced.then_some(stats.sent),
             missed: paced.then_some(stats.missed),
-            warmup_s: info.warmup_s,
-            start_unix_s: info.start_unix_s,
             timeline: timeline(stats),
             histogram: encode_histogram(&stats.latency_us),
             histogram_uncorrected: paced.then(|| encode_histogram(&stats.service_us)),
@@ -362,7 +366,7 @@ impl Report {
     }
 
     fn error_count(&self, kind: ErrorKind) -> u64 {
-        self.errors_by_kind.get(kind.name()).copied().unwrap_or(0)
+        self.errors_by_kind.get(&kind).copied().unwrap_or(0)
     }
 
     /// Completed responses that were not errors (a status outside `--expect-status` is one).
@@ -382,21 +386,25 @@ impl Report {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mode = if self.reconnect { "a new connection per request" } else { "keep-alive" };
-        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.target, self.address);
+        let mode = if self.run.reconnect { "a new connection per request" } else { "keep-alive" };
+        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.run.target, self.run.address);
         // What was asked, and what opened when it was fewer (a `-n` that needed fewer, a
         // target that refused).
-        let connections = if self.connections_opened < self.connections as u64 {
-            format!("{} connections asked, {} opened", group(self.connections as u64), group(self.connections_opened))
+        let connections = if self.connections_opened < self.run.connections as u64 {
+            format!(
+                "{} connections asked, {} opened",
+                group(self.run.connections as u64),
+                group(self.connections_opened)
+            )
         } else {
-            plural(self.connections as u64, "connection")
+            plural(self.run.connections as u64, "connection")
         };
         let _ = writeln!(
             out,
             "  {}, {connections}, {mode}, pipeline {}, framing: {}",
-            plural(self.threads as u64, "thread"),
-            self.pipeline,
-            self.framing
+            plural(self.run.threads as u64, "thread"),
+            self.run.pipeline,
+            self.run.framing
         );
         if let Some(tls) = &self.tls {
             // An IP address is verified against the certificate's IP addresses, and rustls
@@ -414,7 +422,7 @@ impl Report {
             let resume = if tls.setup.resumption { "session resumption on" } else { "no resumption (--no-resume)" };
             let _ = writeln!(out, "  TLS: {check}; {resume}");
         }
-        if let Some(w) = self.warmup_s {
+        if let Some(w) = self.run.warmup_s {
             let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
         }
         let _ = writeln!(out);
@@ -429,7 +437,7 @@ impl Report {
             "  Requests     {} in {:.2} s = {} req/s",
             group(self.requests),
             self.duration_s,
-            group(self.rps.round() as u64)
+            group(self.requests_per_s.round() as u64)
         );
         if self.in_flight_at_end > 0 {
             let _ = write!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
@@ -447,7 +455,7 @@ impl Report {
             let _ = writeln!(out);
         }
         self.write_gave_up(&mut out);
-        if let (Some(asked), Some(sent), Some(missed)) = (self.rate_asked, self.sent, self.missed) {
+        if let (Some(asked), Some(sent), Some(missed)) = (self.run.rate_asked_per_s, self.sent, self.missed) {
             let sent_rate = if self.duration_s > 0.0 { sent as f64 / self.duration_s } else { 0.0 };
             let _ = writeln!(
                 out,
@@ -505,7 +513,7 @@ impl Report {
         let _ = writeln!(out);
         // Under --rate a connection waits for the pacer and may never be needed; in a closed
         // loop every connection has a request out from the start.
-        let closed_loop = self.rate_asked.is_none();
+        let closed_loop = self.run.rate_asked_per_s.is_none();
         if let Some(answered) = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened) {
             let _ = writeln!(
                 out,
@@ -573,19 +581,19 @@ impl Report {
         // far below it means some connections were not being served. The millisecond keeps
         // the client's own time between a response and the next write (not in the latency,
         // and long on a busy machine) from raising it.
-        let (Some(mean_us), None, false) = (mean_us, self.rate_asked, self.reconnect) else { return };
-        if self.requests < 100 || self.rps <= 0.0 {
+        let (Some(mean_us), None, false) = (mean_us, self.run.rate_asked_per_s, self.run.reconnect) else { return };
+        if self.requests < 100 || self.requests_per_s <= 0.0 {
             return;
         }
-        let connections = (self.connections as u64).min(self.connections_opened);
-        let implied_us = (connections * self.pipeline as u64) as f64 / self.rps * 1e6;
+        let connections = (self.run.connections as u64).min(self.connections_opened);
+        let implied_us = (connections * self.run.pipeline as u64) as f64 / self.requests_per_s * 1e6;
         if mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0 {
             let _ = writeln!(
                 out,
                 "  Warning      {} at {} req/s imply a mean of {} (Little's law); answered requests \
                  averaged {}: some connections were not being served",
                 plural(connections, "connection"),
-                group(self.rps.round() as u64),
+                group(self.requests_per_s.round() as u64),
                 micros(implied_us),
                 micros(mean_us)
             );
@@ -603,7 +611,7 @@ impl Report {
                     continue;
                 }
                 let _ = write!(out, "    {:>10}  {}", group(n), kind.describe());
-                if let Some(m) = self.error_messages.get(kind.name()) {
+                if let Some(m) = self.error_messages.get(&kind) {
                     let _ = write!(out, "; first: {m}");
                 }
                 let _ = writeln!(out);
@@ -611,11 +619,11 @@ impl Report {
         }
     }
 
-    fn write_status(&self, out: &mut String, status: &BTreeMap<String, u64>) {
+    fn write_status(&self, out: &mut String, status: &BTreeMap<u16, u64>) {
         let mut classes = [0u64; 6];
         let mut non_2xx = 0;
-        for (code, &n) in status {
-            let class = code.parse::<usize>().map_or(0, |c| (c / 100).min(5));
+        for (&code, &n) in status {
+            let class = usize::from(code / 100).min(5);
             classes[class] += n;
             if class != 2 {
                 non_2xx += n;
@@ -721,14 +729,14 @@ fn timeline(stats: &WorkerStats) -> Vec<Second> {
         .take(entries.max(1))
         .enumerate()
         .map(|(i, slot)| Second {
-            t: i as u64 * span_s,
+            t_s: i as u64 * span_s,
             span_s,
             requests: slot.requests,
             errors: slot.errors,
             errors_by_kind: ErrorKind::ALL
                 .iter()
                 .filter(|&&k| slot.errors_by_kind[k as usize] > 0)
-                .map(|&k| (k.name().to_string(), slot.errors_by_kind[k as usize]))
+                .map(|&k| (k, slot.errors_by_kind[k as usize]))
                 .collect(),
             p50_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.5) },
             p99_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.99) },
@@ -797,7 +805,7 @@ mod tests {
             reconnect: false,
             framing: "f".into(),
             http: false,
-            rate_asked: None,
+            rate_asked_per_s: None,
             warmup_s: None,
             start_unix_s: 1_800_000_000.0,
             tls: None,
@@ -816,7 +824,122 @@ mod tests {
         assert!(decode_histogram::<u64>("not base64!").is_err());
         let old = r#"{"t": 7, "requests": 3, "errors": 0, "p50_us": 1, "p99_us": 2, "histogram": ""}"#;
         let old: Second = serde_json::from_str(old).unwrap();
-        assert_eq!((old.t, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
+        assert_eq!((old.t_s, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
         assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
+    }
+
+    /// A paced HTTPS run of 2 s with a 200, a 503 and a reset.
+    fn full_report() -> Report {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for ms in [10u64, 1200] {
+            stats.record_response(
+                t0 + Duration::from_millis(ms),
+                Duration::from_micros(300),
+                Some(Duration::from_micros(200)),
+            );
+        }
+        stats.status[200] += 1;
+        stats.status[503] += 1;
+        stats.record_error(ErrorKind::Reset, || "reset by peer".into());
+        (stats.tls_handshakes, stats.tls_resumed) = (3, 2);
+        stats.elapsed = Duration::from_secs(2);
+        let info = RunInfo {
+            command: "clobber https://h/ -R 1".into(),
+            machine: Some(Machine { cpu_model: "cpu".into(), cores: 2, kernel: "6".into() }),
+            target: "https://h/".into(),
+            address: "127.0.0.1:443".into(),
+            threads: 1,
+            connections: 2,
+            pipeline: 1,
+            reconnect: true,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked_per_s: Some(1.0),
+            warmup_s: Some(1.0),
+            start_unix_s: 1_800_000_000.5,
+            tls: Some(TlsSetup { verified: true, server_name: "h".into(), resumption: true }),
+        };
+        Report::new(&info, &stats)
+    }
+
+    #[test]
+    fn the_json_keeps_its_names_and_reading_it_restores_the_run() {
+        let report = full_report();
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "clobber_version",
+            "command",
+            "machine",
+            "target",
+            "address",
+            "threads",
+            "connections",
+            "pipeline",
+            "reconnect",
+            "framing",
+            "rate_asked",
+            "warmup_s",
+            "start_unix_s",
+            "requests",
+            "errors",
+            "errors_by_kind",
+            "error_messages",
+            "connections_opened",
+            "connections_answered",
+            "in_flight_at_end",
+            "duration_s",
+            "rps",
+            "bytes_sent",
+            "bytes_received",
+            "latency_us",
+            "tls",
+            "client_cpu",
+            "status",
+            "sent",
+            "missed",
+            "timeline",
+            "histogram",
+            "histogram_uncorrected",
+        ];
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(sorted, expected);
+        assert_eq!(json["rps"], 1.0);
+        assert_eq!(json["status"]["503"], 1);
+        assert_eq!(json["errors_by_kind"]["reset"], 1);
+        assert_eq!(json["errors_by_kind"]["connect_refused"], 0);
+        assert_eq!(json["error_messages"]["reset"], "reset by peer");
+        assert_eq!(json["tls"]["server_name"], "h");
+        assert_eq!(json["tls"]["handshakes"], 3);
+        assert_eq!(json["timeline"][1]["t"], 1);
+        assert_eq!(json["timeline"][1]["errors_by_kind"]["reset"], 1);
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.run, report.run, "http and tls come back from status and tls");
+        assert_eq!(back.to_text(), report.to_text());
+        assert_eq!(back.to_json(), report.to_json());
+    }
+
+    #[test]
+    fn an_older_report_without_the_newer_fields_still_loads() {
+        let mut json: serde_json::Value = serde_json::from_str(&full_report().to_json()).unwrap();
+        let top = json.as_object_mut().unwrap();
+        for newer in ["command", "machine", "connections_answered", "in_flight_age_us", "connect_us", "warmup_s"] {
+            top.remove(newer);
+        }
+        top.remove("tls");
+        top.remove("status");
+        for entry in top["timeline"].as_array_mut().unwrap() {
+            let entry = entry.as_object_mut().unwrap();
+            entry.remove("span_s");
+            entry.remove("errors_by_kind");
+        }
+        let old: Report = serde_json::from_value(json).unwrap();
+        assert_eq!((old.run.command.as_str(), old.run.http, old.run.tls.is_none()), ("", false, true));
+        assert_eq!((old.connections_answered, old.timeline[1].span_s), (None, 1));
+        assert_eq!(old.error_count(ErrorKind::Reset), 1);
+        assert!(old.to_text().contains("Requests     2 in 2.00 s"), "{}", old.to_text());
     }
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use hdrhistogram::Histogram;
 
+use crate::error::ErrorKind;
 use crate::report::{decode_histogram, Report, Second};
 use crate::units::{group, utc};
 use plot::{look, Series, Unit};
@@ -83,7 +84,7 @@ fn plotted_entries(report: &Report) -> impl Iterator<Item = (usize, f64, f64)> +
         .iter()
         .enumerate()
         .map(move |(i, s)| {
-            let (t, span) = (s.t as f64, s.span_s as f64);
+            let (t, span) = (s.t_s as f64, s.span_s as f64);
             let len = if i + 1 == n { (report.duration_s - t).clamp(0.0, span) } else { span };
             (i, t, if report.duration_s == 0.0 { span } else { len })
         })
@@ -93,10 +94,10 @@ fn plotted_entries(report: &Report) -> impl Iterator<Item = (usize, f64, f64)> +
 /// The error layers of one run: each kind that occurred, with its errors per second in each
 /// timeline entry (at the entry's middle).
 fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut kinds: Vec<&String> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys()).collect();
+    let mut kinds: Vec<ErrorKind> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys().copied()).collect();
     kinds.sort();
     kinds.dedup();
-    let at = |s: &Second| s.t as f64 + s.span_s as f64 / 2.0;
+    let at = |s: &Second| s.t_s as f64 + s.span_s as f64 / 2.0;
     let per_s = |s: &Second, n: u64| n as f64 / s.span_s as f64;
     if kinds.is_empty() {
         // A report from before errors were split by kind per second: one layer.
@@ -108,9 +109,9 @@ fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
             let points = report
                 .timeline
                 .iter()
-                .map(|s| (at(s), per_s(s, s.errors_by_kind.get(k).copied().unwrap_or(0))))
+                .map(|s| (at(s), per_s(s, s.errors_by_kind.get(&k).copied().unwrap_or(0))))
                 .collect();
-            (k.clone(), points)
+            (k.name().to_string(), points)
         })
         .collect()
 }
@@ -137,8 +138,13 @@ fn time_span(runs: &[PageRun]) -> f64 {
     runs.iter()
         .map(|r| {
             let whole = (r.report.duration_s - 0.25).ceil();
-            let errors_end =
-                r.report.timeline.iter().filter(|s| s.errors > 0).map(|s| (s.t + s.span_s) as f64).fold(0.0, f64::max);
+            let errors_end = r
+                .report
+                .timeline
+                .iter()
+                .filter(|s| s.errors > 0)
+                .map(|s| (s.t_s + s.span_s) as f64)
+                .fold(0.0, f64::max);
             whole.max(errors_end)
         })
         .fold(1.0, f64::max)
@@ -208,7 +214,7 @@ pub fn render(runs: &[PageRun]) -> Result<String, String> {
     assert!(!runs.is_empty(), "a page shows at least one run");
     let charts = charts(runs)?;
     let title = if runs.len() == 1 {
-        format!("clobber: {}", runs[0].report.target)
+        format!("clobber: {}", runs[0].report.run.target)
     } else {
         format!("clobber: {}", runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(" vs "))
     };
@@ -281,21 +287,23 @@ enum Cell {
 
 fn run_rows() -> Vec<Row> {
     vec![
-        ("Command", |r| Cell::Code(if r.command.is_empty() { "(not recorded)".into() } else { r.command.clone() })),
-        ("Target", |r| Cell::Text(format!("{} ({})", r.target, r.address))),
-        ("Started", |r| Cell::Text(utc(r.start_unix_s))),
+        ("Command", |r| {
+            Cell::Code(if r.run.command.is_empty() { "(not recorded)".into() } else { r.run.command.clone() })
+        }),
+        ("Target", |r| Cell::Text(format!("{} ({})", r.run.target, r.run.address))),
+        ("Started", |r| Cell::Text(utc(r.run.start_unix_s))),
         ("Load", |r| {
-            let mode = if r.reconnect { "a connection per request" } else { "keep-alive" };
+            let mode = if r.run.reconnect { "a connection per request" } else { "keep-alive" };
             Cell::Text(format!(
                 "{} thread{}, {} connections, {mode}, pipeline {}{}",
-                r.threads,
-                if r.threads == 1 { "" } else { "s" },
-                r.connections,
-                r.pipeline,
-                r.rate_asked.map(|x| format!(", -R {}", plot::number(x))).unwrap_or_default()
+                r.run.threads,
+                if r.run.threads == 1 { "" } else { "s" },
+                r.run.connections,
+                r.run.pipeline,
+                r.run.rate_asked_per_s.map(|x| format!(", -R {}", plot::number(x))).unwrap_or_default()
             ))
         }),
-        ("Framing", |r| Cell::Text(r.framing.clone())),
+        ("Framing", |r| Cell::Text(r.run.framing.clone())),
         ("TLS", |r| {
             Cell::Text(match &r.tls {
                 None => "no".into(),
@@ -311,7 +319,7 @@ fn run_rows() -> Vec<Row> {
             })
         }),
         ("Machine", |r| {
-            Cell::Text(match &r.machine {
+            Cell::Text(match &r.run.machine {
                 Some(m) => format!("{}, {} cores, Linux {}", m.cpu_model, m.cores, m.kernel),
                 None => "(not recorded, or several)".into(),
             })
@@ -324,7 +332,7 @@ fn result_rows() -> Vec<Row> {
     vec![
         ("Requests", |r| Cell::Num(group(r.requests))),
         ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
-        ("Requests/s", |r| Cell::Num(group(r.rps.round() as u64))),
+        ("Requests/s", |r| Cell::Num(group(r.requests_per_s.round() as u64))),
         ("Latency p50", |r| latency_cell(r, |l| l.p50)),
         ("Latency p90", |r| latency_cell(r, |l| l.p90)),
         ("Latency p99", |r| latency_cell(r, |l| l.p99)),
@@ -334,15 +342,21 @@ fn result_rows() -> Vec<Row> {
             if r.errors == 0 {
                 return Cell::Num("0".into());
             }
-            let kinds: Vec<String> =
-                r.errors_by_kind.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {}", group(*n))).collect();
+            let kinds: Vec<String> = r
+                .errors_by_kind
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(k, n)| format!("{} {}", k.name(), group(*n)))
+                .collect();
             Cell::Text(format!("{} ({})", group(r.errors), kinds.join(", ")))
         }),
         ("First errors", |r| {
             if r.error_messages.is_empty() {
                 return Cell::Text("-".into());
             }
-            Cell::Text(r.error_messages.iter().map(|(k, m)| format!("{k}: {m}")).collect::<Vec<_>>().join("; "))
+            Cell::Text(
+                r.error_messages.iter().map(|(k, m)| format!("{}: {m}", k.name())).collect::<Vec<_>>().join("; "),
+            )
         }),
         ("Statuses", |r| {
             Cell::Text(match &r.status {
@@ -422,7 +436,7 @@ mod tests {
 
     use super::*;
     use crate::report::RunInfo;
-    use crate::stats::{ErrorKind, WorkerStats};
+    use crate::stats::WorkerStats;
 
     fn info(rate: Option<f64>) -> RunInfo {
         RunInfo {
@@ -434,7 +448,7 @@ mod tests {
             reconnect: false,
             framing: "HTTP/1.1".into(),
             http: true,
-            rate_asked: rate,
+            rate_asked_per_s: rate,
             warmup_s: None,
             start_unix_s: 1_800_000_000.0,
             tls: None,
@@ -573,7 +587,7 @@ mod tests {
         let report = Report::new(&info(None), &stats);
         // 2,100 s outgrew 1,024 entries twice: entries of 4 s, the last one [2096, 2100).
         assert_eq!(report.timeline.len(), 525);
-        assert!(report.timeline.iter().enumerate().all(|(i, s)| s.span_s == 4 && s.t == 4 * i as u64));
+        assert!(report.timeline.iter().enumerate().all(|(i, s)| s.span_s == 4 && s.t_s == 4 * i as u64));
         let points = throughput_points(&report);
         assert_eq!(points.len(), 525);
         assert!(points.iter().enumerate().all(|(i, &p)| p == (4.0 * i as f64 + 2.0, 10.0)), "{:?}", &points[..3]);
@@ -604,7 +618,7 @@ mod tests {
     #[test]
     fn the_page_is_self_contained_and_escaped() {
         let mut r = run("<b>&\"x\"", 2, 10, 0, None);
-        r.report.command = "clobber 'http://x/?a=1&b=<2>'".into();
+        r.report.run.command = "clobber 'http://x/?a=1&b=<2>'".into();
         let page = render(&[r]).unwrap();
         for needle in ["<script", "<link", "<img", "@import", "url(", "src=", "href="] {
             assert!(!page.contains(needle), "the page must not contain {needle}");
