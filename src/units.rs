@@ -21,10 +21,15 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A figure rounded to a whole number and grouped: 106926.4 -> "106,926" (negatives: "0").
+pub fn rounded(x: f64) -> String {
+    group(x.round().max(0.0) as u64)
+}
+
 /// A rate: whole numbers grouped, small ones with decimals.
 pub fn rate(r: f64) -> String {
     if r >= 100.0 {
-        group(r.round() as u64)
+        rounded(r)
     } else {
         format!("{r:.2}")
     }
@@ -112,6 +117,7 @@ mod tests {
         assert_eq!(group(999), "999");
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(1234567), "1,234,567");
+        assert_eq!((rounded(106_926.5), rounded(-3.0)), ("106,927".to_string(), "0".to_string()));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::stats::{ErrorKind, Machine, WorkerStats};
-use crate::units::{bytes, group, micros, plural, rate};
+use crate::units::{bytes, group, micros, per_s, plural, rate, rounded};
 
 /// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
 /// has these fields at its top level (flattened), under the names they always had.
@@ -316,7 +316,7 @@ impl Report {
         let cpu_s = stats.cpu.total().as_secs_f64();
         let latency = Latency::of(&stats.latency_us);
         let paced = info.rate_asked_per_s.is_some();
-        let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
+        let per_s = |n: u64| per_s(n as f64, duration_s);
         Report {
             clobber_version: crate::VERSION.to_string(),
             run: info.clone(),
@@ -384,278 +384,332 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
 
+    /// The text report: a header, then `TEXT_ROWS` (or, when the run stopped during its
+    /// warm-up, what it can say).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mode = if self.run.reconnect { "a new connection per request" } else { "keep-alive" };
         let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.run.target, self.run.address);
-        // What was asked, and what opened when it was fewer (a `-n` that needed fewer, a
-        // target that refused).
-        let connections = if self.connections_opened < self.run.connections as u64 {
-            format!(
-                "{} connections asked, {} opened",
-                group(self.run.connections as u64),
-                group(self.connections_opened)
-            )
-        } else {
-            plural(self.run.connections as u64, "connection")
-        };
-        let _ = writeln!(
-            out,
-            "  {}, {connections}, {mode}, pipeline {}, framing: {}",
-            plural(self.run.threads as u64, "thread"),
-            self.run.pipeline,
-            self.run.framing
-        );
+        let _ = writeln!(out, "  {}", load_sentence(&self.run, self.connections_opened));
         if let Some(tls) = &self.tls {
-            // An IP address is verified against the certificate's IP addresses, and rustls
-            // sends no SNI for it.
-            let ip = tls.setup.server_name.parse::<std::net::IpAddr>().is_ok();
-            let verified = if tls.handshakes > 0 { "verified" } else { "to be verified (no handshake completed)" };
-            let check = match (tls.setup.verified, ip) {
-                (true, false) => format!("certificate {verified} for {}", tls.setup.server_name),
-                (true, true) => {
-                    format!("certificate {verified} for {} (an IP address: no SNI)", tls.setup.server_name)
-                }
-                (false, false) => format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name),
-                (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
-            };
-            let resume = if tls.setup.resumption { "session resumption on" } else { "no resumption (--no-resume)" };
-            let _ = writeln!(out, "  TLS: {check}; {resume}");
+            let _ = writeln!(out, "  TLS: {}", tls_sentence(tls));
         }
         if let Some(w) = self.run.warmup_s {
             let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
         }
         let _ = writeln!(out);
-        if self.stopped_during_warmup {
+        let rows = if self.stopped_during_warmup {
             let _ = writeln!(out, "  stopped during warm-up: nothing measured");
-            self.write_gave_up(&mut out);
-            self.write_errors(&mut out);
-            return out;
+            STOPPED_DURING_WARMUP_ROWS
+        } else {
+            TEXT_ROWS
+        };
+        for row in rows {
+            row.write(self, &mut out);
         }
-        let _ = writeln!(
-            out,
-            "  Requests     {} in {:.2} s = {} req/s",
-            group(self.requests),
-            self.duration_s,
-            group(self.requests_per_s.round() as u64)
-        );
-        if self.in_flight_at_end > 0 {
-            let _ = write!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
-            // Older than the slowest answered request, not merely than the p99: a request written
-            // just before the end of a healthy run can be older than the p99 of its peers.
-            if let Some(a) = &self.in_flight_age_us {
-                let _ = write!(
-                    out,
-                    "; waiting {} to {} (p50 {})",
-                    micros(a.min as f64),
-                    micros(a.max as f64),
-                    micros(a.p50 as f64)
-                );
-            }
-            let _ = writeln!(out);
+        out
+    }
+
+    fn in_flight(&self) -> Option<String> {
+        if self.in_flight_at_end == 0 {
+            return None;
         }
-        self.write_gave_up(&mut out);
-        if let (Some(asked), Some(sent), Some(missed)) = (self.run.rate_asked_per_s, self.sent, self.missed) {
-            let sent_rate = if self.duration_s > 0.0 { sent as f64 / self.duration_s } else { 0.0 };
-            let _ = writeln!(
-                out,
-                "  Rate         asked {} req/s, sent {} req/s; {} due but never sent",
-                rate(asked),
-                rate(sent_rate),
-                group(missed)
-            );
-            // The request due at the very end is missed by every run; more than that, or a
-            // rate short of the one asked, means the connections were all busy.
-            if missed > 1 + sent / 1000 || sent_rate < 0.97 * asked {
-                let _ = writeln!(
-                    out,
-                    "               clobber could not keep up: every connection was busy when requests were due; \
-                     raise -c or lower -R"
-                );
-            }
+        let mut line = format!("{} in flight at the end, not counted", group(self.in_flight_at_end));
+        if let Some(a) = &self.in_flight_age_us {
+            let (min, max, p50) = (micros(a.min as f64), micros(a.max as f64), micros(a.p50 as f64));
+            let _ = write!(line, "; waiting {min} to {max} (p50 {p50})");
         }
-        if let Some(status) = &self.status {
-            self.write_status(&mut out, status);
+        Some(line)
+    }
+
+    fn gave_up(&self) -> Option<String> {
+        self.gave_up_after_s.map(|after| {
+            format!(
+                "no response for {after:.1} s while requests kept failing (--give-up); the run ended before -n \
+                 was reached"
+            )
+        })
+    }
+
+    /// Under `--rate`: (asked, sent, missed, the rate sent).
+    fn pacing(&self) -> Option<(f64, u64, u64, f64)> {
+        let (Some(asked), Some(sent), Some(missed)) = (self.run.rate_asked_per_s, self.sent, self.missed) else {
+            return None;
+        };
+        Some((asked, sent, missed, per_s(sent as f64, self.duration_s)))
+    }
+
+    fn rate(&self) -> Option<String> {
+        let (asked, _, missed, sent_per_s) = self.pacing()?;
+        Some(format!(
+            "asked {} req/s, sent {} req/s; {} due but never sent",
+            rate(asked),
+            rate(sent_per_s),
+            group(missed)
+        ))
+    }
+
+    /// The request due at the very end is missed by every run; more than that, or a rate
+    /// short of the one asked, means the connections were all busy.
+    fn rate_shortfall(&self) -> Option<String> {
+        let (asked, sent, missed, sent_per_s) = self.pacing()?;
+        (missed > 1 + sent / 1000 || sent_per_s < 0.97 * asked).then(|| {
+            "clobber could not keep up: every connection was busy when requests were due; raise -c or lower -R"
+                .to_string()
+        })
+    }
+
+    /// Responses by status class: "2xx 534,649   3xx 0   4xx 0   5xx 0  " (1xx only when
+    /// some came).
+    fn status_classes(&self) -> Option<String> {
+        let status = self.status.as_ref()?;
+        let mut classes = [0u64; 6];
+        for (&code, &n) in status {
+            classes[usize::from(code / 100).min(5)] += n;
         }
+        let shown = classes.iter().enumerate().skip(1).filter(|&(class, &n)| class != 1 || n > 0);
+        Some(shown.map(|(class, &n)| format!("{class}xx {}  ", group(n))).collect::<Vec<_>>().join(" "))
+    }
+
+    fn status_unexpected(&self) -> Option<String> {
+        let status = self.status.as_ref()?;
+        let unexpected = self.error_count(ErrorKind::Status);
+        let non_2xx: u64 = status.iter().filter(|(&code, _)| code / 100 != 2).map(|(_, &n)| n).sum();
+        if unexpected > 0 {
+            Some(format!("{} responses outside --expect-status, counted as errors", group(unexpected)))
+        } else if non_2xx > 0 {
+            Some(format!(
+                "{} responses were not 2xx (counted above; --expect-status makes them errors)",
+                group(non_2xx)
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn write_latency(&self, out: &mut String) {
         match self.latency_us.map(|l| (l.corrected, l.uncorrected, l.summary)) {
             None => {
                 let _ = writeln!(out, "  Latency      no responses");
             }
             Some((Some(corrected), Some(uncorrected), _)) => {
-                write_latency(&mut out, "Latency      (corrected: from when each request was due)", &corrected);
-                write_latency(&mut out, "Service time (uncorrected: from when it was written)", &uncorrected);
+                write_latency(out, "Latency      (corrected: from when each request was due)", &corrected);
+                write_latency(out, "Service time (uncorrected: from when it was written)", &uncorrected);
             }
-            Some((_, _, summary)) => write_latency(&mut out, "Latency", &summary),
+            Some((_, _, summary)) => write_latency(out, "Latency", &summary),
         }
+    }
+
+    fn write_bars(&self, out: &mut String) {
         if let Ok(h) = decode_histogram::<u64>(&self.histogram) {
-            write_bars(&mut out, &h);
-        }
-        self.write_unanswered(&mut out);
-        let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
-        let _ = writeln!(
-            out,
-            "  Transfer     sent {} ({}/s), received {} ({}/s)",
-            bytes(self.bytes_sent as f64),
-            bytes(per_s(self.bytes_sent)),
-            bytes(self.bytes_received as f64),
-            bytes(per_s(self.bytes_received))
-        );
-        let _ = write!(out, "  Connections  {} opened", group(self.connections_opened));
-        if let Some(c) = &self.connect_us {
-            let _ = write!(
-                out,
-                "; connect time p50 {}, p99 {}, max {}",
-                micros(c.p50 as f64),
-                micros(c.p99 as f64),
-                micros(c.max as f64)
-            );
-        }
-        let _ = writeln!(out);
-        // Under --rate a connection waits for the pacer and may never be needed; in a closed
-        // loop every connection has a request out from the start.
-        let closed_loop = self.run.rate_asked_per_s.is_none();
-        if let Some(answered) = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened) {
-            let _ = writeln!(
-                out,
-                "               {} of {} connections never got a response",
-                group(self.connections_opened - answered),
-                group(self.connections_opened)
-            );
-        }
-        if let Some(tls) = &self.tls {
-            let per_s = tls.handshakes_per_s.map(|r| format!(" ({}/s)", rate(r))).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  TLS          {} handshakes{per_s}, {} resumed",
-                group(tls.handshakes),
-                group(tls.resumed)
-            );
-        }
-        self.write_errors(&mut out);
-        let c = &self.client_cpu;
-        match c.us_per_request {
-            Some(us) => {
-                let _ = writeln!(
-                    out,
-                    "  Client CPU   {:.2} s user + {:.2} s sys = {us:.2} us per request",
-                    c.user_s, c.sys_s
-                );
-            }
-            None => {
-                let _ = writeln!(out, "  Client CPU   {:.2} s user + {:.2} s sys (no responses)", c.user_s, c.sys_s);
-            }
-        }
-        out
-    }
-
-    fn write_gave_up(&self, out: &mut String) {
-        if let Some(after) = self.gave_up_after_s {
-            let _ = writeln!(
-                out,
-                "  Gave up      no response for {after:.1} s while requests kept failing (--give-up); \
-                 the run ended before -n was reached"
-            );
+            write_bars(out, &h);
         }
     }
 
-    /// Requests that never got an answer, and Little's law: what the report's percentiles
-    /// cannot show, because they count only answered requests.
-    fn write_unanswered(&self, out: &mut String) {
-        let mean_us = self.latency_us.map(|l| l.summary.mean);
+    /// Requests that never got an answer: what the report's percentiles cannot show, because
+    /// they count only answered requests.
+    fn unanswered(&self) -> Option<String> {
         // Twice as old as the slowest answered request and a millisecond older, not merely
         // older than the p99: a request written just before the end of a healthy run can be
         // older than its peers' p99, or even their max when the loop woke late for the end.
-        if let Some(a) = &self.in_flight_age_us {
-            if self.latency_us.map_or(true, |l| a.max > 2 * l.summary.max && a.max > l.summary.max + 1000) {
-                let _ = writeln!(
-                    out,
-                    "  Warning      {} requests got no answer, the oldest waited {}; the percentiles above \
-                     count only answered requests",
-                    group(self.in_flight_at_end),
-                    micros(a.max as f64)
-                );
-            }
-        }
-        // Closed loop with keep-alive: every connection always has `pipeline` requests
-        // outstanding, so the mean latency is (connections × pipeline) / throughput. A mean
-        // far below it means some connections were not being served. The millisecond keeps
-        // the client's own time between a response and the next write (not in the latency,
-        // and long on a busy machine) from raising it.
-        let (Some(mean_us), None, false) = (mean_us, self.run.rate_asked_per_s, self.run.reconnect) else { return };
+        let a = self.in_flight_age_us.as_ref()?;
+        let slowest_us = self.latency_us.map(|l| l.summary.max);
+        slowest_us.map_or(true, |max| a.max > 2 * max && a.max > max + 1000).then(|| {
+            format!(
+                "{} requests got no answer, the oldest waited {}; the percentiles above count only answered \
+                 requests",
+                group(self.in_flight_at_end),
+                micros(a.max as f64)
+            )
+        })
+    }
+
+    /// Little's law. Closed loop with keep-alive: every connection always has `pipeline`
+    /// requests outstanding, so the mean latency is (connections × pipeline) / throughput. A
+    /// mean far below it means some connections were not being served. The millisecond keeps
+    /// the client's own time between a response and the next write (not in the latency, and
+    /// long on a busy machine) from raising it.
+    fn littles_law(&self) -> Option<String> {
+        let mean_us = self.latency_us.map(|l| l.summary.mean);
+        let (Some(mean_us), None, false) = (mean_us, self.run.rate_asked_per_s, self.run.reconnect) else {
+            return None;
+        };
         if self.requests < 100 || self.requests_per_s <= 0.0 {
-            return;
+            return None;
         }
         let connections = (self.run.connections as u64).min(self.connections_opened);
         let implied_us = (connections * self.run.pipeline as u64) as f64 / self.requests_per_s * 1e6;
-        if mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0 {
-            let _ = writeln!(
-                out,
-                "  Warning      {} at {} req/s imply a mean of {} (Little's law); answered requests \
-                 averaged {}: some connections were not being served",
+        (mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0).then(|| {
+            format!(
+                "{} at {} req/s imply a mean of {} (Little's law); answered requests averaged {}: some \
+                 connections were not being served",
                 plural(connections, "connection"),
-                group(self.requests_per_s.round() as u64),
+                rounded(self.requests_per_s),
                 micros(implied_us),
                 micros(mean_us)
-            );
-        }
+            )
+        })
     }
 
-    fn write_errors(&self, out: &mut String) {
-        if self.errors == 0 {
-            let _ = writeln!(out, "  Errors       none");
-        } else {
-            let _ = writeln!(out, "  Errors       {}", group(self.errors));
-            for kind in ErrorKind::ALL {
-                let n = self.error_count(kind);
-                if n == 0 {
-                    continue;
-                }
-                let _ = write!(out, "    {:>10}  {}", group(n), kind.describe());
-                if let Some(m) = self.error_messages.get(&kind) {
-                    let _ = write!(out, "; first: {m}");
-                }
-                let _ = writeln!(out);
-            }
-        }
+    fn transfer(&self) -> Option<String> {
+        let (sent, received) = (self.bytes_sent as f64, self.bytes_received as f64);
+        Some(format!(
+            "sent {} ({}/s), received {} ({}/s)",
+            bytes(sent),
+            bytes(per_s(sent, self.duration_s)),
+            bytes(received),
+            bytes(per_s(received, self.duration_s))
+        ))
     }
 
-    fn write_status(&self, out: &mut String, status: &BTreeMap<u16, u64>) {
-        let mut classes = [0u64; 6];
-        let mut non_2xx = 0;
-        for (&code, &n) in status {
-            let class = usize::from(code / 100).min(5);
-            classes[class] += n;
-            if class != 2 {
-                non_2xx += n;
-            }
+    fn connections(&self) -> Option<String> {
+        let mut line = format!("{} opened", group(self.connections_opened));
+        if let Some(c) = &self.connect_us {
+            let (p50, p99, max) = (micros(c.p50 as f64), micros(c.p99 as f64), micros(c.max as f64));
+            let _ = write!(line, "; connect time p50 {p50}, p99 {p99}, max {max}");
         }
-        let _ = write!(out, "  Status      ");
-        for (class, &n) in classes.iter().enumerate().skip(1) {
-            if class == 1 && n == 0 {
+        Some(line)
+    }
+
+    /// Under --rate a connection waits for the pacer and may never be needed; in a closed
+    /// loop every connection has a request out from the start.
+    fn never_answered(&self) -> Option<String> {
+        let closed_loop = self.run.rate_asked_per_s.is_none();
+        let answered = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened)?;
+        Some(format!(
+            "{} of {} connections never got a response",
+            group(self.connections_opened - answered),
+            group(self.connections_opened)
+        ))
+    }
+
+    fn errors(&self) -> Option<String> {
+        Some(if self.errors == 0 { "none".to_string() } else { group(self.errors) })
+    }
+
+    fn write_error_kinds(&self, out: &mut String) {
+        for kind in ErrorKind::ALL {
+            let n = self.error_count(kind);
+            if n == 0 {
                 continue;
             }
-            let _ = write!(out, " {class}xx {}  ", group(n));
-        }
-        let _ = writeln!(out);
-        let codes: Vec<String> = status.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect();
-        if !codes.is_empty() {
-            let _ = writeln!(out, "               {}", codes.join(", "));
-        }
-        let unexpected = self.error_count(ErrorKind::Status);
-        if unexpected > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses outside --expect-status, counted as errors",
-                group(unexpected)
-            );
-        } else if non_2xx > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses were not 2xx (counted above; --expect-status makes them errors)",
-                group(non_2xx)
-            );
+            let _ = write!(out, "    {:>10}  {}", group(n), kind.describe());
+            if let Some(m) = self.error_messages.get(&kind) {
+                let _ = write!(out, "; first: {m}");
+            }
+            let _ = writeln!(out);
         }
     }
+
+    fn client_cpu(&self) -> Option<String> {
+        let c = &self.client_cpu;
+        Some(match c.us_per_request {
+            Some(us) => format!("{:.2} s user + {:.2} s sys = {us:.2} us per request", c.user_s, c.sys_s),
+            None => format!("{:.2} s user + {:.2} s sys (no responses)", c.user_s, c.sys_s),
+        })
+    }
+}
+
+/// A row of the text report, as html's tables have rows: a line with its label in the left
+/// column (an empty label continues the row above), left out when its function says `None`;
+/// or a block that lays out lines of its own (the latency table, the bars, the error kinds).
+enum TextRow {
+    Line(&'static str, fn(&Report) -> Option<String>),
+    Block(fn(&Report, &mut String)),
+}
+
+impl TextRow {
+    fn write(&self, report: &Report, out: &mut String) {
+        match self {
+            TextRow::Line(label, line) => {
+                if let Some(line) = line(report) {
+                    let _ = writeln!(out, "  {label:<13}{line}");
+                }
+            }
+            TextRow::Block(write) => write(report, out),
+        }
+    }
+}
+
+/// The text report's rows, in order (README's "Reading the report" shows them).
+const TEXT_ROWS: &[TextRow] = &[
+    TextRow::Line("Requests", |r| {
+        Some(format!("{} in {:.2} s = {} req/s", group(r.requests), r.duration_s, rounded(r.requests_per_s)))
+    }),
+    TextRow::Line("", Report::in_flight),
+    TextRow::Line("Gave up", Report::gave_up),
+    TextRow::Line("Rate", Report::rate),
+    TextRow::Line("", Report::rate_shortfall),
+    TextRow::Line("Status", Report::status_classes),
+    TextRow::Line("", |r| r.status.as_ref().filter(|s| !s.is_empty()).map(status_codes)),
+    TextRow::Line("", Report::status_unexpected),
+    TextRow::Block(Report::write_latency),
+    TextRow::Block(Report::write_bars),
+    TextRow::Line("Warning", Report::unanswered),
+    TextRow::Line("Warning", Report::littles_law),
+    TextRow::Line("Transfer", Report::transfer),
+    TextRow::Line("Connections", Report::connections),
+    TextRow::Line("", Report::never_answered),
+    TextRow::Line("TLS", |r| r.tls.as_ref().map(handshakes_sentence)),
+    TextRow::Line("Errors", Report::errors),
+    TextRow::Block(Report::write_error_kinds),
+    TextRow::Line("Client CPU", Report::client_cpu),
+];
+
+/// What a run stopped during its warm-up can say.
+const STOPPED_DURING_WARMUP_ROWS: &[TextRow] = &[
+    TextRow::Line("Gave up", Report::gave_up),
+    TextRow::Line("Errors", Report::errors),
+    TextRow::Block(Report::write_error_kinds),
+];
+
+// Sentences that the text report and the page both write: one spelling each.
+
+/// What load was run: "2 threads, 50 connections, keep-alive, pipeline 1, framing: HTTP/1.1".
+/// With fewer connections opened than asked (a `-n` that needed fewer, a target that
+/// refused), "50 connections asked, 1 opened".
+pub fn load_sentence(run: &RunInfo, connections_opened: u64) -> String {
+    let asked = run.connections as u64;
+    let connections = if connections_opened < asked {
+        format!("{} connections asked, {} opened", group(asked), group(connections_opened))
+    } else {
+        plural(asked, "connection")
+    };
+    let mode = if run.reconnect { "a new connection per request" } else { "keep-alive" };
+    format!(
+        "{}, {connections}, {mode}, pipeline {}, framing: {}",
+        plural(run.threads as u64, "thread"),
+        run.pipeline,
+        run.framing
+    )
+}
+
+/// How TLS was set up: "certificate verified for example.com; session resumption on". It says
+/// "verified" only when a handshake completed.
+pub fn tls_sentence(tls: &TlsReport) -> String {
+    let TlsSetup { verified, server_name, resumption } = &tls.setup;
+    // An IP address is verified against the certificate's IP addresses, and rustls sends no
+    // SNI for it.
+    let ip = server_name.parse::<std::net::IpAddr>().is_ok();
+    let done = if tls.handshakes > 0 { "verified" } else { "to be verified (no handshake completed)" };
+    let check = match (verified, ip) {
+        (true, false) => format!("certificate {done} for {server_name}"),
+        (true, true) => format!("certificate {done} for {server_name} (an IP address: no SNI)"),
+        (false, false) => format!("certificate NOT verified (--insecure), SNI {server_name}"),
+        (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
+    };
+    let resume = if *resumption { "session resumption on" } else { "no resumption (--no-resume)" };
+    format!("{check}; {resume}")
+}
+
+/// "4 handshakes, 3 resumed"; under `--reconnect`, "4 handshakes (2.00/s), 3 resumed".
+pub fn handshakes_sentence(tls: &TlsReport) -> String {
+    let per_s = tls.handshakes_per_s.map(|r| format!(" ({}/s)", rate(r))).unwrap_or_default();
+    format!("{} handshakes{per_s}, {} resumed", group(tls.handshakes), group(tls.resumed))
+}
+
+/// Responses by status code: "200: 534,649, 404: 3".
+pub fn status_codes(status: &BTreeMap<u16, u64>) -> String {
+    status.iter().map(|(code, &n)| format!("{code}: {}", group(n))).collect::<Vec<_>>().join(", ")
 }
 
 fn write_latency(out: &mut String, title: &str, l: &Latency) {

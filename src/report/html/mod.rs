@@ -14,8 +14,10 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
-use crate::report::{decode_histogram, Report, Second};
-use crate::units::{group, utc};
+use crate::report::{
+    decode_histogram, handshakes_sentence, load_sentence, status_codes, tls_sentence, Latency, Report, Second,
+};
+use crate::units::{group, micros, per_s, rate, rounded, utc};
 use plot::{look, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
@@ -54,7 +56,7 @@ pub fn labels(files: &[&Path], given: &[String]) -> Vec<String> {
 /// by the end of the run; it is scaled to its length, or left out when shorter than a quarter
 /// second (a rate over a sliver of time says nothing).
 pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
-    plotted_entries(report).map(|(i, t, len)| (t + len / 2.0, report.timeline[i].requests as f64 / len)).collect()
+    plotted_entries(report).map(|(i, t, len)| (t + len / 2.0, per_s(report.timeline[i].requests as f64, len))).collect()
 }
 
 /// Points of the p50 and p99 chart (in `unit`): the entries that completed responses (the
@@ -98,10 +100,10 @@ fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
     kinds.sort();
     kinds.dedup();
     let at = |s: &Second| s.t_s as f64 + s.span_s as f64 / 2.0;
-    let per_s = |s: &Second, n: u64| n as f64 / s.span_s as f64;
+    let per_s_of = |s: &Second, n: u64| per_s(n as f64, s.span_s as f64);
     if kinds.is_empty() {
         // A report from before errors were split by kind per second: one layer.
-        return vec![("errors".to_string(), report.timeline.iter().map(|s| (at(s), per_s(s, s.errors))).collect())];
+        return vec![("errors".to_string(), report.timeline.iter().map(|s| (at(s), per_s_of(s, s.errors))).collect())];
     }
     kinds
         .into_iter()
@@ -109,7 +111,7 @@ fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
             let points = report
                 .timeline
                 .iter()
-                .map(|s| (at(s), per_s(s, s.errors_by_kind.get(&k).copied().unwrap_or(0))))
+                .map(|s| (at(s), per_s_of(s, s.errors_by_kind.get(&k).copied().unwrap_or(0))))
                 .collect();
             (k.name().to_string(), points)
         })
@@ -292,32 +294,11 @@ fn run_rows() -> Vec<Row> {
         }),
         ("Target", |r| Cell::Text(format!("{} ({})", r.run.target, r.run.address))),
         ("Started", |r| Cell::Text(utc(r.run.start_unix_s))),
-        ("Load", |r| {
-            let mode = if r.run.reconnect { "a connection per request" } else { "keep-alive" };
-            Cell::Text(format!(
-                "{} thread{}, {} connections, {mode}, pipeline {}{}",
-                r.run.threads,
-                if r.run.threads == 1 { "" } else { "s" },
-                r.run.connections,
-                r.run.pipeline,
-                r.run.rate_asked_per_s.map(|x| format!(", -R {}", plot::number(x))).unwrap_or_default()
-            ))
+        ("Load", |r| Cell::Text(load_sentence(&r.run, r.connections_opened))),
+        ("Rate asked", |r| {
+            Cell::Text(r.run.rate_asked_per_s.map_or("closed loop (no -R)".into(), |x| format!("{} req/s", rate(x))))
         }),
-        ("Framing", |r| Cell::Text(r.run.framing.clone())),
-        ("TLS", |r| {
-            Cell::Text(match &r.tls {
-                None => "no".into(),
-                Some(t) => format!(
-                    "{}, {}",
-                    if t.setup.verified {
-                        format!("verified for {}", t.setup.server_name)
-                    } else {
-                        "NOT verified (--insecure)".into()
-                    },
-                    if t.setup.resumption { "resumption on" } else { "no resumption" }
-                ),
-            })
-        }),
+        ("TLS", |r| Cell::Text(r.tls.as_ref().map_or("no".into(), tls_sentence))),
         ("Machine", |r| {
             Cell::Text(match &r.run.machine {
                 Some(m) => format!("{}, {} cores, Linux {}", m.cpu_model, m.cores, m.kernel),
@@ -332,7 +313,7 @@ fn result_rows() -> Vec<Row> {
     vec![
         ("Requests", |r| Cell::Num(group(r.requests))),
         ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
-        ("Requests/s", |r| Cell::Num(group(r.requests_per_s.round() as u64))),
+        ("Requests/s", |r| Cell::Num(rounded(r.requests_per_s))),
         ("Latency p50", |r| latency_cell(r, |l| l.p50)),
         ("Latency p90", |r| latency_cell(r, |l| l.p90)),
         ("Latency p99", |r| latency_cell(r, |l| l.p99)),
@@ -362,17 +343,11 @@ fn result_rows() -> Vec<Row> {
             Cell::Text(match &r.status {
                 None => "(raw TCP)".into(),
                 Some(s) if s.is_empty() => "none".into(),
-                Some(s) => s.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect::<Vec<_>>().join(", "),
+                Some(s) => status_codes(s),
             })
         }),
         ("Connections opened", |r| Cell::Num(group(r.connections_opened))),
-        ("TLS handshakes", |r| {
-            Cell::Num(
-                r.tls
-                    .as_ref()
-                    .map_or("-".into(), |t| format!("{} ({} resumed)", group(t.handshakes), group(t.resumed))),
-            )
-        }),
+        ("TLS handshakes", |r| Cell::Num(r.tls.as_ref().map_or("-".into(), handshakes_sentence))),
         ("Client CPU per request", |r| {
             Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} µs")))
         }),
@@ -380,8 +355,8 @@ fn result_rows() -> Vec<Row> {
 }
 
 /// A latency figure of the run, or "-" for a run without responses.
-fn latency_cell(r: &Report, figure: fn(&crate::report::Latency) -> u64) -> Cell {
-    Cell::Num(r.latency_us.map_or("-".into(), |l| crate::units::micros(figure(&l.summary) as f64)))
+fn latency_cell(r: &Report, figure: fn(&Latency) -> u64) -> Cell {
+    Cell::Num(r.latency_us.map_or("-".into(), |l| micros(figure(&l.summary) as f64)))
 }
 
 fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {

@@ -128,7 +128,7 @@ fn percentile_label(x: f64) -> String {
 /// 1234567.0 -> "1,234,567"; small values keep up to 2 decimals.
 pub fn number(v: f64) -> String {
     if v.abs() >= 100.0 || v == v.trunc() {
-        crate::report::group(v.round().max(0.0) as u64)
+        crate::units::rounded(v)
     } else {
         format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string()
     }
