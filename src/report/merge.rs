@@ -15,14 +15,49 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::report::{decode_histogram, ClientCpu, Report, RunInfo, Second, TlsReport};
+use crate::report::{decode_histogram, ClientCpu, HistogramError, Report, RunInfo, Second, TlsReport};
 use crate::stats::{CpuTime, Slot, WorkerStats, STATUS_CODES};
 
 /// Why a file could not be merged; its message names the file.
 #[derive(Debug)]
 pub struct MergeError {
     pub file: PathBuf,
-    pub why: String,
+    pub why: Why,
+}
+
+/// What was wrong with a file given to `clobber merge` or `clobber report`.
+#[derive(Debug)]
+pub enum Why {
+    Unreadable(std::io::Error),
+    NotAReport(serde_json::Error),
+    /// The same run as `first` (equal `start_unix_s` and `command`).
+    SameRun {
+        first: PathBuf,
+        start_unix_s: f64,
+    },
+    NotAStatus(u16),
+    /// The run's histogram (`which`: "" or "uncorrected ") could not be read.
+    Histogram {
+        which: &'static str,
+        why: HistogramError,
+    },
+    CountsDisagree {
+        values: u64,
+        requests: u64,
+    },
+    /// The timeline entry at `t_s` spans a number of seconds that is not a power of two.
+    Span {
+        t_s: u64,
+        span_s: u64,
+    },
+    EntryHistogram {
+        t_s: u64,
+        why: HistogramError,
+    },
+    EntryBounds {
+        t_s: u64,
+        why: hdrhistogram::AdditionError,
+    },
 }
 
 impl fmt::Display for MergeError {
@@ -31,15 +66,38 @@ impl fmt::Display for MergeError {
     }
 }
 
-fn bad(file: &Path, why: impl Into<String>) -> MergeError {
-    MergeError { file: file.to_path_buf(), why: why.into() }
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Unreadable(e) => write!(f, "cannot read it: {e}"),
+            Why::NotAReport(e) => write!(f, "not a clobber JSON report (from clobber ... --json): {e}"),
+            Why::SameRun { first, start_unix_s } => write!(
+                f,
+                "the same run as {} (same start_unix_s {start_unix_s} and command): give each run once",
+                first.display()
+            ),
+            Why::NotAStatus(code) => write!(f, "'{code}' is not an HTTP status"),
+            Why::Histogram { which, why } => write!(f, "its {which}histogram is corrupt: {why}"),
+            Why::CountsDisagree { values, requests } => {
+                write!(f, "its histogram holds {values} values for {requests} requests")
+            }
+            Why::Span { t_s, span_s } => write!(f, "second {t_s}: a span of {span_s} s (not 1, 2, 4...)"),
+            Why::EntryHistogram { t_s, why } => write!(f, "the histogram of second {t_s} is corrupt: {why}"),
+            Why::EntryBounds { t_s, why } => write!(f, "second {t_s}: {why:?}"),
+        }
+    }
+}
+
+impl std::error::Error for MergeError {}
+
+fn bad(file: &Path, why: Why) -> MergeError {
+    MergeError { file: file.to_path_buf(), why }
 }
 
 /// Reads one JSON report (`clobber ... --json`).
 pub fn read_report(file: &Path) -> Result<Report, MergeError> {
-    let text = std::fs::read_to_string(file).map_err(|e| bad(file, format!("cannot read it: {e}")))?;
-    serde_json::from_str(&text)
-        .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
+    let text = std::fs::read_to_string(file).map_err(|e| bad(file, Why::Unreadable(e)))?;
+    serde_json::from_str(&text).map_err(|e| bad(file, Why::NotAReport(e)))
 }
 
 /// A merged report, and what its reader must know about the runs that made it.
@@ -61,14 +119,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
         if let Some((first, _)) =
             runs.iter().find(|(_, r)| r.run.start_unix_s == run.run.start_unix_s && r.run.command == run.run.command)
         {
-            return Err(bad(
-                file,
-                format!(
-                    "the same run as {} (same start_unix_s {} and command): give each run once",
-                    first.display(),
-                    run.run.start_unix_s
-                ),
-            ));
+            return Err(bad(file, Why::SameRun { first: first.to_path_buf(), start_unix_s: run.run.start_unix_s }));
         }
         runs.push((file.as_path(), run));
     }
@@ -208,23 +259,23 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
     s.missed = missed.unwrap_or(0);
     for (&code, &n) in status.iter().flatten() {
         let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
-        let index = index.ok_or_else(|| bad(file, format!("'{code}' is not an HTTP status")))?;
+        let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;
         s.status[index] = n;
     }
-    s.latency_us = decode_histogram(histogram).map_err(|e| bad(file, format!("its histogram is corrupt: {e}")))?;
+    let corrupt = |which| move |why| bad(file, Why::Histogram { which, why });
+    s.latency_us = decode_histogram(histogram).map_err(corrupt(""))?;
     if s.latency_us.len() != *requests {
-        return Err(bad(file, format!("its histogram holds {} values for {} requests", s.latency_us.len(), requests)));
+        return Err(bad(file, Why::CountsDisagree { values: s.latency_us.len(), requests: *requests }));
     }
     if let Some(h) = histogram_uncorrected {
-        s.service_us =
-            decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
+        s.service_us = decode_histogram(h).map_err(corrupt("uncorrected "))?;
     }
     let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
     let mut slot = Slot::new();
     for entry in timeline {
         let Second { t_s, span_s, requests, errors, errors_by_kind, p50_us: _, p99_us: _, histogram } = entry;
         if !span_s.is_power_of_two() {
-            return Err(bad(file, format!("second {t_s}: a span of {span_s} s (not 1, 2, 4...)")));
+            return Err(bad(file, Why::Span { t_s: *t_s, span_s: *span_s }));
         }
         slot.reset();
         slot.requests = *requests;
@@ -232,9 +283,8 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         for (&kind, &n) in errors_by_kind {
             slot.errors_by_kind[kind as usize] += n;
         }
-        let h = decode_histogram::<u32>(histogram)
-            .map_err(|e| bad(file, format!("the histogram of second {t_s} is corrupt: {e}")))?;
-        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {t_s}: {e:?}")))?;
+        let h = decode_histogram::<u32>(histogram).map_err(|why| bad(file, Why::EntryHistogram { t_s: *t_s, why }))?;
+        slot.latency_us.add(&h).map_err(|why| bad(file, Why::EntryBounds { t_s: *t_s, why }))?;
         s.add_entry(offset_s + t_s, *span_s, &slot);
     }
     let ClientCpu { user_s, sys_s, us_per_request: _ } = client_cpu;
@@ -322,5 +372,29 @@ mod tests {
         assert_eq!(merged.requests, 18);
         assert_eq!(merged.timeline.iter().map(|s| s.requests).collect::<Vec<_>>(), [3, 6, 6, 3]);
         assert_eq!(merged.run.command, crate::report::command_line());
+    }
+
+    #[test]
+    fn what_cannot_be_merged_is_named() {
+        let anchor = Instant::now();
+        let file = Path::new("r.json");
+        let mut r = report(2, 1_800_000_000.0);
+        r.timeline[1].span_s = 3;
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::Span { t_s: 1, span_s: 3 }), "{err}");
+        assert_eq!(err.to_string(), "r.json: second 1: a span of 3 s (not 1, 2, 4...)");
+        let mut r = report(2, 1_800_000_000.0);
+        r.status = Some([(1000, 1)].into());
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::NotAStatus(1000)), "{err}");
+        assert_eq!(err.to_string(), "r.json: '1000' is not an HTTP status");
+        let mut r = report(2, 1_800_000_000.0);
+        r.requests += 1;
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert_eq!(err.to_string(), "r.json: its histogram holds 6 values for 7 requests");
+        r.histogram = "aGVsbG8=".into();
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::Histogram { which: "", why: HistogramError::NotHdrHistogram(_) }), "{err}");
+        assert!(err.to_string().starts_with("r.json: its histogram is corrupt: not an HdrHistogram"), "{err}");
     }
 }

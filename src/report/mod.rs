@@ -304,10 +304,28 @@ pub fn encode_histogram<T: Counter>(h: &Histogram<T>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Why a report's histogram could not be read.
+#[derive(Debug)]
+pub enum HistogramError {
+    NotBase64(base64::DecodeError),
+    NotHdrHistogram(hdrhistogram::serialization::DeserializeError),
+}
+
+impl std::fmt::Display for HistogramError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistogramError::NotBase64(e) => write!(f, "not base64: {e}"),
+            HistogramError::NotHdrHistogram(e) => write!(f, "not an HdrHistogram: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for HistogramError {}
+
 /// The inverse of `encode_histogram`.
-pub fn decode_histogram<T: Counter>(text: &str) -> Result<Histogram<T>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("not base64: {e}"))?;
-    Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("not an HdrHistogram: {e:?}"))
+pub fn decode_histogram<T: Counter>(text: &str) -> Result<Histogram<T>, HistogramError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(HistogramError::NotBase64)?;
+    Deserializer::new().deserialize(&mut &bytes[..]).map_err(HistogramError::NotHdrHistogram)
 }
 
 impl Report {
@@ -875,11 +893,13 @@ mod tests {
         assert_eq!(back.timeline[3].requests, 1);
         assert!(back.timeline.iter().all(|s| s.span_s == 1));
         assert!(back.latency_us.unwrap().corrected.is_none());
-        assert!(decode_histogram::<u64>("not base64!").is_err());
+        assert!(matches!(decode_histogram::<u64>("not base64!"), Err(HistogramError::NotBase64(_))));
         let old = r#"{"t": 7, "requests": 3, "errors": 0, "p50_us": 1, "p99_us": 2, "histogram": ""}"#;
         let old: Second = serde_json::from_str(old).unwrap();
         assert_eq!((old.t_s, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
-        assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
+        let hello = decode_histogram::<u64>("aGVsbG8=").unwrap_err();
+        assert!(matches!(hello, HistogramError::NotHdrHistogram(_)));
+        assert!(hello.to_string().starts_with("not an HdrHistogram: "), "{hello}");
     }
 
     /// A paced HTTPS run of 2 s with a 200, a 503 and a reset.

@@ -8,17 +8,18 @@
 
 pub mod plot;
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
 use crate::report::{
-    decode_histogram, handshakes_sentence, load_sentence, status_codes, tls_sentence, Latency, Report, Second,
+    decode_histogram, handshakes_sentence, load_sentence, status_codes, tls_sentence, HistogramError, Latency, Report,
+    Second,
 };
 use crate::units::{group, micros, per_s, rate, rounded, utc};
-use plot::{look, Series, Unit};
+use plot::{look, PlotError, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
 pub type Points = Vec<(f64, f64)>;
@@ -152,17 +153,43 @@ fn time_span(runs: &[PageRun]) -> f64 {
         .fold(1.0, f64::max)
 }
 
-pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
+/// Why a page could not be made.
+#[derive(Debug)]
+pub enum PageError {
+    /// A run's histogram (`which`: "latency" or "uncorrected") could not be read.
+    Histogram {
+        label: String,
+        which: &'static str,
+        why: HistogramError,
+    },
+    Plot(PlotError),
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::Histogram { label, which, why } => write!(f, "{label}: the {which} histogram is corrupt: {why}"),
+            PageError::Plot(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PageError {}
+
+impl From<PlotError> for PageError {
+    fn from(e: PlotError) -> PageError {
+        PageError::Plot(e)
+    }
+}
+
+pub fn charts(runs: &[PageRun]) -> Result<Charts, PageError> {
     let mut curves: Vec<Series> = Vec::new();
     let mut max_us: f64 = 1.0;
     for (i, run) in runs.iter().enumerate() {
-        let h: Histogram<u64> = decode_histogram(&run.report.histogram)
-            .map_err(|e| format!("{}: the latency histogram is corrupt: {e}", run.label))?;
+        let corrupt = |which| move |why| PageError::Histogram { label: run.label.clone(), which, why };
+        let h: Histogram<u64> = decode_histogram(&run.report.histogram).map_err(corrupt("latency"))?;
         let uncorrected: Option<Histogram<u64>> = match &run.report.histogram_uncorrected {
-            Some(text) => Some(
-                decode_histogram(text)
-                    .map_err(|e| format!("{}: the uncorrected histogram is corrupt: {e}", run.label))?,
-            ),
+            Some(text) => Some(decode_histogram(text).map_err(corrupt("uncorrected"))?),
             None => None,
         };
         max_us = max_us.max(h.max() as f64);
@@ -212,7 +239,7 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
 }
 
 /// The whole page.
-pub fn render(runs: &[PageRun]) -> Result<String, String> {
+pub fn render(runs: &[PageRun]) -> Result<String, PageError> {
     assert!(!runs.is_empty(), "a page shows at least one run");
     let charts = charts(runs)?;
     let title = if runs.len() == 1 {
@@ -609,5 +636,16 @@ mod tests {
         assert_eq!(utc(1_800_000_000.0), "2027-01-15 08:00:00 UTC");
         assert_eq!(utc(0.0), "(unknown)");
         assert_eq!(escape("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_a_page_error_naming_the_run() {
+        let mut r = run("before", 1, 10, 0, Some(10.0));
+        r.report.histogram_uncorrected = Some("not base64!".into());
+        let err = render(&[r]).unwrap_err();
+        assert!(
+            matches!(&err, PageError::Histogram { label, which: "uncorrected", why: HistogramError::NotBase64(_) } if label == "before")
+        );
+        assert!(err.to_string().starts_with("before: the uncorrected histogram is corrupt: not base64: "), "{err}");
     }
 }
