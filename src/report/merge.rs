@@ -307,22 +307,8 @@ mod tests {
             }
         }
         stats.elapsed = Duration::from_secs(seconds);
-        let info = RunInfo {
-            target: "http://127.0.0.1:1/".into(),
-            address: "127.0.0.1:1".into(),
-            threads: 1,
-            connections: 1,
-            pipeline: 1,
-            reconnect: false,
-            framing: "HTTP/1.1".into(),
-            http: true,
-            rate_asked_per_s: None,
-            warmup_s: None,
-            start_unix_s,
-            tls: None,
-            command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"),
-            machine: None,
-        };
+        let info =
+            RunInfo { command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"), ..RunInfo::example(start_unix_s) };
         Report::new(&info, &stats)
     }
 

@@ -1,12 +1,18 @@
 //! The only module that formats a report: text for people, one JSON object for programs. Both
 //! come from the same `Report` value, so they cannot disagree. A report is built from a run's
-//! description (`RunInfo`) and its merged `WorkerStats`; `clobber merge` rebuilds both from
-//! JSON reports, so a merged report is formatted by the same code.
+//! description (`RunInfo`, which the report holds once, flattened into the JSON's top level)
+//! and its merged `WorkerStats`; `clobber merge` rebuilds both from JSON reports, so a merged
+//! report is formatted by the same code.
+//!
+//! The text report is a table of rows (`TEXT_ROWS`), as the page's tables are; the sentences
+//! both write (the load, TLS, handshakes, status codes) are one function each here, and
+//! numbers are spelled by `units`. Maps are keyed by `ErrorKind` and by status code, never by
+//! strings; the JSON's keys stay the snake_case names and "200".
 //!
 //! The JSON carries the latency histogram losslessly (HdrHistogram V2 with deflate, base64),
 //! and one per timeline entry (a second, or `span_s` seconds in runs longer than
 //! `TIMELINE_ENTRIES_MAX` seconds), so that reports from several machines can be merged
-//! exactly.
+//! exactly. Older reports, without the optional fields added since, still load.
 
 pub mod html;
 pub mod merge;
@@ -104,6 +110,30 @@ impl RunInfo {
             }),
             command: command_line(),
             machine: Some(Machine::this()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl RunInfo {
+    /// What unit tests start from: one thread and one connection, closed loop, HTTP to
+    /// 127.0.0.1:1, begun at `start_unix_s`.
+    pub(crate) fn example(start_unix_s: f64) -> RunInfo {
+        RunInfo {
+            command: "clobber http://127.0.0.1:1/".into(),
+            machine: None,
+            target: "http://127.0.0.1:1/".into(),
+            address: "127.0.0.1:1".into(),
+            threads: 1,
+            connections: 1,
+            pipeline: 1,
+            reconnect: false,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked_per_s: None,
+            warmup_s: None,
+            start_unix_s,
+            tls: None,
         }
     }
 }
@@ -868,22 +898,7 @@ mod tests {
             stats.record_response(t0 + Duration::from_micros(us), Duration::from_micros(us), None);
         }
         stats.elapsed = Duration::from_millis(3500);
-        let info = RunInfo {
-            target: "t".into(),
-            address: "a".into(),
-            threads: 1,
-            connections: 1,
-            pipeline: 1,
-            reconnect: false,
-            framing: "f".into(),
-            http: false,
-            rate_asked_per_s: None,
-            warmup_s: None,
-            start_unix_s: 1_800_000_000.0,
-            tls: None,
-            command: "clobber t".into(),
-            machine: None,
-        };
+        let info = RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) };
         let report = Report::new(&info, &stats);
         let back: Report = serde_json::from_str(&report.to_json()).unwrap();
         let h: Histogram<u64> = decode_histogram(&back.histogram).unwrap();

@@ -134,7 +134,7 @@ pub struct Charts {
 }
 
 /// How many seconds the time charts span: the longest run's whole seconds.
-fn time_span(runs: &[PageRun]) -> f64 {
+fn time_span_s(runs: &[PageRun]) -> f64 {
     // A run of -d 4s lasts 4.000x s: its sliver of a fifth second is not plotted (see
     // `throughput_points`), so the axis ends at 4.
     // Errors are counts, not rates: a sliver's errors are drawn, so the axis takes it in.
@@ -206,7 +206,7 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, PageError> {
         }
     }
     let unit = Unit::for_max_us(max_us);
-    let span = time_span(runs);
+    let chart_s = time_span_s(runs);
     let throughput: Vec<Series> = runs
         .iter()
         .enumerate()
@@ -217,8 +217,8 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, PageError> {
             thin: false,
         })
         .collect();
-    let p99_max = runs.iter().flat_map(|r| r.report.timeline.iter().map(|s| s.p99_us)).max().unwrap_or(1) as f64;
-    let time_unit = Unit::for_max_us(p99_max);
+    let p99_us_max = runs.iter().flat_map(|r| r.report.timeline.iter().map(|s| s.p99_us)).max().unwrap_or(1) as f64;
+    let time_unit = Unit::for_max_us(p99_us_max);
     let mut latency: Vec<Series> = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let (p50, p99) = latency_points(&r.report, time_unit);
@@ -228,12 +228,12 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, PageError> {
     let mut errors = Vec::new();
     for r in runs.iter().filter(|r| r.report.errors > 0) {
         let title = format!("Errors per second by kind: {}", r.label);
-        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span_s(&r.report), span)?));
+        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span_s(&r.report), chart_s)?));
     }
     Ok(Charts {
         percentiles: plot::percentiles(&curves, unit)?,
-        throughput: plot::throughput(&throughput, span)?,
-        latency: plot::latency_over_time(&latency, span, time_unit)?,
+        throughput: plot::throughput(&throughput, chart_s)?,
+        latency: plot::latency_over_time(&latency, chart_s, time_unit)?,
         errors,
     })
 }
@@ -442,20 +442,10 @@ mod tests {
 
     fn info(rate: Option<f64>) -> RunInfo {
         RunInfo {
-            target: "http://127.0.0.1:1/".into(),
-            address: "127.0.0.1:1".into(),
-            threads: 1,
             connections: 2,
-            pipeline: 1,
-            reconnect: false,
-            framing: "HTTP/1.1".into(),
-            http: true,
             rate_asked_per_s: rate,
-            warmup_s: None,
-            start_unix_s: 1_800_000_000.0,
-            tls: None,
             command: "clobber http://127.0.0.1:1/ -d 3s".into(),
-            machine: None,
+            ..RunInfo::example(1_800_000_000.0)
         }
     }
 
@@ -566,10 +556,10 @@ mod tests {
         stats.elapsed = Duration::from_millis(2100);
         let clean = PageRun { label: "clean".into(), report: Report::new(&info(None), &stats) };
         assert_eq!(clean.report.timeline.len(), 3);
-        assert_eq!(time_span(std::slice::from_ref(&clean)), 2.0, "a 0.1 s sliver is not plotted");
+        assert_eq!(time_span_s(std::slice::from_ref(&clean)), 2.0, "a 0.1 s sliver is not plotted");
         stats.record_error(ErrorKind::Reset, || "x".into());
         let faulty = PageRun { label: "faulty".into(), report: Report::new(&info(None), &stats) };
-        assert_eq!(time_span(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
+        assert_eq!(time_span_s(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
     }
 
     #[test]
@@ -599,7 +589,7 @@ mod tests {
         assert_eq!(layers.len(), 1);
         assert_eq!(layers[0].1[1], (6.0, 0.25), "one error in the entry [4, 8): 0.25 a second");
         let page = PageRun { label: "long".into(), report };
-        assert_eq!(time_span(std::slice::from_ref(&page)), 2100.0);
+        assert_eq!(time_span_s(std::slice::from_ref(&page)), 2100.0);
         assert!(render(&[page]).is_ok());
     }
 
