@@ -46,6 +46,11 @@ pub fn micros(us: f64) -> String {
     }
 }
 
+/// Seconds with two decimals: "5.00 s" (a run's duration, CPU time).
+pub fn seconds(s: f64) -> String {
+    format!("{s:.2} s")
+}
+
 /// Bytes in decimal units: 999 B, 1.23 MB, 4.56 GB.
 pub fn bytes(n: f64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
@@ -125,6 +130,7 @@ mod tests {
         assert_eq!(micros(87.0), "87us");
         assert_eq!(micros(1250.0), "1.25ms");
         assert_eq!(micros(2_500_000.0), "2.50s");
+        assert_eq!(seconds(5.0), "5.00 s");
         assert_eq!(bytes(999.0), "999 B");
         assert_eq!(bytes(1_234_567.0), "1.23 MB");
     }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::stats::{ErrorKind, Machine, WorkerStats};
-use crate::units::{bytes, group, micros, per_s, plural, rate, rounded};
+use crate::units::{bytes, group, micros, per_s, plural, rate, rounded, seconds};
 
 /// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
 /// has these fields at its top level (flattened), under the names they always had.
@@ -436,7 +436,7 @@ impl Report {
     /// warm-up, what it can say).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.run.target, self.run.address);
+        let _ = writeln!(out, "clobber {}: {}", self.clobber_version, target_sentence(&self.run));
         let _ = writeln!(out, "  {}", load_sentence(&self.run, self.connections_opened));
         if let Some(tls) = &self.tls {
             let _ = writeln!(out, "  TLS: {}", tls_sentence(tls));
@@ -651,8 +651,8 @@ impl Report {
     fn client_cpu(&self) -> Option<String> {
         let c = &self.client_cpu;
         Some(match c.us_per_request {
-            Some(us) => format!("{:.2} s user + {:.2} s sys = {us:.2} us per request", c.user_s, c.sys_s),
-            None => format!("{:.2} s user + {:.2} s sys (no responses)", c.user_s, c.sys_s),
+            Some(us) => format!("{} user + {} sys = {us:.2} us per request", seconds(c.user_s), seconds(c.sys_s)),
+            None => format!("{} user + {} sys (no responses)", seconds(c.user_s), seconds(c.sys_s)),
         })
     }
 }
@@ -681,7 +681,7 @@ impl TextRow {
 /// The text report's rows, in order (README's "Reading the report" shows them).
 const TEXT_ROWS: &[TextRow] = &[
     TextRow::Line("Requests", |r| {
-        Some(format!("{} in {:.2} s = {} req/s", group(r.requests), r.duration_s, rounded(r.requests_per_s)))
+        Some(format!("{} in {} = {} req/s", group(r.requests), seconds(r.duration_s), rounded(r.requests_per_s)))
     }),
     TextRow::Line("", Report::in_flight),
     TextRow::Line("Gave up", Report::gave_up),
@@ -711,6 +711,11 @@ const STOPPED_DURING_WARMUP_ROWS: &[TextRow] = &[
 ];
 
 // Sentences that the text report and the page both write: one spelling each.
+
+/// What was loaded: "http://127.0.0.1:8080/ (127.0.0.1:8080)".
+pub fn target_sentence(run: &RunInfo) -> String {
+    format!("{} ({})", run.target, run.address)
+}
 
 /// What load was run: "2 threads, 50 connections, keep-alive, pipeline 1, framing: HTTP/1.1".
 /// With fewer connections opened than asked (a `-n` that needed fewer, a target that

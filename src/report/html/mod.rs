@@ -15,10 +15,10 @@ use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
 use crate::report::{
-    decode_histogram, handshakes_sentence, load_sentence, status_codes, tls_sentence, HistogramError, Latency, Report,
-    Second,
+    decode_histogram, handshakes_sentence, load_sentence, status_codes, target_sentence, tls_sentence, HistogramError,
+    Latency, Report, Second,
 };
-use crate::units::{group, micros, per_s, rate, rounded, utc};
+use crate::units::{group, micros, per_s, rate, rounded, seconds, utc};
 use plot::{look, PlotError, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
@@ -319,7 +319,7 @@ fn run_rows() -> Vec<Row> {
         ("Command", |r| {
             Cell::Code(if r.run.command.is_empty() { "(not recorded)".into() } else { r.run.command.clone() })
         }),
-        ("Target", |r| Cell::Text(format!("{} ({})", r.run.target, r.run.address))),
+        ("Target", |r| Cell::Text(target_sentence(&r.run))),
         ("Started", |r| Cell::Text(utc(r.run.start_unix_s))),
         ("Load", |r| Cell::Text(load_sentence(&r.run, r.connections_opened))),
         ("Rate asked", |r| {
@@ -339,7 +339,7 @@ fn run_rows() -> Vec<Row> {
 fn result_rows() -> Vec<Row> {
     vec![
         ("Requests", |r| Cell::Num(group(r.requests))),
-        ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
+        ("Duration", |r| Cell::Num(seconds(r.duration_s))),
         ("Requests/s", |r| Cell::Num(rounded(r.requests_per_s))),
         ("Latency p50", |r| latency_cell(r, |l| l.p50)),
         ("Latency p90", |r| latency_cell(r, |l| l.p90)),
@@ -376,7 +376,7 @@ fn result_rows() -> Vec<Row> {
         ("Connections opened", |r| Cell::Num(group(r.connections_opened))),
         ("TLS handshakes", |r| Cell::Num(r.tls.as_ref().map_or("-".into(), handshakes_sentence))),
         ("Client CPU per request", |r| {
-            Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} µs")))
+            Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} us")))
         }),
     ]
 }
