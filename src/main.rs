@@ -91,7 +91,7 @@ fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
         print!("{}", report.to_text());
     }
     if let Some(path) = &config.html {
-        let run = PageRun { label: report.target.clone(), report: report.clone() };
+        let run = PageRun { label: report.run.target.clone(), report: report.clone() };
         if let Err(e) = write_page(&[run], Some(path)) {
             return fail(&e);
         }
@@ -126,7 +126,7 @@ fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&
 
 /// Renders the page and writes it to `output` (standard output if `None`).
 fn write_page(runs: &[PageRun], output: Option<&std::path::Path>) -> Result<(), String> {
-    let page = clobber::report::html::render(runs)?;
+    let page = clobber::report::html::render(runs).map_err(|e| e.to_string())?;
     match output {
         Some(path) => std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {

@@ -21,10 +21,15 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A figure rounded to a whole number and grouped: 106926.4 -> "106,926" (negatives: "0").
+pub fn rounded(x: f64) -> String {
+    group(x.round().max(0.0) as u64)
+}
+
 /// A rate: whole numbers grouped, small ones with decimals.
 pub fn rate(r: f64) -> String {
     if r >= 100.0 {
-        group(r.round() as u64)
+        rounded(r)
     } else {
         format!("{r:.2}")
     }
@@ -39,6 +44,11 @@ pub fn micros(us: f64) -> String {
     } else {
         format!("{:.2}s", us / 1e6)
     }
+}
+
+/// Seconds with two decimals: "5.00 s" (a run's duration, CPU time).
+pub fn seconds(s: f64) -> String {
+    format!("{s:.2} s")
 }
 
 /// Bytes in decimal units: 999 B, 1.23 MB, 4.56 GB.
@@ -112,6 +122,7 @@ mod tests {
         assert_eq!(group(999), "999");
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(1234567), "1,234,567");
+        assert_eq!((rounded(106_926.5), rounded(-3.0)), ("106,927".to_string(), "0".to_string()));
     }
 
     #[test]
@@ -119,6 +130,7 @@ mod tests {
         assert_eq!(micros(87.0), "87us");
         assert_eq!(micros(1250.0), "1.25ms");
         assert_eq!(micros(2_500_000.0), "2.50s");
+        assert_eq!(seconds(5.0), "5.00 s");
         assert_eq!(bytes(999.0), "999 B");
         assert_eq!(bytes(1_234_567.0), "1.23 MB");
     }

@@ -15,14 +15,49 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::report::{decode_histogram, Report, RunInfo};
-use crate::stats::{CpuTime, ErrorKind, Slot, WorkerStats, STATUS_CODES};
+use crate::report::{decode_histogram, ClientCpu, HistogramError, Report, RunInfo, Second, TlsReport};
+use crate::stats::{CpuTime, Slot, WorkerStats, STATUS_CODES};
 
 /// Why a file could not be merged; its message names the file.
 #[derive(Debug)]
 pub struct MergeError {
     pub file: PathBuf,
-    pub why: String,
+    pub why: Why,
+}
+
+/// What was wrong with a file given to `clobber merge` or `clobber report`.
+#[derive(Debug)]
+pub enum Why {
+    Unreadable(std::io::Error),
+    NotAReport(serde_json::Error),
+    /// The same run as `first` (equal `start_unix_s` and `command`).
+    SameRun {
+        first: PathBuf,
+        start_unix_s: f64,
+    },
+    NotAStatus(u16),
+    /// The run's histogram (`which`: "" or "uncorrected ") could not be read.
+    Histogram {
+        which: &'static str,
+        why: HistogramError,
+    },
+    CountsDisagree {
+        values: u64,
+        requests: u64,
+    },
+    /// The timeline entry at `t_s` spans a number of seconds that is not a power of two.
+    Span {
+        t_s: u64,
+        span_s: u64,
+    },
+    EntryHistogram {
+        t_s: u64,
+        why: HistogramError,
+    },
+    EntryBounds {
+        t_s: u64,
+        why: hdrhistogram::AdditionError,
+    },
 }
 
 impl fmt::Display for MergeError {
@@ -31,15 +66,38 @@ impl fmt::Display for MergeError {
     }
 }
 
-fn bad(file: &Path, why: impl Into<String>) -> MergeError {
-    MergeError { file: file.to_path_buf(), why: why.into() }
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::Unreadable(e) => write!(f, "cannot read it: {e}"),
+            Why::NotAReport(e) => write!(f, "not a clobber JSON report (from clobber ... --json): {e}"),
+            Why::SameRun { first, start_unix_s } => write!(
+                f,
+                "the same run as {} (same start_unix_s {start_unix_s} and command): give each run once",
+                first.display()
+            ),
+            Why::NotAStatus(code) => write!(f, "'{code}' is not an HTTP status"),
+            Why::Histogram { which, why } => write!(f, "its {which}histogram is corrupt: {why}"),
+            Why::CountsDisagree { values, requests } => {
+                write!(f, "its histogram holds {values} values for {requests} requests")
+            }
+            Why::Span { t_s, span_s } => write!(f, "second {t_s}: a span of {span_s} s (not 1, 2, 4...)"),
+            Why::EntryHistogram { t_s, why } => write!(f, "the histogram of second {t_s} is corrupt: {why}"),
+            Why::EntryBounds { t_s, why } => write!(f, "second {t_s}: {why:?}"),
+        }
+    }
+}
+
+impl std::error::Error for MergeError {}
+
+fn bad(file: &Path, why: Why) -> MergeError {
+    MergeError { file: file.to_path_buf(), why }
 }
 
 /// Reads one JSON report (`clobber ... --json`).
 pub fn read_report(file: &Path) -> Result<Report, MergeError> {
-    let text = std::fs::read_to_string(file).map_err(|e| bad(file, format!("cannot read it: {e}")))?;
-    serde_json::from_str(&text)
-        .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
+    let text = std::fs::read_to_string(file).map_err(|e| bad(file, Why::Unreadable(e)))?;
+    serde_json::from_str(&text).map_err(|e| bad(file, Why::NotAReport(e)))
 }
 
 /// A merged report, and what its reader must know about the runs that made it.
@@ -59,48 +117,22 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     for file in files {
         let run = read_report(file)?;
         if let Some((first, _)) =
-            runs.iter().find(|(_, r)| r.start_unix_s == run.start_unix_s && r.command == run.command)
+            runs.iter().find(|(_, r)| r.run.start_unix_s == run.run.start_unix_s && r.run.command == run.run.command)
         {
-            return Err(bad(
-                file,
-                format!(
-                    "the same run as {} (same start_unix_s {} and command): give each run once",
-                    first.display(),
-                    run.start_unix_s
-                ),
-            ));
+            return Err(bad(file, Why::SameRun { first: first.to_path_buf(), start_unix_s: run.run.start_unix_s }));
         }
         runs.push((file.as_path(), run));
     }
     let warnings = not_overlapping(&runs).into_iter().collect();
-    let start = runs.iter().map(|(_, r)| r.start_unix_s).fold(f64::INFINITY, f64::min);
-    let end = runs.iter().map(|(_, r)| r.start_unix_s + r.duration_s).fold(f64::NEG_INFINITY, f64::max);
+    let start = runs.iter().map(|(_, r)| r.run.start_unix_s).fold(f64::INFINITY, f64::min);
+    let end = runs.iter().map(|(_, r)| r.run.start_unix_s + r.duration_s).fold(f64::NEG_INFINITY, f64::max);
     let anchor = Instant::now();
     let mut total = WorkerStats::new(anchor);
     for (file, run) in &runs {
         total += &stats_of(file, run, start.floor(), anchor)?;
     }
     total.elapsed = Duration::from_secs_f64((end - start).max(0.0));
-    let info = RunInfo {
-        target: joined(runs.iter().map(|(_, r)| r.target.as_str())),
-        address: joined(runs.iter().map(|(_, r)| r.address.as_str())),
-        threads: runs.iter().map(|(_, r)| r.threads).sum(),
-        connections: runs.iter().map(|(_, r)| r.connections).sum(),
-        pipeline: runs.iter().map(|(_, r)| r.pipeline).max().unwrap_or(1),
-        reconnect: runs.iter().any(|(_, r)| r.reconnect),
-        framing: joined(runs.iter().map(|(_, r)| r.framing.as_str())),
-        http: runs.iter().any(|(_, r)| r.status.is_some()),
-        rate_asked: runs.iter().map(|(_, r)| r.rate_asked).sum(),
-        warmup_s: None,
-        start_unix_s: start,
-        tls: runs.iter().find_map(|(_, r)| r.tls.as_ref().map(|t| t.setup.clone())),
-        command: crate::report::command_line(),
-        // One machine only when all the runs ran on the same kind.
-        machine: match runs.first().and_then(|(_, r)| r.machine.clone()) {
-            Some(m) if runs.iter().all(|(_, r)| r.machine.as_ref() == Some(&m)) => Some(m),
-            _ => None,
-        },
-    };
+    let info = merged_info(runs.iter().map(|(_, r)| &r.run), start);
     Ok(Merged { report: Report::new(&info, &total), warnings })
 }
 
@@ -111,18 +143,40 @@ fn not_overlapping(runs: &[(&Path, Report)]) -> Option<String> {
     if runs.len() < 2 {
         return None;
     }
-    let end = |r: &Report| r.start_unix_s + r.duration_s;
-    let (last_file, last) = runs.iter().max_by(|a, b| a.1.start_unix_s.total_cmp(&b.1.start_unix_s))?;
+    let end = |r: &Report| r.run.start_unix_s + r.duration_s;
+    let (last_file, last) = runs.iter().max_by(|a, b| a.1.run.start_unix_s.total_cmp(&b.1.run.start_unix_s))?;
     let (first_file, first) = runs.iter().min_by(|a, b| end(&a.1).total_cmp(&end(&b.1)))?;
-    (last.start_unix_s >= end(first)).then(|| {
+    (last.run.start_unix_s >= end(first)).then(|| {
         format!(
             "runs did not overlap in time ({} began {:.1} s after {} ended): the counts add up separate runs \
              and the rate is over the whole span from the first start to the last end, not a combined rate",
             last_file.display(),
-            last.start_unix_s - end(first),
+            last.run.start_unix_s - end(first),
             first_file.display()
         )
     })
+}
+
+/// The description of the merged run: the runs' together.
+fn merged_info<'a>(runs: impl Iterator<Item = &'a RunInfo> + Clone, start_unix_s: f64) -> RunInfo {
+    let first_machine = runs.clone().next().and_then(|r| r.machine.clone());
+    RunInfo {
+        command: crate::report::command_line(),
+        // One machine only when all the runs ran on the same kind.
+        machine: first_machine.filter(|m| runs.clone().all(|r| r.machine.as_ref() == Some(m))),
+        target: joined(runs.clone().map(|r| r.target.as_str())),
+        address: joined(runs.clone().map(|r| r.address.as_str())),
+        threads: runs.clone().map(|r| r.threads).sum(),
+        connections: runs.clone().map(|r| r.connections).sum(),
+        pipeline: runs.clone().map(|r| r.pipeline).max().unwrap_or(1),
+        reconnect: runs.clone().any(|r| r.reconnect),
+        framing: joined(runs.clone().map(|r| r.framing.as_str())),
+        http: runs.clone().any(|r| r.http),
+        rate_asked_per_s: runs.clone().map(|r| r.rate_asked_per_s).sum(),
+        warmup_s: None,
+        start_unix_s,
+        tls: runs.clone().find_map(|r| r.tls.clone()),
+    }
 }
 
 /// The distinct values, in order, joined with ", ".
@@ -136,31 +190,62 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
     seen.join(", ")
 }
 
-/// One file's report as `WorkerStats`, its timeline placed by wall-clock second from `start`.
-fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<WorkerStats, MergeError> {
+/// One file's report as `WorkerStats`, its timeline placed by wall-clock second from `start`:
+/// the inverse of `Report::new`. Every field of `Report` is named below, so a field added to
+/// the report does not compile until this says how it goes back (or why it does not).
+fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result<WorkerStats, MergeError> {
+    let Report {
+        clobber_version: _,
+        // The description: `merged_info` joins the runs'.
+        run,
+        requests,
+        // The sum of `errors_by_kind`.
+        errors: _,
+        errors_by_kind,
+        error_messages,
+        connections_opened,
+        connections_answered,
+        in_flight_at_end,
+        in_flight_age_us,
+        gave_up_after_s,
+        stopped_during_warmup,
+        // The merged run lasts from the first start to the last end.
+        duration_s: _,
+        requests_per_s: _,
+        bytes_sent,
+        bytes_received,
+        // Summaries of the histograms, which are merged instead.
+        latency_us: _,
+        // A summary only (the JSON has no connect histogram): not merged.
+        connect_us: _,
+        tls,
+        client_cpu,
+        status,
+        sent,
+        missed,
+        timeline,
+        histogram,
+        histogram_uncorrected,
+    } = report;
     let mut s = WorkerStats::new(anchor);
-    s.requests = run.requests;
-    for (name, &n) in &run.errors_by_kind {
-        let kind = ErrorKind::ALL
-            .iter()
-            .find(|k| k.name() == name)
-            .ok_or_else(|| bad(file, format!("unknown error kind '{name}' (from a newer clobber?)")))?;
-        s.errors[*kind as usize] = n;
-        if let Some(message) = run.error_messages.get(name) {
-            s.first_error[*kind as usize] = Some(message.clone());
-        }
+    s.requests = *requests;
+    for (&kind, &n) in errors_by_kind {
+        s.errors[kind as usize] = n;
     }
-    s.connections_opened = run.connections_opened;
-    if let Some(tls) = &run.tls {
-        (s.tls_handshakes, s.tls_resumed) = (tls.handshakes, tls.resumed);
+    for (&kind, message) in error_messages {
+        s.first_error[kind as usize] = Some(message.clone());
     }
-    s.bytes_sent = run.bytes_sent;
-    s.bytes_received = run.bytes_received;
-    s.in_flight_at_end = run.in_flight_at_end;
-    s.connections_answered = run.connections_answered.unwrap_or(run.connections_opened);
-    if let Some(ages) = run.in_flight_age_us {
+    s.connections_opened = *connections_opened;
+    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _ }) = tls {
+        (s.tls_handshakes, s.tls_resumed) = (*handshakes, *resumed);
+    }
+    s.bytes_sent = *bytes_sent;
+    s.bytes_received = *bytes_received;
+    s.in_flight_at_end = *in_flight_at_end;
+    s.connections_answered = connections_answered.unwrap_or(*connections_opened);
+    if let Some(ages) = in_flight_age_us {
         // The JSON keeps min, p50 and max: the merged min and max are exact, its p50 close.
-        s.in_flight_age_us = match run.in_flight_at_end {
+        s.in_flight_age_us = match *in_flight_at_end {
             0 | 1 => vec![ages.max],
             n => std::iter::once(ages.min)
                 .chain(std::iter::repeat(ages.p50).take(n as usize - 2))
@@ -168,51 +253,42 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
                 .collect(),
         };
     }
-    s.gave_up_after = run.gave_up_after_s.map(std::time::Duration::from_secs_f64);
-    s.stopped_during_warmup = run.stopped_during_warmup;
-    s.sent = run.sent.unwrap_or(0);
-    s.missed = run.missed.unwrap_or(0);
-    for (code, &n) in run.status.iter().flatten() {
-        let index = code.parse::<usize>().ok().filter(|&c| c < STATUS_CODES);
-        let index = index.ok_or_else(|| bad(file, format!("'{code}' is not an HTTP status")))?;
+    s.gave_up_after = gave_up_after_s.map(Duration::from_secs_f64);
+    s.stopped_during_warmup = *stopped_during_warmup;
+    s.sent = sent.unwrap_or(0);
+    s.missed = missed.unwrap_or(0);
+    for (&code, &n) in status.iter().flatten() {
+        let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
+        let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;
         s.status[index] = n;
     }
-    s.latency_us = decode_histogram(&run.histogram).map_err(|e| bad(file, format!("its histogram is corrupt: {e}")))?;
-    if s.latency_us.len() != run.requests {
-        return Err(bad(
-            file,
-            format!("its histogram holds {} values for {} requests", s.latency_us.len(), run.requests),
-        ));
+    let corrupt = |which| move |why| bad(file, Why::Histogram { which, why });
+    s.latency_us = decode_histogram(histogram).map_err(corrupt(""))?;
+    if s.latency_us.len() != *requests {
+        return Err(bad(file, Why::CountsDisagree { values: s.latency_us.len(), requests: *requests }));
     }
-    if let Some(h) = &run.histogram_uncorrected {
-        s.service_us =
-            decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
+    if let Some(h) = histogram_uncorrected {
+        s.service_us = decode_histogram(h).map_err(corrupt("uncorrected "))?;
     }
     let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
     let mut slot = Slot::new();
-    for entry in &run.timeline {
-        if !entry.span_s.is_power_of_two() {
-            return Err(bad(file, format!("second {}: a span of {} s (not 1, 2, 4...)", entry.t, entry.span_s)));
+    for entry in timeline {
+        let Second { t_s, span_s, requests, errors, errors_by_kind, p50_us: _, p99_us: _, histogram } = entry;
+        if !span_s.is_power_of_two() {
+            return Err(bad(file, Why::Span { t_s: *t_s, span_s: *span_s }));
         }
         slot.reset();
-        slot.requests = entry.requests;
-        slot.errors = entry.errors;
-        for (name, &n) in &entry.errors_by_kind {
-            let kind = ErrorKind::ALL
-                .iter()
-                .find(|k| k.name() == name)
-                .ok_or_else(|| bad(file, format!("second {}: unknown error kind '{name}'", entry.t)))?;
-            slot.errors_by_kind[*kind as usize] += n;
+        slot.requests = *requests;
+        slot.errors = *errors;
+        for (&kind, &n) in errors_by_kind {
+            slot.errors_by_kind[kind as usize] += n;
         }
-        let h = decode_histogram::<u32>(&entry.histogram)
-            .map_err(|e| bad(file, format!("the histogram of second {} is corrupt: {e}", entry.t)))?;
-        slot.latency_us.add(&h).map_err(|e| bad(file, format!("second {}: {e:?}", entry.t)))?;
-        s.add_entry(offset_s + entry.t, entry.span_s, &slot);
+        let h = decode_histogram::<u32>(histogram).map_err(|why| bad(file, Why::EntryHistogram { t_s: *t_s, why }))?;
+        slot.latency_us.add(&h).map_err(|why| bad(file, Why::EntryBounds { t_s: *t_s, why }))?;
+        s.add_entry(offset_s + t_s, *span_s, &slot);
     }
-    s.cpu = CpuTime {
-        user: Duration::from_secs_f64(run.client_cpu.user_s.max(0.0)),
-        sys: Duration::from_secs_f64(run.client_cpu.sys_s.max(0.0)),
-    };
+    let ClientCpu { user_s, sys_s, us_per_request: _ } = client_cpu;
+    s.cpu = CpuTime { user: Duration::from_secs_f64(user_s.max(0.0)), sys: Duration::from_secs_f64(sys_s.max(0.0)) };
     Ok(s)
 }
 
@@ -231,22 +307,8 @@ mod tests {
             }
         }
         stats.elapsed = Duration::from_secs(seconds);
-        let info = RunInfo {
-            target: "http://127.0.0.1:1/".into(),
-            address: "127.0.0.1:1".into(),
-            threads: 1,
-            connections: 1,
-            pipeline: 1,
-            reconnect: false,
-            framing: "HTTP/1.1".into(),
-            http: true,
-            rate_asked: None,
-            warmup_s: None,
-            start_unix_s,
-            tls: None,
-            command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"),
-            machine: None,
-        };
+        let info =
+            RunInfo { command: format!("clobber http://127.0.0.1:1/ -d {seconds}s"), ..RunInfo::example(start_unix_s) };
         Report::new(&info, &stats)
     }
 
@@ -269,10 +331,56 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(merged.requests, 3 * 1120);
         assert_eq!(merged.timeline.len(), 550);
-        assert!(merged.timeline.iter().enumerate().all(|(i, s)| s.span_s == 2 && s.t == 2 * i as u64));
+        assert!(merged.timeline.iter().enumerate().all(|(i, s)| s.span_s == 2 && s.t_s == 2 * i as u64));
         assert_eq!(merged.timeline.iter().map(|s| s.requests).sum::<u64>(), merged.requests);
         assert_eq!(merged.timeline[4].requests, 6, "[8, 10): the long run alone");
         assert_eq!(merged.timeline[5].requests, 12, "[10, 12): both runs");
         assert_eq!(merged.timeline[15].requests, 6, "[30, 32): the short run is over");
+    }
+
+    #[test]
+    fn an_older_report_merges() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut json: serde_json::Value = serde_json::from_str(&report(3, 1_800_000_000.0).to_json()).unwrap();
+        let top = json.as_object_mut().unwrap();
+        for newer in ["command", "connections_answered", "in_flight_age_us", "connect_us", "status"] {
+            top.remove(newer);
+        }
+        for entry in top["timeline"].as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("span_s");
+        }
+        let old = dir.join("old.json");
+        std::fs::write(&old, json.to_string()).unwrap();
+        let new = write(&dir, "new.json", &report(3, 1_800_000_001.0));
+        let merged = merge(&[old, new]).unwrap().report;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(merged.requests, 18);
+        assert_eq!(merged.timeline.iter().map(|s| s.requests).collect::<Vec<_>>(), [3, 6, 6, 3]);
+        assert_eq!(merged.run.command, crate::report::command_line());
+    }
+
+    #[test]
+    fn what_cannot_be_merged_is_named() {
+        let anchor = Instant::now();
+        let file = Path::new("r.json");
+        let mut r = report(2, 1_800_000_000.0);
+        r.timeline[1].span_s = 3;
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::Span { t_s: 1, span_s: 3 }), "{err}");
+        assert_eq!(err.to_string(), "r.json: second 1: a span of 3 s (not 1, 2, 4...)");
+        let mut r = report(2, 1_800_000_000.0);
+        r.status = Some([(1000, 1)].into());
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::NotAStatus(1000)), "{err}");
+        assert_eq!(err.to_string(), "r.json: '1000' is not an HTTP status");
+        let mut r = report(2, 1_800_000_000.0);
+        r.requests += 1;
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert_eq!(err.to_string(), "r.json: its histogram holds 6 values for 7 requests");
+        r.histogram = "aGVsbG8=".into();
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert!(matches!(err.why, Why::Histogram { which: "", why: HistogramError::NotHdrHistogram(_) }), "{err}");
+        assert!(err.to_string().starts_with("r.json: its histogram is corrupt: not an HdrHistogram"), "{err}");
     }
 }

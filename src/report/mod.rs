@@ -1,12 +1,18 @@
 //! The only module that formats a report: text for people, one JSON object for programs. Both
 //! come from the same `Report` value, so they cannot disagree. A report is built from a run's
-//! description (`RunInfo`) and its merged `WorkerStats`; `clobber merge` rebuilds both from
-//! JSON reports, so a merged report is formatted by the same code.
+//! description (`RunInfo`, which the report holds once, flattened into the JSON's top level)
+//! and its merged `WorkerStats`; `clobber merge` rebuilds both from JSON reports, so a merged
+//! report is formatted by the same code.
+//!
+//! The text report is a table of rows (`TEXT_ROWS`), as the page's tables are; the sentences
+//! both write (the load, TLS, handshakes, status codes) are one function each here, and
+//! numbers are spelled by `units`. Maps are keyed by `ErrorKind` and by status code, never by
+//! strings; the JSON's keys stay the snake_case names and "200".
 //!
 //! The JSON carries the latency histogram losslessly (HdrHistogram V2 with deflate, base64),
 //! and one per timeline entry (a second, or `span_s` seconds in runs longer than
 //! `TIMELINE_ENTRIES_MAX` seconds), so that reports from several machines can be merged
-//! exactly.
+//! exactly. Older reports, without the optional fields added since, still load.
 
 pub mod html;
 pub mod merge;
@@ -21,11 +27,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::stats::{ErrorKind, Machine, WorkerStats};
-use crate::units::{bytes, group, micros, plural, rate};
+use crate::units::{bytes, group, micros, per_s, plural, rate, rounded, seconds};
 
-/// What was run, as the report's header describes it.
-#[derive(Debug, Clone, PartialEq)]
+/// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
+/// has these fields at its top level (flattened), under the names they always had.
+///
+/// `http` and `tls` are not fields of their own in the JSON: an HTTP run's report has `status`,
+/// and the TLS setup is written inside the report's `tls`, beside the handshakes. Reading a
+/// report restores them from there (see `Report`'s `Deserialize`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
+    /// The command line that made the run, as typed (quoted where needed); empty in reports
+    /// from before it was recorded.
+    #[serde(default)]
+    pub command: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<Machine>,
     pub target: String,
     pub address: String,
     pub threads: usize,
@@ -33,16 +50,18 @@ pub struct RunInfo {
     pub pipeline: usize,
     pub reconnect: bool,
     pub framing: String,
+    #[serde(skip)]
     pub http: bool,
-    pub rate_asked: Option<f64>,
+    /// Under `--rate`: the rate asked for, in requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "rate_asked")]
+    pub rate_asked_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_s: Option<f64>,
     /// Wall-clock time (Unix seconds) when measuring began.
     pub start_unix_s: f64,
     /// TLS settings; `None` for plain TCP.
+    #[serde(skip)]
     pub tls: Option<TlsSetup>,
-    /// The command line that made the run, as typed (quoted where needed).
-    pub command: String,
-    pub machine: Option<Machine>,
 }
 
 /// How a run used TLS.
@@ -81,7 +100,7 @@ impl RunInfo {
             reconnect: config.reconnect,
             framing: config.framing_label(),
             http: config.is_http(),
-            rate_asked: config.rate_per_s,
+            rate_asked_per_s: config.rate_per_s,
             warmup_s: config.warmup.map(|d| d.as_secs_f64()),
             start_unix_s,
             tls: config.tls.as_ref().map(|tls| TlsSetup {
@@ -91,6 +110,30 @@ impl RunInfo {
             }),
             command: command_line(),
             machine: Some(Machine::this()),
+        }
+    }
+}
+
+#[cfg(test)]
+impl RunInfo {
+    /// What unit tests start from: one thread and one connection, closed loop, HTTP to
+    /// 127.0.0.1:1, begun at `start_unix_s`.
+    pub(crate) fn example(start_unix_s: f64) -> RunInfo {
+        RunInfo {
+            command: "clobber http://127.0.0.1:1/".into(),
+            machine: None,
+            target: "http://127.0.0.1:1/".into(),
+            address: "127.0.0.1:1".into(),
+            threads: 1,
+            connections: 1,
+            pipeline: 1,
+            reconnect: false,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked_per_s: None,
+            warmup_s: None,
+            start_unix_s,
+            tls: None,
         }
     }
 }
@@ -112,26 +155,23 @@ pub fn command_line() -> String {
 }
 
 /// A finished run, in the units and names of the JSON schema (README documents it).
+///
+/// `remote = "Self"` makes serde's derive write `Report::serialize` and `Report::deserialize`
+/// as inherent functions; the trait impls below call them, and `deserialize` then restores
+/// `run.http` and `run.tls`, which the JSON keeps elsewhere (see `RunInfo`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Report {
     pub clobber_version: String,
-    /// The command line of the run (empty in reports from before it was recorded).
-    #[serde(default)]
-    pub command: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<Machine>,
-    pub target: String,
-    pub address: String,
-    pub threads: usize,
-    pub connections: usize,
-    pub pipeline: usize,
-    pub reconnect: bool,
-    pub framing: String,
+    /// What was run: `command`, `machine`, `target`... at the JSON's top level.
+    #[serde(flatten)]
+    pub run: RunInfo,
     pub requests: u64,
     pub errors: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
+    /// Every kind, 0 for those that did not occur.
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     /// The first message seen for each error kind that occurred.
-    pub error_messages: BTreeMap<String, String>,
+    pub error_messages: BTreeMap<ErrorKind, String>,
     pub connections_opened: u64,
     /// Connections that got at least one response (absent from reports of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +187,8 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stopped_during_warmup: bool,
     pub duration_s: f64,
-    pub rps: f64,
+    #[serde(rename = "rps")]
+    pub requests_per_s: f64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// `null` when no response completed.
@@ -159,20 +200,14 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
     pub client_cpu: ClientCpu,
-    /// HTTP only: responses by status code.
+    /// HTTP only: responses by status code (the JSON's keys are the codes as strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<BTreeMap<String, u64>>,
-    /// Under `--rate`: the rate asked for, requests sent, and requests due but never sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_asked: Option<f64>,
+    pub status: Option<BTreeMap<u16, u64>>,
+    /// Under `--rate`: requests sent, and requests due but never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup_s: Option<f64>,
-    /// Wall-clock time (Unix seconds) when measuring began.
-    pub start_unix_s: f64,
     /// The measured run in entries of `span_s` seconds each (1 s unless the run outgrew
     /// `TIMELINE_ENTRIES_MAX` seconds).
     pub timeline: Vec<Second>,
@@ -181,6 +216,21 @@ pub struct Report {
     /// Under `--rate`: the uncorrected service-time histogram, same encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram_uncorrected: Option<String>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Report::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Report {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Report, D::Error> {
+        let mut report = Report::deserialize(deserializer)?;
+        report.run.http = report.status.is_some();
+        report.run.tls = report.tls.as_ref().map(|t| t.setup.clone());
+        Ok(report)
+    }
 }
 
 /// Latency in microseconds: the summary (corrected under `--rate`) and, under `--rate`, both
@@ -254,9 +304,10 @@ impl Ages {
 /// One entry of the timeline: a second, or `span_s` seconds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Second {
-    /// Seconds since measuring began: this entry covers [t, t + span_s), the last one cut short
-    /// by the end of the run (`duration_s`).
-    pub t: u64,
+    /// Seconds since measuring began: this entry covers [t_s, t_s + span_s), the last one cut
+    /// short by the end of the run (`duration_s`).
+    #[serde(rename = "t")]
+    pub t_s: u64,
     /// 1, 2, 4...: the same for every entry of a report. Reports from before entries were
     /// merged have no `span_s`: their entries are seconds.
     #[serde(default = "one_second")]
@@ -265,7 +316,7 @@ pub struct Second {
     pub errors: u64,
     /// `errors` by kind, the kinds that occurred in this entry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub errors_by_kind: BTreeMap<String, u64>,
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     pub p50_us: u64,
     pub p99_us: u64,
     /// This entry's latency histogram, same encoding as the report's.
@@ -283,10 +334,28 @@ pub fn encode_histogram<T: Counter>(h: &Histogram<T>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Why a report's histogram could not be read.
+#[derive(Debug)]
+pub enum HistogramError {
+    NotBase64(base64::DecodeError),
+    NotHdrHistogram(hdrhistogram::serialization::DeserializeError),
+}
+
+impl std::fmt::Display for HistogramError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistogramError::NotBase64(e) => write!(f, "not base64: {e}"),
+            HistogramError::NotHdrHistogram(e) => write!(f, "not an HdrHistogram: {e:?}"),
+        }
+    }
+}
+
+impl std::error::Error for HistogramError {}
+
 /// The inverse of `encode_histogram`.
-pub fn decode_histogram<T: Counter>(text: &str) -> Result<Histogram<T>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("not base64: {e}"))?;
-    Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("not an HdrHistogram: {e:?}"))
+pub fn decode_histogram<T: Counter>(text: &str) -> Result<Histogram<T>, HistogramError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(HistogramError::NotBase64)?;
+    Deserializer::new().deserialize(&mut &bytes[..]).map_err(HistogramError::NotHdrHistogram)
 }
 
 impl Report {
@@ -294,25 +363,17 @@ impl Report {
         let duration_s = stats.elapsed.as_secs_f64();
         let cpu_s = stats.cpu.total().as_secs_f64();
         let latency = Latency::of(&stats.latency_us);
-        let paced = info.rate_asked.is_some();
-        let per_s = |n: u64| if duration_s > 0.0 { n as f64 / duration_s } else { 0.0 };
+        let paced = info.rate_asked_per_s.is_some();
+        let per_s = |n: u64| per_s(n as f64, duration_s);
         Report {
             clobber_version: crate::VERSION.to_string(),
-            command: info.command.clone(),
-            machine: info.machine.clone(),
-            target: info.target.clone(),
-            address: info.address.clone(),
-            threads: info.threads,
-            connections: info.connections,
-            pipeline: info.pipeline,
-            reconnect: info.reconnect,
-            framing: info.framing.clone(),
+            run: info.clone(),
             requests: stats.requests,
             errors: stats.errors_total(),
-            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k.name().to_string(), stats.error_count(k))).collect(),
+            errors_by_kind: ErrorKind::ALL.iter().map(|&k| (k, stats.error_count(k))).collect(),
             error_messages: ErrorKind::ALL
                 .iter()
-                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k.name().to_string(), m)))
+                .filter_map(|&k| stats.first_error[k as usize].clone().map(|m| (k, m)))
                 .collect(),
             connections_opened: stats.connections_opened,
             connections_answered: Some(stats.connections_answered),
@@ -321,7 +382,7 @@ impl Report {
             gave_up_after_s: stats.gave_up_after.map(|d| d.as_secs_f64()),
             stopped_during_warmup: stats.stopped_during_warmup,
             duration_s,
-            rps: per_s(stats.requests),
+            requests_per_s: per_s(stats.requests),
             bytes_sent: stats.bytes_sent,
             bytes_received: stats.bytes_received,
             latency_us: (stats.requests > 0).then(|| LatencyReport {
@@ -342,19 +403,10 @@ impl Report {
                 us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
             },
             status: info.http.then(|| {
-                stats
-                    .status
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &n)| n > 0)
-                    .map(|(code, &n)| (code.to_string(), n))
-                    .collect()
+                stats.status.iter().enumerate().filter(|(_, &n)| n > 0).map(|(code, &n)| (code as u16, n)).collect()
             }),
-            rate_asked: info.rate_asked,
             sent: paced.then_some(stats.sent),
             missed: paced.then_some(stats.missed),
-            warmup_s: info.warmup_s,
-            start_unix_s: info.start_unix_s,
             timeline: timeline(stats),
             histogram: encode_histogram(&stats.latency_us),
             histogram_uncorrected: paced.then(|| encode_histogram(&stats.service_us)),
@@ -362,7 +414,7 @@ impl Report {
     }
 
     fn error_count(&self, kind: ErrorKind) -> u64 {
-        self.errors_by_kind.get(kind.name()).copied().unwrap_or(0)
+        self.errors_by_kind.get(&kind).copied().unwrap_or(0)
     }
 
     /// Completed responses that were not errors (a status outside `--expect-status` is one).
@@ -380,274 +432,337 @@ impl Report {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
 
+    /// The text report: a header, then `TEXT_ROWS` (or, when the run stopped during its
+    /// warm-up, what it can say).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let mode = if self.reconnect { "a new connection per request" } else { "keep-alive" };
-        let _ = writeln!(out, "clobber {}: {} ({})", self.clobber_version, self.target, self.address);
-        // What was asked, and what opened when it was fewer (a `-n` that needed fewer, a
-        // target that refused).
-        let connections = if self.connections_opened < self.connections as u64 {
-            format!("{} connections asked, {} opened", group(self.connections as u64), group(self.connections_opened))
-        } else {
-            plural(self.connections as u64, "connection")
-        };
-        let _ = writeln!(
-            out,
-            "  {}, {connections}, {mode}, pipeline {}, framing: {}",
-            plural(self.threads as u64, "thread"),
-            self.pipeline,
-            self.framing
-        );
+        let _ = writeln!(out, "clobber {}: {}", self.clobber_version, target_sentence(&self.run));
+        let _ = writeln!(out, "  {}", load_sentence(&self.run, self.connections_opened));
         if let Some(tls) = &self.tls {
-            // An IP address is verified against the certificate's IP addresses, and rustls
-            // sends no SNI for it.
-            let ip = tls.setup.server_name.parse::<std::net::IpAddr>().is_ok();
-            let verified = if tls.handshakes > 0 { "verified" } else { "to be verified (no handshake completed)" };
-            let check = match (tls.setup.verified, ip) {
-                (true, false) => format!("certificate {verified} for {}", tls.setup.server_name),
-                (true, true) => {
-                    format!("certificate {verified} for {} (an IP address: no SNI)", tls.setup.server_name)
-                }
-                (false, false) => format!("certificate NOT verified (--insecure), SNI {}", tls.setup.server_name),
-                (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
-            };
-            let resume = if tls.setup.resumption { "session resumption on" } else { "no resumption (--no-resume)" };
-            let _ = writeln!(out, "  TLS: {check}; {resume}");
+            let _ = writeln!(out, "  TLS: {}", tls_sentence(tls));
         }
-        if let Some(w) = self.warmup_s {
+        if let Some(w) = self.run.warmup_s {
             let _ = writeln!(out, "  after a warm-up of {w:.1} s (not counted)");
         }
         let _ = writeln!(out);
-        if self.stopped_during_warmup {
+        let rows = if self.stopped_during_warmup {
             let _ = writeln!(out, "  stopped during warm-up: nothing measured");
-            self.write_gave_up(&mut out);
-            self.write_errors(&mut out);
-            return out;
+            STOPPED_DURING_WARMUP_ROWS
+        } else {
+            TEXT_ROWS
+        };
+        for row in rows {
+            row.write(self, &mut out);
         }
-        let _ = writeln!(
-            out,
-            "  Requests     {} in {:.2} s = {} req/s",
-            group(self.requests),
-            self.duration_s,
-            group(self.rps.round() as u64)
-        );
-        if self.in_flight_at_end > 0 {
-            let _ = write!(out, "               {} in flight at the end, not counted", group(self.in_flight_at_end));
-            // Older than the slowest answered request, not merely than the p99: a request written
-            // just before the end of a healthy run can be older than the p99 of its peers.
-            if let Some(a) = &self.in_flight_age_us {
-                let _ = write!(
-                    out,
-                    "; waiting {} to {} (p50 {})",
-                    micros(a.min as f64),
-                    micros(a.max as f64),
-                    micros(a.p50 as f64)
-                );
-            }
-            let _ = writeln!(out);
+        out
+    }
+
+    fn in_flight(&self) -> Option<String> {
+        if self.in_flight_at_end == 0 {
+            return None;
         }
-        self.write_gave_up(&mut out);
-        if let (Some(asked), Some(sent), Some(missed)) = (self.rate_asked, self.sent, self.missed) {
-            let sent_rate = if self.duration_s > 0.0 { sent as f64 / self.duration_s } else { 0.0 };
-            let _ = writeln!(
-                out,
-                "  Rate         asked {} req/s, sent {} req/s; {} due but never sent",
-                rate(asked),
-                rate(sent_rate),
-                group(missed)
-            );
-            // The request due at the very end is missed by every run; more than that, or a
-            // rate short of the one asked, means the connections were all busy.
-            if missed > 1 + sent / 1000 || sent_rate < 0.97 * asked {
-                let _ = writeln!(
-                    out,
-                    "               clobber could not keep up: every connection was busy when requests were due; \
-                     raise -c or lower -R"
-                );
-            }
+        let mut line = format!("{} in flight at the end, not counted", group(self.in_flight_at_end));
+        if let Some(a) = &self.in_flight_age_us {
+            let (min, max, p50) = (micros(a.min as f64), micros(a.max as f64), micros(a.p50 as f64));
+            let _ = write!(line, "; waiting {min} to {max} (p50 {p50})");
         }
-        if let Some(status) = &self.status {
-            self.write_status(&mut out, status);
+        Some(line)
+    }
+
+    fn gave_up(&self) -> Option<String> {
+        self.gave_up_after_s.map(|after| {
+            format!(
+                "no response for {after:.1} s while requests kept failing (--give-up); the run ended before -n \
+                 was reached"
+            )
+        })
+    }
+
+    /// Under `--rate`: (asked, sent, missed, the rate sent).
+    fn pacing(&self) -> Option<(f64, u64, u64, f64)> {
+        let (Some(asked), Some(sent), Some(missed)) = (self.run.rate_asked_per_s, self.sent, self.missed) else {
+            return None;
+        };
+        Some((asked, sent, missed, per_s(sent as f64, self.duration_s)))
+    }
+
+    fn rate(&self) -> Option<String> {
+        let (asked, _, missed, sent_per_s) = self.pacing()?;
+        Some(format!(
+            "asked {} req/s, sent {} req/s; {} due but never sent",
+            rate(asked),
+            rate(sent_per_s),
+            group(missed)
+        ))
+    }
+
+    /// The request due at the very end is missed by every run; more than that, or a rate
+    /// short of the one asked, means the connections were all busy.
+    fn rate_shortfall(&self) -> Option<String> {
+        let (asked, sent, missed, sent_per_s) = self.pacing()?;
+        (missed > 1 + sent / 1000 || sent_per_s < 0.97 * asked).then(|| {
+            "clobber could not keep up: every connection was busy when requests were due; raise -c or lower -R"
+                .to_string()
+        })
+    }
+
+    /// Responses by status class: "2xx 534,649   3xx 0   4xx 0   5xx 0  " (1xx only when
+    /// some came).
+    fn status_classes(&self) -> Option<String> {
+        let status = self.status.as_ref()?;
+        let mut classes = [0u64; 6];
+        for (&code, &n) in status {
+            classes[usize::from(code / 100).min(5)] += n;
         }
+        let shown = classes.iter().enumerate().skip(1).filter(|&(class, &n)| class != 1 || n > 0);
+        Some(shown.map(|(class, &n)| format!("{class}xx {}  ", group(n))).collect::<Vec<_>>().join(" "))
+    }
+
+    fn status_unexpected(&self) -> Option<String> {
+        let status = self.status.as_ref()?;
+        let unexpected = self.error_count(ErrorKind::Status);
+        let non_2xx: u64 = status.iter().filter(|(&code, _)| code / 100 != 2).map(|(_, &n)| n).sum();
+        if unexpected > 0 {
+            Some(format!("{} responses outside --expect-status, counted as errors", group(unexpected)))
+        } else if non_2xx > 0 {
+            Some(format!(
+                "{} responses were not 2xx (counted above; --expect-status makes them errors)",
+                group(non_2xx)
+            ))
+        } else {
+            None
+        }
+    }
+
+    fn write_latency(&self, out: &mut String) {
         match self.latency_us.map(|l| (l.corrected, l.uncorrected, l.summary)) {
             None => {
                 let _ = writeln!(out, "  Latency      no responses");
             }
             Some((Some(corrected), Some(uncorrected), _)) => {
-                write_latency(&mut out, "Latency      (corrected: from when each request was due)", &corrected);
-                write_latency(&mut out, "Service time (uncorrected: from when it was written)", &uncorrected);
+                write_latency(out, "Latency      (corrected: from when each request was due)", &corrected);
+                write_latency(out, "Service time (uncorrected: from when it was written)", &uncorrected);
             }
-            Some((_, _, summary)) => write_latency(&mut out, "Latency", &summary),
+            Some((_, _, summary)) => write_latency(out, "Latency", &summary),
         }
+    }
+
+    fn write_bars(&self, out: &mut String) {
         if let Ok(h) = decode_histogram::<u64>(&self.histogram) {
-            write_bars(&mut out, &h);
-        }
-        self.write_unanswered(&mut out);
-        let per_s = |bytes: u64| if self.duration_s > 0.0 { bytes as f64 / self.duration_s } else { 0.0 };
-        let _ = writeln!(
-            out,
-            "  Transfer     sent {} ({}/s), received {} ({}/s)",
-            bytes(self.bytes_sent as f64),
-            bytes(per_s(self.bytes_sent)),
-            bytes(self.bytes_received as f64),
-            bytes(per_s(self.bytes_received))
-        );
-        let _ = write!(out, "  Connections  {} opened", group(self.connections_opened));
-        if let Some(c) = &self.connect_us {
-            let _ = write!(
-                out,
-                "; connect time p50 {}, p99 {}, max {}",
-                micros(c.p50 as f64),
-                micros(c.p99 as f64),
-                micros(c.max as f64)
-            );
-        }
-        let _ = writeln!(out);
-        // Under --rate a connection waits for the pacer and may never be needed; in a closed
-        // loop every connection has a request out from the start.
-        let closed_loop = self.rate_asked.is_none();
-        if let Some(answered) = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened) {
-            let _ = writeln!(
-                out,
-                "               {} of {} connections never got a response",
-                group(self.connections_opened - answered),
-                group(self.connections_opened)
-            );
-        }
-        if let Some(tls) = &self.tls {
-            let per_s = tls.handshakes_per_s.map(|r| format!(" ({}/s)", rate(r))).unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  TLS          {} handshakes{per_s}, {} resumed",
-                group(tls.handshakes),
-                group(tls.resumed)
-            );
-        }
-        self.write_errors(&mut out);
-        let c = &self.client_cpu;
-        match c.us_per_request {
-            Some(us) => {
-                let _ = writeln!(
-                    out,
-                    "  Client CPU   {:.2} s user + {:.2} s sys = {us:.2} us per request",
-                    c.user_s, c.sys_s
-                );
-            }
-            None => {
-                let _ = writeln!(out, "  Client CPU   {:.2} s user + {:.2} s sys (no responses)", c.user_s, c.sys_s);
-            }
-        }
-        out
-    }
-
-    fn write_gave_up(&self, out: &mut String) {
-        if let Some(after) = self.gave_up_after_s {
-            let _ = writeln!(
-                out,
-                "  Gave up      no response for {after:.1} s while requests kept failing (--give-up); \
-                 the run ended before -n was reached"
-            );
+            write_bars(out, &h);
         }
     }
 
-    /// Requests that never got an answer, and Little's law: what the report's percentiles
-    /// cannot show, because they count only answered requests.
-    fn write_unanswered(&self, out: &mut String) {
-        let mean_us = self.latency_us.map(|l| l.summary.mean);
+    /// Requests that never got an answer: what the report's percentiles cannot show, because
+    /// they count only answered requests.
+    fn unanswered(&self) -> Option<String> {
         // Twice as old as the slowest answered request and a millisecond older, not merely
         // older than the p99: a request written just before the end of a healthy run can be
         // older than its peers' p99, or even their max when the loop woke late for the end.
-        if let Some(a) = &self.in_flight_age_us {
-            if self.latency_us.map_or(true, |l| a.max > 2 * l.summary.max && a.max > l.summary.max + 1000) {
-                let _ = writeln!(
-                    out,
-                    "  Warning      {} requests got no answer, the oldest waited {}; the percentiles above \
-                     count only answered requests",
-                    group(self.in_flight_at_end),
-                    micros(a.max as f64)
-                );
-            }
+        let a = self.in_flight_age_us.as_ref()?;
+        let slowest_us = self.latency_us.map(|l| l.summary.max);
+        slowest_us.map_or(true, |max| a.max > 2 * max && a.max > max + 1000).then(|| {
+            format!(
+                "{} requests got no answer, the oldest waited {}; the percentiles above count only answered \
+                 requests",
+                group(self.in_flight_at_end),
+                micros(a.max as f64)
+            )
+        })
+    }
+
+    /// Little's law. Closed loop with keep-alive: every connection always has `pipeline`
+    /// requests outstanding, so the mean latency is (connections × pipeline) / throughput. A
+    /// mean far below it means some connections were not being served. The millisecond keeps
+    /// the client's own time between a response and the next write (not in the latency, and
+    /// long on a busy machine) from raising it.
+    fn littles_law(&self) -> Option<String> {
+        let mean_us = self.latency_us.map(|l| l.summary.mean);
+        let (Some(mean_us), None, false) = (mean_us, self.run.rate_asked_per_s, self.run.reconnect) else {
+            return None;
+        };
+        if self.requests < 100 || self.requests_per_s <= 0.0 {
+            return None;
         }
-        // Closed loop with keep-alive: every connection always has `pipeline` requests
-        // outstanding, so the mean latency is (connections × pipeline) / throughput. A mean
-        // far below it means some connections were not being served. The millisecond keeps
-        // the client's own time between a response and the next write (not in the latency,
-        // and long on a busy machine) from raising it.
-        let (Some(mean_us), None, false) = (mean_us, self.rate_asked, self.reconnect) else { return };
-        if self.requests < 100 || self.rps <= 0.0 {
-            return;
-        }
-        let connections = (self.connections as u64).min(self.connections_opened);
-        let implied_us = (connections * self.pipeline as u64) as f64 / self.rps * 1e6;
-        if mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0 {
-            let _ = writeln!(
-                out,
-                "  Warning      {} at {} req/s imply a mean of {} (Little's law); answered requests \
-                 averaged {}: some connections were not being served",
+        let connections = (self.run.connections as u64).min(self.connections_opened);
+        let implied_us = (connections * self.run.pipeline as u64) as f64 / self.requests_per_s * 1e6;
+        (mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0).then(|| {
+            format!(
+                "{} at {} req/s imply a mean of {} (Little's law); answered requests averaged {}: some \
+                 connections were not being served",
                 plural(connections, "connection"),
-                group(self.rps.round() as u64),
+                rounded(self.requests_per_s),
                 micros(implied_us),
                 micros(mean_us)
-            );
-        }
+            )
+        })
     }
 
-    fn write_errors(&self, out: &mut String) {
-        if self.errors == 0 {
-            let _ = writeln!(out, "  Errors       none");
-        } else {
-            let _ = writeln!(out, "  Errors       {}", group(self.errors));
-            for kind in ErrorKind::ALL {
-                let n = self.error_count(kind);
-                if n == 0 {
-                    continue;
-                }
-                let _ = write!(out, "    {:>10}  {}", group(n), kind.describe());
-                if let Some(m) = self.error_messages.get(kind.name()) {
-                    let _ = write!(out, "; first: {m}");
-                }
-                let _ = writeln!(out);
-            }
-        }
+    fn transfer(&self) -> Option<String> {
+        let (sent, received) = (self.bytes_sent as f64, self.bytes_received as f64);
+        Some(format!(
+            "sent {} ({}/s), received {} ({}/s)",
+            bytes(sent),
+            bytes(per_s(sent, self.duration_s)),
+            bytes(received),
+            bytes(per_s(received, self.duration_s))
+        ))
     }
 
-    fn write_status(&self, out: &mut String, status: &BTreeMap<String, u64>) {
-        let mut classes = [0u64; 6];
-        let mut non_2xx = 0;
-        for (code, &n) in status {
-            let class = code.parse::<usize>().map_or(0, |c| (c / 100).min(5));
-            classes[class] += n;
-            if class != 2 {
-                non_2xx += n;
-            }
+    fn connections(&self) -> Option<String> {
+        let mut line = format!("{} opened", group(self.connections_opened));
+        if let Some(c) = &self.connect_us {
+            let (p50, p99, max) = (micros(c.p50 as f64), micros(c.p99 as f64), micros(c.max as f64));
+            let _ = write!(line, "; connect time p50 {p50}, p99 {p99}, max {max}");
         }
-        let _ = write!(out, "  Status      ");
-        for (class, &n) in classes.iter().enumerate().skip(1) {
-            if class == 1 && n == 0 {
+        Some(line)
+    }
+
+    /// Under --rate a connection waits for the pacer and may never be needed; in a closed
+    /// loop every connection has a request out from the start.
+    fn never_answered(&self) -> Option<String> {
+        let closed_loop = self.run.rate_asked_per_s.is_none();
+        let answered = self.connections_answered.filter(|&a| closed_loop && a < self.connections_opened)?;
+        Some(format!(
+            "{} of {} connections never got a response",
+            group(self.connections_opened - answered),
+            group(self.connections_opened)
+        ))
+    }
+
+    fn errors(&self) -> Option<String> {
+        Some(if self.errors == 0 { "none".to_string() } else { group(self.errors) })
+    }
+
+    fn write_error_kinds(&self, out: &mut String) {
+        for kind in ErrorKind::ALL {
+            let n = self.error_count(kind);
+            if n == 0 {
                 continue;
             }
-            let _ = write!(out, " {class}xx {}  ", group(n));
-        }
-        let _ = writeln!(out);
-        let codes: Vec<String> = status.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect();
-        if !codes.is_empty() {
-            let _ = writeln!(out, "               {}", codes.join(", "));
-        }
-        let unexpected = self.error_count(ErrorKind::Status);
-        if unexpected > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses outside --expect-status, counted as errors",
-                group(unexpected)
-            );
-        } else if non_2xx > 0 {
-            let _ = writeln!(
-                out,
-                "               {} responses were not 2xx (counted above; --expect-status makes them errors)",
-                group(non_2xx)
-            );
+            let _ = write!(out, "    {:>10}  {}", group(n), kind.describe());
+            if let Some(m) = self.error_messages.get(&kind) {
+                let _ = write!(out, "; first: {m}");
+            }
+            let _ = writeln!(out);
         }
     }
+
+    fn client_cpu(&self) -> Option<String> {
+        let c = &self.client_cpu;
+        Some(match c.us_per_request {
+            Some(us) => format!("{} user + {} sys = {us:.2} us per request", seconds(c.user_s), seconds(c.sys_s)),
+            None => format!("{} user + {} sys (no responses)", seconds(c.user_s), seconds(c.sys_s)),
+        })
+    }
+}
+
+/// A row of the text report, as html's tables have rows: a line with its label in the left
+/// column (an empty label continues the row above), left out when its function says `None`;
+/// or a block that lays out lines of its own (the latency table, the bars, the error kinds).
+enum TextRow {
+    Line(&'static str, fn(&Report) -> Option<String>),
+    Block(fn(&Report, &mut String)),
+}
+
+impl TextRow {
+    fn write(&self, report: &Report, out: &mut String) {
+        match self {
+            TextRow::Line(label, line) => {
+                if let Some(line) = line(report) {
+                    let _ = writeln!(out, "  {label:<13}{line}");
+                }
+            }
+            TextRow::Block(write) => write(report, out),
+        }
+    }
+}
+
+/// The text report's rows, in order (README's "Reading the report" shows them).
+const TEXT_ROWS: &[TextRow] = &[
+    TextRow::Line("Requests", |r| {
+        Some(format!("{} in {} = {} req/s", group(r.requests), seconds(r.duration_s), rounded(r.requests_per_s)))
+    }),
+    TextRow::Line("", Report::in_flight),
+    TextRow::Line("Gave up", Report::gave_up),
+    TextRow::Line("Rate", Report::rate),
+    TextRow::Line("", Report::rate_shortfall),
+    TextRow::Line("Status", Report::status_classes),
+    TextRow::Line("", |r| r.status.as_ref().filter(|s| !s.is_empty()).map(status_codes)),
+    TextRow::Line("", Report::status_unexpected),
+    TextRow::Block(Report::write_latency),
+    TextRow::Block(Report::write_bars),
+    TextRow::Line("Warning", Report::unanswered),
+    TextRow::Line("Warning", Report::littles_law),
+    TextRow::Line("Transfer", Report::transfer),
+    TextRow::Line("Connections", Report::connections),
+    TextRow::Line("", Report::never_answered),
+    TextRow::Line("TLS", |r| r.tls.as_ref().map(handshakes_sentence)),
+    TextRow::Line("Errors", Report::errors),
+    TextRow::Block(Report::write_error_kinds),
+    TextRow::Line("Client CPU", Report::client_cpu),
+];
+
+/// What a run stopped during its warm-up can say.
+const STOPPED_DURING_WARMUP_ROWS: &[TextRow] = &[
+    TextRow::Line("Gave up", Report::gave_up),
+    TextRow::Line("Errors", Report::errors),
+    TextRow::Block(Report::write_error_kinds),
+];
+
+// Sentences that the text report and the page both write: one spelling each.
+
+/// What was loaded: "http://127.0.0.1:8080/ (127.0.0.1:8080)".
+pub fn target_sentence(run: &RunInfo) -> String {
+    format!("{} ({})", run.target, run.address)
+}
+
+/// What load was run: "2 threads, 50 connections, keep-alive, pipeline 1, framing: HTTP/1.1".
+/// With fewer connections opened than asked (a `-n` that needed fewer, a target that
+/// refused), "50 connections asked, 1 opened".
+pub fn load_sentence(run: &RunInfo, connections_opened: u64) -> String {
+    let asked = run.connections as u64;
+    let connections = if connections_opened < asked {
+        format!("{} connections asked, {} opened", group(asked), group(connections_opened))
+    } else {
+        plural(asked, "connection")
+    };
+    let mode = if run.reconnect { "a new connection per request" } else { "keep-alive" };
+    format!(
+        "{}, {connections}, {mode}, pipeline {}, framing: {}",
+        plural(run.threads as u64, "thread"),
+        run.pipeline,
+        run.framing
+    )
+}
+
+/// How TLS was set up: "certificate verified for example.com; session resumption on". It says
+/// "verified" only when a handshake completed.
+pub fn tls_sentence(tls: &TlsReport) -> String {
+    let TlsSetup { verified, server_name, resumption } = &tls.setup;
+    // An IP address is verified against the certificate's IP addresses, and rustls sends no
+    // SNI for it.
+    let ip = server_name.parse::<std::net::IpAddr>().is_ok();
+    let done = if tls.handshakes > 0 { "verified" } else { "to be verified (no handshake completed)" };
+    let check = match (verified, ip) {
+        (true, false) => format!("certificate {done} for {server_name}"),
+        (true, true) => format!("certificate {done} for {server_name} (an IP address: no SNI)"),
+        (false, false) => format!("certificate NOT verified (--insecure), SNI {server_name}"),
+        (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
+    };
+    let resume = if *resumption { "session resumption on" } else { "no resumption (--no-resume)" };
+    format!("{check}; {resume}")
+}
+
+/// "4 handshakes, 3 resumed"; under `--reconnect`, "4 handshakes (2.00/s), 3 resumed".
+pub fn handshakes_sentence(tls: &TlsReport) -> String {
+    let per_s = tls.handshakes_per_s.map(|r| format!(" ({}/s)", rate(r))).unwrap_or_default();
+    format!("{} handshakes{per_s}, {} resumed", group(tls.handshakes), group(tls.resumed))
+}
+
+/// Responses by status code: "200: 534,649, 404: 3".
+pub fn status_codes(status: &BTreeMap<u16, u64>) -> String {
+    status.iter().map(|(code, &n)| format!("{code}: {}", group(n))).collect::<Vec<_>>().join(", ")
 }
 
 fn write_latency(out: &mut String, title: &str, l: &Latency) {
@@ -721,14 +836,14 @@ fn timeline(stats: &WorkerStats) -> Vec<Second> {
         .take(entries.max(1))
         .enumerate()
         .map(|(i, slot)| Second {
-            t: i as u64 * span_s,
+            t_s: i as u64 * span_s,
             span_s,
             requests: slot.requests,
             errors: slot.errors,
             errors_by_kind: ErrorKind::ALL
                 .iter()
                 .filter(|&&k| slot.errors_by_kind[k as usize] > 0)
-                .map(|&k| (k.name().to_string(), slot.errors_by_kind[k as usize]))
+                .map(|&k| (k, slot.errors_by_kind[k as usize]))
                 .collect(),
             p50_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.5) },
             p99_us: if slot.latency_us.is_empty() { 0 } else { slot.latency_us.value_at_quantile(0.99) },
@@ -788,22 +903,7 @@ mod tests {
             stats.record_response(t0 + Duration::from_micros(us), Duration::from_micros(us), None);
         }
         stats.elapsed = Duration::from_millis(3500);
-        let info = RunInfo {
-            target: "t".into(),
-            address: "a".into(),
-            threads: 1,
-            connections: 1,
-            pipeline: 1,
-            reconnect: false,
-            framing: "f".into(),
-            http: false,
-            rate_asked: None,
-            warmup_s: None,
-            start_unix_s: 1_800_000_000.0,
-            tls: None,
-            command: "clobber t".into(),
-            machine: None,
-        };
+        let info = RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) };
         let report = Report::new(&info, &stats);
         let back: Report = serde_json::from_str(&report.to_json()).unwrap();
         let h: Histogram<u64> = decode_histogram(&back.histogram).unwrap();
@@ -813,10 +913,127 @@ mod tests {
         assert_eq!(back.timeline[3].requests, 1);
         assert!(back.timeline.iter().all(|s| s.span_s == 1));
         assert!(back.latency_us.unwrap().corrected.is_none());
-        assert!(decode_histogram::<u64>("not base64!").is_err());
+        assert!(matches!(decode_histogram::<u64>("not base64!"), Err(HistogramError::NotBase64(_))));
         let old = r#"{"t": 7, "requests": 3, "errors": 0, "p50_us": 1, "p99_us": 2, "histogram": ""}"#;
         let old: Second = serde_json::from_str(old).unwrap();
-        assert_eq!((old.t, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
-        assert!(decode_histogram::<u64>("aGVsbG8=").is_err());
+        assert_eq!((old.t_s, old.span_s), (7, 1), "entries of reports from before span_s are seconds");
+        let hello = decode_histogram::<u64>("aGVsbG8=").unwrap_err();
+        assert!(matches!(hello, HistogramError::NotHdrHistogram(_)));
+        assert!(hello.to_string().starts_with("not an HdrHistogram: "), "{hello}");
+    }
+
+    /// A paced HTTPS run of 2 s with a 200, a 503 and a reset.
+    fn full_report() -> Report {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        for ms in [10u64, 1200] {
+            stats.record_response(
+                t0 + Duration::from_millis(ms),
+                Duration::from_micros(300),
+                Some(Duration::from_micros(200)),
+            );
+        }
+        stats.status[200] += 1;
+        stats.status[503] += 1;
+        stats.record_error(ErrorKind::Reset, || "reset by peer".into());
+        (stats.tls_handshakes, stats.tls_resumed) = (3, 2);
+        stats.elapsed = Duration::from_secs(2);
+        let info = RunInfo {
+            command: "clobber https://h/ -R 1".into(),
+            machine: Some(Machine { cpu_model: "cpu".into(), cores: 2, kernel: "6".into() }),
+            target: "https://h/".into(),
+            address: "127.0.0.1:443".into(),
+            threads: 1,
+            connections: 2,
+            pipeline: 1,
+            reconnect: true,
+            framing: "HTTP/1.1".into(),
+            http: true,
+            rate_asked_per_s: Some(1.0),
+            warmup_s: Some(1.0),
+            start_unix_s: 1_800_000_000.5,
+            tls: Some(TlsSetup { verified: true, server_name: "h".into(), resumption: true }),
+        };
+        Report::new(&info, &stats)
+    }
+
+    #[test]
+    fn the_json_keeps_its_names_and_reading_it_restores_the_run() {
+        let report = full_report();
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut expected = vec![
+            "clobber_version",
+            "command",
+            "machine",
+            "target",
+            "address",
+            "threads",
+            "connections",
+            "pipeline",
+            "reconnect",
+            "framing",
+            "rate_asked",
+            "warmup_s",
+            "start_unix_s",
+            "requests",
+            "errors",
+            "errors_by_kind",
+            "error_messages",
+            "connections_opened",
+            "connections_answered",
+            "in_flight_at_end",
+            "duration_s",
+            "rps",
+            "bytes_sent",
+            "bytes_received",
+            "latency_us",
+            "tls",
+            "client_cpu",
+            "status",
+            "sent",
+            "missed",
+            "timeline",
+            "histogram",
+            "histogram_uncorrected",
+        ];
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(sorted, expected);
+        assert_eq!(json["rps"], 1.0);
+        assert_eq!(json["status"]["503"], 1);
+        assert_eq!(json["errors_by_kind"]["reset"], 1);
+        assert_eq!(json["errors_by_kind"]["connect_refused"], 0);
+        assert_eq!(json["error_messages"]["reset"], "reset by peer");
+        assert_eq!(json["tls"]["server_name"], "h");
+        assert_eq!(json["tls"]["handshakes"], 3);
+        assert_eq!(json["timeline"][1]["t"], 1);
+        assert_eq!(json["timeline"][1]["errors_by_kind"]["reset"], 1);
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.run, report.run, "http and tls come back from status and tls");
+        assert_eq!(back.to_text(), report.to_text());
+        assert_eq!(back.to_json(), report.to_json());
+    }
+
+    #[test]
+    fn an_older_report_without_the_newer_fields_still_loads() {
+        let mut json: serde_json::Value = serde_json::from_str(&full_report().to_json()).unwrap();
+        let top = json.as_object_mut().unwrap();
+        for newer in ["command", "machine", "connections_answered", "in_flight_age_us", "connect_us", "warmup_s"] {
+            top.remove(newer);
+        }
+        top.remove("tls");
+        top.remove("status");
+        for entry in top["timeline"].as_array_mut().unwrap() {
+            let entry = entry.as_object_mut().unwrap();
+            entry.remove("span_s");
+            entry.remove("errors_by_kind");
+        }
+        let old: Report = serde_json::from_value(json).unwrap();
+        assert_eq!((old.run.command.as_str(), old.run.http, old.run.tls.is_none()), ("", false, true));
+        assert_eq!((old.connections_answered, old.timeline[1].span_s), (None, 1));
+        assert_eq!(old.error_count(ErrorKind::Reset), 1);
+        assert!(old.to_text().contains("Requests     2 in 2.00 s"), "{}", old.to_text());
     }
 }

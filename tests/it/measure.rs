@@ -138,7 +138,7 @@ fn merge_adds_runs_and_takes_percentiles_from_the_merged_histogram() {
     let merged: Report = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(merged.requests, 3400);
     assert_eq!(merged.errors, a.errors + b.errors);
-    assert_eq!(merged.status.as_ref().unwrap()["200"], 3400);
+    assert_eq!(merged.status.as_ref().unwrap()[&200], 3400);
     let mut both: Histogram<u64> = decode_histogram(&a.histogram).unwrap();
     both.add(decode_histogram::<u64>(&b.histogram).unwrap()).unwrap();
     assert_eq!(merged.latency_us.unwrap().summary.p99, both.value_at_quantile(0.99));
@@ -183,7 +183,7 @@ fn report_file(dir: &std::path::Path, name: &str, start_unix_s: f64, command: &s
         reconnect: false,
         framing: "HTTP/1.1".into(),
         http: true,
-        rate_asked: None,
+        rate_asked_per_s: None,
         warmup_s: None,
         start_unix_s,
         tls: None,

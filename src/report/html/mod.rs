@@ -8,14 +8,18 @@
 
 pub mod plot;
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::Path;
 
 use hdrhistogram::Histogram;
 
-use crate::report::{decode_histogram, Report, Second};
-use crate::units::{group, utc};
-use plot::{look, Series, Unit};
+use crate::error::ErrorKind;
+use crate::report::{
+    decode_histogram, handshakes_sentence, load_sentence, status_codes, target_sentence, tls_sentence, HistogramError,
+    Latency, Report, Second,
+};
+use crate::units::{group, micros, per_s, rate, rounded, seconds, utc};
+use plot::{look, PlotError, Series, Unit};
 
 /// A line's points: (x, y) in the chart's units.
 pub type Points = Vec<(f64, f64)>;
@@ -53,7 +57,7 @@ pub fn labels(files: &[&Path], given: &[String]) -> Vec<String> {
 /// by the end of the run; it is scaled to its length, or left out when shorter than a quarter
 /// second (a rate over a sliver of time says nothing).
 pub fn throughput_points(report: &Report) -> Vec<(f64, f64)> {
-    plotted_entries(report).map(|(i, t, len)| (t + len / 2.0, report.timeline[i].requests as f64 / len)).collect()
+    plotted_entries(report).map(|(i, t, len)| (t + len / 2.0, per_s(report.timeline[i].requests as f64, len))).collect()
 }
 
 /// Points of the p50 and p99 chart (in `unit`): the entries that completed responses (the
@@ -83,7 +87,7 @@ fn plotted_entries(report: &Report) -> impl Iterator<Item = (usize, f64, f64)> +
         .iter()
         .enumerate()
         .map(move |(i, s)| {
-            let (t, span) = (s.t as f64, s.span_s as f64);
+            let (t, span) = (s.t_s as f64, s.span_s as f64);
             let len = if i + 1 == n { (report.duration_s - t).clamp(0.0, span) } else { span };
             (i, t, if report.duration_s == 0.0 { span } else { len })
         })
@@ -93,14 +97,14 @@ fn plotted_entries(report: &Report) -> impl Iterator<Item = (usize, f64, f64)> +
 /// The error layers of one run: each kind that occurred, with its errors per second in each
 /// timeline entry (at the entry's middle).
 fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut kinds: Vec<&String> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys()).collect();
+    let mut kinds: Vec<ErrorKind> = report.timeline.iter().flat_map(|s| s.errors_by_kind.keys().copied()).collect();
     kinds.sort();
     kinds.dedup();
-    let at = |s: &Second| s.t as f64 + s.span_s as f64 / 2.0;
-    let per_s = |s: &Second, n: u64| n as f64 / s.span_s as f64;
+    let at = |s: &Second| s.t_s as f64 + s.span_s as f64 / 2.0;
+    let per_s_of = |s: &Second, n: u64| per_s(n as f64, s.span_s as f64);
     if kinds.is_empty() {
         // A report from before errors were split by kind per second: one layer.
-        return vec![("errors".to_string(), report.timeline.iter().map(|s| (at(s), per_s(s, s.errors))).collect())];
+        return vec![("errors".to_string(), report.timeline.iter().map(|s| (at(s), per_s_of(s, s.errors))).collect())];
     }
     kinds
         .into_iter()
@@ -108,9 +112,9 @@ fn error_layers(report: &Report) -> Vec<(String, Vec<(f64, f64)>)> {
             let points = report
                 .timeline
                 .iter()
-                .map(|s| (at(s), per_s(s, s.errors_by_kind.get(k).copied().unwrap_or(0))))
+                .map(|s| (at(s), per_s_of(s, s.errors_by_kind.get(&k).copied().unwrap_or(0))))
                 .collect();
-            (k.clone(), points)
+            (k.name().to_string(), points)
         })
         .collect()
 }
@@ -130,31 +134,62 @@ pub struct Charts {
 }
 
 /// How many seconds the time charts span: the longest run's whole seconds.
-fn time_span(runs: &[PageRun]) -> f64 {
+fn time_span_s(runs: &[PageRun]) -> f64 {
     // A run of -d 4s lasts 4.000x s: its sliver of a fifth second is not plotted (see
     // `throughput_points`), so the axis ends at 4.
     // Errors are counts, not rates: a sliver's errors are drawn, so the axis takes it in.
     runs.iter()
         .map(|r| {
             let whole = (r.report.duration_s - 0.25).ceil();
-            let errors_end =
-                r.report.timeline.iter().filter(|s| s.errors > 0).map(|s| (s.t + s.span_s) as f64).fold(0.0, f64::max);
+            let errors_end = r
+                .report
+                .timeline
+                .iter()
+                .filter(|s| s.errors > 0)
+                .map(|s| (s.t_s + s.span_s) as f64)
+                .fold(0.0, f64::max);
             whole.max(errors_end)
         })
         .fold(1.0, f64::max)
 }
 
-pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
+/// Why a page could not be made.
+#[derive(Debug)]
+pub enum PageError {
+    /// A run's histogram (`which`: "latency" or "uncorrected") could not be read.
+    Histogram {
+        label: String,
+        which: &'static str,
+        why: HistogramError,
+    },
+    Plot(PlotError),
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::Histogram { label, which, why } => write!(f, "{label}: the {which} histogram is corrupt: {why}"),
+            PageError::Plot(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PageError {}
+
+impl From<PlotError> for PageError {
+    fn from(e: PlotError) -> PageError {
+        PageError::Plot(e)
+    }
+}
+
+pub fn charts(runs: &[PageRun]) -> Result<Charts, PageError> {
     let mut curves: Vec<Series> = Vec::new();
     let mut max_us: f64 = 1.0;
     for (i, run) in runs.iter().enumerate() {
-        let h: Histogram<u64> = decode_histogram(&run.report.histogram)
-            .map_err(|e| format!("{}: the latency histogram is corrupt: {e}", run.label))?;
+        let corrupt = |which| move |why| PageError::Histogram { label: run.label.clone(), which, why };
+        let h: Histogram<u64> = decode_histogram(&run.report.histogram).map_err(corrupt("latency"))?;
         let uncorrected: Option<Histogram<u64>> = match &run.report.histogram_uncorrected {
-            Some(text) => Some(
-                decode_histogram(text)
-                    .map_err(|e| format!("{}: the uncorrected histogram is corrupt: {e}", run.label))?,
-            ),
+            Some(text) => Some(decode_histogram(text).map_err(corrupt("uncorrected"))?),
             None => None,
         };
         max_us = max_us.max(h.max() as f64);
@@ -171,7 +206,7 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
         }
     }
     let unit = Unit::for_max_us(max_us);
-    let span = time_span(runs);
+    let chart_s = time_span_s(runs);
     let throughput: Vec<Series> = runs
         .iter()
         .enumerate()
@@ -182,8 +217,8 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
             thin: false,
         })
         .collect();
-    let p99_max = runs.iter().flat_map(|r| r.report.timeline.iter().map(|s| s.p99_us)).max().unwrap_or(1) as f64;
-    let time_unit = Unit::for_max_us(p99_max);
+    let p99_us_max = runs.iter().flat_map(|r| r.report.timeline.iter().map(|s| s.p99_us)).max().unwrap_or(1) as f64;
+    let time_unit = Unit::for_max_us(p99_us_max);
     let mut latency: Vec<Series> = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let (p50, p99) = latency_points(&r.report, time_unit);
@@ -193,22 +228,22 @@ pub fn charts(runs: &[PageRun]) -> Result<Charts, String> {
     let mut errors = Vec::new();
     for r in runs.iter().filter(|r| r.report.errors > 0) {
         let title = format!("Errors per second by kind: {}", r.label);
-        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span_s(&r.report), span)?));
+        errors.push((r.label.clone(), plot::errors(&title, &error_layers(&r.report), span_s(&r.report), chart_s)?));
     }
     Ok(Charts {
         percentiles: plot::percentiles(&curves, unit)?,
-        throughput: plot::throughput(&throughput, span)?,
-        latency: plot::latency_over_time(&latency, span, time_unit)?,
+        throughput: plot::throughput(&throughput, chart_s)?,
+        latency: plot::latency_over_time(&latency, chart_s, time_unit)?,
         errors,
     })
 }
 
 /// The whole page.
-pub fn render(runs: &[PageRun]) -> Result<String, String> {
+pub fn render(runs: &[PageRun]) -> Result<String, PageError> {
     assert!(!runs.is_empty(), "a page shows at least one run");
     let charts = charts(runs)?;
     let title = if runs.len() == 1 {
-        format!("clobber: {}", runs[0].report.target)
+        format!("clobber: {}", runs[0].report.run.target)
     } else {
         format!("clobber: {}", runs.iter().map(|r| r.label.as_str()).collect::<Vec<_>>().join(" vs "))
     };
@@ -281,37 +316,18 @@ enum Cell {
 
 fn run_rows() -> Vec<Row> {
     vec![
-        ("Command", |r| Cell::Code(if r.command.is_empty() { "(not recorded)".into() } else { r.command.clone() })),
-        ("Target", |r| Cell::Text(format!("{} ({})", r.target, r.address))),
-        ("Started", |r| Cell::Text(utc(r.start_unix_s))),
-        ("Load", |r| {
-            let mode = if r.reconnect { "a connection per request" } else { "keep-alive" };
-            Cell::Text(format!(
-                "{} thread{}, {} connections, {mode}, pipeline {}{}",
-                r.threads,
-                if r.threads == 1 { "" } else { "s" },
-                r.connections,
-                r.pipeline,
-                r.rate_asked.map(|x| format!(", -R {}", plot::number(x))).unwrap_or_default()
-            ))
+        ("Command", |r| {
+            Cell::Code(if r.run.command.is_empty() { "(not recorded)".into() } else { r.run.command.clone() })
         }),
-        ("Framing", |r| Cell::Text(r.framing.clone())),
-        ("TLS", |r| {
-            Cell::Text(match &r.tls {
-                None => "no".into(),
-                Some(t) => format!(
-                    "{}, {}",
-                    if t.setup.verified {
-                        format!("verified for {}", t.setup.server_name)
-                    } else {
-                        "NOT verified (--insecure)".into()
-                    },
-                    if t.setup.resumption { "resumption on" } else { "no resumption" }
-                ),
-            })
+        ("Target", |r| Cell::Text(target_sentence(&r.run))),
+        ("Started", |r| Cell::Text(utc(r.run.start_unix_s))),
+        ("Load", |r| Cell::Text(load_sentence(&r.run, r.connections_opened))),
+        ("Rate asked", |r| {
+            Cell::Text(r.run.rate_asked_per_s.map_or("closed loop (no -R)".into(), |x| format!("{} req/s", rate(x))))
         }),
+        ("TLS", |r| Cell::Text(r.tls.as_ref().map_or("no".into(), tls_sentence))),
         ("Machine", |r| {
-            Cell::Text(match &r.machine {
+            Cell::Text(match &r.run.machine {
                 Some(m) => format!("{}, {} cores, Linux {}", m.cpu_model, m.cores, m.kernel),
                 None => "(not recorded, or several)".into(),
             })
@@ -323,8 +339,8 @@ fn run_rows() -> Vec<Row> {
 fn result_rows() -> Vec<Row> {
     vec![
         ("Requests", |r| Cell::Num(group(r.requests))),
-        ("Duration", |r| Cell::Num(format!("{:.2} s", r.duration_s))),
-        ("Requests/s", |r| Cell::Num(group(r.rps.round() as u64))),
+        ("Duration", |r| Cell::Num(seconds(r.duration_s))),
+        ("Requests/s", |r| Cell::Num(rounded(r.requests_per_s))),
         ("Latency p50", |r| latency_cell(r, |l| l.p50)),
         ("Latency p90", |r| latency_cell(r, |l| l.p90)),
         ("Latency p99", |r| latency_cell(r, |l| l.p99)),
@@ -334,40 +350,40 @@ fn result_rows() -> Vec<Row> {
             if r.errors == 0 {
                 return Cell::Num("0".into());
             }
-            let kinds: Vec<String> =
-                r.errors_by_kind.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {}", group(*n))).collect();
+            let kinds: Vec<String> = r
+                .errors_by_kind
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(k, n)| format!("{} {}", k.name(), group(*n)))
+                .collect();
             Cell::Text(format!("{} ({})", group(r.errors), kinds.join(", ")))
         }),
         ("First errors", |r| {
             if r.error_messages.is_empty() {
                 return Cell::Text("-".into());
             }
-            Cell::Text(r.error_messages.iter().map(|(k, m)| format!("{k}: {m}")).collect::<Vec<_>>().join("; "))
+            Cell::Text(
+                r.error_messages.iter().map(|(k, m)| format!("{}: {m}", k.name())).collect::<Vec<_>>().join("; "),
+            )
         }),
         ("Statuses", |r| {
             Cell::Text(match &r.status {
                 None => "(raw TCP)".into(),
                 Some(s) if s.is_empty() => "none".into(),
-                Some(s) => s.iter().map(|(code, n)| format!("{code}: {}", group(*n))).collect::<Vec<_>>().join(", "),
+                Some(s) => status_codes(s),
             })
         }),
         ("Connections opened", |r| Cell::Num(group(r.connections_opened))),
-        ("TLS handshakes", |r| {
-            Cell::Num(
-                r.tls
-                    .as_ref()
-                    .map_or("-".into(), |t| format!("{} ({} resumed)", group(t.handshakes), group(t.resumed))),
-            )
-        }),
+        ("TLS handshakes", |r| Cell::Num(r.tls.as_ref().map_or("-".into(), handshakes_sentence))),
         ("Client CPU per request", |r| {
-            Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} µs")))
+            Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} us")))
         }),
     ]
 }
 
 /// A latency figure of the run, or "-" for a run without responses.
-fn latency_cell(r: &Report, figure: fn(&crate::report::Latency) -> u64) -> Cell {
-    Cell::Num(r.latency_us.map_or("-".into(), |l| crate::units::micros(figure(&l.summary) as f64)))
+fn latency_cell(r: &Report, figure: fn(&Latency) -> u64) -> Cell {
+    Cell::Num(r.latency_us.map_or("-".into(), |l| micros(figure(&l.summary) as f64)))
 }
 
 fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {
@@ -422,24 +438,14 @@ mod tests {
 
     use super::*;
     use crate::report::RunInfo;
-    use crate::stats::{ErrorKind, WorkerStats};
+    use crate::stats::WorkerStats;
 
     fn info(rate: Option<f64>) -> RunInfo {
         RunInfo {
-            target: "http://127.0.0.1:1/".into(),
-            address: "127.0.0.1:1".into(),
-            threads: 1,
             connections: 2,
-            pipeline: 1,
-            reconnect: false,
-            framing: "HTTP/1.1".into(),
-            http: true,
-            rate_asked: rate,
-            warmup_s: None,
-            start_unix_s: 1_800_000_000.0,
-            tls: None,
+            rate_asked_per_s: rate,
             command: "clobber http://127.0.0.1:1/ -d 3s".into(),
-            machine: None,
+            ..RunInfo::example(1_800_000_000.0)
         }
     }
 
@@ -550,10 +556,10 @@ mod tests {
         stats.elapsed = Duration::from_millis(2100);
         let clean = PageRun { label: "clean".into(), report: Report::new(&info(None), &stats) };
         assert_eq!(clean.report.timeline.len(), 3);
-        assert_eq!(time_span(std::slice::from_ref(&clean)), 2.0, "a 0.1 s sliver is not plotted");
+        assert_eq!(time_span_s(std::slice::from_ref(&clean)), 2.0, "a 0.1 s sliver is not plotted");
         stats.record_error(ErrorKind::Reset, || "x".into());
         let faulty = PageRun { label: "faulty".into(), report: Report::new(&info(None), &stats) };
-        assert_eq!(time_span(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
+        assert_eq!(time_span_s(&[clean, faulty]), 3.0, "the sliver's errors are on the chart");
     }
 
     #[test]
@@ -573,7 +579,7 @@ mod tests {
         let report = Report::new(&info(None), &stats);
         // 2,100 s outgrew 1,024 entries twice: entries of 4 s, the last one [2096, 2100).
         assert_eq!(report.timeline.len(), 525);
-        assert!(report.timeline.iter().enumerate().all(|(i, s)| s.span_s == 4 && s.t == 4 * i as u64));
+        assert!(report.timeline.iter().enumerate().all(|(i, s)| s.span_s == 4 && s.t_s == 4 * i as u64));
         let points = throughput_points(&report);
         assert_eq!(points.len(), 525);
         assert!(points.iter().enumerate().all(|(i, &p)| p == (4.0 * i as f64 + 2.0, 10.0)), "{:?}", &points[..3]);
@@ -583,7 +589,7 @@ mod tests {
         assert_eq!(layers.len(), 1);
         assert_eq!(layers[0].1[1], (6.0, 0.25), "one error in the entry [4, 8): 0.25 a second");
         let page = PageRun { label: "long".into(), report };
-        assert_eq!(time_span(std::slice::from_ref(&page)), 2100.0);
+        assert_eq!(time_span_s(std::slice::from_ref(&page)), 2100.0);
         assert!(render(&[page]).is_ok());
     }
 
@@ -604,7 +610,7 @@ mod tests {
     #[test]
     fn the_page_is_self_contained_and_escaped() {
         let mut r = run("<b>&\"x\"", 2, 10, 0, None);
-        r.report.command = "clobber 'http://x/?a=1&b=<2>'".into();
+        r.report.run.command = "clobber 'http://x/?a=1&b=<2>'".into();
         let page = render(&[r]).unwrap();
         for needle in ["<script", "<link", "<img", "@import", "url(", "src=", "href="] {
             assert!(!page.contains(needle), "the page must not contain {needle}");
@@ -620,5 +626,16 @@ mod tests {
         assert_eq!(utc(1_800_000_000.0), "2027-01-15 08:00:00 UTC");
         assert_eq!(utc(0.0), "(unknown)");
         assert_eq!(escape("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+    }
+
+    #[test]
+    fn a_corrupt_histogram_is_a_page_error_naming_the_run() {
+        let mut r = run("before", 1, 10, 0, Some(10.0));
+        r.report.histogram_uncorrected = Some("not base64!".into());
+        let err = render(&[r]).unwrap_err();
+        assert!(
+            matches!(&err, PageError::Histogram { label, which: "uncorrected", why: HistogramError::NotBase64(_) } if label == "before")
+        );
+        assert!(err.to_string().starts_with("before: the uncorrected histogram is corrupt: not base64: "), "{err}");
     }
 }

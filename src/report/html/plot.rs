@@ -128,14 +128,26 @@ fn percentile_label(x: f64) -> String {
 /// 1234567.0 -> "1,234,567"; small values keep up to 2 decimals.
 pub fn number(v: f64) -> String {
     if v.abs() >= 100.0 || v == v.trunc() {
-        crate::report::group(v.round().max(0.0) as u64)
+        crate::units::rounded(v)
     } else {
         format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
-fn plot_error(e: impl std::fmt::Display) -> String {
-    format!("drawing a chart failed: {e}")
+/// plotters failed to draw a chart (into a string, so in practice never): its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlotError(pub String);
+
+impl std::fmt::Display for PlotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "drawing a chart failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for PlotError {}
+
+fn plot_error(e: impl std::fmt::Display) -> PlotError {
+    PlotError(e.to_string())
 }
 
 /// What a chart's axes say.
@@ -154,7 +166,7 @@ fn frame<'a, 'b, X>(
     x_spec: X,
     y_range: Range<f64>,
     axes: &Axes<'_>,
-) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X::CoordDescType, RangedCoordf64>>, String>
+) -> Result<ChartContext<'a, SVGBackend<'b>, Cartesian2d<X::CoordDescType, RangedCoordf64>>, PlotError>
 where
     X: AsRangedCoord<Value = f64>,
     X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -195,7 +207,7 @@ fn line_chart<X>(
     y_desc: &str,
     series: &[Series],
     note: Option<&str>,
-) -> Result<String, String>
+) -> Result<String, PlotError>
 where
     X: AsRangedCoord<Value = f64>,
     X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -231,7 +243,7 @@ where
 fn draw_series<X>(
     chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
     s: &Series,
-) -> Result<(), String>
+) -> Result<(), PlotError>
 where
     X: Ranged<ValueType = f64>,
 {
@@ -269,7 +281,7 @@ const LEGEND_ROW: i32 = 24;
 const TITLE_HEIGHT: u32 = 44;
 const LEGEND_TOP: i32 = TITLE_HEIGHT as i32 + 4;
 
-fn draw_title(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, title: &str) -> Result<(), String> {
+fn draw_title(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, title: &str) -> Result<(), PlotError> {
     let style = TextStyle::from(("sans-serif", 22).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
     root.draw(&Text::new(title.to_string(), (WIDTH as i32 / 2, TITLE_HEIGHT as i32 / 2 + 2), style)).map_err(plot_error)
 }
@@ -300,7 +312,7 @@ fn legend_height(labels: &[&str]) -> u32 {
     (legend_rows(labels).len() as i32 * LEGEND_ROW + 4) as u32
 }
 
-fn draw_legend(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, entries: &[Entry]) -> Result<(), String> {
+fn draw_legend(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, entries: &[Entry]) -> Result<(), PlotError> {
     let labels: Vec<&str> = entries.iter().map(|e| e.label.as_str()).collect();
     for (r, row) in legend_rows(&labels).iter().enumerate() {
         let y = LEGEND_TOP + r as i32 * LEGEND_ROW;
@@ -334,7 +346,7 @@ fn y_top(series: &[Series], floor: f64) -> f64 {
 }
 
 /// Chart 1: latency by percentile, log "1/(1-q)" axis from p0 to p99.999.
-pub fn percentiles(series: &[Series], unit: Unit) -> Result<String, String> {
+pub fn percentiles(series: &[Series], unit: Unit) -> Result<String, PlotError> {
     let scaled: Vec<Series> = series
         .iter()
         .map(|s| Series { points: s.points.iter().map(|&(x, y)| (x, y * unit.per_us)).collect(), ..s.clone() })
@@ -353,7 +365,7 @@ pub fn percentiles(series: &[Series], unit: Unit) -> Result<String, String> {
 }
 
 /// Chart 2: requests per second over the run.
-pub fn throughput(series: &[Series], seconds: f64) -> Result<String, String> {
+pub fn throughput(series: &[Series], seconds: f64) -> Result<String, PlotError> {
     let note = series.iter().all(|s| s.points.is_empty()).then_some("no measured second: nothing to plot");
     line_chart(
         "Throughput",
@@ -368,7 +380,7 @@ pub fn throughput(series: &[Series], seconds: f64) -> Result<String, String> {
 }
 
 /// Chart 3: p50 and p99 latency per second (points already in `unit`).
-pub fn latency_over_time(series: &[Series], seconds: f64, unit: Unit) -> Result<String, String> {
+pub fn latency_over_time(series: &[Series], seconds: f64, unit: Unit) -> Result<String, PlotError> {
     let note = series.iter().all(|s| s.points.is_empty()).then_some("no responses: nothing to plot");
     line_chart(
         "Latency over time: p99 (thick) and p50 (thin), per second",
@@ -384,7 +396,12 @@ pub fn latency_over_time(series: &[Series], seconds: f64, unit: Unit) -> Result<
 
 /// Chart 4: errors per second of one run, a bar per timeline entry (`bar_s` seconds) stacked
 /// by kind (`layers`: kind name and its errors per second, at x = the middle of the entry).
-pub fn errors(title: &str, layers: &[(String, Vec<(f64, f64)>)], bar_s: f64, seconds: f64) -> Result<String, String> {
+pub fn errors(
+    title: &str,
+    layers: &[(String, Vec<(f64, f64)>)],
+    bar_s: f64,
+    seconds: f64,
+) -> Result<String, PlotError> {
     // Greys and colours of distinct lightness, darkest at the bottom of the stack.
     const FILLS: [RGBColor; 6] = [
         RGBColor(40, 40, 40),
