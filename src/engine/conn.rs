@@ -37,7 +37,8 @@
 //! Idle        held TLS records fail to send          Closed(Failed(kind))
 //! ```
 //!
-//! Every transition goes through `enter`, which asserts this table (`may_enter`).
+//! Every transition goes through `enter`, which asserts this table (`may_enter`; a test reads
+//! the table above and checks every row against it, and every allowed pair against the table).
 //! A row whose next phase is its own is no transition: the phase's data may change (bytes
 //! written, a deadline moved), and `enter` is not called.
 //!
@@ -737,7 +738,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 }
 
-/// The transition table at the top of this file, as a predicate: `enter` asserts it.
+/// The transition table at the top of this file, as a predicate: `enter` asserts it, and a test
+/// checks it against the table, row by row and pair by pair.
 fn may_enter(from: &Phase, to: &Phase) -> bool {
     use Phase::*;
     matches!(
@@ -1339,7 +1341,11 @@ mod tests {
         assert_eq!(f.stats.latency_us.max(), 100);
     }
 
-    /// A phase's name in the table at the top of the file.
+    /// The phase names of the table at the top of the file, one per variant of `Phase`.
+    const PHASES: [&str; 7] = ["Closed", "Connecting", "Writing", "Reading", "Deferred", "Waiting", "Idle"];
+
+    /// A phase's name in the table. Exhaustive, so a new phase does not compile until it is
+    /// named here (and added to `PHASES`).
     fn name_of(phase: Phase) -> &'static str {
         match phase {
             Phase::Connecting { .. } => "Connecting",
@@ -1349,6 +1355,91 @@ mod tests {
             Phase::Waiting => "Waiting",
             Phase::Idle => "Idle",
             Phase::Closed(_) => "Closed",
+        }
+    }
+
+    /// A phase of the given name, its data arbitrary: `may_enter` looks at phases only.
+    fn sample(name: &str) -> Phase {
+        let now = Instant::now();
+        let batch = Batch { sent_at: now, intended_at: now, deadline: now };
+        let phase = match name {
+            "Connecting" => Phase::Connecting { since: now, deadline: now },
+            "Writing" => Phase::Writing { batch, written_bytes: 0, to_write_bytes: 1 },
+            "Reading" => Phase::Reading { batch },
+            "Deferred" => Phase::Deferred,
+            "Waiting" => Phase::Waiting,
+            "Idle" => Phase::Idle,
+            "Closed" => Phase::Closed(CloseReason::Done),
+            _ => panic!("the transition table names no phase {name:?}"),
+        };
+        assert_eq!(name_of(phase), name);
+        phase
+    }
+
+    /// The rows of the table at the top of this file, as (phase, next phase) names. The next
+    /// column is read from where its header starts; a row with an empty phase column continues
+    /// the one above; parenthesized notes are dropped, and what is left must be one phase name.
+    fn transition_table() -> Vec<(String, String)> {
+        let doc: Vec<&str> = include_str!("conn.rs").lines().map_while(|line| line.strip_prefix("//!")).collect();
+        let start = doc.iter().position(|line| line.trim() == "```text").expect("the table's opening fence") + 1;
+        let end = start + doc[start..].iter().position(|line| line.trim() == "```").expect("the closing fence");
+        let header = doc[start];
+        let input_at = header.find("input").expect("an input column");
+        let next_at = header.find("next").expect("a next column");
+        assert!(doc[start + 1].trim_start().starts_with("---"), "a rule under the header");
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for line in &doc[start + 2..end] {
+            assert!(line.is_ascii(), "the table is ASCII, so columns are byte offsets: {line:?}");
+            let from = line.get(..input_at).unwrap_or(line).trim();
+            let next = line.get(next_at..).unwrap_or("");
+            if from.is_empty() {
+                rows.last_mut().expect("a continuation follows a row").1.push_str(next);
+            } else {
+                rows.push((from.to_string(), next.to_string()));
+            }
+        }
+        rows.into_iter()
+            .map(|(from, next)| {
+                let mut depth = 0;
+                let bare: String = next
+                    .chars()
+                    .filter(|&c| {
+                        depth += i32::from(c == '(');
+                        let keep = depth == 0;
+                        depth -= i32::from(c == ')');
+                        keep
+                    })
+                    .collect();
+                let to = bare.trim().to_string();
+                assert!(PHASES.contains(&to.as_str()), "row {from:?}: next {next:?} is not one phase");
+                (from, to)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transition_table_matches_enter() {
+        let rows = transition_table();
+        for name in PHASES {
+            assert!(rows.iter().any(|(from, _)| from == name), "the table has no row for {name}");
+        }
+        for (from, to) in &rows {
+            let allowed = may_enter(&sample(from), &sample(to));
+            if from == to {
+                assert!(!allowed, "{from} stays {from} without a transition, but enter would allow one");
+            } else {
+                assert!(allowed, "the table's row {from} -> {to} is not a transition enter allows");
+            }
+        }
+        for from in PHASES {
+            for to in PHASES {
+                if may_enter(&sample(from), &sample(to)) {
+                    assert!(
+                        rows.iter().any(|row| row.0 == from && row.1 == to),
+                        "enter allows {from} -> {to}, which the table lacks"
+                    );
+                }
+            }
         }
     }
 }
