@@ -4,8 +4,11 @@
 //!
 //! The loop: open the slots waiting for a socket; start measuring once the warm-up is over;
 //! hand due requests to waiting connections (`--rate`); poll; for each event, read the clock
-//! and hand the event to its connection; after the batch, reopen the connections that closed
-//! (a slot is never reused within the batch that closed it). The poll timeout is the earliest
+//! and hand the event to its connection; after the batch, write the deferred batches and
+//! reopen the connections that closed (a slot is never reused within the batch that closed
+//! it). Every call into a connection returns an `Outcome`, and `settle` alone turns it into
+//! the worker's bookkeeping (connects under way, the waiting, deferred and closed lists, the
+//! retry queue) and arms the connection's deadline. The poll timeout is the earliest
 //! of the next connection deadline, the next connect retry, the run's deadline and
 //! `STOP_CHECK`; under `--rate` the next due request sets the worker's `TimerFd` instead,
 //! because `epoll_wait` counts in whole milliseconds and a request sent up to 1 ms late would
@@ -387,7 +390,8 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             Outcome::Pending => {}
             Outcome::Connecting => self.n_connecting += 1,
             Outcome::Connected => {
-                // The connection enters its first phase and tries its I/O at once.
+                // The connection enters its first phase and tries its I/O at once; what that
+                // returns is never `Connecting` or `Connected`, so this recurses once at most.
                 self.n_connecting -= 1;
                 let outcome = self.conns[key].on_connected(&mut self.own.ctx(now));
                 return self.settle(key, now, outcome);
