@@ -4,7 +4,7 @@
 //! phase       input                                  next
 //! ----------  -------------------------------------  -----------------------------------------------
 //! Closed      open: a new socket, connect under way  Connecting (sets the connect deadline)
-//! Closed      any event (stale, from the old socket) Closed
+//! Closed      a stale event (the old socket's)       Closed
 //! Connecting  not connected yet                      Connecting
 //! Connecting  connected, a batch reserved or taken   Writing (sets the response deadline)
 //! Connecting  connected, under --rate                Waiting
@@ -214,9 +214,9 @@ pub enum Phase {
     Closed(CloseReason),
 }
 
-/// What a call into a connection asks of its worker. Each variant but `Pending` reports a
-/// transition made during the call, so it is returned once per transition, and the worker's
-/// bookkeeping (its count of connects under way, its waiting, deferred and closed lists, its
+/// What a call into a connection asks of its worker. Each variant but `Pending` reports what
+/// happened during the call (a transition; for `Connected`, the connect's completion), so it is
+/// returned once per happening, and the worker's bookkeeping (its count of connects under way, its waiting, deferred and closed lists, its
 /// retry queue) follows from the outcome alone, in one `match`. After every outcome the worker
 /// arms its timer with `deadline()`. Returned by value: no allocation, no dispatch.
 #[must_use]
