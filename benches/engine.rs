@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
-use clobber::engine::conn::{Budget, Conn, Ctx, RequestPlan};
+use clobber::engine::conn::{Budget, Conn, Ctx, Outcome, RequestPlan};
 use clobber::net::{Ready, Transport};
 use clobber::protocol::http::HttpFramer;
 use clobber::stats::WorkerStats;
@@ -66,11 +66,14 @@ fn state_machine(c: &mut Criterion) {
     let mut stats = WorkerStats::new(Instant::now());
     let mut budget = Budget::new(None);
     let mut scratch = vec![0u8; 64 * 1024];
-    let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false), Instant::now());
-    conn.open(Canned { response, pending: false }, 0, Instant::now(), Duration::from_secs(5));
+    let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false));
     let now = Instant::now();
+    let opened = conn.open(Canned { response, pending: false }, 0, now, Duration::from_secs(5));
+    assert_eq!(opened, Outcome::Connecting);
     let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan };
-    conn.on_event(Ready { readable: false, writable: true, read_closed: false }, &mut ctx);
+    let connected = conn.on_event(Ready { readable: false, writable: true, read_closed: false }, &mut ctx);
+    assert_eq!(connected, Outcome::Connected);
+    assert_eq!(conn.on_connected(&mut ctx), Outcome::Pending, "the first request is written");
     let mut group = c.benchmark_group("conn");
     group.throughput(Throughput::Elements(1));
     group.bench_function("keep-alive-step/http", |b| {

@@ -1,33 +1,62 @@
 //! One client connection as an explicit state machine.
 //!
 //! ```text
-//! phase       input                              next
-//! ----------  ---------------------------------  ---------------------------------------------
-//! Connecting  connected                          Writing (batch taken from the budget), or Idle
-//! Connecting  connect error                      Closed(Failed(connect kind))
-//! Writing     batch fully written                Reading
-//! Writing     WouldBlock                         Writing, wait for a writable event
-//! Writing     write error                        Closed(Failed(kind))
-//! Reading     response complete, more expected   Reading
-//! Connecting  connected, under --rate            Waiting
-//! Reading     last response of the batch         Writing (keep-alive), Closed(Done) (--reconnect),
-//!                                                Closed(ServerClosed) (server said it closes),
-//!                                                Waiting (keep-alive under --rate),
-//!                                                or Idle (budget spent)
-//! Waiting     the pacer dispatches a request     Writing, or Idle (budget spent)
-//! Reading     malformed or unasked bytes         Closed(Failed(Protocol))
-//! Reading     EOF ending an until-close response Closed(ServerClosed)
-//! Reading     EOF with nothing of the response   Closed(Failed(Eof))
-//! Reading     EOF inside a response              Closed(Failed(Protocol))
-//! Reading     read error                         Closed(Failed(kind))
-//! Idle        any event                          Idle (waits for the worker to end)
+//! phase       input                                  next
+//! ----------  -------------------------------------  -----------------------------------------------
+//! Closed      open: a new socket, connect under way  Connecting (sets the connect deadline)
+//! Closed      a stale event (the old socket's)       Closed
+//! Connecting  not connected yet                      Connecting
+//! Connecting  connected, a batch reserved or taken   Writing (sets the response deadline)
+//! Connecting  connected, under --rate                Waiting
+//! Connecting  connected, budget spent                Idle
+//! Connecting  connect error or deadline              Closed(Failed(connect kind))
+//! Writing     part written, WouldBlock               Writing (until a writable event)
+//! Writing     batch fully written                    Reading (keeps the deadline)
+//! Writing     write error or deadline                Closed(Failed(kind))
+//! Reading     response complete, more expected       Reading (moves the deadline)
+//! Reading     last response, keep-alive              Writing (next batch, sets the deadline)
+//! Reading     last response, keep-alive, deferred    Deferred (the worker writes it after the batch)
+//! Reading     last response, under --rate            Waiting
+//! Reading     last response, budget spent            Idle
+//! Reading     last response, --reconnect             Closed(Done)
+//! Reading     the server said it closes              Closed(ServerClosed)
+//! Reading     EOF ending an until-close response     Closed(ServerClosed)
+//! Reading     EOF, earlier requests answered         Closed(ServerClosed)
+//! Reading     EOF with nothing of the response       Closed(Failed(Eof))
+//! Reading     EOF inside a response                  Closed(Failed(Protocol))
+//! Reading     malformed or unasked bytes             Closed(Failed(Protocol))
+//! Reading     read error or deadline                 Closed(Failed(kind))
+//! Deferred    any event                              Deferred (readiness cached)
+//! Deferred    the worker writes the batch            Writing (sets the response deadline)
+//! Deferred    held TLS records fail to send          Closed(Failed(kind))
+//! Waiting     any event                              Waiting (readiness cached)
+//! Waiting     the pacer dispatches a request         Writing (sets the response deadline)
+//! Waiting     dispatched, budget spent               Idle
+//! Waiting     held TLS records fail to send          Closed(Failed(kind))
+//! Idle        any event                              Idle (waits for the worker to end)
+//! Idle        held TLS records fail to send          Closed(Failed(kind))
 //! ```
 //!
-//! Every transition goes through `enter`. Readiness is cached in `readable`/`writable`: an event
-//! sets a flag, and only a `WouldBlock` (or a short read, which on Linux means the socket's queue
-//! is empty) clears it. A handler runs while its flag is set, so no edge is ever waited for that
-//! already came (mio is edge-triggered). After a batch is written the connection does not try a
-//! read at once: the response cannot have come yet unless an event already said so.
+//! Every transition goes through `enter`, which asserts this table (`may_enter`; a test reads
+//! the table above and checks every row against it, and every allowed pair against the table).
+//! A row whose next phase is its own is no transition: the phase's data may change (bytes
+//! written, a deadline moved), and `enter` is not called.
+//!
+//! Each phase carries its own data, its deadline included: entering Connecting sets the connect
+//! deadline, starting a batch (entering Writing) sets the response deadline, Reading keeps it
+//! and each completed pipelined response moves it, and the phases that await nothing have
+//! none. So no stale deadline outlives the wait it was for, and an event or timer handled
+//! after the deadline is a timeout: no latency above `--timeout` is recorded.
+//!
+//! Each entry point (`open`, `on_event`, `on_connected`, `dispatch`, `write_deferred`,
+//! `on_timeout`) returns an `Outcome`, which names the transition the worker must act on; the
+//! worker never compares phases before and after a call.
+//!
+//! Readiness is cached in `readable`/`writable`: an event sets a flag, and only a `WouldBlock`
+//! (or a short read, which on Linux means the socket's queue is empty) clears it. A handler runs
+//! while its flag is set, so no edge is ever waited for that already came (mio is
+//! edge-triggered). After a batch is written the connection does not try a read at once: the
+//! response cannot have come yet unless an event already said so.
 //!
 //! Closing drops the socket; the worker reopens the slot after the event batch, so a stale event
 //! in the same batch only ever reaches a `Closed` connection.
@@ -120,7 +149,7 @@ impl RequestPlan {
 
 /// Most bytes a connection keeps while a response head is incomplete; a longer head is a
 /// protocol error (`HeadTooLarge`), so a server sending an endless head cannot grow memory.
-pub const MAX_CARRY_BYTES: usize = 64 * 1024;
+pub const CARRY_BYTES_MAX: usize = 64 * 1024;
 
 /// What a connection's handlers need from its worker for one event.
 pub struct Ctx<'a> {
@@ -144,16 +173,72 @@ pub enum CloseReason {
     Failed(ErrorKind),
 }
 
+/// The batch of requests under way (Writing, then Reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    /// When the batch's first write was attempted.
+    pub sent_at: Instant,
+    /// When the pacer meant the batch to go out (`--rate`); `sent_at` otherwise. Latency counts
+    /// from here, and so does the age of requests left unanswered at the end of the run.
+    pub intended_at: Instant,
+    /// When the next response times out: set as the batch starts, moved by each response.
+    pub deadline: Instant,
+}
+
+/// A connection's phase and the data only that phase has. The phases that await something
+/// hold its deadline; the others have none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    Connecting,
-    Writing,
-    Reading,
-    /// Connected, but the budget is spent: nothing more to send.
-    Idle,
+    /// The connect (for TLS: and the handshake) began at `since`.
+    Connecting {
+        since: Instant,
+        deadline: Instant,
+    },
+    /// Bytes `written_bytes..to_write_bytes` of the plan's batch are still to go out.
+    Writing {
+        batch: Batch,
+        written_bytes: usize,
+        to_write_bytes: usize,
+    },
+    /// The batch is written; its responses are awaited.
+    Reading {
+        batch: Batch,
+    },
+    /// The next batch is taken from the budget and waits for the worker to write it after the
+    /// event batch (`RequestPlan::defer_next`).
+    Deferred,
     /// Connected under `--rate`, waiting for the worker's pacer to dispatch the next request.
     Waiting,
+    /// Connected, but the budget is spent: nothing more to send.
+    Idle,
     Closed(CloseReason),
+}
+
+/// What a call into a connection asks of its worker. Each variant but `Pending` reports what
+/// happened during the call (a transition; for `Connected`, the connect's completion), so it is
+/// returned once per happening, and the worker's bookkeeping (its count of connects under way, its waiting, deferred and closed lists, its
+/// retry queue) follows from the outcome alone, in one `match`. After every outcome the worker
+/// arms its timer with `deadline()`. Returned by value: no allocation, no dispatch.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing for the worker: the connection awaits an event, its deadline, or the run's end.
+    Pending,
+    /// Entered Connecting (`open`): one more connect under way.
+    Connecting,
+    /// The connect completed; the phase is still Connecting. The worker calls `on_connected`
+    /// at once, which counts the connection and enters its first phase.
+    Connected,
+    /// Entered Waiting: the worker's pacer dispatches its next request (`dispatch`).
+    Waiting,
+    /// Entered Deferred: the worker writes its next batch after the event batch
+    /// (`write_deferred`).
+    Deferred,
+    /// Entered Closed, having connected: the worker reopens the slot after the event batch.
+    Closed(CloseReason),
+    /// Entered Closed before connecting (refused, timed out, TLS handshake failed): one connect
+    /// fewer under way, and the slot is tried again after a pause.
+    ConnectFailed(ErrorKind),
 }
 
 /// What framing one read's bytes found, apart from the responses it completed.
@@ -166,11 +251,11 @@ enum Verdict {
     Bad(ProtocolError),
 }
 
-/// Whether a handler made progress worth another turn, or must wait for an event.
+/// Whether a handler made progress worth another turn, or stops with an outcome for the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     Continue,
-    Wait,
+    Yield(Outcome),
 }
 
 pub struct Conn<T, F> {
@@ -183,34 +268,22 @@ pub struct Conn<T, F> {
     /// does not clear it, so the EOF that arrived with the last data is still read.
     read_closed: bool,
     /// Bytes read but not yet framed: a partial HTTP head waiting for the rest. Empty almost
-    /// always; it grows only as far as a head does (up to `MAX_CARRY_BYTES`) and keeps its
+    /// always; it grows only as far as a head does (up to `CARRY_BYTES_MAX`) and keeps its
     /// capacity, so it allocates at most a few times per connection, never per request.
     carry: Vec<u8>,
-    /// Requests of the current batch taken from the budget whose responses have not completed.
+    /// Requests taken from the budget whose responses have not completed: the current batch's,
+    /// or the batch reserved before the connect (`open`). Shared by Connecting, Writing,
+    /// Reading and Deferred, and given back to the budget on a close.
     outstanding: u32,
-    written: usize,
-    to_write: usize,
-    /// When the current batch's first write was attempted.
-    sent_at: Instant,
-    /// When the pacer meant the current request to go out (`--rate`); `sent_at` otherwise.
-    intended_at: Instant,
-    /// Whether the current socket ever connected (a failed connect is retried after a pause).
-    connected: bool,
-    /// When the current connect or response times out; `None` while nothing is awaited.
-    deadline: Option<Instant>,
-    /// When the current socket's connect began.
-    opened_at: Instant,
-    /// The next request waits for the worker to write it (`RequestPlan::defer_next`).
-    deferred: bool,
     /// Responses completed on the current socket. A server may close a connection it has
     /// answered on (an idle keep-alive timeout, a request limit) without notice; that is not
     /// an error, and the unanswered requests are sent again on a new connection.
-    responses: u64,
+    n_responses: u64,
 }
 
 impl<T: Transport, F: Framer> Conn<T, F> {
     /// A connection slot with no socket yet, in `Closed(Done)`.
-    pub fn new(framer: F, now: Instant) -> Conn<T, F> {
+    pub fn new(framer: F) -> Conn<T, F> {
         Conn {
             io: None,
             phase: Phase::Closed(CloseReason::Done),
@@ -220,15 +293,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             read_closed: false,
             carry: Vec::new(),
             outstanding: 0,
-            written: 0,
-            to_write: 0,
-            sent_at: now,
-            intended_at: now,
-            connected: false,
-            deadline: None,
-            opened_at: now,
-            deferred: false,
-            responses: 0,
+            n_responses: 0,
         }
     }
 
@@ -236,36 +301,41 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.phase
     }
 
-    pub fn is_closed(&self) -> bool {
-        matches!(self.phase, Phase::Closed(_))
+    /// Whether the connection waits for the pacer: the worker's waiting list may hold a slot
+    /// that has left Waiting since (it closed), and skips it.
+    pub fn is_waiting(&self) -> bool {
+        self.phase == Phase::Waiting
     }
 
-    /// Whether the socket that just closed had connected.
-    pub fn was_connected(&self) -> bool {
-        self.connected
-    }
-
-    /// When the requests in flight were due (under `--rate`) or written: their age at the end
-    /// of a run is how long they went unanswered.
-    pub fn in_flight_since(&self) -> Instant {
-        self.intended_at
-    }
-
-    /// Requests written whose responses have not completed (for `in_flight_at_end`).
-    pub fn requests_in_flight(&self) -> u64 {
+    /// When the connection times out, if it awaits something.
+    #[inline]
+    pub fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::Reading => u64::from(self.outstanding),
-            // Only the requests of the batch that were written in whole.
-            Phase::Writing => (self.written * self.outstanding as usize / self.to_write) as u64,
-            _ => 0,
+            Phase::Connecting { deadline, .. } => Some(deadline),
+            Phase::Writing { batch, .. } | Phase::Reading { batch } => Some(batch.deadline),
+            Phase::Deferred | Phase::Waiting | Phase::Idle | Phase::Closed(_) => None,
         }
+    }
+
+    /// The requests written whose responses have not completed, and when they were due (under
+    /// `--rate`) or written: their age at the end of a run is how long they went unanswered.
+    pub fn in_flight(&self) -> Option<(u64, Instant)> {
+        let (n_requests, batch) = match self.phase {
+            Phase::Reading { batch } => (u64::from(self.outstanding), batch),
+            // Only the requests of the batch that were written in whole.
+            Phase::Writing { batch, written_bytes, to_write_bytes } => {
+                ((written_bytes * self.outstanding as usize / to_write_bytes) as u64, batch)
+            }
+            _ => return None,
+        };
+        (n_requests > 0).then_some((n_requests, batch.intended_at))
     }
 
     /// Takes a new socket whose connect is under way. `reserved` requests were already taken
     /// from the budget for it (`--reconnect` reserves before connecting, so it never opens a
     /// connection it has nothing to send on).
-    pub fn open(&mut self, io: T, reserved: u32, now: Instant, connect_timeout: Duration) {
-        assert!(self.is_closed() && self.io.is_none(), "open on a connection that is not closed");
+    pub fn open(&mut self, io: T, reserved: u32, now: Instant, connect_timeout: Duration) -> Outcome {
+        assert!(matches!(self.phase, Phase::Closed(_)) && self.io.is_none(), "open on a connection that is not closed");
         self.io = Some(io);
         self.framer.reset();
         self.readable = false;
@@ -273,19 +343,17 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.read_closed = false;
         self.carry.clear();
         self.outstanding = reserved;
-        self.connected = false;
-        self.responses = 0;
-        self.opened_at = now;
-        self.deadline = Some(now + connect_timeout);
-        self.enter(Phase::Connecting);
+        self.n_responses = 0;
+        self.enter(Phase::Connecting { since: now, deadline: now + connect_timeout });
+        Outcome::Connecting
     }
 
-    /// Handles one readiness event; returns true if the connection closed during it.
-    pub fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> bool {
-        if self.is_closed() {
-            return false;
+    /// Handles one readiness event.
+    pub fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> Outcome {
+        if matches!(self.phase, Phase::Closed(_)) {
+            return Outcome::Pending;
         }
-        if self.deadline.is_some_and(|deadline| ctx.now >= deadline) {
+        if self.deadline().is_some_and(|deadline| ctx.now >= deadline) {
             // The timer has not fired yet, but the deadline has passed: whatever this event
             // brings came too late, so no latency above the timeout is ever recorded.
             return self.on_timeout(ctx);
@@ -293,61 +361,101 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.readable |= ready.readable || ready.read_closed;
         self.writable |= ready.writable;
         self.read_closed |= ready.read_closed;
-        if T::QUEUES_WRITES && ready.writable && !matches!(self.phase, Phase::Connecting | Phase::Writing) {
+        if T::QUEUES_WRITES && ready.writable && !matches!(self.phase, Phase::Connecting { .. } | Phase::Writing { .. })
+        {
             // Records left queued when the batch's write filled the socket; a write sends them
             // itself, and the handshake does its own.
             let io = self.io.as_mut().expect("an open connection has a socket");
             match io.send_held() {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                Err(e) => {
-                    self.close_io_error(e, ctx);
-                    return true;
-                }
+                Err(e) => return self.close_io_error(e, ctx),
             }
         }
+        self.advance(ctx)
+    }
+
+    /// Runs the phase's handler on the cached readiness until one has to wait.
+    fn advance(&mut self, ctx: &mut Ctx) -> Outcome {
         loop {
             let step = match self.phase {
-                Phase::Connecting => self.on_connecting(ctx),
-                Phase::Writing => self.on_writable(ctx),
-                Phase::Reading => self.on_readable(ctx),
-                Phase::Idle | Phase::Waiting | Phase::Closed(_) => Step::Wait,
+                Phase::Connecting { .. } => self.on_connecting(ctx),
+                Phase::Writing { batch, written_bytes, to_write_bytes } => {
+                    self.on_writable(batch, written_bytes, to_write_bytes, ctx)
+                }
+                Phase::Reading { .. } => self.on_readable(ctx),
+                Phase::Deferred | Phase::Waiting | Phase::Idle | Phase::Closed(_) => Step::Yield(Outcome::Pending),
             };
-            if step == Step::Wait {
-                return self.is_closed();
+            if let Step::Yield(outcome) = step {
+                return outcome;
             }
         }
     }
 
-    /// Under `--rate`: sends the next request, whose intended send time was `intended`
-    /// (latency is measured from it). Returns true if the connection closed.
-    pub fn dispatch(&mut self, intended: Instant, ctx: &mut Ctx) -> bool {
-        assert_eq!(self.phase, Phase::Waiting, "only a waiting connection is dispatched");
-        self.start_batch(ctx);
-        self.intended_at = intended;
-        self.on_event(Ready::default(), ctx)
-    }
-
-    /// When the connection times out, if it awaits something.
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-
-    /// The deadline passed: a connect or a response took too long. Returns true if the
-    /// connection closed (it does, unless it was not awaiting anything any more).
-    pub fn on_timeout(&mut self, ctx: &mut Ctx) -> bool {
-        let kind = match self.phase {
-            Phase::Connecting => ErrorKind::ConnectTimeout,
-            Phase::Writing | Phase::Reading => ErrorKind::Timeout,
-            _ => return false,
+    /// After `Outcome::Connected`: counts the connection, then sends the reserved batch (or
+    /// takes one), or under `--rate` waits for the pacer, or idles when the budget is spent.
+    /// Not deferred: a first batch has no burst to join.
+    pub fn on_connected(&mut self, ctx: &mut Ctx) -> Outcome {
+        let Phase::Connecting { since, .. } = self.phase else {
+            panic!("on_connected in {:?}", self.phase);
         };
-        let waited = ctx.now.saturating_duration_since(if kind == ErrorKind::ConnectTimeout {
-            self.opened_at
+        let io = self.io.as_mut().expect("a connected connection has a socket");
+        ctx.stats.connections_opened += 1;
+        if let Some(resumed) = io.resumed() {
+            ctx.stats.tls_handshakes += 1;
+            ctx.stats.tls_resumed += u64::from(resumed);
+        }
+        ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
+        let step = if self.outstanding > 0 || !ctx.plan.paced {
+            self.start_batch(ctx.now, ctx)
         } else {
-            self.sent_at
-        });
-        self.close(CloseReason::Failed(kind), ctx, || format!("nothing for {waited:.1?}"));
-        true
+            self.enter(Phase::Waiting);
+            Step::Yield(Outcome::Waiting)
+        };
+        if T::QUEUES_WRITES && !matches!(self.phase, Phase::Writing { .. }) {
+            // No request follows at once (--rate, or the budget is spent): the end of the
+            // handshake goes out alone. A failure shows on the next operation.
+            let io = self.io.as_mut().expect("a connected connection has a socket");
+            let _ = io.send_held();
+        }
+        match step {
+            Step::Continue => self.advance(ctx),
+            Step::Yield(outcome) => outcome,
+        }
+    }
+
+    /// Under `--rate`: sends the next request, whose intended send time was `intended_at`
+    /// (latency is measured from it).
+    pub fn dispatch(&mut self, intended_at: Instant, ctx: &mut Ctx) -> Outcome {
+        assert_eq!(self.phase, Phase::Waiting, "only a waiting connection is dispatched");
+        match self.start_batch(intended_at, ctx) {
+            Step::Continue => self.advance(ctx),
+            Step::Yield(outcome) => outcome,
+        }
+    }
+
+    /// Writes the batch that `next_batch` deferred; its latency and its deadline count from
+    /// now. A connection that closed since (a stale entry) has nothing to write.
+    pub fn write_deferred(&mut self, ctx: &mut Ctx) -> Outcome {
+        if self.phase != Phase::Deferred {
+            return Outcome::Pending;
+        }
+        self.send_batch(ctx.now, ctx);
+        self.advance(ctx)
+    }
+
+    /// The timer fired: if the deadline has passed, a connect or a response took too long and
+    /// the connection closes. Otherwise (it moved later, or the phase awaits nothing) it stays.
+    pub fn on_timeout(&mut self, ctx: &mut Ctx) -> Outcome {
+        let (kind, since) = match self.phase {
+            Phase::Connecting { since, deadline } if deadline <= ctx.now => (ErrorKind::ConnectTimeout, since),
+            Phase::Writing { batch, .. } | Phase::Reading { batch } if batch.deadline <= ctx.now => {
+                (ErrorKind::Timeout, batch.sent_at)
+            }
+            _ => return Outcome::Pending,
+        };
+        let waited = ctx.now.saturating_duration_since(since);
+        self.close(CloseReason::Failed(kind), ctx, || format!("nothing for {waited:.1?}"))
     }
 
     /// Ends the connection from outside (the run is over); nothing is counted.
@@ -355,31 +463,13 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.io = None;
     }
 
-    /// Every transition. The deadline belongs to the phase: `open` (Connecting) and
-    /// `start_batch` (Writing, and so Reading) set it as they enter; a phase that awaits
-    /// nothing clears it here, so no stale deadline outlives the wait it was for.
+    /// Every transition, checked against the table at the top of this file.
     fn enter(&mut self, next: Phase) {
-        debug_assert!(
-            matches!(
-                (self.phase, next),
-                (Phase::Closed(_), Phase::Connecting)
-                    | (Phase::Connecting, Phase::Writing | Phase::Waiting | Phase::Idle | Phase::Closed(_))
-                    | (Phase::Waiting, Phase::Writing | Phase::Idle | Phase::Closed(_))
-                    | (Phase::Writing, Phase::Reading | Phase::Closed(_))
-                    | (Phase::Reading, Phase::Writing | Phase::Waiting | Phase::Idle | Phase::Closed(_))
-                    | (Phase::Idle, Phase::Closed(_))
-            ),
-            "no transition {:?} -> {:?}",
-            self.phase,
-            next
-        );
+        debug_assert!(may_enter(&self.phase, &next), "no transition {:?} -> {:?}", self.phase, next);
         self.phase = next;
-        if matches!(next, Phase::Idle | Phase::Waiting | Phase::Closed(_)) {
-            self.deadline = None;
-        }
     }
 
-    fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Step {
+    fn close(&mut self, reason: CloseReason, ctx: &mut Ctx, detail: impl FnOnce() -> String) -> Outcome {
         if self.outstanding > 0 {
             ctx.budget.give_back(u64::from(self.outstanding));
             self.outstanding = 0;
@@ -388,13 +478,17 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             ctx.stats.record_error(kind, detail);
         }
         self.io = None;
+        let connecting = matches!(self.phase, Phase::Connecting { .. });
         self.enter(Phase::Closed(reason));
-        Step::Wait
+        match reason {
+            CloseReason::Failed(kind) if connecting => Outcome::ConnectFailed(kind),
+            _ => Outcome::Closed(reason),
+        }
     }
 
-    fn close_io_error(&mut self, err: io::Error, ctx: &mut Ctx) -> Step {
-        let kind = ErrorKind::of_io(&err, !self.connected);
-        if kind == ErrorKind::Reset && self.responses > 0 && !self.mid_response() {
+    fn close_io_error(&mut self, err: io::Error, ctx: &mut Ctx) -> Outcome {
+        let kind = ErrorKind::of_io(&err, matches!(self.phase, Phase::Connecting { .. }));
+        if kind == ErrorKind::Reset && self.n_responses > 0 && !self.mid_response() {
             // A reset where a close would be: the server closed a connection it had answered
             // on, and we had already written the next request to it.
             return self.close(CloseReason::ServerClosed, ctx, String::new);
@@ -407,26 +501,34 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.framer.in_response() || !self.carry.is_empty()
     }
 
-    fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Step {
+    fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Outcome {
         self.close(CloseReason::Failed(ErrorKind::Protocol), ctx, || err.describe().to_string())
     }
 
-    /// Takes the next batch from the budget (unless one is reserved) and starts writing it.
-    fn start_batch(&mut self, ctx: &mut Ctx) -> Step {
+    /// Takes the next batch from the budget unless one is taken (reserved before the connect,
+    /// or deferred); false if the budget is spent.
+    fn take_batch(&mut self, ctx: &mut Ctx) -> bool {
         if self.outstanding == 0 {
             self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
-            if self.outstanding == 0 {
-                self.enter(Phase::Idle);
-                return Step::Wait;
-            }
         }
-        self.written = 0;
-        self.to_write = self.outstanding as usize * ctx.plan.request_bytes;
-        self.sent_at = ctx.now;
-        self.intended_at = ctx.now;
-        self.deadline = Some(ctx.now + ctx.plan.timeout);
+        self.outstanding > 0
+    }
+
+    /// Starts writing the taken batch: the one place a response deadline starts.
+    fn send_batch(&mut self, intended_at: Instant, ctx: &mut Ctx) {
         ctx.stats.sent += u64::from(self.outstanding);
-        self.enter(Phase::Writing);
+        let batch = Batch { sent_at: ctx.now, intended_at, deadline: ctx.now + ctx.plan.timeout };
+        let to_write_bytes = self.outstanding as usize * ctx.plan.request_bytes;
+        self.enter(Phase::Writing { batch, written_bytes: 0, to_write_bytes });
+    }
+
+    /// Takes a batch and starts writing it, or idles when the budget is spent.
+    fn start_batch(&mut self, intended_at: Instant, ctx: &mut Ctx) -> Step {
+        if !self.take_batch(ctx) {
+            self.enter(Phase::Idle);
+            return Step::Yield(Outcome::Pending);
+        }
+        self.send_batch(intended_at, ctx);
         Step::Continue
     }
 
@@ -435,91 +537,61 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     fn next_batch(&mut self, ctx: &mut Ctx) -> Step {
         if ctx.plan.paced {
             self.enter(Phase::Waiting);
-            return Step::Wait;
+            return Step::Yield(Outcome::Waiting);
         }
-        let step = self.start_batch(ctx);
-        if step == Step::Continue && ctx.plan.defer_next {
-            self.deferred = true;
-            return Step::Wait;
+        if !ctx.plan.defer_next {
+            return self.start_batch(ctx.now, ctx);
         }
-        step
-    }
-
-    /// Whether the connection left its next request for the worker to write (and forgets it).
-    pub fn take_deferred(&mut self) -> bool {
-        std::mem::take(&mut self.deferred)
-    }
-
-    /// Writes the request that `next_batch` deferred; its latency counts from now. Returns
-    /// true if the connection closed.
-    pub fn write_deferred(&mut self, ctx: &mut Ctx) -> bool {
-        if self.phase != Phase::Writing || self.written > 0 {
-            return false;
+        if !self.take_batch(ctx) {
+            self.enter(Phase::Idle);
+            return Step::Yield(Outcome::Pending);
         }
-        self.sent_at = ctx.now;
-        self.intended_at = ctx.now;
-        self.deadline = Some(ctx.now + ctx.plan.timeout);
-        self.on_event(Ready::default(), ctx)
+        self.enter(Phase::Deferred);
+        Step::Yield(Outcome::Deferred)
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Step {
         let io = self.io.as_mut().expect("a connecting connection has a socket");
         match io.connect_result() {
             Ok(true) => {
-                self.connected = true;
-                ctx.stats.connections_opened += 1;
-                if let Some(resumed) = io.resumed() {
-                    ctx.stats.tls_handshakes += 1;
-                    ctx.stats.tls_resumed += u64::from(resumed);
-                }
-                ctx.stats.record_connect(ctx.now.saturating_duration_since(self.opened_at));
                 self.writable = true;
-                let step = if self.outstanding > 0 {
-                    // A batch reserved before the connect (--reconnect) goes out at once.
-                    self.start_batch(ctx)
-                } else {
-                    self.next_batch(ctx)
-                };
-                if T::QUEUES_WRITES && !matches!(self.phase, Phase::Writing) {
-                    // No request follows at once (--rate, or the budget is spent): the end of
-                    // the handshake goes out alone. A failure shows on the next operation.
-                    let io = self.io.as_mut().expect("a connected connection has a socket");
-                    let _ = io.send_held();
-                }
-                step
+                Step::Yield(Outcome::Connected)
             }
-            Ok(false) => Step::Wait,
-            Err(e) => self.close_io_error(e, ctx),
+            Ok(false) => Step::Yield(Outcome::Pending),
+            Err(e) => Step::Yield(self.close_io_error(e, ctx)),
         }
     }
 
-    fn on_writable(&mut self, ctx: &mut Ctx) -> Step {
+    fn on_writable(&mut self, batch: Batch, written_bytes: usize, to_write_bytes: usize, ctx: &mut Ctx) -> Step {
         if !self.writable {
-            return Step::Wait;
+            return Step::Yield(Outcome::Pending);
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
-        match io.write(&ctx.plan.batch[self.written..self.to_write]) {
-            Ok(0) => self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into()),
+        match io.write(&ctx.plan.batch[written_bytes..to_write_bytes]) {
+            Ok(0) => Step::Yield(self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into())),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
-                self.written += n;
-                if self.written == self.to_write {
-                    self.enter(Phase::Reading);
+                let written_bytes = written_bytes + n;
+                if written_bytes == to_write_bytes {
+                    self.enter(Phase::Reading { batch });
+                } else {
+                    // Progress within the phase, not a transition.
+                    self.phase = Phase::Writing { batch, written_bytes, to_write_bytes };
                 }
                 Step::Continue
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.writable = false;
-                Step::Wait
+                Step::Yield(Outcome::Pending)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Continue,
-            Err(e) => self.close_io_error(e, ctx),
+            Err(e) => Step::Yield(self.close_io_error(e, ctx)),
         }
     }
 
     fn on_readable(&mut self, ctx: &mut Ctx) -> Step {
         if !self.readable && !self.read_closed {
-            return Step::Wait;
+            return Step::Yield(Outcome::Pending);
         }
         let io = self.io.as_mut().expect("a reading connection has a socket");
         match io.read(ctx.scratch) {
@@ -535,13 +607,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.readable = false;
-                Step::Wait
+                Step::Yield(Outcome::Pending)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Continue,
-            Err(e) => self.close_io_error(e, ctx),
+            Err(e) => Step::Yield(self.close_io_error(e, ctx)),
         }
     }
-
     /// Frames the `n` bytes just read into the worker's scratch buffer (after any carried
     /// bytes) into responses, keeps an unfinished head, and decides what comes next.
     fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Step {
@@ -583,7 +654,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if verdict == Verdict::Going && leftover > 0 {
             if self.outstanding == 0 {
                 verdict = Verdict::Bad(ProtocolError::Unsolicited);
-            } else if leftover > MAX_CARRY_BYTES {
+            } else if leftover > CARRY_BYTES_MAX {
                 verdict = Verdict::Bad(ProtocolError::HeadTooLarge);
             }
         }
@@ -596,17 +667,22 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         self.carry = carry;
         ctx.scratch = scratch;
         match verdict {
-            Verdict::ServerCloses => self.close(CloseReason::ServerClosed, ctx, String::new),
-            Verdict::Bad(err) => self.close_protocol(err, ctx),
+            Verdict::ServerCloses => Step::Yield(self.close(CloseReason::ServerClosed, ctx, String::new)),
+            Verdict::Bad(err) => Step::Yield(self.close_protocol(err, ctx)),
             Verdict::Going if self.outstanding > 0 => Step::Continue,
             Verdict::Going => self.after_batch(server_closes, ctx),
         }
     }
 
+    /// One response completed, in Reading: its latency, its status, the budget, and the next
+    /// response's deadline (moved within the phase, not a transition).
     fn complete_one(&mut self, done: Done, ctx: &mut Ctx) {
-        let service = ctx.now.saturating_duration_since(self.sent_at);
+        let Phase::Reading { batch } = self.phase else {
+            panic!("a response completed in {:?}", self.phase);
+        };
+        let service = ctx.now.saturating_duration_since(batch.sent_at);
         if ctx.plan.paced {
-            ctx.stats.record_response(ctx.now, ctx.now.saturating_duration_since(self.intended_at), Some(service));
+            ctx.stats.record_response(ctx.now, ctx.now.saturating_duration_since(batch.intended_at), Some(service));
         } else {
             ctx.stats.record_response(ctx.now, service, None);
         }
@@ -620,18 +696,18 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
         ctx.budget.complete();
         self.outstanding -= 1;
-        if self.responses == 0 {
+        if self.n_responses == 0 {
             ctx.stats.connections_answered += 1;
         }
-        self.responses += 1;
+        self.n_responses += 1;
         // The timeout is per response: the next one of a pipelined batch gets its own.
-        self.deadline = Some(ctx.now + ctx.plan.timeout);
+        self.phase = Phase::Reading { batch: Batch { deadline: ctx.now + ctx.plan.timeout, ..batch } };
     }
 
     /// The last response of a batch completed: next batch, close, or idle.
     fn after_batch(&mut self, server_closes: bool, ctx: &mut Ctx) -> Step {
         match next_after_batch(server_closes, ctx.plan.reconnect) {
-            AfterBatch::Close(reason) => self.close(reason, ctx, String::new),
+            AfterBatch::Close(reason) => Step::Yield(self.close(reason, ctx, String::new)),
             AfterBatch::NextBatch => self.next_batch(ctx),
         }
     }
@@ -640,8 +716,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if self.outstanding > 0 && self.mid_response() {
             match self.framer.on_eof() {
                 Feed::Complete(done) => self.complete_one(done, ctx),
-                Feed::Error(err) => return self.close_protocol(err, ctx),
-                Feed::NeedMore => return self.close_protocol(ProtocolError::Truncated, ctx),
+                Feed::Error(err) => return Step::Yield(self.close_protocol(err, ctx)),
+                Feed::NeedMore => return Step::Yield(self.close_protocol(ProtocolError::Truncated, ctx)),
             }
         }
         self.on_server_close(ctx)
@@ -651,13 +727,31 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// never got a response are an error; on a connection that did, the server merely closed
     /// it (keep-alive timeout, request limit) and the requests are sent again elsewhere.
     fn on_server_close(&mut self, ctx: &mut Ctx) -> Step {
-        if self.outstanding > 0 && self.responses == 0 {
-            return self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
+        let outcome = if self.outstanding > 0 && self.n_responses == 0 {
+            self.close(CloseReason::Failed(ErrorKind::Eof), ctx, || {
                 "the server closed the connection without answering".into()
-            });
-        }
-        self.close(CloseReason::ServerClosed, ctx, String::new)
+            })
+        } else {
+            self.close(CloseReason::ServerClosed, ctx, String::new)
+        };
+        Step::Yield(outcome)
     }
+}
+
+/// The transition table at the top of this file, as a predicate: `enter` asserts it, and a test
+/// checks it against the table, row by row and pair by pair.
+fn may_enter(from: &Phase, to: &Phase) -> bool {
+    use Phase::*;
+    matches!(
+        (from, to),
+        (Closed(_), Connecting { .. })
+            | (Connecting { .. }, Writing { .. } | Waiting | Idle | Closed(_))
+            | (Writing { .. }, Reading { .. } | Closed(_))
+            | (Reading { .. }, Writing { .. } | Deferred | Waiting | Idle | Closed(_))
+            | (Deferred, Writing { .. } | Closed(_))
+            | (Waiting, Writing { .. } | Idle | Closed(_))
+            | (Idle, Closed(_))
+    )
 }
 
 /// What follows the last response of a batch.
@@ -678,6 +772,9 @@ pub fn next_after_batch(server_closes: bool, reconnect: bool) -> AfterBatch {
 }
 
 #[cfg(test)]
+// Tests step a connection through events whose outcomes other tests check; each test asserts
+// the outcomes it is about.
+#[allow(unused_must_use)]
 mod tests {
     use super::*;
     use crate::protocol::http::HttpFramer;
@@ -762,7 +859,7 @@ mod tests {
             let mut f = Fixture::lines();
             f.open(Script::default());
             f.event(false, true);
-            assert_eq!(f.conn.phase(), Phase::Reading);
+            assert_eq!(f.phase(), "Reading");
             f
         }
     }
@@ -771,7 +868,7 @@ mod tests {
         fn with(framer: F, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture<F> {
             let now = Instant::now();
             Fixture {
-                conn: Conn::new(framer, now),
+                conn: Conn::new(framer),
                 scratch: vec![0u8; 64],
                 stats: WorkerStats::new(now),
                 budget: Budget::new(budget),
@@ -781,23 +878,37 @@ mod tests {
         }
 
         fn open(&mut self, script: Script) {
-            self.conn.open(script, 0, self.now, Duration::from_secs(5));
+            assert_eq!(self.conn.open(script, 0, self.now, Duration::from_secs(5)), Outcome::Connecting);
         }
 
-        fn event(&mut self, readable: bool, writable: bool) -> bool {
+        fn event(&mut self, readable: bool, writable: bool) -> Outcome {
             self.ready(Ready { readable, writable, read_closed: false })
         }
 
-        fn ready(&mut self, ready: Ready) -> bool {
+        /// One event 100 µs after the last, handled as the worker does: a completed connect
+        /// goes on at once in `on_connected`.
+        fn ready(&mut self, ready: Ready) -> Outcome {
             self.now += Duration::from_micros(100);
+            match self.at(self.now, |conn, ctx| conn.on_event(ready, ctx)) {
+                Outcome::Connected => self.at(self.now, |conn, ctx| conn.on_connected(ctx)),
+                outcome => outcome,
+            }
+        }
+
+        /// Calls into the connection with a `Ctx` at `now`, as the worker does.
+        fn at(&mut self, now: Instant, call: impl FnOnce(&mut Conn<Script, F>, &mut Ctx) -> Outcome) -> Outcome {
             let mut ctx = Ctx {
-                now: self.now,
+                now,
                 scratch: &mut self.scratch,
                 stats: &mut self.stats,
                 budget: &mut self.budget,
                 plan: &self.plan,
             };
-            self.conn.on_event(ready, &mut ctx)
+            call(&mut self.conn, &mut ctx)
+        }
+
+        fn phase(&self) -> &'static str {
+            name_of(self.conn.phase())
         }
 
         fn script(&mut self) -> &mut Script {
@@ -809,9 +920,16 @@ mod tests {
     fn connecting_connected_writes_at_once() {
         let mut f = Fixture::lines();
         f.open(Script::default());
-        assert_eq!(f.conn.phase(), Phase::Connecting);
-        assert!(!f.event(false, true));
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.phase(), "Connecting");
+        assert_eq!(f.conn.deadline(), Some(f.now + Duration::from_secs(5)), "the connect deadline");
+        let now = f.now + Duration::from_micros(100);
+        let writable = Ready { readable: false, writable: true, read_closed: false };
+        assert_eq!(f.at(now, |conn, ctx| conn.on_event(writable, ctx)), Outcome::Connected);
+        assert_eq!(f.phase(), "Connecting", "the first phase is on_connected's");
+        assert_eq!(f.stats.connections_opened, 0);
+        assert_eq!(f.at(now, |conn, ctx| conn.on_connected(ctx)), Outcome::Pending);
+        assert_eq!(f.phase(), "Reading");
+        assert_eq!(f.conn.deadline(), Some(now + Duration::from_secs(30)), "the response deadline");
         assert_eq!(f.script().written, b"ping\n");
         assert_eq!(f.stats.connections_opened, 1);
         assert_eq!(f.budget.in_flight, 1);
@@ -823,8 +941,8 @@ mod tests {
         let mut s = Script::default();
         s.connect.push_back(Ok(false));
         f.open(s);
-        assert!(!f.event(false, true));
-        assert_eq!(f.conn.phase(), Phase::Connecting);
+        assert_eq!(f.event(false, true), Outcome::Pending);
+        assert_eq!(f.phase(), "Connecting");
         assert_eq!(f.stats.connections_opened, 0);
     }
 
@@ -834,9 +952,9 @@ mod tests {
         let mut s = Script::default();
         s.connect.push_back(Err(io::ErrorKind::ConnectionRefused.into()));
         f.open(s);
-        assert!(f.event(true, true));
+        assert_eq!(f.event(true, true), Outcome::ConnectFailed(ErrorKind::ConnectRefused));
         assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::ConnectRefused)));
-        assert!(!f.conn.was_connected());
+        assert_eq!(f.conn.deadline(), None);
         assert_eq!(f.stats.error_count(ErrorKind::ConnectRefused), 1);
         assert_eq!(f.budget, Budget::new(None));
     }
@@ -845,9 +963,9 @@ mod tests {
     fn connecting_with_reserved_batch_uses_it() {
         let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 1, true, Some(1));
         let reserved = f.budget.take(1) as u32;
-        f.conn.open(Script::default(), reserved, f.now, Duration::from_secs(5));
+        assert_eq!(f.conn.open(Script::default(), reserved, f.now, Duration::from_secs(5)), Outcome::Connecting);
         f.event(false, true);
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.phase(), "Reading");
         assert_eq!(f.budget, Budget { left: 0, in_flight: 1 });
     }
 
@@ -856,7 +974,7 @@ mod tests {
         let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(0));
         f.open(Script::default());
         f.event(false, true);
-        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert_eq!(f.phase(), "Idle");
         assert!(f.script().written.is_empty());
     }
 
@@ -868,13 +986,13 @@ mod tests {
         s.writes.push_back(would_block());
         f.open(s);
         f.event(false, true);
-        assert_eq!(f.conn.phase(), Phase::Writing);
+        assert_eq!(f.phase(), "Writing");
         assert_eq!(f.script().written, b"pi");
         // A readable-only event must not resume the write.
         f.event(true, false);
-        assert_eq!(f.conn.phase(), Phase::Writing);
+        assert_eq!(f.phase(), "Writing");
         f.event(false, true);
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.phase(), "Reading");
         assert_eq!(f.script().written, b"ping\n");
         assert_eq!(f.stats.bytes_sent, 5);
     }
@@ -885,8 +1003,7 @@ mod tests {
         let mut s = Script::default();
         s.writes.push_back(Err(io::ErrorKind::ConnectionReset.into()));
         f.open(s);
-        assert!(f.event(false, true));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Reset)));
+        assert_eq!(f.event(false, true), Outcome::Closed(CloseReason::Failed(ErrorKind::Reset)));
         assert_eq!(f.budget, Budget { left: 3, in_flight: 0 });
     }
 
@@ -898,7 +1015,7 @@ mod tests {
         assert_eq!(f.stats.requests, 1);
         assert_eq!(f.stats.latency_us.max(), 100);
         assert_eq!(f.stats.service_us.len(), 0, "no service time outside --rate");
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.phase(), "Reading");
         assert_eq!(f.script().written, b"ping\nping\n");
     }
 
@@ -907,7 +1024,7 @@ mod tests {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Ok(b"po".to_vec()));
         f.event(true, false);
-        assert_eq!((f.stats.requests, f.conn.phase()), (0, Phase::Reading));
+        assert_eq!((f.stats.requests, f.phase()), (0, "Reading"));
         f.script().reads.push_back(Ok(b"ng\n".to_vec()));
         f.event(true, false);
         assert_eq!(f.stats.requests, 1);
@@ -933,8 +1050,10 @@ mod tests {
         f.event(false, true);
         f.script().reads.push_back(Ok(b"12345".to_vec()));
         f.script().reads.push_back(Ok(Vec::new()));
-        assert!(f.ready(Ready { readable: true, writable: false, read_closed: true }));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(
+            f.ready(Ready { readable: true, writable: false, read_closed: true }),
+            Outcome::Closed(CloseReason::Failed(ErrorKind::Protocol))
+        );
     }
 
     #[test]
@@ -946,7 +1065,7 @@ mod tests {
         f.script().reads.push_back(Ok(b"a\nb\nc\nd\n".to_vec()));
         f.event(true, false);
         assert_eq!(f.stats.requests, 4);
-        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert_eq!(f.phase(), "Idle");
         assert!(f.budget.is_spent());
     }
 
@@ -956,9 +1075,8 @@ mod tests {
         f.open(Script::default());
         f.event(false, true);
         f.script().reads.push_back(Ok(b"pong\nextra".to_vec()));
-        assert!(f.event(true, false));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Protocol)));
         assert_eq!(f.stats.requests, 1);
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
     }
 
     #[test]
@@ -967,8 +1085,7 @@ mod tests {
         f.open(Script::default());
         f.event(false, true);
         f.script().reads.push_back(Ok(b"pong\n".to_vec()));
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Done));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Done));
         assert_eq!(f.stats.requests, 1);
         assert_eq!(f.stats.errors_total(), 0);
     }
@@ -977,8 +1094,7 @@ mod tests {
     fn reading_eof_without_response_is_eof_error() {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Ok(Vec::new()));
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Eof)));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Eof)));
         assert_eq!(f.budget.in_flight, 0);
     }
 
@@ -989,8 +1105,7 @@ mod tests {
         f.event(true, false);
         assert_eq!(f.budget.in_flight, 1, "the second request is out");
         f.script().reads.push_back(Ok(Vec::new()));
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::ServerClosed));
         assert_eq!(f.stats.errors_total(), 0);
         assert_eq!(f.budget, Budget { left: u64::MAX - 1, in_flight: 0 }, "the request goes back");
     }
@@ -1001,8 +1116,7 @@ mod tests {
         f.script().reads.push_back(Ok(b"pong\n".to_vec()));
         f.event(true, false);
         f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::ServerClosed));
         assert_eq!(f.stats.errors_total(), 0);
     }
 
@@ -1012,8 +1126,7 @@ mod tests {
         f.script().reads.push_back(Ok(b"po".to_vec()));
         f.script().reads.push_back(Ok(Vec::new()));
         f.event(true, false);
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Protocol)));
     }
 
     #[test]
@@ -1024,9 +1137,8 @@ mod tests {
         f.script().reads.push_back(Ok(b"whole reply".to_vec()));
         f.script().reads.push_back(Ok(Vec::new()));
         f.event(true, false);
-        assert!(f.event(true, false));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::ServerClosed));
         assert_eq!(f.stats.requests, 1);
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::ServerClosed));
         assert_eq!(f.stats.errors_total(), 0);
     }
 
@@ -1034,7 +1146,7 @@ mod tests {
     fn reading_reset_is_reset_error() {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
-        assert!(f.event(true, false));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Reset)));
         assert_eq!(f.stats.error_count(ErrorKind::Reset), 1);
     }
 
@@ -1046,7 +1158,7 @@ mod tests {
         f.script().reads.push_back(Ok(vec![b'x'; 64]));
         f.script().reads.push_back(Ok(vec![b'y'; 10]));
         f.event(true, false);
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        assert_eq!(f.phase(), "Reading");
         assert_eq!(f.stats.bytes_received, 74);
     }
 
@@ -1063,7 +1175,7 @@ mod tests {
         assert_eq!(f.stats.requests, 1);
         assert_eq!(f.stats.status[200], 1);
         assert!(f.conn.carry.is_empty());
-        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert_eq!(f.phase(), "Idle");
     }
 
     #[test]
@@ -1073,12 +1185,11 @@ mod tests {
         f.event(false, true);
         // Full 64-byte reads, so one event reads on until the carry overflows.
         let mut stream = b"HTTP/1.1 200 OK\r\nX-Endless: ".to_vec();
-        stream.resize(MAX_CARRY_BYTES + 256, b'a');
+        stream.resize(CARRY_BYTES_MAX + 256, b'a');
         for piece in stream.chunks_exact(64) {
             f.script().reads.push_back(Ok(piece.to_vec()));
         }
-        assert!(f.event(true, false));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Protocol)));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Protocol)));
         assert_eq!(
             f.stats.first_error[ErrorKind::Protocol as usize].as_deref(),
             Some(ProtocolError::HeadTooLarge.describe())
@@ -1090,19 +1201,18 @@ mod tests {
         let mut f = Fixture::lines();
         f.plan.paced = true;
         f.open(Script::default());
-        f.event(false, true);
-        assert_eq!(f.conn.phase(), Phase::Waiting);
+        assert_eq!(f.event(false, true), Outcome::Waiting);
         assert!(f.script().written.is_empty(), "nothing goes out before the pacer says");
+        assert_eq!(f.conn.deadline(), None, "nothing awaited");
         // Dispatched 5 ms late: the corrected latency counts the wait, the service time not.
         let intended = f.now - Duration::from_millis(5);
-        let mut ctx =
-            Ctx { now: f.now, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
-        assert!(!f.conn.dispatch(intended, &mut ctx));
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        let now = f.now;
+        assert_eq!(f.at(now, |conn, ctx| conn.dispatch(intended, ctx)), Outcome::Pending);
+        assert_eq!(f.phase(), "Reading");
+        assert_eq!(f.conn.deadline(), Some(now + Duration::from_secs(30)), "counted from the write");
         assert_eq!(f.script().written, b"ping\n");
         f.script().reads.push_back(Ok(b"pong\n".to_vec()));
-        f.event(true, false);
-        assert_eq!(f.conn.phase(), Phase::Waiting, "back to the pacer, not straight to the next request");
+        assert_eq!(f.event(true, false), Outcome::Waiting, "back to the pacer, not straight to the next request");
         assert_eq!(f.stats.requests, 1);
         // Three significant digits: 5,100 µs is recorded as its bucket (5,100..5,103).
         assert!((5100..=5103).contains(&f.stats.latency_us.max()), "{}", f.stats.latency_us.max());
@@ -1114,10 +1224,12 @@ mod tests {
         let mut f = Fixture::reading();
         let deadline = f.conn.deadline().expect("a response is awaited");
         assert_eq!(deadline, f.now + Duration::from_secs(30));
-        let mut ctx =
-            Ctx { now: deadline, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
-        assert!(f.conn.on_timeout(&mut ctx));
-        assert_eq!(f.conn.phase(), Phase::Closed(CloseReason::Failed(ErrorKind::Timeout)));
+        let early = deadline - Duration::from_micros(1);
+        assert_eq!(f.at(early, |conn, ctx| conn.on_timeout(ctx)), Outcome::Pending, "not yet");
+        assert_eq!(
+            f.at(deadline, |conn, ctx| conn.on_timeout(ctx)),
+            Outcome::Closed(CloseReason::Failed(ErrorKind::Timeout))
+        );
         assert_eq!(f.budget.in_flight, 0, "the request goes back");
         assert_eq!(f.conn.deadline(), None);
     }
@@ -1129,14 +1241,11 @@ mod tests {
         s.connect.push_back(Ok(false));
         f.open(s);
         f.event(false, true);
-        let mut ctx = Ctx {
-            now: f.now + Duration::from_secs(5),
-            scratch: &mut f.scratch,
-            stats: &mut f.stats,
-            budget: &mut f.budget,
-            plan: &f.plan,
-        };
-        assert!(f.conn.on_timeout(&mut ctx));
+        let opened = f.now - Duration::from_micros(100);
+        assert_eq!(
+            f.at(opened + Duration::from_secs(5), |conn, ctx| conn.on_timeout(ctx)),
+            Outcome::ConnectFailed(ErrorKind::ConnectTimeout)
+        );
         assert_eq!(f.stats.error_count(ErrorKind::ConnectTimeout), 1);
     }
 
@@ -1145,16 +1254,18 @@ mod tests {
         let mut f = Fixture::reading();
         f.plan.defer_next = true;
         f.script().reads.push_back(Ok(b"pong\n".to_vec()));
-        f.event(true, false);
-        assert_eq!(f.conn.phase(), Phase::Writing);
+        assert_eq!(f.event(true, false), Outcome::Deferred);
+        assert_eq!(f.conn.phase(), Phase::Deferred);
         assert_eq!(f.script().written, b"ping\n", "the next request waits for the worker");
-        assert!(f.conn.take_deferred());
-        assert!(!f.conn.take_deferred(), "taken once");
+        assert_eq!(f.conn.deadline(), None, "the wait starts with the write");
+        assert_eq!(f.event(false, true), Outcome::Pending, "an event leaves the write to the worker");
+        assert_eq!(f.script().written, b"ping\n");
         f.now += Duration::from_micros(40);
-        let mut ctx =
-            Ctx { now: f.now, scratch: &mut f.scratch, stats: &mut f.stats, budget: &mut f.budget, plan: &f.plan };
-        assert!(!f.conn.write_deferred(&mut ctx));
-        assert_eq!(f.conn.phase(), Phase::Reading);
+        let now = f.now;
+        assert_eq!(f.at(now, |conn, ctx| conn.write_deferred(ctx)), Outcome::Pending);
+        assert_eq!(f.phase(), "Reading");
+        assert_eq!(f.conn.deadline(), Some(now + Duration::from_secs(30)));
+        assert_eq!(f.at(now, |conn, ctx| conn.write_deferred(ctx)), Outcome::Pending, "written once");
         assert_eq!(f.script().written, b"ping\nping\n");
         f.script().reads.push_back(Ok(b"pong\n".to_vec()));
         f.event(true, false);
@@ -1166,16 +1277,16 @@ mod tests {
         let mut f = Fixture::new(RawFraming::OneRead, 1, false, Some(0));
         f.open(Script::default());
         f.event(false, true);
-        assert!(!f.event(true, true));
-        assert_eq!(f.conn.phase(), Phase::Idle);
+        assert_eq!(f.event(true, true), Outcome::Pending);
+        assert_eq!(f.phase(), "Idle");
     }
 
     #[test]
     fn closed_ignores_stale_events() {
         let mut f = Fixture::reading();
         f.script().reads.push_back(Err(io::ErrorKind::ConnectionReset.into()));
-        assert!(f.event(true, false));
-        assert!(!f.event(true, true), "a stale event must not report a second close");
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Reset)));
+        assert_eq!(f.event(true, true), Outcome::Pending, "a stale event must not report a second close");
         assert_eq!(f.stats.errors_total(), 1);
     }
 
@@ -1201,5 +1312,134 @@ mod tests {
         assert_eq!(b.take(9), 3);
         (0..3).for_each(|_| b.complete());
         assert!(b.is_spent());
+    }
+
+    #[test]
+    fn reading_pipelined_response_moves_the_deadline() {
+        let mut f = Fixture::new(RawFraming::Until(Delimiter::new(b"\n")), 2, false, None);
+        f.open(Script::default());
+        f.event(false, true);
+        let first = f.conn.deadline().expect("a response is awaited");
+        f.script().reads.push_back(Ok(b"a\n".to_vec()));
+        assert_eq!(f.event(true, false), Outcome::Pending);
+        assert_eq!(f.phase(), "Reading");
+        assert_eq!(f.conn.deadline(), Some(f.now + Duration::from_secs(30)), "the second response's own");
+        assert!(f.conn.deadline() > Some(first));
+    }
+
+    #[test]
+    fn reading_event_after_the_deadline_is_a_timeout() {
+        let mut f = Fixture::reading();
+        // The next batch gets a 50 µs timeout; its response comes 100 µs later.
+        f.plan.timeout = Duration::from_micros(50);
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        f.event(true, false);
+        assert_eq!(f.stats.requests, 1);
+        f.script().reads.push_back(Ok(b"pong\n".to_vec()));
+        assert_eq!(f.event(true, false), Outcome::Closed(CloseReason::Failed(ErrorKind::Timeout)));
+        assert_eq!(f.stats.requests, 1, "a response after its deadline is not recorded");
+        assert_eq!(f.stats.latency_us.max(), 100);
+    }
+
+    /// The phase names of the table at the top of the file, one per variant of `Phase`.
+    const PHASES: [&str; 7] = ["Closed", "Connecting", "Writing", "Reading", "Deferred", "Waiting", "Idle"];
+
+    /// A phase's name in the table. Exhaustive, so a new phase does not compile until it is
+    /// named here (and added to `PHASES`).
+    fn name_of(phase: Phase) -> &'static str {
+        match phase {
+            Phase::Connecting { .. } => "Connecting",
+            Phase::Writing { .. } => "Writing",
+            Phase::Reading { .. } => "Reading",
+            Phase::Deferred => "Deferred",
+            Phase::Waiting => "Waiting",
+            Phase::Idle => "Idle",
+            Phase::Closed(_) => "Closed",
+        }
+    }
+
+    /// A phase of the given name, its data arbitrary: `may_enter` looks at phases only.
+    fn sample(name: &str) -> Phase {
+        let now = Instant::now();
+        let batch = Batch { sent_at: now, intended_at: now, deadline: now };
+        let phase = match name {
+            "Connecting" => Phase::Connecting { since: now, deadline: now },
+            "Writing" => Phase::Writing { batch, written_bytes: 0, to_write_bytes: 1 },
+            "Reading" => Phase::Reading { batch },
+            "Deferred" => Phase::Deferred,
+            "Waiting" => Phase::Waiting,
+            "Idle" => Phase::Idle,
+            "Closed" => Phase::Closed(CloseReason::Done),
+            _ => panic!("the transition table names no phase {name:?}"),
+        };
+        assert_eq!(name_of(phase), name);
+        phase
+    }
+
+    /// The rows of the table at the top of this file, as (phase, next phase) names. The next
+    /// column is read from where its header starts; a row with an empty phase column continues
+    /// the one above; parenthesized notes are dropped, and what is left must be one phase name.
+    fn transition_table() -> Vec<(String, String)> {
+        let doc: Vec<&str> = include_str!("conn.rs").lines().map_while(|line| line.strip_prefix("//!")).collect();
+        let start = doc.iter().position(|line| line.trim() == "```text").expect("the table's opening fence") + 1;
+        let end = start + doc[start..].iter().position(|line| line.trim() == "```").expect("the closing fence");
+        let header = doc[start];
+        let input_at = header.find("input").expect("an input column");
+        let next_at = header.find("next").expect("a next column");
+        assert!(doc[start + 1].trim_start().starts_with("---"), "a rule under the header");
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for line in &doc[start + 2..end] {
+            assert!(line.is_ascii(), "the table is ASCII, so columns are byte offsets: {line:?}");
+            let from = line.get(..input_at).unwrap_or(line).trim();
+            let next = line.get(next_at..).unwrap_or("");
+            if from.is_empty() {
+                rows.last_mut().expect("a continuation follows a row").1.push_str(next);
+            } else {
+                rows.push((from.to_string(), next.to_string()));
+            }
+        }
+        rows.into_iter()
+            .map(|(from, next)| {
+                let mut depth = 0;
+                let bare: String = next
+                    .chars()
+                    .filter(|&c| {
+                        depth += i32::from(c == '(');
+                        let keep = depth == 0;
+                        depth -= i32::from(c == ')');
+                        keep
+                    })
+                    .collect();
+                let to = bare.trim().to_string();
+                assert!(PHASES.contains(&to.as_str()), "row {from:?}: next {next:?} is not one phase");
+                (from, to)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transition_table_matches_enter() {
+        let rows = transition_table();
+        for name in PHASES {
+            assert!(rows.iter().any(|(from, _)| from == name), "the table has no row for {name}");
+        }
+        for (from, to) in &rows {
+            let allowed = may_enter(&sample(from), &sample(to));
+            if from == to {
+                assert!(!allowed, "{from} stays {from} without a transition, but enter would allow one");
+            } else {
+                assert!(allowed, "the table's row {from} -> {to} is not a transition enter allows");
+            }
+        }
+        for from in PHASES {
+            for to in PHASES {
+                if may_enter(&sample(from), &sample(to)) {
+                    assert!(
+                        rows.iter().any(|row| row.0 == from && row.1 == to),
+                        "enter allows {from} -> {to}, which the table lacks"
+                    );
+                }
+            }
+        }
     }
 }

@@ -46,19 +46,19 @@ pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
     let config = Arc::new(config.clone());
     let start = Instant::now();
     let measure_from = start + config.warmup.unwrap_or_default();
-    let deadline = config.duration.map(|d| measure_from + d);
+    let run_deadline = config.duration.map(|d| measure_from + d);
     let mut handles = Vec::with_capacity(config.threads);
     let mut progress = Vec::with_capacity(config.threads);
     for id in 0..config.threads {
         let connections = config.connections_of(id);
         let plan = WorkerPlan {
             id,
-            connections,
-            requests: config.requests_of(id),
+            n_connections: connections,
+            n_requests: config.requests_of(id),
             core: (!cores.is_empty()).then(|| cores[id % cores.len()]),
             start,
             measure_from,
-            deadline,
+            run_deadline,
             // Each worker paces its share of the rate, by its share of the connections; the
             // workers' schedules are offset so that their requests interleave.
             rate: config.rate_per_s.map(|total| {

@@ -4,8 +4,11 @@
 //!
 //! The loop: open the slots waiting for a socket; start measuring once the warm-up is over;
 //! hand due requests to waiting connections (`--rate`); poll; for each event, read the clock
-//! and hand the event to its connection; after the batch, reopen the connections that closed
-//! (a slot is never reused within the batch that closed it). The poll timeout is the earliest
+//! and hand the event to its connection; after the batch, write the deferred batches and
+//! reopen the connections that closed (a slot is never reused within the batch that closed
+//! it). Every call into a connection returns an `Outcome`, and `settle` alone turns it into
+//! the worker's bookkeeping (connects under way, the waiting, deferred and closed lists, the
+//! retry queue) and arms the connection's deadline. The poll timeout is the earliest
 //! of the next connection deadline, the next connect retry, the run's deadline and
 //! `STOP_CHECK`; under `--rate` the next due request sets the worker's `TimerFd` instead,
 //! because `epoll_wait` counts in whole milliseconds and a request sent up to 1 ms late would
@@ -30,7 +33,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, Phase, RequestPlan};
+use super::conn::{Budget, Conn, Ctx, Outcome, RequestPlan};
 use super::pacer::Pacer;
 use crate::config::Config;
 use crate::net::socket::{self, SocketOptions};
@@ -54,20 +57,22 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// Most connects a worker has under way at once: thousands of connections open in waves, so
 /// the server's accept backlog does not overflow into mass connect timeouts.
 const CONNECTS_IN_FLIGHT: usize = 256;
-/// The token of the worker's `TimerFd`; connection tokens are slab keys, far below it.
-const TIMER: Token = Token(usize::MAX);
+/// The token of the worker's pacing `TimerFd`; connection tokens are slab keys, far below it.
+const PACE_TIMER: Token = Token(usize::MAX);
 
 /// What the engine gives one worker.
 pub struct WorkerPlan {
     pub id: usize,
-    pub connections: usize,
-    pub requests: Option<u64>,
+    pub n_connections: usize,
+    /// This worker's share of `-n`.
+    pub n_requests: Option<u64>,
     pub core: Option<core_affinity::CoreId>,
     /// When the worker starts (connects, warms up).
     pub start: Instant,
     /// When measuring starts: `start` plus the warm-up.
     pub measure_from: Instant,
-    pub deadline: Option<Instant>,
+    /// When the run ends (`-d`).
+    pub run_deadline: Option<Instant>,
     /// This worker's share of `--rate`, in requests per second, and when its first is due.
     pub rate: Option<(f64, Instant)>,
 }
@@ -135,7 +140,7 @@ pub fn run<F: Framer>(
         None => run_with(config, plan, Plain, make_framer, stop, progress),
         Some(tls) => {
             let tls = crate::net::tls::ClientTls::new(tls)?;
-            let connector = Tls { config: tls.config(plan.connections)?, tls };
+            let connector = Tls { config: tls.config(plan.n_connections)?, tls };
             run_with(config, plan, connector, make_framer, stop, progress)
         }
     }
@@ -159,27 +164,28 @@ fn run_with<C: Connector, F: Framer>(
     Ok(stats)
 }
 
-/// Puts connection `key` on the timer heap for `deadline`, unless its live entry comes at or
+/// Puts connection `key` on the deadline heap for `deadline`, unless its live entry comes at or
 /// before it (a later deadline is found when that entry comes due, and re-armed then). A
 /// deadline that moved earlier (a connect's 5 s, then a response's 100 ms) gets a new entry
 /// at once; the old one becomes stale and is skipped when it comes due.
 fn arm(
-    timers: &mut BinaryHeap<Reverse<(Instant, usize)>>,
-    armed: &mut [Option<Instant>],
+    deadlines: &mut BinaryHeap<Reverse<(Instant, usize)>>,
+    armed_at: &mut [Option<Instant>],
     key: usize,
     deadline: Option<Instant>,
 ) {
     if let Some(at) = deadline {
-        if armed[key].map_or(true, |entry| at < entry) {
-            armed[key] = Some(at);
-            timers.push(Reverse((at, key)));
+        if armed_at[key].map_or(true, |entry| at < entry) {
+            armed_at[key] = Some(at);
+            deadlines.push(Reverse((at, key)));
         }
     }
 }
 
-/// What a connection's handlers borrow from their worker for one event (see `Ctx`), apart
-/// from the slab, so that a connection and its `Ctx` can be borrowed together.
-struct Shared {
+/// What the worker owns and lends to one connection for one call (see `Ctx`), kept apart from
+/// the slab so that a connection and its `Ctx` can be borrowed together. Per worker, like
+/// everything else here: nothing in it is shared between threads.
+struct Own {
     /// The one read buffer of all this worker's connections (see `Ctx::scratch`).
     scratch: Box<[u8]>,
     stats: WorkerStats,
@@ -187,7 +193,7 @@ struct Shared {
     plan: RequestPlan,
 }
 
-impl Shared {
+impl Own {
     fn ctx(&mut self, now: Instant) -> Ctx<'_> {
         Ctx { now, scratch: &mut self.scratch, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan }
     }
@@ -195,51 +201,52 @@ impl Shared {
 
 struct Worker<C: Connector, F> {
     poll: Poll,
-    events: Events,
     conns: Slab<Conn<C::Stream, F>>,
     connector: C,
-    shared: Shared,
+    own: Own,
     /// This worker's share of `-n`, for the reset when the warm-up ends.
-    requests: Option<u64>,
+    n_requests: Option<u64>,
     pacer: Option<Pacer>,
     addr: std::net::SocketAddr,
     options: SocketOptions,
     measure_from: Instant,
     measuring: bool,
-    deadline: Option<Instant>,
+    run_deadline: Option<Instant>,
     /// Slots to open at the start of the next loop turn.
     to_open: Vec<usize>,
-    /// Slots whose connect failed, with when to try again (in order of time).
+    /// Slots whose connect failed, with when to try again (in order of time: each is pushed
+    /// with the clock read last, which only moves forward).
     to_retry: std::collections::VecDeque<(Instant, usize)>,
     /// Slots closed during the current event batch.
     closed: Vec<usize>,
     /// Connections waiting for the pacer (`--rate`), most recently freed last.
     waiting: Vec<usize>,
     /// Connection deadlines, earliest first. A connection has one live entry, its time in
-    /// `armed`; when it comes due and the connection's deadline has moved later, it goes back
-    /// in with the new one, so arming a request costs a store into the connection, not a heap
-    /// push. Entries left stale by a deadline that moved earlier are skipped, and the heap is
-    /// rebuilt from `armed` when they would make it larger than `TIMERS_PER_CONNECTION` times
-    /// the connections.
-    timers: BinaryHeap<Reverse<(Instant, usize)>>,
-    armed: Vec<Option<Instant>>,
+    /// `armed_at`; when it comes due and the connection's deadline has moved later, it goes
+    /// back in with the new one, so arming a request costs a store into the connection, not a
+    /// heap push. Entries left stale by a deadline that moved earlier are skipped, and the heap
+    /// is rebuilt from `armed_at` when they would make it larger than `TIMERS_PER_CONNECTION`
+    /// times the connections.
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    armed_at: Vec<Option<Instant>>,
     /// Under `--rate`: wakes the worker when the next request is due, to the microsecond.
-    timer: Option<TimerFd>,
-    /// The due time `timer` is set for.
-    timer_set_for: Option<Instant>,
+    pace_timer: Option<TimerFd>,
+    /// The due time `pace_timer` is set for.
+    pace_timer_set_for: Option<Instant>,
     /// `--give-up`, and what it watches: the requests and errors at the last response.
     give_up: Option<Duration>,
     last_response_at: Instant,
-    requests_seen: u64,
-    errors_at_last_response: u64,
+    n_requests_seen: u64,
+    n_errors_at_last_response: u64,
     /// During the warm-up: when the next progress figures are due, and the requests then.
     warmup_tick: Instant,
-    warmup_requests_published: u64,
+    n_warmup_requests_published: u64,
     connect_timeout: Duration,
     /// Source addresses, used in turn by slot number.
     sources: Vec<std::net::IpAddr>,
-    /// Connects under way (at most `CONNECTS_IN_FLIGHT`).
-    connecting: usize,
+    /// Connects under way (at most `CONNECTS_IN_FLIGHT`): counted in `settle` only, from
+    /// `Outcome::Connecting`, `Connected` and `ConnectFailed`.
+    n_connecting: usize,
     /// Connections whose next request waits for the end of the event batch.
     deferred: Vec<usize>,
 }
@@ -247,48 +254,47 @@ struct Worker<C: Connector, F> {
 impl<C: Connector, F: Framer> Worker<C, F> {
     fn new(config: &Config, plan: &WorkerPlan, connector: C, make_framer: impl Fn() -> F) -> io::Result<Worker<C, F>> {
         let now = Instant::now();
-        let mut conns = Slab::with_capacity(plan.connections);
-        for _ in 0..plan.connections {
-            conns.insert(Conn::new(make_framer(), now));
+        let mut conns = Slab::with_capacity(plan.n_connections);
+        for _ in 0..plan.n_connections {
+            conns.insert(Conn::new(make_framer()));
         }
         let measuring = plan.measure_from <= plan.start;
         let poll = Poll::new()?;
-        let timer = match plan.rate {
+        let pace_timer = match plan.rate {
             Some(_) => {
                 let timer = TimerFd::new()?;
-                poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), TIMER, Interest::READABLE)?;
+                poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), PACE_TIMER, Interest::READABLE)?;
                 Some(timer)
             }
             None => None,
         };
         Ok(Worker {
             poll,
-            events: Events::with_capacity(EVENTS_CAPACITY),
-            to_open: (0..plan.connections).collect(),
-            to_retry: std::collections::VecDeque::with_capacity(plan.connections),
-            closed: Vec::with_capacity(plan.connections),
-            waiting: Vec::with_capacity(plan.connections),
-            timers: BinaryHeap::with_capacity(plan.connections * TIMERS_PER_CONNECTION),
-            armed: vec![None; plan.connections],
-            timer,
-            timer_set_for: None,
+            to_open: (0..plan.n_connections).collect(),
+            to_retry: std::collections::VecDeque::with_capacity(plan.n_connections),
+            closed: Vec::with_capacity(plan.n_connections),
+            waiting: Vec::with_capacity(plan.n_connections),
+            deadlines: BinaryHeap::with_capacity(plan.n_connections * TIMERS_PER_CONNECTION),
+            armed_at: vec![None; plan.n_connections],
+            pace_timer,
+            pace_timer_set_for: None,
             give_up: config.give_up,
             last_response_at: now,
-            requests_seen: 0,
-            errors_at_last_response: 0,
+            n_requests_seen: 0,
+            n_errors_at_last_response: 0,
             warmup_tick: now + Duration::from_secs(1),
-            warmup_requests_published: 0,
+            n_warmup_requests_published: 0,
             connect_timeout: config.connect_timeout,
             sources: config.bind.clone(),
-            connecting: 0,
-            deferred: Vec::with_capacity(plan.connections),
+            n_connecting: 0,
+            deferred: Vec::with_capacity(plan.n_connections),
             conns,
             connector,
-            shared: Shared {
+            own: Own {
                 scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
                 stats: WorkerStats::new(plan.measure_from),
                 // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
-                budget: Budget::new(if measuring { plan.requests } else { None }),
+                budget: Budget::new(if measuring { plan.n_requests } else { None }),
                 plan: RequestPlan {
                     expect_status: config.expect_status,
                     paced: plan.rate.is_some(),
@@ -297,17 +303,19 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                     ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
                 },
             },
-            requests: plan.requests,
+            n_requests: plan.n_requests,
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
             addr: config.target.addr,
             options: SocketOptions { linger_zero: config.reconnect && !config.graceful_close },
             measure_from: plan.measure_from,
             measuring,
-            deadline: plan.deadline,
+            run_deadline: plan.run_deadline,
         })
     }
 
     fn run(&mut self, stop: &AtomicBool, progress: &Progress) -> io::Result<()> {
+        // A local, not a field, so that handling an event can borrow the whole worker.
+        let mut events = Events::with_capacity(EVENTS_CAPACITY);
         progress.warming_up.store(!self.measuring, Ordering::Relaxed);
         let mut published = 0;
         loop {
@@ -320,7 +328,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 self.to_open.push(key);
             }
             // Open what waits, a wave at a time (see CONNECTS_IN_FLIGHT); the rest next turn.
-            let room = CONNECTS_IN_FLIGHT.saturating_sub(self.connecting).min(self.to_open.len());
+            let room = CONNECTS_IN_FLIGHT.saturating_sub(self.n_connecting).min(self.to_open.len());
             for i in 0..room {
                 let key = self.to_open[i];
                 self.open(key, now);
@@ -331,16 +339,16 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                 self.start_measuring();
                 progress.warming_up.store(false, Ordering::Relaxed);
             }
-            self.shared.stats.roll(now);
-            if self.measuring && self.shared.stats.seconds() > published {
-                published = self.shared.stats.seconds();
+            self.own.stats.roll(now);
+            if self.measuring && self.own.stats.seconds() > published {
+                published = self.own.stats.seconds();
                 self.publish(progress, published);
             } else if !self.measuring && now >= self.warmup_tick {
                 self.publish_warmup(progress);
             }
             if stop.load(Ordering::Relaxed)
-                || self.shared.budget.is_spent()
-                || self.deadline.is_some_and(|d| now >= d)
+                || self.own.budget.is_spent()
+                || self.run_deadline.is_some_and(|d| now >= d)
                 || self.certificate_rejected()
                 || self.gives_up(now)
             {
@@ -348,64 +356,78 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             }
             self.dispatch_due(now);
             let timeout = self.poll_timeout(now);
-            match self.poll.poll(&mut self.events, Some(timeout)) {
+            match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            for event in self.events.iter() {
-                if event.token() == TIMER {
+            for event in events.iter() {
+                if event.token() == PACE_TIMER {
                     // Not read: setting the timer again resets its expiration count, and each
                     // expiry raises a new edge, so a read would be a syscall per paced request
                     // for nothing.
-                    self.timer_set_for = None;
+                    self.pace_timer_set_for = None;
                     continue;
                 }
                 let key = event.token().0;
                 let Some(conn) = self.conns.get_mut(key) else { continue };
-                let was_waiting = conn.phase() == Phase::Waiting;
-                let was_connecting = conn.phase() == Phase::Connecting;
                 // The clock is read per event, not per batch: a batch of many events takes long
                 // enough that a batch-wide `now` would add its length to the latencies.
-                let mut ctx = self.shared.ctx(Instant::now());
-                let closed = conn.on_event(Ready::of(event), &mut ctx);
-                if was_connecting && conn.phase() != Phase::Connecting {
-                    self.connecting -= 1;
-                }
-                if closed {
-                    self.closed.push(key);
-                } else if conn.phase() == Phase::Waiting && !was_waiting {
-                    self.waiting.push(key);
-                } else if conn.take_deferred() {
-                    self.deferred.push(key);
-                }
-                arm(&mut self.timers, &mut self.armed, key, conn.deadline());
+                let now = Instant::now();
+                let outcome = conn.on_event(Ready::of(event), &mut self.own.ctx(now));
+                self.settle(key, now, outcome);
             }
             self.write_deferred();
             self.reopen_closed();
         }
     }
 
+    /// The worker's side of every call into a connection: its bookkeeping follows from the
+    /// outcome alone, then the connection's deadline is armed (a no-op unless it moved earlier
+    /// than its live entry, see `arm`).
+    fn settle(&mut self, key: usize, now: Instant, outcome: Outcome) {
+        match outcome {
+            Outcome::Pending => {}
+            Outcome::Connecting => self.n_connecting += 1,
+            Outcome::Connected => {
+                // The connection enters its first phase and tries its I/O at once; what that
+                // returns is never `Connecting` or `Connected`, so this recurses once at most.
+                self.n_connecting -= 1;
+                let outcome = self.conns[key].on_connected(&mut self.own.ctx(now));
+                return self.settle(key, now, outcome);
+            }
+            Outcome::Waiting => self.waiting.push(key),
+            Outcome::Deferred => self.deferred.push(key),
+            // Reopened after the event batch (`reopen_closed`), never within it.
+            Outcome::Closed(_) => self.closed.push(key),
+            Outcome::ConnectFailed(_) => {
+                self.n_connecting -= 1;
+                self.to_retry.push_back((now + CONNECT_RETRY, key));
+            }
+        }
+        arm(&mut self.deadlines, &mut self.armed_at, key, self.conns[key].deadline());
+    }
+
     /// The server's certificate was rejected and no connection has ever got through: every
     /// retry would be rejected the same way, so the worker ends its run (with `-n` and no
     /// `-d` it would otherwise retry until Ctrl-C). The report says why.
     fn certificate_rejected(&self) -> bool {
-        self.shared.stats.connections_opened == 0 && self.shared.stats.error_count(ErrorKind::TlsCert) > 0
+        self.own.stats.connections_opened == 0 && self.own.stats.error_count(ErrorKind::TlsCert) > 0
     }
 
     /// `--give-up`: no response for the give-up time, and a request failed since the last one.
     /// Requests are compared once per loop turn, so a response costs nothing here.
     fn gives_up(&mut self, now: Instant) -> bool {
         let Some(limit) = self.give_up else { return false };
-        let stats = &mut self.shared.stats;
-        if stats.requests != self.requests_seen {
-            self.requests_seen = stats.requests;
+        let stats = &mut self.own.stats;
+        if stats.requests != self.n_requests_seen {
+            self.n_requests_seen = stats.requests;
             self.last_response_at = now;
-            self.errors_at_last_response = stats.errors_total();
+            self.n_errors_at_last_response = stats.errors_total();
             return false;
         }
         let silent = now.saturating_duration_since(self.last_response_at);
-        if silent < limit || stats.errors_total() == self.errors_at_last_response {
+        if silent < limit || stats.errors_total() == self.n_errors_at_last_response {
             return false;
         }
         stats.gave_up_after = Some(silent);
@@ -414,11 +436,11 @@ impl<C: Connector, F: Framer> Worker<C, F> {
 
     /// During the warm-up, once a second: its requests so far and in the last second.
     fn publish_warmup(&mut self, progress: &Progress) {
-        let requests = self.shared.stats.requests;
+        let requests = self.own.stats.requests;
         progress.requests.store(requests, Ordering::Relaxed);
-        progress.errors.store(self.shared.stats.errors_total(), Ordering::Relaxed);
-        progress.last_second_requests.store(requests - self.warmup_requests_published, Ordering::Relaxed);
-        self.warmup_requests_published = requests;
+        progress.errors.store(self.own.stats.errors_total(), Ordering::Relaxed);
+        progress.last_second_requests.store(requests - self.n_warmup_requests_published, Ordering::Relaxed);
+        self.n_warmup_requests_published = requests;
         self.warmup_tick += Duration::from_secs(1);
     }
 
@@ -426,16 +448,16 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     /// requests still in flight will complete as measured ones, so they come off the share.
     fn start_measuring(&mut self) {
         self.measuring = true;
-        self.shared.stats.restart(self.measure_from);
-        if let Some(share) = self.requests {
-            self.shared.budget.left = share.saturating_sub(self.shared.budget.in_flight);
+        self.own.stats.restart(self.measure_from);
+        if let Some(share) = self.n_requests {
+            self.own.budget.left = share.saturating_sub(self.own.budget.in_flight);
         }
     }
 
     fn publish(&self, progress: &Progress, seconds: u64) {
-        let last = self.shared.stats.last_second();
-        progress.requests.store(self.shared.stats.requests, Ordering::Relaxed);
-        progress.errors.store(self.shared.stats.errors_total(), Ordering::Relaxed);
+        let last = self.own.stats.last_second();
+        progress.requests.store(self.own.stats.requests, Ordering::Relaxed);
+        progress.errors.store(self.own.stats.errors_total(), Ordering::Relaxed);
         progress.last_second_requests.store(last.requests, Ordering::Relaxed);
         progress.last_second_p99_us.store(last.latency_us.value_at_quantile(0.99), Ordering::Relaxed);
         progress.seconds.store(seconds, Ordering::Release);
@@ -443,84 +465,72 @@ impl<C: Connector, F: Framer> Worker<C, F> {
 
     /// Under `--rate`: hands each request that is due to a waiting connection, in order.
     fn dispatch_due(&mut self, now: Instant) {
-        let Some(pacer) = self.pacer.as_mut() else { return };
-        while pacer.backlog(now) > 0 && self.shared.budget.left > 0 {
-            let Some(key) = self.waiting.pop() else { return };
-            let conn = &mut self.conns[key];
-            if conn.phase() != Phase::Waiting {
+        while let Some(pacer) = self.pacer.as_mut() {
+            if pacer.backlog(now) == 0 || self.own.budget.left == 0 {
+                break;
+            }
+            let Some(key) = self.waiting.pop() else { break };
+            if !self.conns[key].is_waiting() {
+                // Closed while it waited (a TLS send failed): a stale entry.
                 continue;
             }
-            let intended = pacer.take();
-            let mut ctx = self.shared.ctx(Instant::now());
-            if conn.dispatch(intended, &mut ctx) {
-                self.closed.push(key);
-            } else if conn.phase() == Phase::Waiting {
-                self.waiting.push(key);
-            }
-            arm(&mut self.timers, &mut self.armed, key, conn.deadline());
+            let intended_at = pacer.take();
+            let dispatched_at = Instant::now();
+            let outcome = self.conns[key].dispatch(intended_at, &mut self.own.ctx(dispatched_at));
+            self.settle(key, dispatched_at, outcome);
         }
         self.reopen_closed();
     }
 
-    /// Writes the next requests that connections left for after the event batch.
+    /// Writes the batches that connections left for after the event batch. One written at once
+    /// may defer another (its response already there): it is written in the same pass, since
+    /// the list is read by index until its end.
     fn write_deferred(&mut self) {
         if self.deferred.is_empty() {
             return;
         }
         let now = Instant::now();
-        for i in 0..self.deferred.len() {
+        let mut i = 0;
+        while i < self.deferred.len() {
             let key = self.deferred[i];
-            let conn = &mut self.conns[key];
-            let mut ctx = self.shared.ctx(now);
-            if conn.write_deferred(&mut ctx) {
-                self.closed.push(key);
-            }
+            let outcome = self.conns[key].write_deferred(&mut self.own.ctx(now));
+            self.settle(key, now, outcome);
+            i += 1;
         }
         self.deferred.clear();
     }
 
-    /// Times out the connections whose deadline has passed.
+    /// Hands their timer to the connections whose heap entry came due: each closes if its
+    /// deadline passed, and is armed again if its deadline moved later.
     fn expire(&mut self, now: Instant) {
-        while let Some(&Reverse((at, key))) = self.timers.peek() {
+        while let Some(&Reverse((at, key))) = self.deadlines.peek() {
             if at > now {
                 break;
             }
-            self.timers.pop();
-            if self.armed[key] != Some(at) {
+            self.deadlines.pop();
+            if self.armed_at[key] != Some(at) {
                 continue;
             }
-            self.armed[key] = None;
-            let conn = &mut self.conns[key];
-            match conn.deadline() {
-                Some(deadline) if deadline <= now => {
-                    let was_connecting = conn.phase() == Phase::Connecting;
-                    let mut ctx = self.shared.ctx(now);
-                    if conn.on_timeout(&mut ctx) {
-                        if was_connecting {
-                            self.connecting -= 1;
-                        }
-                        self.closed.push(key);
-                    }
-                }
-                deadline => arm(&mut self.timers, &mut self.armed, key, deadline),
-            }
+            self.armed_at[key] = None;
+            let outcome = self.conns[key].on_timeout(&mut self.own.ctx(now));
+            self.settle(key, now, outcome);
         }
-        if self.timers.len() > TIMERS_PER_CONNECTION * self.armed.len() {
-            self.timers =
-                self.armed.iter().enumerate().filter_map(|(key, at)| at.map(|at| Reverse((at, key)))).collect();
+        if self.deadlines.len() > TIMERS_PER_CONNECTION * self.armed_at.len() {
+            self.deadlines =
+                self.armed_at.iter().enumerate().filter_map(|(key, at)| at.map(|at| Reverse((at, key)))).collect();
         }
         self.reopen_closed();
     }
 
     fn poll_timeout(&mut self, now: Instant) -> Duration {
         let mut timeout = STOP_CHECK;
-        if !self.to_open.is_empty() && self.connecting < CONNECTS_IN_FLIGHT {
+        if !self.to_open.is_empty() && self.n_connecting < CONNECTS_IN_FLIGHT {
             return Duration::ZERO;
         }
-        if let Some(&Reverse((at, _))) = self.timers.peek() {
+        if let Some(&Reverse((at, _))) = self.deadlines.peek() {
             timeout = timeout.min(at.saturating_duration_since(now));
         }
-        if let Some(d) = self.deadline {
+        if let Some(d) = self.run_deadline {
             timeout = timeout.min(d.saturating_duration_since(now));
         }
         if !self.measuring {
@@ -534,14 +544,14 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             // next response (an event) frees one. The timerfd wakes to the microsecond; the
             // poll timeout (to the millisecond) only if it could not be set.
             let due = pacer.next_due();
-            if !self.waiting.is_empty() && self.shared.budget.left > 0 {
-                let precise = match &self.timer {
-                    Some(_) if self.timer_set_for == Some(due) => true,
+            if !self.waiting.is_empty() && self.own.budget.left > 0 {
+                let precise = match &self.pace_timer {
+                    Some(_) if self.pace_timer_set_for == Some(due) => true,
                     Some(timer) => timer.set_after(due.saturating_duration_since(Instant::now())).is_ok(),
                     None => false,
                 };
                 if precise {
-                    self.timer_set_for = Some(due);
+                    self.pace_timer_set_for = Some(due);
                 } else {
                     timeout = timeout.min(due.saturating_duration_since(now));
                 }
@@ -550,17 +560,11 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         timeout
     }
 
-    /// Connections that closed in the last batch: retry a failed connect after a pause,
-    /// reopen the others while there is budget.
+    /// Connections that closed (having connected) in the last batch: reopened while there is
+    /// budget. (A failed connect is retried after a pause: see `settle`.)
     fn reopen_closed(&mut self) {
-        let now = Instant::now();
-        for i in 0..self.closed.len() {
-            let key = self.closed[i];
-            if !self.conns[key].was_connected() {
-                self.to_retry.push_back((now + CONNECT_RETRY, key));
-            } else if self.shared.budget.left > 0 {
-                self.to_open.push(key);
-            }
+        if self.own.budget.left > 0 {
+            self.to_open.extend_from_slice(&self.closed);
         }
         self.closed.clear();
     }
@@ -569,8 +573,8 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     /// so no connection is opened that would have nothing to send (and `-n` with
     /// `--reconnect` opens exactly one connection per batch).
     fn open(&mut self, key: usize, now: Instant) {
-        let reserved = if !self.shared.plan.paced {
-            match self.shared.budget.take(u64::from(self.shared.plan.pipeline)) {
+        let reserved = if !self.own.plan.paced {
+            match self.own.budget.take(u64::from(self.own.plan.pipeline)) {
                 0 => return,
                 n => n as u32,
             }
@@ -584,13 +588,12 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         });
         match result {
             Ok(stream) => {
-                self.conns[key].open(stream, reserved, now, self.connect_timeout);
-                self.connecting += 1;
-                arm(&mut self.timers, &mut self.armed, key, self.conns[key].deadline());
+                let outcome = self.conns[key].open(stream, reserved, now, self.connect_timeout);
+                self.settle(key, now, outcome);
             }
             Err(e) => {
-                self.shared.budget.give_back(u64::from(reserved));
-                self.shared.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
+                self.own.budget.give_back(u64::from(reserved));
+                self.own.stats.record_error(ErrorKind::of_io(&e, true), || e.to_string());
                 self.to_retry.push_back((now + CONNECT_RETRY, key));
             }
         }
@@ -600,30 +603,29 @@ impl<C: Connector, F: Framer> Worker<C, F> {
         if !self.measuring {
             // Stopped during the warm-up: nothing was measured. What made it give up, if it
             // did, is kept: the errors say why.
-            let warm = std::mem::replace(&mut self.shared.stats, WorkerStats::new(self.measure_from));
-            let stats = &mut self.shared.stats;
+            let warm = std::mem::replace(&mut self.own.stats, WorkerStats::new(self.measure_from));
+            let stats = &mut self.own.stats;
             stats.stopped_during_warmup = true;
             if warm.gave_up_after.is_some() {
                 stats.gave_up_after = warm.gave_up_after;
                 stats.errors = warm.errors;
                 stats.first_error = warm.first_error;
             }
-            return self.shared.stats;
+            return self.own.stats;
         }
         for (_, conn) in self.conns.iter_mut() {
-            let n = conn.requests_in_flight();
-            if n > 0 {
-                self.shared.stats.in_flight_at_end += n;
-                let age_us = now.saturating_duration_since(conn.in_flight_since()).as_micros() as u64;
-                self.shared.stats.in_flight_age_us.extend(std::iter::repeat(age_us).take(n as usize));
+            if let Some((n_requests, since)) = conn.in_flight() {
+                self.own.stats.in_flight_at_end += n_requests;
+                let age_us = now.saturating_duration_since(since).as_micros() as u64;
+                self.own.stats.in_flight_age_us.extend(std::iter::repeat(age_us).take(n_requests as usize));
             }
             conn.abandon();
         }
         if let Some(pacer) = &self.pacer {
-            if self.shared.budget.left > 0 {
-                self.shared.stats.missed = pacer.backlog(now).min(self.shared.budget.left);
+            if self.own.budget.left > 0 {
+                self.own.stats.missed = pacer.backlog(now).min(self.own.budget.left);
             }
         }
-        self.shared.stats
+        self.own.stats
     }
 }
