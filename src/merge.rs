@@ -5,11 +5,13 @@
 //!
 //! Each file's histograms are decoded and added, so the merged percentiles are those of every
 //! request, never averages of percentiles. Counts, statuses and errors add up; timelines are
-//! joined by wall-clock second (a file's entry t covers the `span_s` seconds that began at
-//! `start_unix_s + t`). The merged timeline's entries span as long as the coarsest file's, or
-//! longer when the runs together cover more than `TIMELINE_ENTRIES_MAX` of them; an entry
-//! goes whole into the merged entry that holds its first second. The merged report is built
-//! by `Report::new` like any other.
+//! joined by wall-clock time: a file's entry t covers the `span_s` seconds that began at
+//! `start_unix_s + t`, and goes to the merged second that holds its start, counted in whole
+//! seconds from the earliest run's start (the merged `start_unix_s`, so that the merged
+//! `duration_s` covers every entry). The merged timeline's entries span as long as the
+//! coarsest file's, or longer when the runs together cover more than `TIMELINE_ENTRIES_MAX` of
+//! them; an entry goes whole into the merged entry that holds its first second. The merged
+//! report is built by `Report::new` like any other.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -35,11 +37,15 @@ fn bad(file: &Path, why: impl Into<String>) -> MergeError {
     MergeError { file: file.to_path_buf(), why: why.into() }
 }
 
-/// Reads one JSON report (`clobber ... --json`).
+/// Reads one JSON report (`clobber ... --json`); its timeline entries must span 1, 2, 4... s.
 pub fn read_report(file: &Path) -> Result<Report, MergeError> {
     let text = std::fs::read_to_string(file).map_err(|e| bad(file, format!("cannot read it: {e}")))?;
-    serde_json::from_str(&text)
-        .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))
+    let report: Report = serde_json::from_str(&text)
+        .map_err(|e| bad(file, format!("not a clobber JSON report (from clobber ... --json): {e}")))?;
+    if let Some(entry) = report.timeline.iter().find(|e| !e.span_s.is_power_of_two()) {
+        return Err(bad(file, format!("second {}: a span of {} s (not 1, 2, 4...)", entry.t, entry.span_s)));
+    }
+    Ok(report)
 }
 
 /// A merged report, and what its reader must know about the runs that made it.
@@ -78,7 +84,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     let anchor = Instant::now();
     let mut total = WorkerStats::new(anchor);
     for (file, run) in &runs {
-        total += &stats_of(file, run, start.floor(), anchor)?;
+        total += &stats_of(file, run, start, anchor)?;
     }
     total.elapsed = Duration::from_secs_f64((end - start).max(0.0));
     let info = RunInfo {
@@ -136,7 +142,7 @@ fn joined<'a>(values: impl Iterator<Item = &'a str>) -> String {
     seen.join(", ")
 }
 
-/// One file's report as `WorkerStats`, its timeline placed by wall-clock second from `start`.
+/// One file's report as `WorkerStats`, its timeline placed by whole seconds since `start`.
 fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<WorkerStats, MergeError> {
     let mut s = WorkerStats::new(anchor);
     s.requests = run.requests;
@@ -175,12 +181,9 @@ fn stats_of(file: &Path, run: &Report, start: f64, anchor: Instant) -> Result<Wo
         s.service_us =
             decode_histogram(h).map_err(|e| bad(file, format!("its uncorrected histogram is corrupt: {e}")))?;
     }
-    let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
+    let offset_s = (run.start_unix_s - start).max(0.0).floor() as u64;
     let mut slot = Slot::new();
     for entry in &run.timeline {
-        if !entry.span_s.is_power_of_two() {
-            return Err(bad(file, format!("second {}: a span of {} s (not 1, 2, 4...)", entry.t, entry.span_s)));
-        }
         slot.reset();
         slot.requests = entry.requests;
         slot.errors = entry.errors;
@@ -261,5 +264,20 @@ mod tests {
         assert_eq!(merged.timeline[4].requests, 6, "[8, 10): the long run alone");
         assert_eq!(merged.timeline[5].requests, 12, "[10, 12): both runs");
         assert_eq!(merged.timeline[15].requests, 6, "[30, 32): the short run is over");
+    }
+
+    #[test]
+    fn runs_that_straddle_a_second_keep_every_entry() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-straddle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 0.1 s up to a whole second, then 0.5 s from 0.05 s past it: 0.65 s in all.
+        let mut a = report(1, 1_800_000_000.9);
+        let mut b = report(1, 1_800_000_001.05);
+        (a.duration_s, b.duration_s) = (0.1, 0.5);
+        let files = [write(&dir, "a.json", &a), write(&dir, "b.json", &b)];
+        let merged = merge(&files).unwrap().report;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(merged.requests, 6);
+        assert_eq!(merged.timeline.iter().map(|s| s.requests).sum::<u64>(), 6, "{:?}", merged.timeline);
     }
 }
