@@ -94,10 +94,15 @@ fn bad(file: &Path, why: Why) -> MergeError {
     MergeError { file: file.to_path_buf(), why }
 }
 
-/// Reads one JSON report (`clobber ... --json`).
+/// Reads one JSON report (`clobber ... --json`); its timeline entries must span 1, 2, 4... s
+/// (for `clobber report` too, whose charts divide by the span).
 pub fn read_report(file: &Path) -> Result<Report, MergeError> {
     let text = std::fs::read_to_string(file).map_err(|e| bad(file, Why::Unreadable(e)))?;
-    serde_json::from_str(&text).map_err(|e| bad(file, Why::NotAReport(e)))
+    let report: Report = serde_json::from_str(&text).map_err(|e| bad(file, Why::NotAReport(e)))?;
+    if let Some(entry) = report.timeline.iter().find(|e| !e.span_s.is_power_of_two()) {
+        return Err(bad(file, Why::Span { t_s: entry.t_s, span_s: entry.span_s }));
+    }
+    Ok(report)
 }
 
 /// A merged report, and what its reader must know about the runs that made it.
@@ -129,7 +134,7 @@ pub fn merge(files: &[PathBuf]) -> Result<Merged, MergeError> {
     let anchor = Instant::now();
     let mut total = WorkerStats::new(anchor);
     for (file, run) in &runs {
-        total += &stats_of(file, run, start.floor(), anchor)?;
+        total += &stats_of(file, run, start, anchor)?;
     }
     total.elapsed = Duration::from_secs_f64((end - start).max(0.0));
     let info = merged_info(runs.iter().map(|(_, r)| &r.run), start);
@@ -270,7 +275,10 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
     if let Some(h) = histogram_uncorrected {
         s.service_us = decode_histogram(h).map_err(corrupt("uncorrected "))?;
     }
-    let offset_s = (run.start_unix_s.floor() - start).max(0.0) as u64;
+    // Whole seconds since the earliest start (the merged `start_unix_s`), so that the merged
+    // `duration_s` covers every entry: counted from the floor of the earliest start, runs that
+    // straddled a second lost their last entries.
+    let offset_s = (run.start_unix_s - start).max(0.0).floor() as u64;
     let mut slot = Slot::new();
     for entry in timeline {
         let Second { t_s, span_s, requests, errors, errors_by_kind, p50_us: _, p99_us: _, histogram } = entry;
@@ -382,5 +390,20 @@ mod tests {
         let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
         assert!(matches!(err.why, Why::Histogram { which: "", why: HistogramError::NotHdrHistogram(_) }), "{err}");
         assert!(err.to_string().starts_with("r.json: its histogram is corrupt: not an HdrHistogram"), "{err}");
+    }
+
+    #[test]
+    fn runs_that_straddle_a_second_keep_every_entry() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-straddle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 0.1 s up to a whole second, then 0.5 s from 0.05 s past it: 0.65 s in all.
+        let mut a = report(1, 1_800_000_000.9);
+        let mut b = report(1, 1_800_000_001.05);
+        (a.duration_s, b.duration_s) = (0.1, 0.5);
+        let files = [write(&dir, "a.json", &a), write(&dir, "b.json", &b)];
+        let merged = merge(&files).unwrap().report;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(merged.requests, 6);
+        assert_eq!(merged.timeline.iter().map(|s| s.requests).sum::<u64>(), 6, "{:?}", merged.timeline);
     }
 }

@@ -157,7 +157,11 @@ fn merge_adds_runs_and_takes_percentiles_from_the_merged_histogram() {
     let mut broken: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&a_path).unwrap()).unwrap();
     broken["histogram"] = serde_json::Value::String("SGVsbG8sIHdvcmxk".into());
     std::fs::write(&corrupt, broken.to_string()).unwrap();
-    for bad in [&foreign, &corrupt, &dir.join("missing.json")] {
+    let no_span = dir.join("no-span.json");
+    let mut broken: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&a_path).unwrap()).unwrap();
+    broken["timeline"][0]["span_s"] = 0.into();
+    std::fs::write(&no_span, broken.to_string()).unwrap();
+    for bad in [&foreign, &corrupt, &no_span, &dir.join("missing.json")] {
         let out = Command::new(BIN).arg("merge").arg(&a_path).arg(bad).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}", bad.display());
