@@ -322,6 +322,28 @@ impl Transport for TlsStream<ClientConnection> {
     }
 }
 
+/// The server side: accept completed the TCP connect, and the handshake runs inside reads (a
+/// read answers the ClientHello), so there is nothing to wait for before the first read.
+impl Transport for TlsStream<ServerConnection> {
+    const QUEUES_WRITES: bool = true;
+
+    fn emptied_by(&self, n: usize, len: usize) -> bool {
+        TlsStream::emptied_by(self, n, len)
+    }
+
+    fn connect_result(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    fn send_held(&mut self) -> io::Result<()> {
+        self.send_records()
+    }
+
+    fn resumed(&self) -> Option<bool> {
+        Some(self.tls.handshake_kind() == Some(HandshakeKind::Resumed))
+    }
+}
+
 /// The client side of a run's TLS, built from its `ClientTlsConfig`.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
