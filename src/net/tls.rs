@@ -165,11 +165,6 @@ where
         Ok(())
     }
 
-    /// Whether records wait for the socket.
-    pub fn has_held(&self) -> bool {
-        self.tls.wants_write()
-    }
-
     /// Sends what is queued, as far as the socket takes it now.
     fn send_some(&mut self) -> io::Result<()> {
         match self.send_records() {
