@@ -351,11 +351,11 @@ impl<T: Transport> ServerConn<T> {
                 }
             }
             if self.pending() == 0 && self.held.is_empty() && self.close_after_flush {
-                // Records the transport still holds go out first; a full socket raises a
-                // writable event, which comes back here.
-                match self.stream.send_held() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
-                    _ => self.closed = true,
+                // Records the transport holds go out first. Not writable here means the send
+                // above was refused (a refused write leaves output pending): the writable event
+                // that comes when the socket drains brings the connection back here.
+                if !T::QUEUES_WRITES || self.writable {
+                    self.closed = true;
                 }
                 return;
             }
@@ -471,5 +471,128 @@ impl<T: Transport> ServerConn<T> {
             self.close_after_flush = true;
             self.in_bytes = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A transport that hands out scripted reads and collects writes. `held` records stay
+    /// queued (as TLS records in a full socket would) until `send_held` has been refused
+    /// `held_refusals` times.
+    #[derive(Default)]
+    struct Scripted {
+        reads: std::collections::VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+        held_refusals: usize,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut next) = self.reads.pop_front() else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            let n = next.len().min(buf.len());
+            buf[..n].copy_from_slice(&next[..n]);
+            if n < next.len() {
+                self.reads.push_front(next.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Scripted {
+        const QUEUES_WRITES: bool = true;
+
+        fn connect_result(&mut self) -> io::Result<bool> {
+            Ok(true)
+        }
+
+        fn send_held(&mut self) -> io::Result<()> {
+            if self.held_refusals > 0 {
+                self.held_refusals -= 1;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        }
+    }
+
+    fn http_conn(reads: &[&[u8]]) -> ServerConn<Scripted> {
+        let stream = Scripted { reads: reads.iter().map(|r| r.to_vec()).collect(), ..Scripted::default() };
+        ServerConn::new(stream)
+    }
+
+    fn responder() -> Responder {
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mode: ServeMode::Http,
+            until: Delimiter::new(b"\n"),
+            respond: Some(b"OK\n".to_vec()),
+            threads: 1,
+            cpus: None,
+            delay: None,
+            stall: None,
+            tls: None,
+        };
+        Responder::new(&config)
+    }
+
+    const READABLE: Ready = Ready { readable: true, writable: true, read_closed: false };
+
+    #[test]
+    fn http_pipelined_requests_split_across_reads_get_a_response_each() {
+        let mut conn = http_conn(&[b"GET / HTTP/1.1\r\n\r\nGET / HT", b"TP/1.1\r\nContent-Length: 2\r\n\r\nab"]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        // The first read was short, so the queue was empty: the rest comes with a new edge.
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.readable), (1, &b"OK\n"[..], false));
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (2, &b"OK\nOK\n"[..], false));
+    }
+
+    #[test]
+    fn http_close_waits_for_the_records_the_transport_holds() {
+        let mut conn = http_conn(&[b"GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n"]);
+        conn.stream.held_refusals = 2;
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, conn.closed, conn.writable), (1, false, false));
+        assert_eq!(conn.stream.held_refusals, 1, "one send per turn, none after a refusal");
+        // The next writable event: still held. The one after: sent, so the connection closes.
+        conn.on_event(Ready { writable: true, ..Ready::default() }, &responder(), &mut counts);
+        assert!(!conn.closed);
+        conn.on_event(Ready { writable: true, ..Ready::default() }, &responder(), &mut counts);
+        assert!(conn.closed);
+        assert_eq!(conn.stream.written, b"OK\n");
+    }
+
+    #[test]
+    fn http_bad_content_length_gets_400_and_a_close() {
+        let mut conn = http_conn(&[b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\nGET / HTTP/1.1\r\n\r\n"]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (0, BAD_REQUEST, true));
+    }
+
+    #[test]
+    fn http_head_larger_than_the_buffer_gets_431_and_a_close() {
+        let long = [&b"GET / HTTP/1.1\r\nX-Pad: "[..], &vec![b'p'; INBUF_BYTES]].concat();
+        let mut conn = http_conn(&[&long]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (0, HEAD_TOO_LARGE, true));
     }
 }
