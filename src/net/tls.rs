@@ -153,7 +153,7 @@ where
     }
 
     /// Writes queued records until none is left; `WouldBlock` when the socket is full.
-    pub fn send_records(&mut self) -> io::Result<()> {
+    fn send_records(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
             match self.tls.write_tls(&mut self.tcp) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
