@@ -1,11 +1,12 @@
 //! Sans-IO protocol code on named inputs, with throughput, so a regression shows up as fewer
 //! bytes or items per second: raw framing per mode, HTTP head parsing (a fresh head and a
-//! repeated one, which the framer's memo answers), chunked decoding, and request building.
+//! repeated one, which the framer's memo answers), chunked decoding, request framing (what
+//! `clobber serve` does per request), and request building.
 //! End-to-end speed is `scripts/compare.sh`, not a criterion bench.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestSpec};
+use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestFramer, RequestSpec};
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
 use clobber::protocol::{Feed, Framer};
 
@@ -90,6 +91,53 @@ fn http_framing(c: &mut Criterion) {
     group.finish();
 }
 
+/// A request as curl sends it: the head `clobber serve` sees from most clients.
+const CURL_GET: &[u8] =
+    b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n";
+
+fn request_framing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("request-framing");
+    group.throughput(Throughput::Elements(16));
+    // The same head 16 times, as a load generator sends it: the memo answers all but the first.
+    let repeated = CURL_GET.repeat(16);
+    group.bench_function("curl-get/repeated-x16", |b| {
+        let mut framer = RequestFramer::new();
+        b.iter(|| frame_all(&mut framer, black_box(&repeated)))
+    });
+    // Heads that differ (the path changes): every one is parsed by httparse.
+    let mut varied = Vec::new();
+    for i in 0..16 {
+        varied.extend_from_slice(&CURL_GET[..11]);
+        varied.extend_from_slice(format!("{:02}", i).as_bytes());
+        varied.extend_from_slice(&CURL_GET[13..]);
+    }
+    group.bench_function("curl-get/parsed-x16", |b| {
+        b.iter(|| {
+            let mut framer = RequestFramer::new();
+            frame_all(&mut framer, black_box(&varied))
+        })
+    });
+    let post = b"POST /api HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+        .repeat(16);
+    group.bench_function("post-json/repeated-x16", |b| {
+        let mut framer = RequestFramer::new();
+        b.iter(|| frame_all(&mut framer, black_box(&post)))
+    });
+    let mut chunked = b"POST /upload HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..64 {
+        chunked.extend_from_slice(b"100\r\n");
+        chunked.extend_from_slice(&[b'c'; 256]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    group.throughput(Throughput::Bytes(chunked.len() as u64));
+    group.bench_function("chunked-post/64x256B", |b| {
+        let mut framer = RequestFramer::new();
+        b.iter(|| frame_all(&mut framer, black_box(&chunked)))
+    });
+    group.finish();
+}
+
 fn request_building(c: &mut Criterion) {
     let spec = RequestSpec {
         method: "POST".to_string(),
@@ -104,5 +152,5 @@ fn request_building(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw_framing, http_framing, request_building);
+criterion_group!(benches, raw_framing, http_framing, request_framing, request_building);
 criterion_main!(benches);

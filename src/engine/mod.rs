@@ -70,9 +70,10 @@ pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
         let stop = Arc::clone(&stop);
         let published = Arc::new(Progress::default());
         progress.push(Arc::clone(&published));
-        let handle = std::thread::Builder::new()
-            .name(format!("clobber-w{id}"))
-            .spawn(move || spawn_worker(&config, plan, &stop, &published))?;
+        let core = plan.core;
+        let handle = crate::net::spawn_pinned(format!("clobber-w{id}"), core, move || {
+            spawn_worker(&config, plan, &stop, &published)
+        })?;
         handles.push(handle);
     }
     Ok(Running { handles, progress, measure_from })

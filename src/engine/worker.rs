@@ -38,12 +38,10 @@ use super::pacer::Pacer;
 use crate::config::Config;
 use crate::net::socket::{self, SocketOptions};
 use crate::net::sys::TimerFd;
-use crate::net::{Ready, Transport};
+use crate::net::{Ready, Transport, STOP_CHECK};
 use crate::protocol::Framer;
 use crate::stats::{CpuTime, ErrorKind, WorkerStats};
 
-/// Longest a worker sleeps in `poll` before it looks at the stop flag again.
-const STOP_CHECK: Duration = Duration::from_millis(50);
 /// Pause before retrying a connection whose connect failed, so a closed port is not hammered
 /// in a busy loop (the errors are still counted, one per attempt).
 const CONNECT_RETRY: Duration = Duration::from_millis(10);
@@ -132,9 +130,6 @@ pub fn run<F: Framer>(
     stop: &AtomicBool,
     progress: &Progress,
 ) -> io::Result<WorkerStats> {
-    if let Some(core) = plan.core {
-        core_affinity::set_for_current(core);
-    }
     // One monomorphized event loop per transport, as per framing.
     match &config.tls {
         None => run_with(config, plan, Plain, make_framer, stop, progress),

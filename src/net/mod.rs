@@ -1,17 +1,39 @@
 //! The network layer that the client (`engine`) and the server (`server`) share: the
 //! `Transport` trait (a non-blocking byte stream whose connect completes in the background),
 //! its TCP and TLS implementations (`tls`), socket set-up (`socket`), the few libc calls the
-//! safe crates lack (`sys`), and `Ready`, what one readiness event said. It knows nothing of
-//! requests, responses or statistics; failures are `io::Error`s, TLS's carrying their
-//! `error::Kinded`.
+//! safe crates lack (`sys`), `Ready`, what one readiness event said, and what every event loop
+//! needs the same way: `STOP_CHECK` and `spawn_pinned`. It knows nothing of requests,
+//! responses or statistics; failures are `io::Error`s, TLS's carrying their `error::Kinded`.
 
 use std::io::{self, Read, Write};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 pub mod socket;
 pub mod sys;
 pub mod tls;
 
-/// A byte stream whose connect completes in the background.
+/// Longest an event loop (a client worker, a server thread) sleeps in `poll` before it looks at
+/// its stop flag again: how late a Ctrl-C or a `stop` can take effect.
+pub const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// Starts a thread named `name` that pins itself to `core`, if one is given, before it runs
+/// `f`: every event loop thread, client or server, starts this way.
+pub fn spawn_pinned<T, F>(name: String, core: Option<core_affinity::CoreId>, f: F) -> io::Result<JoinHandle<T>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    std::thread::Builder::new().name(name).spawn(move || {
+        if let Some(core) = core {
+            core_affinity::set_for_current(core);
+        }
+        f()
+    })
+}
+
+/// A byte stream whose connect completes in the background (a server's accepted socket is
+/// connected from the start).
 pub trait Transport: Read + Write {
     /// Whether the transport queues bytes for the socket itself (TLS records), which
     /// `send_held` sends on writable events.

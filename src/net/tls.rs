@@ -153,7 +153,7 @@ where
     }
 
     /// Writes queued records until none is left; `WouldBlock` when the socket is full.
-    pub fn send_records(&mut self) -> io::Result<()> {
+    fn send_records(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
             match self.tls.write_tls(&mut self.tcp) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -163,11 +163,6 @@ where
             }
         }
         Ok(())
-    }
-
-    /// Whether records wait for the socket.
-    pub fn has_held(&self) -> bool {
-        self.tls.wants_write()
     }
 
     /// Sends what is queued, as far as the socket takes it now.
@@ -310,6 +305,28 @@ impl Transport for TlsStream<ClientConnection> {
         }
         // The client's Finished stays queued: the first request's write sends it in the same
         // syscall and segment (or `send_held`, if no request follows at once).
+        Ok(true)
+    }
+
+    fn send_held(&mut self) -> io::Result<()> {
+        self.send_records()
+    }
+
+    fn resumed(&self) -> Option<bool> {
+        Some(self.tls.handshake_kind() == Some(HandshakeKind::Resumed))
+    }
+}
+
+/// The server side: accept completed the TCP connect, and the handshake runs inside reads (a
+/// read answers the ClientHello), so there is nothing to wait for before the first read.
+impl Transport for TlsStream<ServerConnection> {
+    const QUEUES_WRITES: bool = true;
+
+    fn emptied_by(&self, n: usize, len: usize) -> bool {
+        TlsStream::emptied_by(self, n, len)
+    }
+
+    fn connect_result(&mut self) -> io::Result<bool> {
         Ok(true)
     }
 

@@ -1,20 +1,32 @@
-//! HTTP/1.1: the request a run sends (built once, from a URL and flags) and the framing of the
-//! responses that come back. Sans-IO: bytes in, `Feed` out.
+//! HTTP/1.1: the request a run sends (built once, from a URL and flags), the framing of the
+//! responses that come back (`HttpFramer`, the client's) and of the requests that arrive
+//! (`RequestFramer`, `clobber serve`'s). Sans-IO: bytes in, `Feed` out.
+//!
+//! Both framers read headers by the same rules (`MessageHeaders::of`): `Connection` is a
+//! comma-separated list of tokens, `close` wins over `keep-alive`, HTTP/1.0 closes unless it
+//! says `keep-alive`; a malformed or contradictory `Content-Length` is an error, never 0; the
+//! final `Transfer-Encoding` coding decides whether a body is chunked. Both remember the last
+//! head they parsed in a `HeadMemo` (at most `MEMO_BYTES`) and walk bodies with the same
+//! `step_body`.
 //!
 //! Response framing follows RFC 9112 section 6.3: no body after a HEAD request or for 1xx, 204
 //! and 304; otherwise `Transfer-Encoding: chunked` (extensions and trailers skipped), else
-//! `Content-Length`, else the body runs to the close. Interim 1xx responses are skipped. The
-//! head is parsed with httparse once it is whole (the connection keeps a partial head for the
-//! next read); bodies are counted and discarded as they stream, never buffered.
+//! `Content-Length`, else the body runs to the close. Interim 1xx responses are skipped.
+//! Request framing follows the same section for requests: chunked, else `Content-Length`,
+//! else no body; a request with a coding other than chunked, or with both chunked and a
+//! length, is refused (a server that guessed would read the next request out of step).
+//!
+//! A head is parsed with httparse once it is whole (the connection keeps a partial head for
+//! the next read); bodies are counted and discarded as they stream, never buffered.
 
 use std::mem::MaybeUninit;
 
 use super::{Done, Feed, Framer, ProtocolError};
 
-/// Most response headers a head may carry; more is a protocol error.
+/// Most headers a head may carry; more is a protocol error.
 pub const MAX_HEADERS: usize = 100;
 
-/// Where a response's body stands.
+/// Where a message's body stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Body {
     /// Waiting for (the rest of) a head.
@@ -22,7 +34,7 @@ enum Body {
     /// This many body bytes still to come.
     Length(u64),
     Chunked(Chunk),
-    /// The body ends when the server closes.
+    /// The body ends when the peer closes (responses only).
     UntilClose,
 }
 
@@ -49,6 +61,115 @@ enum Chunk {
     FinalLf,
 }
 
+const CHUNKED_START: Body = Body::Chunked(Chunk::Size { size: 0, digits: 0 });
+
+/// Longest head a framer remembers (longer heads are parsed every time).
+pub const MEMO_BYTES: usize = 512;
+
+/// The last head a framer parsed, byte for byte, and what it meant. A peer under load sends
+/// the same head again and again; when the input starts with exactly these bytes (which end
+/// with the head's empty line), the parse is the same, and a compare of ~100 bytes replaces
+/// the header parse. Holds at most `MEMO_BYTES`, allocated once (the capacity is kept).
+#[derive(Debug, Clone)]
+struct HeadMemo<M> {
+    head: Vec<u8>,
+    meaning: M,
+}
+
+impl<M: Copy> HeadMemo<M> {
+    fn new(meaning: M) -> HeadMemo<M> {
+        HeadMemo { head: Vec::new(), meaning }
+    }
+
+    /// The remembered head's length and meaning, if `input` starts with it.
+    #[inline]
+    fn recall(&self, input: &[u8]) -> Option<(usize, M)> {
+        let len = self.head.len();
+        (len > 0 && input.len() >= len && input[..len] == self.head[..]).then_some((len, self.meaning))
+    }
+
+    /// Remembers `head` (a whole head, empty line included) and its meaning; a head longer
+    /// than `MEMO_BYTES` empties the memo instead.
+    fn remember(&mut self, head: &[u8], meaning: M) {
+        self.head.clear();
+        if head.len() <= MEMO_BYTES {
+            self.head.extend_from_slice(head);
+            self.meaning = meaning;
+        }
+    }
+}
+
+/// A message's final transfer coding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    /// No `Transfer-Encoding`.
+    Identity,
+    Chunked,
+    /// A coding list that does not end with chunked: for a response, the body runs to the
+    /// close; a request cannot be framed.
+    Other,
+}
+
+/// What a head's headers say about the connection and the body: the one set of header rules
+/// for requests and responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MessageHeaders {
+    /// The peer closes (or wants closed) the connection after this message.
+    close: bool,
+    length: Option<u64>,
+    coding: Coding,
+}
+
+impl MessageHeaders {
+    /// Reads `headers` of a message whose version is HTTP/1.`minor`. A malformed
+    /// `Content-Length`, or two that disagree, is `BadLength`.
+    fn of(minor: Option<u8>, headers: &[httparse::Header]) -> Result<MessageHeaders, ProtocolError> {
+        let mut length: Option<u64> = None;
+        let mut coding = Coding::Identity;
+        let (mut close_token, mut keep_alive_token) = (false, false);
+        for h in headers {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let v = parse_length(h.value).ok_or(ProtocolError::BadLength)?;
+                if length.is_some_and(|l| l != v) {
+                    return Err(ProtocolError::BadLength);
+                }
+                length = Some(v);
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                // Chunked counts only as the last coding (RFC 9112 6.3); header lines add up
+                // to one list, so the last line's last token is the final coding.
+                coding =
+                    if last_token(h.value).eq_ignore_ascii_case(b"chunked") { Coding::Chunked } else { Coding::Other };
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                for token in h.value.split(|&b| b == b',').map(trim) {
+                    close_token |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+        }
+        let close = close_token || (minor == Some(0) && !keep_alive_token);
+        Ok(MessageHeaders { close, length, coding })
+    }
+}
+
+/// Walks `input` through a body that stands at `body` (not `Head`). Returns the bytes used
+/// and the body's next position, `None` when it ended exactly there.
+#[inline]
+fn step_body(body: Body, input: &[u8]) -> (usize, Result<Option<Body>, ProtocolError>) {
+    match body {
+        Body::Head => unreachable!("step_body is called past a head"),
+        Body::Length(left) => {
+            let take = left.min(input.len() as u64);
+            let next = if take == left { None } else { Some(Body::Length(left - take)) };
+            (take as usize, Ok(next))
+        }
+        Body::Chunked(state) => {
+            let (used, next) = decode_chunked(state, input);
+            (used, next.map(|state| state.map(Body::Chunked)))
+        }
+        Body::UntilClose => (input.len(), Ok(Some(Body::UntilClose))),
+    }
+}
+
 /// The per-connection state of HTTP response framing.
 #[derive(Debug, Clone)]
 pub struct HttpFramer {
@@ -57,16 +178,8 @@ pub struct HttpFramer {
     body: Body,
     status: u16,
     close: bool,
-    /// The last head parsed, byte for byte, and what it meant. A server under load sends the
-    /// same head again and again; when the input starts with exactly these bytes (which end
-    /// with the head's empty line), the parse is the same, and a compare of ~100 bytes replaces
-    /// the header parse. Allocated once, at most `MEMO_BYTES`.
-    memo: Vec<u8>,
-    memo_meaning: (u16, bool, Body),
+    memo: HeadMemo<(u16, bool, Body)>,
 }
-
-/// Longest head the framer remembers (longer heads are parsed every time).
-const MEMO_BYTES: usize = 512;
 
 impl HttpFramer {
     pub fn new(head_request: bool) -> HttpFramer {
@@ -75,26 +188,20 @@ impl HttpFramer {
             body: Body::Head,
             status: 0,
             close: false,
-            memo: Vec::new(),
-            memo_meaning: (0, false, Body::Head),
+            memo: HeadMemo::new((0, false, Body::Head)),
         }
     }
 
     /// Like `parse_head`, but answers from the memo when the input starts with the last head.
     #[inline]
     fn head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
-        let len = self.memo.len();
-        if len > 0 && input.len() >= len && input[..len] == self.memo[..] {
-            (self.status, self.close, self.body) = self.memo_meaning;
+        if let Some((len, meaning)) = self.memo.recall(input) {
+            (self.status, self.close, self.body) = meaning;
             return Ok(Some(len));
         }
         let parsed = self.parse_head(input)?;
         if let Some(len) = parsed {
-            self.memo.clear();
-            if len <= MEMO_BYTES {
-                self.memo.extend_from_slice(&input[..len]);
-                self.memo_meaning = (self.status, self.close, self.body);
-            }
+            self.memo.remember(&input[..len], (self.status, self.close, self.body));
         }
         Ok(parsed)
     }
@@ -119,44 +226,20 @@ impl HttpFramer {
             Err(_) => return Err(ProtocolError::BadHead),
         };
         let status = response.code.ok_or(ProtocolError::BadHead)?;
-        let mut close = response.version == Some(0);
-        let mut length: Option<u64> = None;
-        let mut chunked = false;
-        for h in response.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let v = parse_length(h.value).ok_or(ProtocolError::BadLength)?;
-                if length.is_some_and(|l| l != v) {
-                    return Err(ProtocolError::BadLength);
-                }
-                length = Some(v);
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                // Chunked counts only as the last coding (RFC 9112 6.3); anything else runs to close.
-                chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
-                if !chunked {
-                    length = None;
-                }
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                for token in h.value.split(|&b| b == b',') {
-                    let token = trim(token);
-                    if token.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                        close = false;
-                    }
-                }
-            }
-        }
+        let meta = MessageHeaders::of(response.version, response.headers)?;
         self.status = status;
-        self.close = close;
+        self.close = meta.close;
         self.body = if (100..200).contains(&status) || status == 204 || status == 304 || self.head_request {
             Body::Length(0)
-        } else if chunked {
-            Body::Chunked(Chunk::Size { size: 0, digits: 0 })
-        } else if let Some(n) = length {
-            Body::Length(n)
         } else {
-            self.close = true;
-            Body::UntilClose
+            match (meta.coding, meta.length) {
+                (Coding::Chunked, _) => CHUNKED_START,
+                (Coding::Identity, Some(n)) => Body::Length(n),
+                (Coding::Identity, None) | (Coding::Other, _) => {
+                    self.close = true;
+                    Body::UntilClose
+                }
+            }
         };
         Ok(Some(len))
     }
@@ -166,8 +249,8 @@ impl Framer for HttpFramer {
     fn feed(&mut self, input: &[u8]) -> (usize, Feed) {
         let mut pos = 0;
         loop {
-            match self.body {
-                Body::Head => match self.head(&input[pos..]) {
+            if self.body == Body::Head {
+                match self.head(&input[pos..]) {
                     Ok(None) => return (pos, Feed::NeedMore),
                     Err(e) => return (pos, Feed::Error(e)),
                     Ok(Some(len)) => {
@@ -181,34 +264,19 @@ impl Framer for HttpFramer {
                             self.body = Body::Head;
                             continue;
                         }
-                        if self.body == Body::Length(0) {
-                            return (pos, self.complete());
-                        }
                     }
-                },
-                Body::Length(left) => {
-                    let take = left.min((input.len() - pos) as u64);
-                    pos += take as usize;
-                    if take == left {
-                        return (pos, self.complete());
-                    }
-                    self.body = Body::Length(left - take);
-                    return (pos, Feed::NeedMore);
                 }
-                Body::Chunked(state) => {
-                    let (used, next) = decode_chunked(state, &input[pos..]);
-                    pos += used;
-                    return match next {
-                        Ok(Some(state)) => {
-                            self.body = Body::Chunked(state);
-                            (pos, Feed::NeedMore)
-                        }
-                        Ok(None) => (pos, self.complete()),
-                        Err(e) => (pos, Feed::Error(e)),
-                    };
-                }
-                Body::UntilClose => return (input.len(), Feed::NeedMore),
             }
+            let (used, next) = step_body(self.body, &input[pos..]);
+            pos += used;
+            return match next {
+                Ok(Some(body)) => {
+                    self.body = body;
+                    (pos, Feed::NeedMore)
+                }
+                Ok(None) => (pos, self.complete()),
+                Err(e) => (pos, Feed::Error(e)),
+            };
         }
     }
 
@@ -226,6 +294,103 @@ impl Framer for HttpFramer {
     fn reset(&mut self) {
         self.body = Body::Head;
         self.status = 0;
+        self.close = false;
+    }
+}
+
+/// The per-connection state of HTTP request framing (`clobber serve`): one `Complete` per
+/// request, when its body has ended, with `close` set when the client asked to close after
+/// the response (`Done::status` is 0). Allocates nothing per request: the memo's buffer is
+/// allocated with the first head and keeps its capacity.
+#[derive(Debug, Clone)]
+pub struct RequestFramer {
+    body: Body,
+    close: bool,
+    memo: HeadMemo<(bool, Body)>,
+}
+
+impl Default for RequestFramer {
+    fn default() -> RequestFramer {
+        RequestFramer::new()
+    }
+}
+
+impl RequestFramer {
+    pub fn new() -> RequestFramer {
+        RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)) }
+    }
+
+    /// The length of the head at the start of `input` (`None` if it is not whole yet); sets
+    /// `close` and the body framing. Answers from the memo when it can.
+    #[inline]
+    fn head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        if let Some((len, meaning)) = self.memo.recall(input) {
+            (self.close, self.body) = meaning;
+            return Ok(Some(len));
+        }
+        let mut headers = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+        let mut request = httparse::Request::new(&mut []);
+        let len = match httparse::ParserConfig::default().parse_request_with_uninit_headers(
+            &mut request,
+            input,
+            &mut headers,
+        ) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(ProtocolError::BadHead),
+        };
+        let meta = MessageHeaders::of(request.version, request.headers)?;
+        self.close = meta.close;
+        self.body = match (meta.coding, meta.length) {
+            (Coding::Chunked, None) => CHUNKED_START,
+            (Coding::Identity, length) => Body::Length(length.unwrap_or(0)),
+            // RFC 9112 6.3: both framings at once is how requests are smuggled past a proxy.
+            (Coding::Chunked, Some(_)) => return Err(ProtocolError::BadLength),
+            (Coding::Other, _) => return Err(ProtocolError::BadHead),
+        };
+        self.memo.remember(&input[..len], (self.close, self.body));
+        Ok(Some(len))
+    }
+
+    fn complete(&mut self) -> Feed {
+        self.body = Body::Head;
+        Feed::Complete(Done { status: 0, close: self.close })
+    }
+}
+
+impl Framer for RequestFramer {
+    fn feed(&mut self, input: &[u8]) -> (usize, Feed) {
+        let mut pos = 0;
+        if self.body == Body::Head {
+            match self.head(input) {
+                Ok(None) => return (0, Feed::NeedMore),
+                Err(e) => return (0, Feed::Error(e)),
+                Ok(Some(len)) => pos = len,
+            }
+        }
+        let (used, next) = step_body(self.body, &input[pos..]);
+        pos += used;
+        match next {
+            Ok(Some(body)) => {
+                self.body = body;
+                (pos, Feed::NeedMore)
+            }
+            Ok(None) => (pos, self.complete()),
+            Err(e) => (pos, Feed::Error(e)),
+        }
+    }
+
+    /// A request has no body that runs to the close: EOF inside one truncates it.
+    fn on_eof(&mut self) -> Feed {
+        Feed::Error(ProtocolError::Truncated)
+    }
+
+    fn in_response(&self) -> bool {
+        self.body != Body::Head
+    }
+
+    fn reset(&mut self) {
+        self.body = Body::Head;
         self.close = false;
     }
 }
@@ -444,27 +609,25 @@ pub fn check_request(bytes: &[u8]) -> Result<bool, String> {
         }
         Err(e) => return Err(format!("not an HTTP request: {e}")),
     };
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    for h in request.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v = parse_length(h.value).ok_or_else(|| {
+    // The server's rules (`MessageHeaders`), so that a file accepted here is framed as one
+    // request by `RequestFramer`; the loops below only find the words for a refusal.
+    let header = |name: &'static str| request.headers.iter().filter(move |h| h.name.eq_ignore_ascii_case(name));
+    let meta = MessageHeaders::of(request.version, request.headers).map_err(|_| {
+        match header("content-length").find(|h| parse_length(h.value).is_none()) {
+            Some(h) => {
                 format!("its Content-Length '{}' is not a number of bytes", String::from_utf8_lossy(h.value))
-            })?;
-            if length.is_some_and(|l| l != v) {
-                return Err("it has two Content-Length headers that disagree".to_string());
             }
-            length = Some(v);
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            if !trim(h.value).eq_ignore_ascii_case(b"chunked") {
-                return Err(format!(
-                    "its Transfer-Encoding '{}' is not supported (only chunked)",
-                    String::from_utf8_lossy(h.value)
-                ));
-            }
-            chunked = true;
+            None => "it has two Content-Length headers that disagree".to_string(),
         }
+    })?;
+    if meta.coding == Coding::Other {
+        let value = header("transfer-encoding").next_back().map_or(&b""[..], |h| h.value);
+        return Err(format!(
+            "its Transfer-Encoding '{}' is not supported (only chunked)",
+            String::from_utf8_lossy(value)
+        ));
     }
+    let (chunked, length) = (meta.coding == Coding::Chunked, meta.length);
     let body = &bytes[head_len..];
     let body_len = match (chunked, length) {
         (true, Some(_)) => return Err("it has both Transfer-Encoding: chunked and Content-Length".to_string()),
@@ -530,20 +693,30 @@ mod tests {
     use super::*;
     use crate::protocol::feed_all;
 
-    /// Feeds `input` whole, byte by byte, and split at every position (and at every pair of
-    /// positions for short inputs); all must give `expected`.
+    /// Feeds `input` whole, byte by byte, and split at every position to the response framer;
+    /// all must give `expected`.
     fn check(head: bool, input: &[u8], expected: &[Feed]) {
-        assert_eq!(run(head, &[input]), expected, "whole input");
+        check_with(|| HttpFramer::new(head), input, expected);
+    }
+
+    /// The same for any framer.
+    fn check_with<F: Framer>(make: impl Fn() -> F, input: &[u8], expected: &[Feed]) {
+        assert_eq!(frame(make(), &[input]), expected, "whole input");
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(run(head, &bytes), expected, "byte by byte");
+        assert_eq!(frame(make(), &bytes), expected, "byte by byte");
         for cut in 0..=input.len() {
             let (a, b) = input.split_at(cut);
-            assert_eq!(run(head, &[a, b]), expected, "split at {cut}");
+            assert_eq!(frame(make(), &[a, b]), expected, "split at {cut}");
         }
     }
 
     fn run(head: bool, pieces: &[&[u8]]) -> Vec<Feed> {
-        let mut framer = HttpFramer::new(head);
+        frame(HttpFramer::new(head), pieces)
+    }
+
+    /// Feeds the pieces in order, as a connection's reads would bring them; stops at the
+    /// first error.
+    fn frame<F: Framer>(mut framer: F, pieces: &[&[u8]]) -> Vec<Feed> {
         let mut pending = Vec::new();
         let mut out = Vec::new();
         for piece in pieces {
@@ -676,6 +849,107 @@ mod tests {
         assert_eq!(framer.feed(&chunk), (65536, ok(200)));
     }
 
+    /// A request framer's `Complete`.
+    fn request(close: bool) -> Feed {
+        Feed::Complete(Done { status: 0, close })
+    }
+
+    fn check_requests(input: &[u8], expected: &[Feed]) {
+        check_with(RequestFramer::new, input, expected);
+    }
+
+    const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: clobber/0.1.0\r\n\r\n";
+
+    #[test]
+    fn requests_without_body_pipelined() {
+        check_requests(&GET.repeat(3), &[request(false); 3]);
+        check_requests(b"GET / HTTP/1.1\r\n\r\n", &[request(false)]);
+    }
+
+    #[test]
+    fn request_bodies_by_content_length_and_chunked() {
+        let post = b"POST /api HTTP/1.1\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
+        check_requests(&[&post[..], GET, post].concat(), &[request(false); 3]);
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        5;name=value\r\nhello\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n";
+        check_requests(&[&chunked[..], GET, chunked].concat(), &[request(false); 3]);
+        let gzip_chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
+        check_requests(gzip_chunked, &[request(false)]);
+        // A body that looks like a request is still a body.
+        let inner =
+            [&b"POST / HTTP/1.1\r\nContent-Length: "[..], GET.len().to_string().as_bytes(), b"\r\n\r\n", GET].concat();
+        check_requests(&inner, &[request(false)]);
+    }
+
+    #[test]
+    fn request_connection_tokens_and_versions() {
+        check_requests(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &[request(true)]);
+        // A list of tokens: `close` anywhere in it closes, whatever else it says.
+        check_requests(b"GET / HTTP/1.1\r\nConnection: Upgrade, Close\r\n\r\n", &[request(true)]);
+        check_requests(b"GET / HTTP/1.1\r\nConnection: keep-alive,close\r\n\r\n", &[request(true)]);
+        check_requests(b"GET / HTTP/1.1\r\nConnection: close-ish\r\n\r\n", &[request(false)]);
+        check_requests(b"GET / HTTP/1.0\r\n\r\n", &[request(true)]);
+        check_requests(b"GET / HTTP/1.0\r\nConnection: TE, Keep-Alive\r\n\r\n", &[request(false)]);
+    }
+
+    #[test]
+    fn both_framers_read_connection_the_same_way() {
+        for (value, close) in [("close", true), ("Upgrade, close", true), ("keep-alive", false), ("a, b", false)] {
+            let req = format!("GET / HTTP/1.1\r\nConnection: {value}\r\n\r\n");
+            let resp = format!("HTTP/1.1 200 OK\r\nConnection: {value}\r\nContent-Length: 0\r\n\r\n");
+            check_requests(req.as_bytes(), &[request(close)]);
+            check(false, resp.as_bytes(), &[Feed::Complete(Done { status: 200, close })]);
+        }
+    }
+
+    #[test]
+    fn bad_request_framing_is_an_error() {
+        let bad_length = Feed::Error(ProtocolError::BadLength);
+        for value in ["x1", "-1", "", "1 2", "99999999999999999999", "+5"] {
+            let req = format!("POST / HTTP/1.1\r\nContent-Length: {value}\r\n\r\n");
+            check_requests(req.as_bytes(), &[bad_length]);
+        }
+        check_requests(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", &[bad_length]);
+        check_requests(b"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab", &[request(false)]);
+        check_requests(
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+            &[bad_length],
+        );
+        let bad_head = Feed::Error(ProtocolError::BadHead);
+        check_requests(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", &[bad_head]);
+        check_requests(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", &[bad_head]);
+        check_requests(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", &[bad_head]);
+        check_requests(&[GET, b"GET / HTTP/1.1\r\nContent-Length: zz\r\n\r\n"].concat(), &[request(false), bad_length]);
+        let bad_chunk = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        check_requests(bad_chunk, &[Feed::Error(ProtocolError::BadChunk)]);
+    }
+
+    #[test]
+    fn a_repeated_request_head_is_framed_like_the_first() {
+        // The memo must not answer for a head that only starts like the remembered one.
+        let a = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nok";
+        let b = b"POST / HTTP/1.1\r\nContent-Length: 22\r\n\r\n0123456789012345678901";
+        let c = b"POST / HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+        let all = [&a[..], a, b, a, c].concat();
+        check_requests(&all, &[request(false), request(false), request(false), request(false), request(true)]);
+        // Heads past the memo's size are parsed every time, and framed the same.
+        let long = format!("GET / HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "p".repeat(MEMO_BYTES));
+        check_requests(long.repeat(3).as_bytes(), &[request(false); 3]);
+    }
+
+    #[test]
+    fn a_partial_request_head_consumes_nothing() {
+        let mut framer = RequestFramer::new();
+        assert_eq!(framer.feed(&GET[..GET.len() - 1]), (0, Feed::NeedMore));
+        assert!(!framer.in_response());
+        let started = b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+        assert_eq!(framer.feed(started), (started.len(), Feed::NeedMore));
+        assert!(framer.in_response());
+        assert_eq!(framer.on_eof(), Feed::Error(ProtocolError::Truncated));
+        framer.reset();
+        assert_eq!(framer.feed(GET), (GET.len(), request(false)));
+    }
+
     #[test]
     fn urls() {
         let u = parse_url("http://127.0.0.1:8080/index.html?a=1#frag").unwrap();
@@ -752,6 +1026,22 @@ mod tests {
         refused(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", "Content-Length");
         refused(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\na", "Content-Length");
         refused(b"HEAD / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", "Content-Length is 3 but the body has 0 bytes");
+    }
+
+    #[test]
+    fn a_request_file_that_check_request_accepts_frames_as_one_request() {
+        let files: [&[u8]; 5] = [
+            b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"HEAD / HTTP/1.0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        ];
+        for file in files {
+            assert!(check_request(file).is_ok(), "{:?}", String::from_utf8_lossy(file));
+            let (used, feed) = RequestFramer::new().feed(file);
+            assert!(matches!(feed, Feed::Complete(_)) && used == file.len(), "{:?}", String::from_utf8_lossy(file));
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Sans-IO response framing: bytes in, "need more / one response complete / error" out.
+//! Sans-IO framing of responses (the client's) and of requests (`clobber serve`'s): bytes in,
+//! "need more / one message complete / error" out.
 //!
 //! A framer never does I/O and never allocates per call. The connection hands it the unconsumed
 //! bytes of its input buffer; the framer consumes a prefix and says where it stands. A framer that
@@ -19,11 +20,12 @@ pub enum Feed {
     Error(ProtocolError),
 }
 
-/// A finished response. `status` is 0 for raw framing.
+/// A finished response (or request). `status` is 0 for raw framing and for requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
     pub status: u16,
-    /// The server announced that it closes the connection after this response.
+    /// The server announced that it closes the connection after this response (for a
+    /// request: the client asked for the close after the response).
     pub close: bool,
 }
 
@@ -40,7 +42,7 @@ pub enum ProtocolError {
     Unsolicited,
     /// A response head grew past the most a connection keeps (64 KiB).
     HeadTooLarge,
-    /// The status line or a header was malformed.
+    /// The start line or a header was malformed, or (requests) the transfer coding unknown.
     BadHead,
     /// A chunk-size line was malformed.
     BadChunk,
@@ -61,7 +63,7 @@ impl ProtocolError {
     }
 }
 
-/// Splits a byte stream into responses.
+/// Splits a byte stream into responses (or, `http::RequestFramer`, requests).
 pub trait Framer {
     /// Consumes a prefix of `input` (possibly empty) and reports where the current response
     /// stands. When it returns `NeedMore` having consumed less than all of `input`, it needs more

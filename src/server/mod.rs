@@ -1,18 +1,23 @@
 //! The built-in target (`clobber serve`): the same design as the client (one `mio::Poll` and one
-//! slab of connections per thread, no locks), so that it is fast enough that a benchmark
-//! measures the client.
+//! slab of connections per thread, no locks, the same `net::Transport`), so that it is fast
+//! enough that a benchmark measures the client.
 //!
 //! Echo mode sends back every byte and counts a request per `--until` delimiter (or, with
-//! `--respond`, sends that reply per delimiter instead). HTTP mode parses each request head with
-//! httparse, skips a Content-Length body, and appends the fixed response, in order, so pipelined
-//! requests get one write of all their responses; `Connection: close` (or HTTP/1.0 without
-//! keep-alive) closes after the response.
+//! `--respond`, sends that reply per delimiter instead). HTTP mode frames requests with
+//! `protocol::http::RequestFramer` (the client's header rules and head memo: a repeated head
+//! costs a compare, not a parse), skips their bodies (Content-Length or chunked), and appends
+//! the fixed response, in order, so pipelined requests get one write of all their responses;
+//! `Connection: close` (or HTTP/1.0 without keep-alive) closes after the response, and a
+//! request the framer refuses (a malformed head, a bad Content-Length) gets a 400 and a close.
 //!
-//! Threads share one listening socket (each registers its own clone); counts are per thread and
-//! summed when the server stops. A connection whose client does not read has its reads paused
-//! once `OUT_LIMIT` bytes wait to be written, so memory stays bounded.
+//! Each thread runs one loop monomorphized for its transport (`Plain` TCP or `Tls`), as the
+//! client does, so TLS costs no branch on the plain path. Threads share one listening socket
+//! (each registers its own clone); counts are per thread and summed when the server stops. A
+//! connection whose client does not read has its reads paused once `OUT_LIMIT_BYTES` wait to
+//! be written, so memory stays bounded: per connection, `INBUF_BYTES` of input, the pending
+//! output, and (TLS) rustls' record queue of at most 64 KiB.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,14 +31,26 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ServeConfig, ServeMode};
 use crate::net::tls::TlsStream;
+use crate::net::{Ready, Transport, STOP_CHECK};
+use crate::protocol::http::RequestFramer;
 use crate::protocol::raw::Delimiter;
+use crate::protocol::{Feed, Framer};
 
 const LISTENER: Token = Token(usize::MAX);
-const STOP_CHECK: Duration = Duration::from_millis(50);
+/// Connections the listening socket queues before accept (`listen(2)`'s backlog).
+const LISTEN_BACKLOG: i32 = 4096;
+const EVENTS_CAPACITY: usize = 1024;
+/// Slab slots allocated at start; the slab grows past them only with more connections.
+const CONNECTIONS_INITIAL: usize = 1024;
+/// A connection's input buffer: the longest request head the server accepts (a longer one
+/// gets a 431).
 const INBUF_BYTES: usize = 16 * 1024;
 /// Pending output above which a connection stops reading until its client catches up.
-const OUT_LIMIT: usize = 256 * 1024;
-const MAX_HEADERS: usize = 64;
+const OUT_LIMIT_BYTES: usize = 256 * 1024;
+
+const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const HEAD_TOO_LARGE: &[u8] =
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 /// What the server saw, summed over its threads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +74,7 @@ impl Server {
         let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
         socket.set_reuse_address(true)?;
         socket.bind(&config.listen.into())?;
-        socket.listen(4096)?;
+        socket.listen(LISTEN_BACKLOG)?;
         socket.set_nonblocking(true)?;
         let listener: std::net::TcpListener = socket.into();
         let addr = listener.local_addr()?;
@@ -67,14 +84,12 @@ impl Server {
             let listener = TcpListener::from_std(listener.try_clone()?);
             let config = config.clone();
             let stop = Arc::clone(&stop);
+            // Pinned only when `--cpus` says where.
             let core = config.cpus.as_ref().and_then(|list| {
                 let want = list[id % list.len()];
                 cores.iter().copied().find(|c| c.id == want)
             });
-            threads.push(std::thread::Builder::new().name(format!("clobber-s{id}")).spawn(move || {
-                if let Some(core) = core {
-                    core_affinity::set_for_current(core);
-                }
+            threads.push(crate::net::spawn_pinned(format!("clobber-s{id}"), core, move || {
                 serve_thread(&config, listener, &stop)
             })?);
         }
@@ -103,21 +118,61 @@ impl Server {
     }
 }
 
-fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
-    let tls = match &config.tls {
+/// How a server thread turns an accepted socket into the transport its connections use.
+trait Accept {
+    type Stream: Transport;
+    fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream>;
+}
+
+/// Plain TCP: the socket itself.
+struct Plain;
+
+impl Accept for Plain {
+    type Stream = TcpStream;
+
+    fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
+        Ok(tcp)
+    }
+}
+
+/// TLS: a rustls server session on the socket; its handshake runs inside the first reads.
+struct Tls(Arc<rustls::ServerConfig>);
+
+impl Accept for Tls {
+    type Stream = TlsStream<rustls::ServerConnection>;
+
+    fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream> {
+        crate::net::tls::accept(&self.0, tcp)
+    }
+}
+
+fn serve_thread(config: &ServeConfig, listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
+    // One monomorphized loop per transport.
+    match &config.tls {
+        None => serve_loop(config, listener, stop, Plain),
         Some(identity) => {
-            Some(crate::net::tls::server_config(identity, config.mode == ServeMode::Http).map_err(io::Error::other)?)
+            let tls =
+                crate::net::tls::server_config(identity, config.mode == ServeMode::Http).map_err(io::Error::other)?;
+            serve_loop(config, listener, stop, Tls(tls))
         }
-        None => None,
-    };
+    }
+}
+
+fn serve_loop<A: Accept>(
+    config: &ServeConfig,
+    mut listener: TcpListener,
+    stop: &AtomicBool,
+    acceptor: A,
+) -> io::Result<ServeCounts> {
     let mut poll = Poll::new()?;
     poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut events = Events::with_capacity(1024);
-    let mut conns: Slab<ServerConn> = Slab::with_capacity(1024);
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut conns: Slab<ServerConn<A::Stream>> = Slab::with_capacity(CONNECTIONS_INITIAL);
     let mut closed = Vec::new();
     let mut counts = ServeCounts::default();
     let responder = Responder::new(config);
-    let mut next_stall = config.stall.map_or(u64::MAX, |(every, _)| every);
+    // --stall-every: the request count at which the thread next freezes.
+    let mut next_stall_n_requests = config.stall.map_or(u64::MAX, |(every, _)| every);
     let mut next_release: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let timeout =
@@ -129,7 +184,7 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&mut listener, &mut poll, tls.as_ref(), &mut conns, &mut counts);
+                accept_all(&mut listener, &mut poll, &acceptor, &mut conns, &mut counts);
                 continue;
             }
             let key = event.token().0;
@@ -139,18 +194,15 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
             if conn.closed {
                 continue;
             }
-            conn.readable |= event.is_readable() || event.is_read_closed() || event.is_error();
-            conn.read_closed |= event.is_read_closed() || event.is_error();
-            conn.writable |= event.is_writable() || event.is_write_closed() || event.is_error();
-            conn.drive(&responder, &mut counts);
+            conn.on_event(Ready::of(event), &responder, &mut counts);
             if conn.closed {
                 closed.push(key);
             }
-            if counts.requests >= next_stall {
+            if counts.requests >= next_stall_n_requests {
                 // --stall-every: the whole thread freezes, as a stop-the-world pause would.
                 let (every, pause) = config.stall.expect("a stall threshold comes with a stall");
                 std::thread::sleep(pause);
-                next_stall = (counts.requests / every + 1) * every;
+                next_stall_n_requests = (counts.requests / every + 1) * every;
             }
         }
         if responder.delay.is_some() {
@@ -180,29 +232,24 @@ fn serve_thread(config: &ServeConfig, mut listener: TcpListener, stop: &AtomicBo
     Ok(counts)
 }
 
-fn accept_all(
+fn accept_all<A: Accept>(
     listener: &mut TcpListener,
     poll: &mut Poll,
-    tls: Option<&Arc<rustls::ServerConfig>>,
-    conns: &mut Slab<ServerConn>,
+    acceptor: &A,
+    conns: &mut Slab<ServerConn<A::Stream>>,
     counts: &mut ServeCounts,
 ) {
     loop {
         match listener.accept() {
-            Ok((mut stream, _)) => {
-                let _ = stream.set_nodelay(true);
+            Ok((mut tcp, _)) => {
+                let _ = tcp.set_nodelay(true);
                 let entry = conns.vacant_entry();
                 let token = Token(entry.key());
-                if poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE).is_err() {
+                // Registered once, for both directions, as the client's sockets are.
+                if poll.registry().register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE).is_err() {
                     continue;
                 }
-                let stream = match tls {
-                    None => ServerStream::Plain(stream),
-                    Some(config) => match crate::net::tls::accept(config, stream) {
-                        Ok(session) => ServerStream::Tls(Box::new(session)),
-                        Err(_) => continue,
-                    },
-                };
+                let Ok(stream) = acceptor.wrap(tcp) else { continue };
                 entry.insert(ServerConn::new(stream));
                 counts.connections += 1;
             }
@@ -234,65 +281,9 @@ impl Responder {
     }
 }
 
-/// An accepted socket, with a TLS session on it or not.
-enum ServerStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<rustls::ServerConnection>>),
-}
-
-impl ServerStream {
-    /// Whether a read of `n` bytes into `len` left nothing to read (see `Transport::emptied_by`).
-    fn emptied_by(&self, n: usize, len: usize) -> bool {
-        match self {
-            ServerStream::Plain(_) => n < len,
-            ServerStream::Tls(tls) => tls.emptied_by(n, len),
-        }
-    }
-
-    /// Whether TLS records wait for the socket.
-    fn has_held(&self) -> bool {
-        match self {
-            ServerStream::Plain(_) => false,
-            ServerStream::Tls(tls) => tls.has_held(),
-        }
-    }
-
-    /// Sends TLS records the socket did not take yet; `WouldBlock` while it is full.
-    fn send_held(&mut self) -> io::Result<()> {
-        match self {
-            ServerStream::Plain(_) => Ok(()),
-            ServerStream::Tls(tls) => tls.send_records(),
-        }
-    }
-}
-
-impl Read for ServerStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ServerStream::Plain(tcp) => tcp.read(buf),
-            ServerStream::Tls(tls) => tls.read(buf),
-        }
-    }
-}
-
-impl Write for ServerStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            ServerStream::Plain(tcp) => tcp.write(buf),
-            ServerStream::Tls(tls) => tls.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            ServerStream::Plain(_) => Ok(()),
-            ServerStream::Tls(tls) => tls.send_records(),
-        }
-    }
-}
-
-struct ServerConn {
-    stream: ServerStream,
+struct ServerConn<T> {
+    stream: T,
+    /// Readiness seen and not yet used up (cleared by `WouldBlock` or a short read).
     readable: bool,
     writable: bool,
     /// The client closed its side: keep reading past a short read to see the EOF.
@@ -301,21 +292,19 @@ struct ServerConn {
     /// Close once the pending output is written (the client asked for it).
     close_after_flush: bool,
     inbuf: Box<[u8]>,
-    in_len: usize,
+    in_bytes: usize,
     out: Vec<u8>,
     out_pos: usize,
     /// Echo mode: delimiter bytes matched so far.
     matched: usize,
-    /// HTTP mode: body bytes of the current request still to skip.
-    body_left: u64,
-    /// HTTP mode: the last request head and its meaning.
-    memo: HeadMemo,
+    /// HTTP mode: where the current request stands.
+    framer: RequestFramer,
     /// `--delay`: responses produced but not yet due, oldest first.
     held: std::collections::VecDeque<(Instant, Vec<u8>)>,
 }
 
-impl ServerConn {
-    fn new(stream: ServerStream) -> ServerConn {
+impl<T: Transport> ServerConn<T> {
+    fn new(stream: T) -> ServerConn<T> {
         ServerConn {
             stream,
             readable: false,
@@ -324,12 +313,11 @@ impl ServerConn {
             closed: false,
             close_after_flush: false,
             inbuf: vec![0u8; INBUF_BYTES].into_boxed_slice(),
-            in_len: 0,
+            in_bytes: 0,
             out: Vec::new(),
             out_pos: 0,
             matched: 0,
-            body_left: 0,
-            memo: HeadMemo::default(),
+            framer: RequestFramer::new(),
             held: std::collections::VecDeque::new(),
         }
     }
@@ -338,13 +326,21 @@ impl ServerConn {
         self.out.len() - self.out_pos
     }
 
+    /// Caches what a readiness event said, then does all the I/O it allows.
+    fn on_event(&mut self, ready: Ready, responder: &Responder, counts: &mut ServeCounts) {
+        self.readable |= ready.readable;
+        self.writable |= ready.writable;
+        self.read_closed |= ready.read_closed;
+        self.drive(responder, counts);
+    }
+
     /// Reads, answers and writes until the socket would block either way.
     fn drive(&mut self, responder: &Responder, counts: &mut ServeCounts) {
         loop {
             if self.pending() > 0 && self.writable && !self.flush() {
                 return;
             }
-            if self.writable && self.stream.has_held() {
+            if T::QUEUES_WRITES && self.writable {
                 match self.stream.send_held() {
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
@@ -355,18 +351,19 @@ impl ServerConn {
                 }
             }
             if self.pending() == 0 && self.held.is_empty() && self.close_after_flush {
-                // TLS records still queued go out first (a full socket raises a writable event).
-                if self.stream.has_held() {
-                    return;
+                // Records the transport holds go out first. Not writable here means the send
+                // above was refused (a refused write leaves output pending): the writable event
+                // that comes when the socket drains brings the connection back here.
+                if !T::QUEUES_WRITES || self.writable {
+                    self.closed = true;
                 }
-                self.closed = true;
                 return;
             }
-            if !(self.readable || self.read_closed) || self.pending() >= OUT_LIMIT {
+            if !(self.readable || self.read_closed) || self.pending() >= OUT_LIMIT_BYTES {
                 return;
             }
-            let space = self.inbuf.len() - self.in_len;
-            match self.stream.read(&mut self.inbuf[self.in_len..]) {
+            let space = self.inbuf.len() - self.in_bytes;
+            match self.stream.read(&mut self.inbuf[self.in_bytes..]) {
                 Ok(0) => {
                     self.closed = true;
                     return;
@@ -375,8 +372,8 @@ impl ServerConn {
                     if self.stream.emptied_by(n, space) {
                         self.readable = false;
                     }
-                    let fresh = self.in_len..self.in_len + n;
-                    self.in_len += n;
+                    let fresh = self.in_bytes..self.in_bytes + n;
+                    self.in_bytes += n;
                     let out_before = self.out.len();
                     match responder.mode {
                         ServeMode::Echo => self.echo(fresh, responder, counts),
@@ -387,9 +384,6 @@ impl ServerConn {
                             let fresh_out = self.out.split_off(out_before);
                             self.held.push_back((Instant::now() + delay, fresh_out));
                         }
-                    }
-                    if self.closed {
-                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
@@ -443,98 +437,162 @@ impl ServerConn {
         if responder.respond.is_none() {
             self.out.extend_from_slice(&self.inbuf[fresh]);
         }
-        self.in_len = 0;
+        self.in_bytes = 0;
     }
 
+    /// Frames the requests in the input buffer and appends a response per complete one. An
+    /// unfinished head stays at the start of the buffer for the next read; body bytes are
+    /// consumed as they come.
     fn http(&mut self, responder: &Responder, counts: &mut ServeCounts) {
         let mut start = 0;
-        while start < self.in_len && !self.close_after_flush {
-            if self.body_left > 0 {
-                let skip = self.body_left.min((self.in_len - start) as u64);
-                self.body_left -= skip;
-                start += skip as usize;
-                continue;
-            }
-            match self.memo.parse(&self.inbuf[start..self.in_len]) {
-                Ok(httparse::Status::Complete((head_len, length, close))) => {
+        while start < self.in_bytes && !self.close_after_flush {
+            let (used, feed) = self.framer.feed(&self.inbuf[start..self.in_bytes]);
+            start += used;
+            match feed {
+                Feed::Complete(done) => {
                     counts.requests += 1;
                     self.out.extend_from_slice(&responder.http_response);
-                    self.body_left = length;
-                    self.close_after_flush = close;
-                    start += head_len;
+                    self.close_after_flush = done.close;
                 }
-                Ok(httparse::Status::Partial) => break,
-                Err(_) => {
-                    self.out.extend_from_slice(
-                        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                // Either every byte went into a body, or a head is not whole yet.
+                Feed::NeedMore => break,
+                Feed::Error(_) => {
+                    self.out.extend_from_slice(BAD_REQUEST);
                     self.close_after_flush = true;
-                    start = self.in_len;
+                    start = self.in_bytes;
                 }
             }
         }
-        self.inbuf.copy_within(start..self.in_len, 0);
-        self.in_len -= start;
-        if self.in_len == self.inbuf.len() {
+        self.inbuf.copy_within(start..self.in_bytes, 0);
+        self.in_bytes -= start;
+        if self.in_bytes == self.inbuf.len() {
             // A request head larger than the buffer: refuse it.
-            self.out.extend_from_slice(
-                b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
+            self.out.extend_from_slice(HEAD_TOO_LARGE);
             self.close_after_flush = true;
-            self.in_len = 0;
+            self.in_bytes = 0;
         }
     }
 }
 
-/// The last request head a connection parsed, byte for byte, with its meaning. Load sends the
-/// same head again and again: when the input starts with exactly these bytes (which end with
-/// the head's empty line), the parse would be the same, so a compare replaces it.
-#[derive(Default)]
-struct HeadMemo {
-    head: Vec<u8>,
-    length: u64,
-    close: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
 
-impl HeadMemo {
-    /// `Complete((head length, body length, close))`, `Partial`, or an error for a malformed head.
-    fn parse(&mut self, input: &[u8]) -> Result<httparse::Status<(usize, u64, bool)>, httparse::Error> {
-        let len = self.head.len();
-        if len > 0 && input.len() >= len && input[..len] == self.head[..] {
-            return Ok(httparse::Status::Complete((len, self.length, self.close)));
-        }
-        let mut headers = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut []);
-        match httparse::ParserConfig::default().parse_request_with_uninit_headers(&mut request, input, &mut headers)? {
-            httparse::Status::Complete(head_len) => {
-                let (length, close) = request_framing(&request);
-                self.head.clear();
-                if head_len <= 1024 {
-                    self.head.extend_from_slice(&input[..head_len]);
-                    (self.length, self.close) = (length, close);
-                }
-                Ok(httparse::Status::Complete((head_len, length, close)))
+    /// A transport that hands out scripted reads and collects writes. `held` records stay
+    /// queued (as TLS records in a full socket would) until `send_held` has been refused
+    /// `held_refusals` times.
+    #[derive(Default)]
+    struct Scripted {
+        reads: std::collections::VecDeque<Vec<u8>>,
+        written: Vec<u8>,
+        held_refusals: usize,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut next) = self.reads.pop_front() else {
+                return Err(io::ErrorKind::WouldBlock.into());
+            };
+            let n = next.len().min(buf.len());
+            buf[..n].copy_from_slice(&next[..n]);
+            if n < next.len() {
+                self.reads.push_front(next.split_off(n));
             }
-            httparse::Status::Partial => Ok(httparse::Status::Partial),
+            Ok(n)
         }
     }
-}
 
-/// The body length of a request and whether the client wants the connection closed after it.
-fn request_framing(request: &httparse::Request) -> (u64, bool) {
-    let mut length = 0;
-    let mut close = request.version == Some(0);
-    for h in request.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0);
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            let v = h.value;
-            if v.eq_ignore_ascii_case(b"close") {
-                close = true;
-            } else if v.eq_ignore_ascii_case(b"keep-alive") {
-                close = false;
-            }
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
         }
     }
-    (length, close)
+
+    impl Transport for Scripted {
+        const QUEUES_WRITES: bool = true;
+
+        fn connect_result(&mut self) -> io::Result<bool> {
+            Ok(true)
+        }
+
+        fn send_held(&mut self) -> io::Result<()> {
+            if self.held_refusals > 0 {
+                self.held_refusals -= 1;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        }
+    }
+
+    fn http_conn(reads: &[&[u8]]) -> ServerConn<Scripted> {
+        let stream = Scripted { reads: reads.iter().map(|r| r.to_vec()).collect(), ..Scripted::default() };
+        ServerConn::new(stream)
+    }
+
+    fn responder() -> Responder {
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            mode: ServeMode::Http,
+            until: Delimiter::new(b"\n"),
+            respond: Some(b"OK\n".to_vec()),
+            threads: 1,
+            cpus: None,
+            delay: None,
+            stall: None,
+            tls: None,
+        };
+        Responder::new(&config)
+    }
+
+    const READABLE: Ready = Ready { readable: true, writable: true, read_closed: false };
+
+    #[test]
+    fn http_pipelined_requests_split_across_reads_get_a_response_each() {
+        let mut conn = http_conn(&[b"GET / HTTP/1.1\r\n\r\nGET / HT", b"TP/1.1\r\nContent-Length: 2\r\n\r\nab"]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        // The first read was short, so the queue was empty: the rest comes with a new edge.
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.readable), (1, &b"OK\n"[..], false));
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (2, &b"OK\nOK\n"[..], false));
+    }
+
+    #[test]
+    fn http_close_waits_for_the_records_the_transport_holds() {
+        let mut conn = http_conn(&[b"GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n"]);
+        conn.stream.held_refusals = 2;
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, conn.closed, conn.writable), (1, false, false));
+        assert_eq!(conn.stream.held_refusals, 1, "one send per turn, none after a refusal");
+        // The next writable event: still held. The one after: sent, so the connection closes.
+        conn.on_event(Ready { writable: true, ..Ready::default() }, &responder(), &mut counts);
+        assert!(!conn.closed);
+        conn.on_event(Ready { writable: true, ..Ready::default() }, &responder(), &mut counts);
+        assert!(conn.closed);
+        assert_eq!(conn.stream.written, b"OK\n");
+    }
+
+    #[test]
+    fn http_bad_content_length_gets_400_and_a_close() {
+        let mut conn = http_conn(&[b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\nGET / HTTP/1.1\r\n\r\n"]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (0, BAD_REQUEST, true));
+    }
+
+    #[test]
+    fn http_head_larger_than_the_buffer_gets_431_and_a_close() {
+        let long = [&b"GET / HTTP/1.1\r\nX-Pad: "[..], &vec![b'p'; INBUF_BYTES]].concat();
+        let mut conn = http_conn(&[&long]);
+        let mut counts = ServeCounts::default();
+        conn.on_event(READABLE, &responder(), &mut counts);
+        assert_eq!((counts.requests, &conn.stream.written[..], conn.closed), (0, HEAD_TOO_LARGE, true));
+    }
 }

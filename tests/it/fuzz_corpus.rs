@@ -1,9 +1,10 @@
 //! The fuzz targets' property, run as a normal test (the nightly toolchain that `cargo fuzz`
 //! needs is not available everywhere): arbitrary bytes, split at arbitrary points, never panic
 //! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
-//! regression corpus in `fuzz/corpus/` plus deterministic pseudo-random mutations of it.
+//! regression corpora in `fuzz/corpus/` (`http_framer` for the response framers,
+//! `request_framer` for `clobber serve`'s) plus deterministic pseudo-random mutations of them.
 
-use clobber::protocol::http::HttpFramer;
+use clobber::protocol::http::{HttpFramer, RequestFramer};
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
 use clobber::protocol::{feed_all, Feed, Framer};
 
@@ -59,14 +60,15 @@ fn check<F: Framer>(make: impl Fn() -> F, input: &[u8], rng: &mut Rng) {
     }
 }
 
-fn corpus() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/http_framer");
+/// The files of `fuzz/corpus/<target>`, sorted.
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
     let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
         .collect();
     inputs.sort();
-    assert!(inputs.len() >= 8, "the corpus is in fuzz/corpus/http_framer");
+    assert!(inputs.len() >= 8, "the corpus is in {}", dir.display());
     inputs
 }
 
@@ -101,7 +103,7 @@ fn mutate(input: &[u8], rng: &mut Rng) -> Vec<u8> {
 #[test]
 fn framers_never_panic_and_splits_agree_with_one_shot() {
     let mut rng = Rng(0x5eed_c10b_b3e5);
-    let corpus = corpus();
+    let corpus = corpus("http_framer");
     for round in 0..400 {
         let base = &corpus[round % corpus.len()];
         let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
@@ -111,5 +113,18 @@ fn framers_never_panic_and_splits_agree_with_one_shot() {
         check(|| RawFramer::new(RawFraming::Until(Delimiter::new(b"aab"))), &input, &mut rng);
         check(|| RawFramer::new(RawFraming::Exact(7)), &input, &mut rng);
         check(|| RawFramer::new(RawFraming::UntilClose), &input, &mut rng);
+    }
+}
+
+#[test]
+fn request_framer_never_panics_and_splits_agree_with_one_shot() {
+    let mut rng = Rng(0x5eed_5e7e_c0de);
+    let corpus = corpus("request_framer");
+    for round in 0..600 {
+        let base = &corpus[round % corpus.len()];
+        let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
+        check(RequestFramer::new, &input, &mut rng);
+        // The fuzz target reads its first two bytes as cut points: frame the rest alone too.
+        check(RequestFramer::new, &input[input.len().min(2)..], &mut rng);
     }
 }

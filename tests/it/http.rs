@@ -91,6 +91,35 @@ fn clobber_serve_http_counts_match() {
     }
 }
 
+/// What `clobber serve --mode http` answers to `request`, sent on one connection, read until
+/// it closes (or 5 s pass).
+fn serve_answer(request: &[u8]) -> (String, clobber::server::ServeCounts) {
+    use std::io::{Read, Write};
+    let server = serve(ServeMode::Http, None);
+    let mut tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    tcp.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    (String::from_utf8_lossy(&answer).into_owned(), server.stop().unwrap())
+}
+
+#[test]
+fn clobber_serve_frames_requests_as_the_client_frames_responses() {
+    let ok = "HTTP/1.1 200 OK\r\n";
+    // `close` among other Connection tokens closes after the response.
+    let (answer, seen) = serve_answer(b"GET / HTTP/1.1\r\nConnection: Upgrade, close\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    assert_eq!((answer.matches(ok).count(), seen.requests), (1, 1), "{answer}");
+    // A chunked body is skipped, not read as the next request.
+    let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nGET\r\n0\r\n\r\n";
+    let (answer, seen) = serve_answer(&[&chunked[..], b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"].concat());
+    assert_eq!((answer.matches(ok).count(), seen.requests), (2, 2), "{answer}");
+    // A bad Content-Length is a 400 and a close, not a body of 0 bytes.
+    let (answer, seen) = serve_answer(b"POST / HTTP/1.1\r\nContent-Length: 12x\r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    assert_eq!((answer.matches(ok).count(), seen.requests), (0, 0), "{answer}");
+}
+
 fn dribble_http(script: Script, args: &[&str]) -> (WorkerStats, Dribble) {
     let server = Dribble::start(script);
     let url = format!("http://{}/", server.addr);
