@@ -304,7 +304,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// Whether the connection waits for the pacer: the worker's waiting list may hold a slot
     /// that has left Waiting since (it closed), and skips it.
     pub fn is_waiting(&self) -> bool {
-        self.phase == Phase::Waiting
+        matches!(self.phase, Phase::Waiting)
     }
 
     /// When the connection times out, if it awaits something.
@@ -437,7 +437,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// Writes the batch that `next_batch` deferred; its latency and its deadline count from
     /// now. A connection that closed since (a stale entry) has nothing to write.
     pub fn write_deferred(&mut self, ctx: &mut Ctx) -> Outcome {
-        if self.phase != Phase::Deferred {
+        if !matches!(self.phase, Phase::Deferred) {
             return Outcome::Pending;
         }
         self.send_batch(ctx.now, ctx);
