@@ -246,64 +246,28 @@ fn a_healthy_run_has_no_warnings() {
     }
 }
 
-#[test]
-fn ctrl_c_during_warm_up_measured_nothing() {
+/// Ctrl-C 600 ms into a 30 s warm-up; the output, and what the server served.
+fn interrupted_warm_up(extra: &[&str]) -> (std::process::Output, u64) {
     let server = ServeProcess::start(&[]);
-    let child = Command::new(BIN)
-        .args([
-            &server.addr,
-            "--no-pin",
-            "--warmup",
-            "30s",
-            "-d",
-            "5s",
-            "-c",
-            "4",
-            "--data",
-            r"ping\n",
-            "--until",
-            r"\n",
-            "--json",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(700));
+    let args =
+        [&server.addr, "--no-pin", "--warmup", "30s", "-d", "5s", "-c", "4", "--data", r"ping\n", "--until", r"\n"];
+    let child = Command::new(BIN).args(args).args(extra).stdout(Stdio::piped()).spawn().unwrap();
+    thread::sleep(Duration::from_millis(600));
     signal(&child, "-INT");
     let out = wait_for(child, Duration::from_secs(5));
     let (served, _) = server.stop();
+    (out, served)
+}
+
+#[test]
+fn ctrl_c_during_warm_up_measured_nothing() {
+    let (out, served) = interrupted_warm_up(&["--json"]);
     assert!(served > 0, "the warm-up ran");
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["requests"], 0, "{report}");
     assert_eq!(report["stopped_during_warmup"], true, "{report}");
-}
-
-#[test]
-fn ctrl_c_during_warm_up_says_so_in_text() {
-    let server = ServeProcess::start(&[]);
-    let child = Command::new(BIN)
-        .args([
-            &server.addr,
-            "--no-pin",
-            "--warmup",
-            "30s",
-            "-d",
-            "5s",
-            "-c",
-            "4",
-            "--data",
-            r"ping\n",
-            "--until",
-            r"\n",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    thread::sleep(Duration::from_millis(500));
-    signal(&child, "-INT");
-    let out = wait_for(child, Duration::from_secs(5));
-    server.stop();
+    let (out, _) = interrupted_warm_up(&[]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("stopped during warm-up: nothing measured"), "{text}");
