@@ -116,6 +116,8 @@ TLS (https:// targets, or --tls; rustls, verification against the system's CA st
         --sni NAME        the server name to send and verify [default: the target's host]
         --no-resume       a full handshake on every connection; by default --reconnect
                           resumes sessions (tickets), as browsers do
+        --cert PEM        present this client certificate chain (mTLS)...
+        --key PEM         ...signed by this private key (both, or neither)
     HTTP targets offer ALPN http/1.1. SSLKEYLOGFILE=path logs session keys for Wireshark.
 
 RATE AND MEASUREMENT:
@@ -311,6 +313,8 @@ pub struct TlsOptions {
     pub server_name: String,
     pub alpn_http: bool,
     pub resume: bool,
+    /// `--cert` and `--key`: the client certificate chain and key files, read by `setup`.
+    pub client_cert: Option<(String, String)>,
 }
 
 /// A load run's flags, checked. The fields mirror `Config`'s; those that need the machine
@@ -494,6 +498,8 @@ struct RunArgs {
     insecure: bool,
     sni: Option<String>,
     no_resume: bool,
+    cert: Option<String>,
+    key: Option<String>,
     html: Option<String>,
     fail_on_error: bool,
 }
@@ -546,6 +552,8 @@ where
             Short('k') | Long("insecure") => raw.insecure = true,
             Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
             Long("no-resume") => raw.no_resume = true,
+            Long("cert") => raw.cert = Some(string(&mut parser, "--cert")?),
+            Long("key") => raw.key = Some(string(&mut parser, "--key")?),
             Long("html") => raw.html = Some(string(&mut parser, "--html")?),
             Long("fail-on-error") => raw.fail_on_error = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
@@ -751,6 +759,8 @@ fn client_tls(raw: &RunArgs, target: &TargetOptions) -> Result<Option<TlsOptions
             ("-k/--insecure", raw.insecure),
             ("--sni", raw.sni.is_some()),
             ("--no-resume", raw.no_resume),
+            ("--cert", raw.cert.is_some()),
+            ("--key", raw.key.is_some()),
         ];
         if let Some((flag, _)) = tls_only.into_iter().find(|(_, given)| *given) {
             return Err(conflict(flag, format!("{flag} needs TLS: an https:// target, or --tls with tcp://")));
@@ -774,12 +784,19 @@ fn client_tls(raw: &RunArgs, target: &TargetOptions) -> Result<Option<TlsOptions
             "--cacert has no effect with -k/--insecure (nothing is verified): give one or the other",
         ));
     }
+    let client_cert = match (&raw.cert, &raw.key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        (Some(_), None) => return Err(conflict("--key", "--cert needs --key (the certificate's private key)")),
+        (None, Some(_)) => return Err(conflict("--cert", "--key needs --cert (the certificate it signs for)")),
+    };
     Ok(Some(TlsOptions {
         cacert: raw.cacert.clone(),
         insecure: raw.insecure,
         server_name,
         alpn_http: http,
         resume: !raw.no_resume,
+        client_cert,
     }))
 }
 
@@ -1506,6 +1523,9 @@ mod tests {
             (&["https://127.0.0.1:9/", "-k", "--cacert", "/nonexistent/ca.pem"], "--cacert"),
             (&["http://127.0.0.1:9/", "--cacert", "x.pem"], "--cacert"),
             (&["127.0.0.1:9", "--data", "x", "--no-resume"], "--no-resume"),
+            (&["http://127.0.0.1:9/", "--cert", "c.pem", "--key", "k.pem"], "--cert"),
+            (&["https://127.0.0.1:9/", "--cert", "c.pem"], "--key"),
+            (&["https://127.0.0.1:9/", "--key", "k.pem"], "--cert"),
             (&["http://127.0.0.1:9/", "--tls"], "--tls"),
             (&["serve", "--tls-cert", "Cargo.toml"], "--tls-key"),
             (&["serve", "--tls", "--tls-key", "k.pem"], "--tls-cert"),
@@ -1556,6 +1576,8 @@ mod tests {
         assert_eq!(tls.server_name, "127.0.0.1");
         assert!(run(&["http://127.0.0.1:9/"]).unwrap().tls.is_none());
         assert_eq!(run(&["tcp://[::1]:9", "--tls", "--data", "x"]).unwrap().tls.unwrap().server_name, "::1");
+        let tls = run(&["https://127.0.0.1/", "--cert", "c.pem", "--key", "k.pem"]).unwrap().tls.unwrap();
+        assert_eq!(tls.client_cert, Some(("c.pem".into(), "k.pem".into())));
     }
 
     #[test]

@@ -220,9 +220,12 @@ pub struct ClientTlsConfig {
     pub alpn_http: bool,
     /// Resume sessions on new connections (`--no-resume` turns it off).
     pub resume: bool,
+    /// The client certificate chain and key to present when the server asks (`--cert`,
+    /// `--key`: mutual TLS).
+    pub client_cert: Option<ServerIdentity>,
 }
 
-/// A certificate chain and its key, in PEM, for `clobber serve`.
+/// A certificate chain and its key, in PEM: `clobber serve`'s, or a client's (`--cert`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerIdentity {
     pub cert_pem: Vec<u8>,

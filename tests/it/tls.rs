@@ -253,3 +253,108 @@ fn tls_to_a_plain_server_is_a_handshake_error_not_a_hang() {
     assert!(stats.error_count(ErrorKind::TlsHandshake) > 0, "{:?} {:?}", stats.errors, stats.first_error);
     server.stop().unwrap();
 }
+
+/// README's mTLS recipe, run in `dir`: a CA (`ca.pem`, `ca.key`) and a client certificate it
+/// signs (`client.pem`, `client.key`).
+fn make_client_ca(dir: &std::path::Path) {
+    let script = "set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+  -subj '/CN=clobber test CA' -keyout ca.key -out ca.pem
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -subj '/CN=clobber client' -keyout client.key -out client.csr
+printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+  -extfile client.ext -out client.pem";
+    let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// nginx with a server that requires a client certificate signed by the test CA, logging
+/// `$status $ssl_client_verify` per request to `mtls.log`.
+fn nginx_mtls() -> Nginx {
+    Nginx::start_with(|dir, free_port| {
+        make_client_ca(dir);
+        let (port, d) = (free_port(), dir.display());
+        let server = format!(
+            "log_format mtls '$status $ssl_client_verify';
+             server {{
+               listen 127.0.0.1:{port} ssl backlog=4096;
+               ssl_certificate {d}/cert.pem;
+               ssl_certificate_key {d}/key.pem;
+               ssl_verify_client on;
+               ssl_client_certificate {d}/ca.pem;
+               access_log {d}/mtls.log mtls;
+               location / {{ return 200 \"hello\\n\"; }}
+             }}"
+        );
+        (server, vec![port])
+    })
+}
+
+#[test]
+fn nginx_mtls_client_certificate_verified_for_every_request() {
+    let nginx = nginx_mtls();
+    let url = format!("https://127.0.0.1:{}/", nginx.extra_ports[0]);
+    let dir = std::path::Path::new(&nginx.cert_path()).parent().unwrap().to_path_buf();
+    let (cert, key) = (dir.join("client.pem").display().to_string(), dir.join("client.key").display().to_string());
+    let ca = nginx.cert_path();
+    let mut expected = 0;
+    for args in [["-n", "1000", "-c", "4"], ["-n", "200", "-c", "2"]] {
+        let mut words = args.to_vec();
+        words.extend_from_slice(&["--cacert", &ca, "--cert", &cert, "--key", &key]);
+        if expected > 0 {
+            words.push("--reconnect");
+        }
+        let stats = tls_run(&url, &words);
+        let n: u64 = args[1].parse().unwrap();
+        expected += n as usize;
+        assert_eq!((stats.requests, stats.status[200]), (n, n), "{words:?}: {:?}", stats.first_error);
+        assert_eq!(stats.errors_total(), 0, "{words:?}");
+        wait_for(|| nginx.log_lines("mtls.log").len() == expected);
+        let lines = nginx.log_lines("mtls.log");
+        assert_eq!(lines.len(), expected);
+        assert!(lines.iter().all(|l| l == "200 SUCCESS"), "{:?}", lines.iter().find(|l| *l != "200 SUCCESS"));
+    }
+}
+
+/// `openssl s_server` requiring a client certificate (`-Verify`): unlike nginx, which answers
+/// a request without one with a 400, it ends the handshake with an alert. Killed by PID when
+/// dropped.
+struct SServer(std::process::Child, u16);
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_server_that_demands_a_client_certificate_fails_the_run_saying_so() {
+    let nginx = nginx_mtls();
+    let dir = std::path::Path::new(&nginx.cert_path()).parent().unwrap().to_path_buf();
+    // TLS 1.3 servers send `certificate_required`, TLS 1.2 ones `handshake_failure`.
+    for version in ["-tls1_3", "-tls1_2"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", version, "-Verify", "1", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-cert", "cert.pem", "-key", "key.pem", "-CAfile", "ca.pem"])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let server = SServer(child, port);
+        wait_for(|| std::net::TcpStream::connect(("127.0.0.1", server.1)).is_ok());
+        let url = format!("https://127.0.0.1:{}/", server.1);
+        let ca = nginx.cert_path();
+        let stats = run(&http_config(&[&url, "-n", "10", "-c", "1", "--cacert", &ca, "--give-up", "1s"]));
+        assert_eq!(stats.requests, 0);
+        assert!(stats.gave_up_after.is_some(), "a run that only fails gives up");
+        assert!(stats.error_count(ErrorKind::TlsAlert) > 0, "{:?} {:?}", stats.errors, stats.first_error);
+        assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsAlert), "{:?}", stats.first_error);
+        let message = stats.first_error[ErrorKind::TlsAlert as usize].clone().unwrap();
+        assert_eq!(message, "the server asked for a client certificate: give --cert and --key", "{version}");
+    }
+}
