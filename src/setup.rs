@@ -267,6 +267,9 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
         alpn_http: options.alpn_http,
         resume: options.resume,
         client_cert,
+        version: options.version,
+        cipher_suites: options.cipher_suites.clone(),
+        groups: options.groups.clone(),
     })
 }
 

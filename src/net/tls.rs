@@ -33,9 +33,9 @@ use rustls::{
     ServerConfig, ServerConnection, SideData, SignatureScheme,
 };
 
-use crate::config::{ClientTlsConfig, ServerIdentity};
+use crate::config::{ClientTlsConfig, ServerIdentity, TlsVersion};
 use crate::error::{ErrorKind, Kinded};
-use crate::net::Transport;
+use crate::net::{Negotiated, Transport};
 
 /// A failure of the TLS layer.
 #[derive(Debug)]
@@ -354,6 +354,17 @@ impl Transport for TlsStream<ClientConnection> {
     fn resumed(&self) -> Option<bool> {
         Some(self.tls.handshake_kind() == Some(HandshakeKind::Resumed))
     }
+
+    fn negotiated(&self) -> Option<Negotiated> {
+        let version = match self.tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            other => other.and_then(|v| v.as_str()).unwrap_or(""),
+        };
+        let cipher_suite = self.tls.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or("");
+        let group = self.tls.negotiated_key_exchange_group().and_then(|g| g.name().as_str()).unwrap_or("");
+        Some(Negotiated { version, cipher_suite, group })
+    }
 }
 
 /// The server side: accept completed the TCP connect, and the handshake runs inside reads (a
@@ -393,6 +404,10 @@ pub struct ClientTls {
     pub resume: bool,
     /// `--cert`/`--key`: presented when the server asks for a client certificate.
     pub client_cert: Option<ServerIdentity>,
+    /// `--tls-version`, `--tls-ciphers`, `--tls-groups` (empty: rustls' defaults).
+    pub version: Option<TlsVersion>,
+    pub cipher_suites: Vec<rustls::SupportedCipherSuite>,
+    pub groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
 }
 
 impl ClientTls {
@@ -412,15 +427,30 @@ impl ClientTls {
             alpn_http: config.alpn_http,
             resume: config.resume,
             client_cert: config.client_cert.clone(),
+            version: config.version,
+            cipher_suites: config.cipher_suites.iter().map(|name| cipher_suite(name)).collect::<io::Result<_>>()?,
+            groups: config.groups.iter().map(|name| kx_group(name)).collect::<io::Result<_>>()?,
         })
     }
 
     /// A worker's client configuration: each worker builds its own, so its session cache (a
     /// rustls type with a lock inside) is touched only by its own thread, once per handshake.
     pub fn config(&self, connections: usize) -> io::Result<Arc<ClientConfig>> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if !self.cipher_suites.is_empty() {
+            provider.cipher_suites = self.cipher_suites.clone();
+        }
+        if !self.groups.is_empty() {
+            provider.kx_groups = self.groups.clone();
+        }
+        let provider = Arc::new(provider);
+        let versions: &[&rustls::SupportedProtocolVersion] = match self.version {
+            None => rustls::DEFAULT_VERSIONS,
+            Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+            Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+        };
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .map_err(io::Error::other)?;
         let builder = if self.insecure {
             let algorithms = provider.signature_verification_algorithms;
@@ -454,6 +484,25 @@ impl ClientTls {
         let session = ClientConnection::new(Arc::clone(config), self.server_name.clone()).map_err(io::Error::other)?;
         Ok(TlsStream::new(tcp, session, false))
     }
+}
+
+/// The provider's cipher suite of this name (one of `config::TLS_CIPHER_SUITES`, which `cli`
+/// checked).
+fn cipher_suite(name: &str) -> io::Result<rustls::SupportedCipherSuite> {
+    rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+        .iter()
+        .find(|s| s.suite().as_str() == Some(name))
+        .copied()
+        .ok_or_else(|| io::Error::other(format!("no cipher suite {name} in rustls")))
+}
+
+/// The provider's key exchange group of this name (one of `config::TLS_GROUPS`).
+fn kx_group(name: &str) -> io::Result<&'static dyn rustls::crypto::SupportedKxGroup> {
+    rustls::crypto::aws_lc_rs::ALL_KX_GROUPS
+        .iter()
+        .find(|g| g.name().as_str() == Some(name))
+        .copied()
+        .ok_or_else(|| io::Error::other(format!("no key exchange group {name} in rustls")))
 }
 
 /// A worker's session store for its one server. rustls' own in-memory cache keeps 8 TLS 1.3
@@ -671,6 +720,19 @@ mod tests {
         assert_eq!(e.to_string(), "the server answered in plain text: is this a TLS port?");
         assert_eq!(e.kind(true), ErrorKind::TlsHandshake);
         assert_eq!(e.kind(false), ErrorKind::TlsHandshake);
+    }
+
+    /// `cli` checks names against `config`'s lists; each must be a rustls object here.
+    #[test]
+    fn every_name_cli_takes_is_in_rustls() {
+        for name in crate::config::TLS_CIPHER_SUITES {
+            assert_eq!(cipher_suite(name).unwrap().suite().as_str(), Some(*name));
+        }
+        for name in crate::config::TLS_GROUPS {
+            assert_eq!(kx_group(name).unwrap().name().as_str(), Some(*name));
+        }
+        assert_eq!(crate::config::TLS_CIPHER_SUITES.len(), rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.len());
+        assert_eq!(crate::config::TLS_GROUPS.len(), rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.len());
     }
 
     #[test]

@@ -358,3 +358,107 @@ fn a_server_that_demands_a_client_certificate_fails_the_run_saying_so() {
         assert_eq!(message, "the server asked for a client certificate: give --cert and --key", "{version}");
     }
 }
+
+/// nginx with three more TLS servers, each logging `$ssl_session_reused $ssl_protocol
+/// $ssl_cipher $ssl_curve` per request: TLS 1.2 only resuming by session id (`ids.log`), TLS
+/// 1.2 only resuming by ticket (`tickets.log`), and TLS 1.2 and 1.3 (`any.log`).
+fn nginx_versions() -> Nginx {
+    Nginx::start_with(|dir, free_port| {
+        let d = dir.display();
+        let ports = vec![free_port(), free_port(), free_port()];
+        let server = |port: u16, log: &str, settings: &str| {
+            format!(
+                "server {{
+                   listen 127.0.0.1:{port} ssl backlog=4096;
+                   ssl_certificate {d}/cert.pem;
+                   ssl_certificate_key {d}/key.pem;
+                   {settings}
+                   access_log {d}/{log} negotiated;
+                   location / {{ return 200 \"hello\\n\"; }}
+                 }}\n"
+            )
+        };
+        let mut conf =
+            "log_format negotiated '$ssl_session_reused $ssl_protocol $ssl_cipher $ssl_curve';\n".to_string();
+        conf += &server(
+            ports[0],
+            "ids.log",
+            "ssl_protocols TLSv1.2; ssl_session_cache shared:IDS:1m; ssl_session_tickets off;",
+        );
+        conf += &server(ports[1], "tickets.log", "ssl_protocols TLSv1.2; ssl_session_tickets on;");
+        conf += &server(ports[2], "any.log", "ssl_protocols TLSv1.2 TLSv1.3;");
+        (conf, ports)
+    })
+}
+
+#[test]
+fn nginx_tls12_resumption_by_session_id_and_by_ticket_is_counted() {
+    let nginx = nginx_versions();
+    let ca = nginx.cert_path();
+    for (port, log) in [(nginx.extra_ports[0], "ids.log"), (nginx.extra_ports[1], "tickets.log")] {
+        let url = format!("https://127.0.0.1:{port}/");
+        let stats = tls_run(&url, &["-n", "300", "-c", "2", "--reconnect", "--tls-version", "1.2", "--cacert", &ca]);
+        assert_eq!((stats.requests, stats.errors_total()), (300, 0), "{log}: {:?}", stats.first_error);
+        assert_eq!(stats.tls_handshakes, 300, "{log}");
+        wait_for(|| nginx.log_lines(log).len() == 300);
+        let lines = nginx.log_lines(log);
+        assert!(lines.iter().all(|l| l.split(' ').nth(1) == Some("TLSv1.2")), "{log}: {lines:?}");
+        let reused = lines.iter().filter(|l| l.starts_with("r ")).count() as u64;
+        assert_eq!(stats.tls_resumed, reused, "{log}: client and nginx disagree on resumption");
+        assert!(stats.tls_resumed >= 150, "{log}: only {} of 300 resumed", stats.tls_resumed);
+        assert_eq!(stats.tls_negotiated.as_ref().unwrap().version, "TLSv1.2");
+    }
+}
+
+#[test]
+fn chosen_version_suite_and_group_are_negotiated_and_reported() {
+    let nginx = nginx_versions();
+    let ca = nginx.cert_path();
+    let url = format!("https://127.0.0.1:{}/", nginx.extra_ports[2]);
+    // (flags, what clobber's report says, what nginx logs: OpenSSL's names). In TLS 1.2 the
+    // groups offered must include the curve of nginx's ECDSA certificate (P-256).
+    let cases: [(&[&str], [&str; 3], &str); 3] = [
+        (
+            &[
+                "--tls-version",
+                "1.2",
+                "--tls-ciphers",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "--tls-groups",
+                "secp256r1",
+            ],
+            ["TLSv1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "secp256r1"],
+            "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305 prime256v1",
+        ),
+        (
+            &["--tls-version", "1.3", "--tls-ciphers", "TLS13_CHACHA20_POLY1305_SHA256", "--tls-groups", "X25519"],
+            ["TLSv1.3", "TLS13_CHACHA20_POLY1305_SHA256", "X25519"],
+            "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256 X25519",
+        ),
+        (
+            &["--tls-ciphers", "TLS13_AES_128_GCM_SHA256", "--tls-groups", "secp384r1"],
+            ["TLSv1.3", "TLS13_AES_128_GCM_SHA256", "secp384r1"],
+            "TLSv1.3 TLS_AES_128_GCM_SHA256 secp384r1",
+        ),
+    ];
+    let mut expected = 0;
+    for (flags, names, logged) in cases {
+        let mut words = vec![url.as_str(), "-n", "100", "-c", "2", "--cacert", &ca];
+        words.extend_from_slice(flags);
+        let config = http_config(&words);
+        let stats = run(&config);
+        assert_eq!((stats.requests, stats.errors_total()), (100, 0), "{flags:?}: {:?}", stats.first_error);
+        let report = clobber::report::Report::new(&clobber::report::RunInfo::of(&config, 0.0), &stats);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!([&json["tls"]["version"], &json["tls"]["cipher_suite"], &json["tls"]["group"]], names, "{flags:?}");
+        assert!(report.to_text().contains(&names.join(", ")), "{flags:?}: {}", report.to_text());
+        expected += 100;
+        wait_for(|| nginx.log_lines("any.log").len() == expected);
+        let lines = nginx.log_lines("any.log");
+        assert!(
+            lines[expected - 100..].iter().all(|l| l.ends_with(logged)),
+            "{flags:?}: {:?}",
+            &lines[expected - 100..]
+        );
+    }
+}
