@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{ServeMode, StatusSet};
+use crate::config::{ServeMode, StatusSet, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
@@ -116,6 +116,20 @@ TLS (https:// targets, or --tls; rustls, verification against the system's CA st
         --sni NAME        the server name to send and verify [default: the target's host]
         --no-resume       a full handshake on every connection; by default --reconnect
                           resumes sessions (tickets), as browsers do
+        --cert PEM        present this client certificate chain (mTLS)...
+        --key PEM         ...signed by this private key (both, or neither)
+        --tls-version V   only this TLS version: 1.2 or 1.3 [default: both]
+        --tls-ciphers LIST  the cipher suites to offer, in order, comma-separated:
+                          TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384,
+                          TLS13_CHACHA20_POLY1305_SHA256, and for TLS 1.2
+                          TLS_ECDHE_{ECDSA,RSA}_WITH_AES_128_GCM_SHA256,
+                          TLS_ECDHE_{ECDSA,RSA}_WITH_AES_256_GCM_SHA384,
+                          TLS_ECDHE_{ECDSA,RSA}_WITH_CHACHA20_POLY1305_SHA256
+                          [default: rustls' list]
+        --tls-groups LIST the key exchange groups to offer, in order: X25519, secp256r1,
+                          secp384r1, X25519MLKEM768, secp256r1MLKEM768, MLKEM768,
+                          MLKEM1024 [default: rustls' list, X25519MLKEM768 first]
+    The report names the version, cipher suite and group the first handshake negotiated.
     HTTP targets offer ALPN http/1.1. SSLKEYLOGFILE=path logs session keys for Wireshark.
 
 RATE AND MEASUREMENT:
@@ -311,6 +325,12 @@ pub struct TlsOptions {
     pub server_name: String,
     pub alpn_http: bool,
     pub resume: bool,
+    /// `--cert` and `--key`: the client certificate chain and key files, read by `setup`.
+    pub client_cert: Option<(String, String)>,
+    /// `--tls-version`, `--tls-ciphers`, `--tls-groups` (names in rustls' spelling).
+    pub version: Option<TlsVersion>,
+    pub cipher_suites: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 /// A load run's flags, checked. The fields mirror `Config`'s; those that need the machine
@@ -494,6 +514,11 @@ struct RunArgs {
     insecure: bool,
     sni: Option<String>,
     no_resume: bool,
+    cert: Option<String>,
+    key: Option<String>,
+    tls_version: Option<String>,
+    tls_ciphers: Option<String>,
+    tls_groups: Option<String>,
     html: Option<String>,
     fail_on_error: bool,
 }
@@ -546,6 +571,11 @@ where
             Short('k') | Long("insecure") => raw.insecure = true,
             Long("sni") => raw.sni = Some(string(&mut parser, "--sni")?),
             Long("no-resume") => raw.no_resume = true,
+            Long("cert") => raw.cert = Some(string(&mut parser, "--cert")?),
+            Long("key") => raw.key = Some(string(&mut parser, "--key")?),
+            Long("tls-version") => raw.tls_version = Some(string(&mut parser, "--tls-version")?),
+            Long("tls-ciphers") => raw.tls_ciphers = Some(string(&mut parser, "--tls-ciphers")?),
+            Long("tls-groups") => raw.tls_groups = Some(string(&mut parser, "--tls-groups")?),
             Long("html") => raw.html = Some(string(&mut parser, "--html")?),
             Long("fail-on-error") => raw.fail_on_error = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
@@ -751,6 +781,11 @@ fn client_tls(raw: &RunArgs, target: &TargetOptions) -> Result<Option<TlsOptions
             ("-k/--insecure", raw.insecure),
             ("--sni", raw.sni.is_some()),
             ("--no-resume", raw.no_resume),
+            ("--cert", raw.cert.is_some()),
+            ("--key", raw.key.is_some()),
+            ("--tls-version", raw.tls_version.is_some()),
+            ("--tls-ciphers", raw.tls_ciphers.is_some()),
+            ("--tls-groups", raw.tls_groups.is_some()),
         ];
         if let Some((flag, _)) = tls_only.into_iter().find(|(_, given)| *given) {
             return Err(conflict(flag, format!("{flag} needs TLS: an https:// target, or --tls with tcp://")));
@@ -774,13 +809,57 @@ fn client_tls(raw: &RunArgs, target: &TargetOptions) -> Result<Option<TlsOptions
             "--cacert has no effect with -k/--insecure (nothing is verified): give one or the other",
         ));
     }
+    let client_cert = match (&raw.cert, &raw.key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        (Some(_), None) => return Err(conflict("--key", "--cert needs --key (the certificate's private key)")),
+        (None, Some(_)) => return Err(conflict("--cert", "--key needs --cert (the certificate it signs for)")),
+    };
+    let version = match raw.tls_version.as_deref() {
+        None => None,
+        Some("1.2") => Some(TlsVersion::Tls12),
+        Some("1.3") => Some(TlsVersion::Tls13),
+        Some(v) => return Err(bad("--tls-version", v, "expected 1.2 or 1.3")),
+    };
+    let cipher_suites = raw.tls_ciphers.as_deref().map(|v| tls_names("--tls-ciphers", v, TLS_CIPHER_SUITES));
+    let cipher_suites = cipher_suites.transpose()?.unwrap_or_default();
+    if let (Some(version), false) = (version, cipher_suites.is_empty()) {
+        let tls13 = version == TlsVersion::Tls13;
+        if !cipher_suites.iter().any(|s| s.starts_with("TLS13_") == tls13) {
+            let (v, which) = if tls13 { ("1.3", "TLS13_...") } else { ("1.2", "TLS_ECDHE_...") };
+            return Err(conflict(
+                "--tls-ciphers",
+                format!("--tls-ciphers has no suite for --tls-version {v}: add a {which} one"),
+            ));
+        }
+    }
+    let groups = raw.tls_groups.as_deref().map(|v| tls_names("--tls-groups", v, TLS_GROUPS)).transpose()?;
     Ok(Some(TlsOptions {
         cacert: raw.cacert.clone(),
         insecure: raw.insecure,
         server_name,
         alpn_http: http,
         resume: !raw.no_resume,
+        client_cert,
+        version,
+        cipher_suites,
+        groups: groups.unwrap_or_default(),
     }))
+}
+
+/// `--tls-ciphers` and `--tls-groups`: comma-separated names from `known`, in any case,
+/// returned in rustls' spelling and in the order given (repeats dropped).
+fn tls_names(flag: &'static str, value: &str, known: &[&str]) -> Result<Vec<String>, UsageError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim) {
+        let Some(known) = known.iter().find(|k| k.eq_ignore_ascii_case(name)) else {
+            return Err(bad(flag, value, &format!("unknown name '{name}' (expected some of {})", known.join(", "))));
+        };
+        if !names.iter().any(|n| n == known) {
+            names.push(known.to_string());
+        }
+    }
+    Ok(names)
 }
 
 /// `clobber merge FILE... [--json]`: JSON reports from several runs into one.
@@ -1506,6 +1585,18 @@ mod tests {
             (&["https://127.0.0.1:9/", "-k", "--cacert", "/nonexistent/ca.pem"], "--cacert"),
             (&["http://127.0.0.1:9/", "--cacert", "x.pem"], "--cacert"),
             (&["127.0.0.1:9", "--data", "x", "--no-resume"], "--no-resume"),
+            (&["http://127.0.0.1:9/", "--cert", "c.pem", "--key", "k.pem"], "--cert"),
+            (&["https://127.0.0.1:9/", "--cert", "c.pem"], "--key"),
+            (&["https://127.0.0.1:9/", "--key", "k.pem"], "--cert"),
+            (&["http://127.0.0.1:9/", "--tls-version", "1.3"], "--tls-version"),
+            (&["https://127.0.0.1:9/", "--tls-version", "1.1"], "--tls-version"),
+            (&["https://127.0.0.1:9/", "--tls-ciphers", "TLS13_AES_128_GCM_SHA256,RC4"], "--tls-ciphers"),
+            (&["https://127.0.0.1:9/", "--tls-ciphers", ""], "--tls-ciphers"),
+            (&["https://127.0.0.1:9/", "--tls-groups", "X25519,ffdhe2048"], "--tls-groups"),
+            (
+                &["https://127.0.0.1:9/", "--tls-version", "1.2", "--tls-ciphers", "TLS13_AES_128_GCM_SHA256"],
+                "--tls-ciphers",
+            ),
             (&["http://127.0.0.1:9/", "--tls"], "--tls"),
             (&["serve", "--tls-cert", "Cargo.toml"], "--tls-key"),
             (&["serve", "--tls", "--tls-key", "k.pem"], "--tls-cert"),
@@ -1556,6 +1647,26 @@ mod tests {
         assert_eq!(tls.server_name, "127.0.0.1");
         assert!(run(&["http://127.0.0.1:9/"]).unwrap().tls.is_none());
         assert_eq!(run(&["tcp://[::1]:9", "--tls", "--data", "x"]).unwrap().tls.unwrap().server_name, "::1");
+        let tls = run(&["https://127.0.0.1/", "--cert", "c.pem", "--key", "k.pem"]).unwrap().tls.unwrap();
+        assert_eq!(tls.client_cert, Some(("c.pem".into(), "k.pem".into())));
+        assert_eq!((tls.version, tls.cipher_suites.len(), tls.groups.len()), (None, 0, 0), "rustls' defaults");
+        let tls = run(&[
+            "https://127.0.0.1/",
+            "--tls-version",
+            "1.2",
+            "--tls-ciphers",
+            "tls_ecdhe_ecdsa_with_aes_128_gcm_sha256, TLS13_AES_128_GCM_SHA256",
+            "--tls-groups",
+            "x25519,secp256r1,X25519",
+        ])
+        .unwrap()
+        .tls
+        .unwrap();
+        assert_eq!(tls.version, Some(TlsVersion::Tls12));
+        assert_eq!(tls.cipher_suites, ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS13_AES_128_GCM_SHA256"]);
+        assert_eq!(tls.groups, ["X25519", "secp256r1"]);
+        let e = err(&["https://127.0.0.1/", "--tls-groups", "X448"]).to_string();
+        assert!(e.contains("--tls-groups") && e.contains("unknown name 'X448'") && e.contains("X25519MLKEM768"), "{e}");
     }
 
     #[test]

@@ -220,9 +220,47 @@ pub struct ClientTlsConfig {
     pub alpn_http: bool,
     /// Resume sessions on new connections (`--no-resume` turns it off).
     pub resume: bool,
+    /// The client certificate chain and key to present when the server asks (`--cert`,
+    /// `--key`: mutual TLS).
+    pub client_cert: Option<ServerIdentity>,
+    /// `--tls-version`: this version only; `None`: TLS 1.2 and 1.3.
+    pub version: Option<TlsVersion>,
+    /// `--tls-ciphers`: the cipher suites to offer, in order, by names from
+    /// `TLS_CIPHER_SUITES`; empty: rustls' defaults.
+    pub cipher_suites: Vec<String>,
+    /// `--tls-groups`: the key exchange groups to offer, in order, by names from `TLS_GROUPS`;
+    /// empty: rustls' defaults.
+    pub groups: Vec<String>,
 }
 
-/// A certificate chain and its key, in PEM, for `clobber serve`.
+/// A TLS version (`--tls-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    Tls12,
+    Tls13,
+}
+
+/// The cipher suites `--tls-ciphers` takes: rustls' names for those of its aws-lc-rs provider
+/// (TLS 1.3 suites start with `TLS13_`). `net::tls` finds each in the provider; a test there
+/// checks that all of them are.
+pub const TLS_CIPHER_SUITES: &[&str] = &[
+    "TLS13_AES_128_GCM_SHA256",
+    "TLS13_AES_256_GCM_SHA384",
+    "TLS13_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+];
+
+/// The key exchange groups `--tls-groups` takes, in rustls' names (the ML-KEM ones are TLS 1.3
+/// only).
+pub const TLS_GROUPS: &[&str] =
+    &["X25519", "secp256r1", "secp384r1", "X25519MLKEM768", "secp256r1MLKEM768", "MLKEM768", "MLKEM1024"];
+
+/// A certificate chain and its key, in PEM: `clobber serve`'s, or a client's (`--cert`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerIdentity {
     pub cert_pem: Vec<u8>,

@@ -251,12 +251,25 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
         let paths: Vec<PathBuf> = options.cacert.iter().map(PathBuf::from).collect();
         crate::net::tls::load_roots(&paths).map_err(|e| SetupError::new("--cacert", options.cacert.join(","), e))?.0
     };
+    let client_cert = match &options.client_cert {
+        None => None,
+        Some((cert, key)) => {
+            let identity = ServerIdentity { cert_pem: read_file(cert, "--cert")?, key_pem: read_file(key, "--key")? };
+            crate::net::tls::certified_key(&identity)
+                .map_err(|e| SetupError::new("--cert/--key", format!("{cert}, {key}"), e))?;
+            Some(identity)
+        }
+    };
     Ok(ClientTlsConfig {
         roots_der,
         insecure: options.insecure,
         server_name: options.server_name.clone(),
         alpn_http: options.alpn_http,
         resume: options.resume,
+        client_cert,
+        version: options.version,
+        cipher_suites: options.cipher_suites.clone(),
+        groups: options.groups.clone(),
     })
 }
 
@@ -487,6 +500,12 @@ mod tests {
             (&["report", "a.json", "-o", "/nonexistent/dir/page.html"], "-o/--output", "/nonexistent/dir/page.html"),
             (&["serve", "--tls-cert", "Cargo.toml", "--tls-key", "Cargo.toml"], "--tls-cert", "Cargo.toml"),
             (&["serve", "--tls-cert", "/nonexistent/c.pem", "--tls-key", "k.pem"], "--tls-cert", "/nonexistent/c.pem"),
+            (
+                &["https://127.0.0.1:9/", "--cert", "/nonexistent/c.pem", "--key", "k.pem"],
+                "--cert",
+                "/nonexistent/c.pem",
+            ),
+            (&["https://127.0.0.1:9/", "--cert", "Cargo.toml", "--key", "Cargo.toml"], "--cert/--key", "Cargo.toml"),
         ];
         for (args, flag, value) in cases {
             let e = err(args);
@@ -513,6 +532,27 @@ mod tests {
         assert!(!tls.alpn_http && tls.resume && !tls.insecure);
         assert_eq!(tls.server_name, "127.0.0.1");
         assert!(run(&["http://127.0.0.1:9/"]).tls.is_none());
+    }
+
+    #[test]
+    fn client_certificates_are_read_and_checked() {
+        let identity = crate::net::tls::self_signed();
+        let dir = std::env::temp_dir();
+        let cert = dir.join(format!("clobber-setup-cert-{}.pem", std::process::id()));
+        let key = dir.join(format!("clobber-setup-key-{}.pem", std::process::id()));
+        std::fs::write(&cert, &identity.cert_pem).unwrap();
+        std::fs::write(&key, &identity.key_pem).unwrap();
+        let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let tls = run(&["https://127.0.0.1:9/", "--cert", c, "--key", k]).tls.unwrap();
+        assert_eq!(tls.client_cert, Some(identity.clone()));
+        let e = err(&["https://127.0.0.1:9/", "--cert", k, "--key", c]);
+        assert_eq!(e.flag, "--cert/--key", "{e}");
+        let other = crate::net::tls::self_signed();
+        std::fs::write(&key, &other.key_pem).unwrap();
+        let e = err(&["https://127.0.0.1:9/", "--cert", c, "--key", k]).to_string();
+        assert!(e.contains("do not go together"), "{e}");
+        std::fs::remove_file(&cert).unwrap();
+        std::fs::remove_file(&key).unwrap();
     }
 
     #[test]

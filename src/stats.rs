@@ -38,6 +38,16 @@ pub struct Snapshot {
     pub warming_up: bool,
 }
 
+/// What the first TLS handshake negotiated, in rustls' names (`TLSv1.3`,
+/// `TLS13_AES_128_GCM_SHA256`, `X25519`; empty when unknown). Set once per worker, from its
+/// first handshake; merging keeps the first worker's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsNegotiated {
+    pub version: String,
+    pub cipher_suite: String,
+    pub group: String,
+}
+
 /// The machine a run ran on, for the report's header.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
@@ -184,6 +194,9 @@ pub struct WorkerStats {
     /// TLS handshakes completed, and how many of them resumed a session.
     pub tls_handshakes: u64,
     pub tls_resumed: u64,
+    /// What the first handshake negotiated (kept through the warm-up's end, whose handshakes
+    /// are the only ones of a keep-alive run).
+    pub tls_negotiated: Option<TlsNegotiated>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// Requests written whose responses had not completed when the run ended.
@@ -243,6 +256,7 @@ impl WorkerStats {
             connections_answered: 0,
             tls_handshakes: 0,
             tls_resumed: 0,
+            tls_negotiated: None,
             bytes_sent: 0,
             bytes_received: 0,
             in_flight_at_end: 0,
@@ -274,7 +288,9 @@ impl WorkerStats {
     pub fn restart(&mut self, start: Instant) {
         let (connections_opened, connections_answered) = (self.connections_opened, self.connections_answered);
         let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
+        let tls_negotiated = self.tls_negotiated.take();
         *self = WorkerStats::new(start);
+        self.tls_negotiated = tls_negotiated;
         self.connections_opened = connections_opened;
         self.connections_answered = connections_answered;
         self.connect_us = connect_us;
@@ -425,6 +441,9 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.connections_answered += other.connections_answered;
         self.tls_handshakes += other.tls_handshakes;
         self.tls_resumed += other.tls_resumed;
+        if self.tls_negotiated.is_none() {
+            self.tls_negotiated.clone_from(&other.tls_negotiated);
+        }
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
         self.in_flight_at_end += other.in_flight_at_end;

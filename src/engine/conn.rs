@@ -67,7 +67,7 @@ use std::time::{Duration, Instant};
 use crate::config::StatusSet;
 use crate::net::{Ready, Transport};
 use crate::protocol::{Done, Feed, Framer, ProtocolError};
-use crate::stats::{ErrorKind, WorkerStats};
+use crate::stats::{ErrorKind, TlsNegotiated, WorkerStats};
 
 /// The worker's request budget: split from the run's `-n` up front, so it is never shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,6 +404,13 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         if let Some(resumed) = io.resumed() {
             ctx.stats.tls_handshakes += 1;
             ctx.stats.tls_resumed += u64::from(resumed);
+            if ctx.stats.tls_negotiated.is_none() {
+                ctx.stats.tls_negotiated = io.negotiated().map(|n| TlsNegotiated {
+                    version: n.version.to_string(),
+                    cipher_suite: n.cipher_suite.to_string(),
+                    group: n.group.to_string(),
+                });
+            }
         }
         ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
         let step = if self.outstanding > 0 || !ctx.plan.paced {

@@ -61,6 +61,20 @@ pub trait Transport: Read + Write {
     fn resumed(&self) -> Option<bool> {
         None
     }
+
+    /// For a TLS session once connected: what it negotiated. `None` without TLS.
+    fn negotiated(&self) -> Option<Negotiated> {
+        None
+    }
+}
+
+/// What a TLS handshake negotiated, in rustls' names: `TLSv1.3`, `TLS13_AES_128_GCM_SHA256`,
+/// `X25519`; empty when rustls does not say (a resumed TLS 1.2 session has no key exchange).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Negotiated {
+    pub version: &'static str,
+    pub cipher_suite: &'static str,
+    pub group: &'static str,
 }
 
 impl Transport for mio::net::TcpStream {

@@ -33,9 +33,9 @@ use rustls::{
     ServerConfig, ServerConnection, SideData, SignatureScheme,
 };
 
-use crate::config::{ClientTlsConfig, ServerIdentity};
+use crate::config::{ClientTlsConfig, ServerIdentity, TlsVersion};
 use crate::error::{ErrorKind, Kinded};
-use crate::net::Transport;
+use crate::net::{Negotiated, Transport};
 
 /// A failure of the TLS layer.
 #[derive(Debug)]
@@ -44,6 +44,9 @@ pub enum TlsError {
     Rustls(rustls::Error),
     /// The socket failed or closed before the handshake completed.
     Handshake(String),
+    /// The server asked for a client certificate, got none, and ended the handshake with
+    /// this alert (`certificate_required` in TLS 1.3, `handshake_failure` in TLS 1.2).
+    ClientCertificateWanted(rustls::AlertDescription),
 }
 
 impl fmt::Display for TlsError {
@@ -55,6 +58,7 @@ impl fmt::Display for TlsError {
             TlsError::Rustls(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
                 f.write_str(PLAIN_TEXT_ANSWER)
             }
+            TlsError::ClientCertificateWanted(_) => f.write_str(CLIENT_CERTIFICATE_WANTED),
             TlsError::Rustls(e) => write!(f, "TLS: {e}"),
             TlsError::Handshake(what) => write!(f, "TLS handshake: {what}"),
         }
@@ -65,6 +69,9 @@ impl fmt::Display for TlsError {
 /// `https://` target on a plain-text port, such as an HTTP server answering the ClientHello
 /// with `HTTP/1.1 400`.
 const PLAIN_TEXT_ANSWER: &str = "the server answered in plain text: is this a TLS port?";
+
+/// `TlsError::ClientCertificateWanted`, in words.
+const CLIENT_CERTIFICATE_WANTED: &str = "the server asked for a client certificate: give --cert and --key";
 
 /// What went wrong with a certificate, in words a user can act on.
 fn describe_certificate_error(e: &rustls::CertificateError) -> String {
@@ -100,7 +107,7 @@ impl TlsError {
             TlsError::Rustls(
                 E::InvalidCertificate(_) | E::NoCertificatesPresented | E::InvalidCertRevocationList(_),
             ) => ErrorKind::TlsCert,
-            TlsError::Rustls(E::AlertReceived(_)) => ErrorKind::TlsAlert,
+            TlsError::Rustls(E::AlertReceived(_)) | TlsError::ClientCertificateWanted(_) => ErrorKind::TlsAlert,
             TlsError::Rustls(E::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => ErrorKind::TlsHandshake,
             TlsError::Rustls(_) if !connecting => ErrorKind::Protocol,
             TlsError::Rustls(_) | TlsError::Handshake(_) => ErrorKind::TlsHandshake,
@@ -115,6 +122,30 @@ fn tls_error(e: TlsError) -> io::Error {
 
 fn is_would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
+}
+
+thread_local! {
+    /// The server asked this thread's client (a worker, which has one server) for a client
+    /// certificate and it had none to give (set by `NoClientCertificate`, which rustls calls on
+    /// this thread inside `process_new_packets`): a `handshake_failure` alert that follows is
+    /// then the server refusing to go on without one. Sticky: a run loads one server.
+    static CLIENT_CERTIFICATE_ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The client's certificate resolver without `--cert`: it has nothing to give, as rustls' own
+/// `with_no_client_auth`, and notes that it was asked.
+#[derive(Debug)]
+struct NoClientCertificate;
+
+impl rustls::client::ResolvesClientCert for NoClientCertificate {
+    fn resolve(&self, _hints: &[&[u8]], _schemes: &[SignatureScheme]) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        CLIENT_CERTIFICATE_ASKED.set(true);
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
 }
 
 /// A socket with a TLS session on it. `S` is a `ClientConnection` or a `ServerConnection`.
@@ -178,7 +209,15 @@ where
     fn process(&mut self) -> io::Result<()> {
         if let Err(e) = self.tls.process_new_packets() {
             let _ = self.send_records();
-            return Err(tls_error(TlsError::Rustls(e)));
+            use rustls::AlertDescription as A;
+            let e = match e {
+                rustls::Error::AlertReceived(a @ A::CertificateRequired) => TlsError::ClientCertificateWanted(a),
+                rustls::Error::AlertReceived(a @ A::HandshakeFailure) if CLIENT_CERTIFICATE_ASKED.get() => {
+                    TlsError::ClientCertificateWanted(a)
+                }
+                e => TlsError::Rustls(e),
+            };
+            return Err(tls_error(e));
         }
         Ok(())
     }
@@ -315,6 +354,17 @@ impl Transport for TlsStream<ClientConnection> {
     fn resumed(&self) -> Option<bool> {
         Some(self.tls.handshake_kind() == Some(HandshakeKind::Resumed))
     }
+
+    fn negotiated(&self) -> Option<Negotiated> {
+        let version = match self.tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            other => other.and_then(|v| v.as_str()).unwrap_or(""),
+        };
+        let cipher_suite = self.tls.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or("");
+        let group = self.tls.negotiated_key_exchange_group().and_then(|g| g.name().as_str()).unwrap_or("");
+        Some(Negotiated { version, cipher_suite, group })
+    }
 }
 
 /// The server side: accept completed the TCP connect, and the handshake runs inside reads (a
@@ -352,6 +402,12 @@ pub struct ClientTls {
     pub alpn_http: bool,
     /// Resume sessions on new connections (`--no-resume` turns it off).
     pub resume: bool,
+    /// `--cert`/`--key`: presented when the server asks for a client certificate.
+    pub client_cert: Option<ServerIdentity>,
+    /// `--tls-version`, `--tls-ciphers`, `--tls-groups` (empty: rustls' defaults).
+    pub version: Option<TlsVersion>,
+    pub cipher_suites: Vec<rustls::SupportedCipherSuite>,
+    pub groups: Vec<&'static dyn rustls::crypto::SupportedKxGroup>,
 }
 
 impl ClientTls {
@@ -370,24 +426,44 @@ impl ClientTls {
             server_name,
             alpn_http: config.alpn_http,
             resume: config.resume,
+            client_cert: config.client_cert.clone(),
+            version: config.version,
+            cipher_suites: config.cipher_suites.iter().map(|name| cipher_suite(name)).collect::<io::Result<_>>()?,
+            groups: config.groups.iter().map(|name| kx_group(name)).collect::<io::Result<_>>()?,
         })
     }
 
     /// A worker's client configuration: each worker builds its own, so its session cache (a
     /// rustls type with a lock inside) is touched only by its own thread, once per handshake.
     pub fn config(&self, connections: usize) -> io::Result<Arc<ClientConfig>> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if !self.cipher_suites.is_empty() {
+            provider.cipher_suites = self.cipher_suites.clone();
+        }
+        if !self.groups.is_empty() {
+            provider.kx_groups = self.groups.clone();
+        }
+        let provider = Arc::new(provider);
+        let versions: &[&rustls::SupportedProtocolVersion] = match self.version {
+            None => rustls::DEFAULT_VERSIONS,
+            Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+            Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+        };
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .map_err(io::Error::other)?;
-        let mut config = if self.insecure {
+        let builder = if self.insecure {
             let algorithms = provider.signature_verification_algorithms;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(algorithms)))
-                .with_no_client_auth()
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(algorithms)))
         } else {
-            builder.with_root_certificates(Arc::clone(&self.roots)).with_no_client_auth()
+            builder.with_root_certificates(Arc::clone(&self.roots))
+        };
+        let mut config = match &self.client_cert {
+            None => builder.with_client_cert_resolver(Arc::new(NoClientCertificate)),
+            Some(identity) => {
+                let (certs, key) = identity_parts(identity).map_err(io::Error::other)?;
+                builder.with_client_auth_cert(certs, key).map_err(io::Error::other)?
+            }
         };
         if self.alpn_http {
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -408,6 +484,25 @@ impl ClientTls {
         let session = ClientConnection::new(Arc::clone(config), self.server_name.clone()).map_err(io::Error::other)?;
         Ok(TlsStream::new(tcp, session, false))
     }
+}
+
+/// The provider's cipher suite of this name (one of `config::TLS_CIPHER_SUITES`, which `cli`
+/// checked).
+fn cipher_suite(name: &str) -> io::Result<rustls::SupportedCipherSuite> {
+    rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES
+        .iter()
+        .find(|s| s.suite().as_str() == Some(name))
+        .copied()
+        .ok_or_else(|| io::Error::other(format!("no cipher suite {name} in rustls")))
+}
+
+/// The provider's key exchange group of this name (one of `config::TLS_GROUPS`).
+fn kx_group(name: &str) -> io::Result<&'static dyn rustls::crypto::SupportedKxGroup> {
+    rustls::crypto::aws_lc_rs::ALL_KX_GROUPS
+        .iter()
+        .find(|g| g.name().as_str() == Some(name))
+        .copied()
+        .ok_or_else(|| io::Error::other(format!("no key exchange group {name} in rustls")))
 }
 
 /// A worker's session store for its one server. rustls' own in-memory cache keeps 8 TLS 1.3
@@ -569,9 +664,8 @@ pub fn self_signed() -> ServerIdentity {
     ServerIdentity { cert_pem: key.cert.pem().into_bytes(), key_pem: key.key_pair.serialize_pem().into_bytes() }
 }
 
-/// The server configuration for `identity`: TLS 1.2 and 1.3, stateless session tickets (so
-/// clients can resume), ALPN `http/1.1` when `http`.
-pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<ServerConfig>, String> {
+/// The certificate chain and the private key of `identity`, parsed.
+fn identity_parts(identity: &ServerIdentity) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&identity.cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("not a PEM certificate ({e})"))?;
@@ -579,6 +673,23 @@ pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<Server
         return Err("no PEM certificate in it".to_string());
     }
     let key = PrivateKeyDer::from_pem_slice(&identity.key_pem).map_err(|e| format!("no PEM private key ({e})"))?;
+    Ok((certs, key))
+}
+
+/// Checks a client identity (`--cert`/`--key`) at setup: the certificate and the key parse,
+/// and the key is the certificate's.
+pub fn certified_key(identity: &ServerIdentity) -> Result<(), String> {
+    let (certs, key) = identity_parts(identity)?;
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    rustls::sign::CertifiedKey::from_der(certs, key, &provider)
+        .map(|_| ())
+        .map_err(|e| format!("the certificate and key do not go together: {e}"))
+}
+
+/// The server configuration for `identity`: TLS 1.2 and 1.3, stateless session tickets (so
+/// clients can resume), ALPN `http/1.1` when `http`.
+pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<ServerConfig>, String> {
+    let (certs, key) = identity_parts(identity)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -609,5 +720,25 @@ mod tests {
         assert_eq!(e.to_string(), "the server answered in plain text: is this a TLS port?");
         assert_eq!(e.kind(true), ErrorKind::TlsHandshake);
         assert_eq!(e.kind(false), ErrorKind::TlsHandshake);
+    }
+
+    /// `cli` checks names against `config`'s lists; each must be a rustls object here.
+    #[test]
+    fn every_name_cli_takes_is_in_rustls() {
+        for name in crate::config::TLS_CIPHER_SUITES {
+            assert_eq!(cipher_suite(name).unwrap().suite().as_str(), Some(*name));
+        }
+        for name in crate::config::TLS_GROUPS {
+            assert_eq!(kx_group(name).unwrap().name().as_str(), Some(*name));
+        }
+        assert_eq!(crate::config::TLS_CIPHER_SUITES.len(), rustls::crypto::aws_lc_rs::ALL_CIPHER_SUITES.len());
+        assert_eq!(crate::config::TLS_GROUPS.len(), rustls::crypto::aws_lc_rs::ALL_KX_GROUPS.len());
+    }
+
+    #[test]
+    fn a_server_that_wants_a_client_certificate_says_so() {
+        let e = TlsError::ClientCertificateWanted(rustls::AlertDescription::CertificateRequired);
+        assert_eq!(e.to_string(), "the server asked for a client certificate: give --cert and --key");
+        assert_eq!((e.kind(true), e.kind(false)), (ErrorKind::TlsAlert, ErrorKind::TlsAlert));
     }
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::report::{decode_histogram, ClientCpu, HistogramError, Report, RunInfo, Second, TlsReport};
-use crate::stats::{CpuTime, Slot, WorkerStats, STATUS_CODES};
+use crate::stats::{CpuTime, Slot, TlsNegotiated, WorkerStats, STATUS_CODES};
 
 /// Why a file could not be merged; its message names the file.
 #[derive(Debug)]
@@ -241,8 +241,13 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         s.first_error[kind as usize] = Some(message.clone());
     }
     s.connections_opened = *connections_opened;
-    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _ }) = tls {
+    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _, version, cipher_suite, group }) = tls {
         (s.tls_handshakes, s.tls_resumed) = (*handshakes, *resumed);
+        if version.is_some() || cipher_suite.is_some() || group.is_some() {
+            let name = |n: &Option<String>| n.clone().unwrap_or_default();
+            s.tls_negotiated =
+                Some(TlsNegotiated { version: name(version), cipher_suite: name(cipher_suite), group: name(group) });
+        }
     }
     s.bytes_sent = *bytes_sent;
     s.bytes_received = *bytes_received;
@@ -366,6 +371,39 @@ mod tests {
         assert_eq!(merged.requests, 18);
         assert_eq!(merged.timeline.iter().map(|s| s.requests).collect::<Vec<_>>(), [3, 6, 6, 3]);
         assert_eq!(merged.run.command, crate::report::command_line());
+    }
+
+    #[test]
+    fn the_first_run_with_a_negotiated_tls_keeps_it() {
+        let dir = std::env::temp_dir().join(format!("clobber-merge-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let setup = crate::report::TlsSetup { verified: true, server_name: "h".into(), resumption: true };
+        let tls = |version: Option<&str>, start_unix_s| {
+            let mut r = report(2, start_unix_s);
+            r.run.tls = Some(setup.clone());
+            r.tls = Some(TlsReport {
+                setup: setup.clone(),
+                handshakes: 1,
+                resumed: 0,
+                handshakes_per_s: None,
+                version: version.map(String::from),
+                cipher_suite: version.map(|_| "TLS13_AES_128_GCM_SHA256".to_string()),
+                group: version.map(|_| "X25519".to_string()),
+            });
+            r
+        };
+        let files = [
+            write(&dir, "none.json", &tls(None, 1.8e9)),
+            write(&dir, "tls13.json", &tls(Some("TLSv1.3"), 1.8e9 + 1.0)),
+        ];
+        let merged = merge(&files).unwrap().report;
+        std::fs::remove_dir_all(&dir).unwrap();
+        let t = merged.tls.unwrap();
+        assert_eq!(
+            (t.version.as_deref(), t.cipher_suite.as_deref()),
+            (Some("TLSv1.3"), Some("TLS13_AES_128_GCM_SHA256"))
+        );
+        assert_eq!((t.group.as_deref(), t.handshakes), (Some("X25519"), 2));
     }
 
     #[test]

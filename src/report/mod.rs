@@ -26,7 +26,7 @@ use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::stats::{ErrorKind, Machine, WorkerStats};
+use crate::stats::{ErrorKind, Machine, TlsNegotiated, WorkerStats};
 use crate::units::{bytes, group, micros, per_s, plural, rate, rounded, seconds};
 
 /// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
@@ -87,6 +87,15 @@ pub struct TlsReport {
     /// their count over the run's length is not a rate of anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handshakes_per_s: Option<f64>,
+    /// What the first handshake negotiated, in rustls' names (`TLSv1.3`,
+    /// `TLS13_AES_128_GCM_SHA256`, `X25519`); absent when no handshake completed, and from
+    /// older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl RunInfo {
@@ -231,6 +240,11 @@ impl<'de> Deserialize<'de> for Report {
         report.run.tls = report.tls.as_ref().map(|t| t.setup.clone());
         Ok(report)
     }
+}
+
+/// One of the names the first TLS handshake negotiated, if it said.
+fn negotiated(stats: &WorkerStats, name: fn(&TlsNegotiated) -> &String) -> Option<String> {
+    stats.tls_negotiated.as_ref().map(name).filter(|n| !n.is_empty()).cloned()
 }
 
 /// Latency in microseconds: the summary (corrected under `--rate`) and, under `--rate`, both
@@ -396,6 +410,9 @@ impl Report {
                 handshakes: stats.tls_handshakes,
                 resumed: stats.tls_resumed,
                 handshakes_per_s: info.reconnect.then(|| per_s(stats.tls_handshakes)),
+                version: negotiated(stats, |n| &n.version),
+                cipher_suite: negotiated(stats, |n| &n.cipher_suite),
+                group: negotiated(stats, |n| &n.group),
             }),
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
@@ -736,7 +753,8 @@ pub fn load_sentence(run: &RunInfo, connections_opened: u64) -> String {
     )
 }
 
-/// How TLS was set up: "certificate verified for example.com; session resumption on". It says
+/// How TLS was set up: "certificate verified for example.com; session resumption on;
+/// TLSv1.3, TLS13_AES_128_GCM_SHA256, X25519" (what the first handshake negotiated). It says
 /// "verified" only when a handshake completed.
 pub fn tls_sentence(tls: &TlsReport) -> String {
     let TlsSetup { verified, server_name, resumption } = &tls.setup;
@@ -751,7 +769,12 @@ pub fn tls_sentence(tls: &TlsReport) -> String {
         (false, true) => "certificate NOT verified (--insecure), no SNI (an IP address)".to_string(),
     };
     let resume = if *resumption { "session resumption on" } else { "no resumption (--no-resume)" };
-    format!("{check}; {resume}")
+    let negotiated: Vec<&str> =
+        [&tls.version, &tls.cipher_suite, &tls.group].into_iter().flatten().map(String::as_str).collect();
+    if negotiated.is_empty() {
+        return format!("{check}; {resume}");
+    }
+    format!("{check}; {resume}; {}", negotiated.join(", "))
 }
 
 /// "4 handshakes, 3 resumed"; under `--reconnect`, "4 handshakes (2.00/s), 3 resumed".
@@ -937,6 +960,11 @@ mod tests {
         stats.status[503] += 1;
         stats.record_error(ErrorKind::Reset, || "reset by peer".into());
         (stats.tls_handshakes, stats.tls_resumed) = (3, 2);
+        stats.tls_negotiated = Some(TlsNegotiated {
+            version: "TLSv1.2".into(),
+            cipher_suite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256".into(),
+            group: "X25519".into(),
+        });
         stats.elapsed = Duration::from_secs(2);
         let info = RunInfo {
             command: "clobber https://h/ -R 1".into(),
@@ -1008,6 +1036,16 @@ mod tests {
         assert_eq!(json["error_messages"]["reset"], "reset by peer");
         assert_eq!(json["tls"]["server_name"], "h");
         assert_eq!(json["tls"]["handshakes"], 3);
+        assert_eq!(json["tls"]["version"], "TLSv1.2");
+        assert_eq!(json["tls"]["cipher_suite"], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(json["tls"]["group"], "X25519");
+        assert!(
+            report
+                .to_text()
+                .contains("session resumption on; TLSv1.2, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, X25519\n"),
+            "{}",
+            report.to_text()
+        );
         assert_eq!(json["timeline"][1]["t"], 1);
         assert_eq!(json["timeline"][1]["errors_by_kind"]["reset"], 1);
         let back: Report = serde_json::from_value(json).unwrap();

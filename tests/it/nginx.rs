@@ -13,6 +13,8 @@ pub struct Nginx {
     /// A TLS server (certificate for localhost and 127.0.0.1, made at start) whose log
     /// (`tls.log`) has a line per request: status, then `r` if the session was resumed.
     pub port_tls: u16,
+    /// The ports of the servers `start_with` added, in the order it returned them.
+    pub extra_ports: Vec<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -32,12 +34,19 @@ fn nginx_binary() -> &'static str {
 
 impl Nginx {
     pub fn start() -> Nginx {
+        Nginx::start_with(|_, _| (String::new(), Vec::new()))
+    }
+
+    /// Starts nginx with more `server` blocks: `extra` gets the directory (for certificates
+    /// and logs) and a free-port picker, and returns the blocks and the ports they listen on.
+    pub fn start_with(extra: impl FnOnce(&std::path::Path, &dyn Fn() -> u16) -> (String, Vec<u16>)) -> Nginx {
         let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let (port, port_limited, port_tls) = (free_port(), free_port(), free_port());
         let identity = clobber::net::tls::self_signed();
         std::fs::write(dir.join("cert.pem"), &identity.cert_pem).unwrap();
         std::fs::write(dir.join("key.pem"), &identity.key_pem).unwrap();
+        let (extra, extra_ports) = extra(&dir, &free_port);
         let d = dir.display();
         let conf = format!(
             "worker_processes 1;\n\
@@ -72,6 +81,7 @@ impl Nginx {
                  access_log {d}/tls.log tls;\n\
                  location / {{ return 200 \"hello\\n\"; }}\n\
                }}\n\
+               {extra}\n\
              }}\n"
         );
         std::fs::write(dir.join("nginx.conf"), conf).unwrap();
@@ -86,11 +96,12 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .expect("nginx starts");
-        let nginx = Nginx { port, port_limited, port_tls, dir, child: Some(child) };
+        let nginx = Nginx { port, port_limited, port_tls, extra_ports, dir, child: Some(child) };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err()
             || TcpStream::connect(("127.0.0.1", port_limited)).is_err()
             || TcpStream::connect(("127.0.0.1", port_tls)).is_err()
+            || nginx.extra_ports.iter().any(|&p| TcpStream::connect(("127.0.0.1", p)).is_err())
         {
             assert!(Instant::now() < deadline, "nginx did not listen: {}", nginx.error_log());
             std::thread::sleep(Duration::from_millis(20));
@@ -119,6 +130,12 @@ impl Nginx {
     pub fn tls_logged(&self) -> (usize, usize) {
         let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
         (log.lines().count(), log.lines().filter(|l| l.split(' ').nth(1) == Some("r")).count())
+    }
+
+    /// The lines of a log file in nginx's directory.
+    pub fn log_lines(&self, name: &str) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+        log.lines().map(String::from).collect()
     }
 
     /// Lines in the access log: one per request nginx answered.

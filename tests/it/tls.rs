@@ -253,3 +253,212 @@ fn tls_to_a_plain_server_is_a_handshake_error_not_a_hang() {
     assert!(stats.error_count(ErrorKind::TlsHandshake) > 0, "{:?} {:?}", stats.errors, stats.first_error);
     server.stop().unwrap();
 }
+
+/// README's mTLS recipe, run in `dir`: a CA (`ca.pem`, `ca.key`) and a client certificate it
+/// signs (`client.pem`, `client.key`).
+fn make_client_ca(dir: &std::path::Path) {
+    let script = "set -e
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+  -subj '/CN=clobber test CA' -keyout ca.key -out ca.pem
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+  -subj '/CN=clobber client' -keyout client.key -out client.csr
+printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+  -extfile client.ext -out client.pem";
+    let out = std::process::Command::new("sh").arg("-c").arg(script).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// nginx with a server that requires a client certificate signed by the test CA, logging
+/// `$status $ssl_client_verify` per request to `mtls.log`.
+fn nginx_mtls() -> Nginx {
+    Nginx::start_with(|dir, free_port| {
+        make_client_ca(dir);
+        let (port, d) = (free_port(), dir.display());
+        let server = format!(
+            "log_format mtls '$status $ssl_client_verify';
+             server {{
+               listen 127.0.0.1:{port} ssl backlog=4096;
+               ssl_certificate {d}/cert.pem;
+               ssl_certificate_key {d}/key.pem;
+               ssl_verify_client on;
+               ssl_client_certificate {d}/ca.pem;
+               access_log {d}/mtls.log mtls;
+               location / {{ return 200 \"hello\\n\"; }}
+             }}"
+        );
+        (server, vec![port])
+    })
+}
+
+#[test]
+fn nginx_mtls_client_certificate_verified_for_every_request() {
+    let nginx = nginx_mtls();
+    let url = format!("https://127.0.0.1:{}/", nginx.extra_ports[0]);
+    let dir = std::path::Path::new(&nginx.cert_path()).parent().unwrap().to_path_buf();
+    let (cert, key) = (dir.join("client.pem").display().to_string(), dir.join("client.key").display().to_string());
+    let ca = nginx.cert_path();
+    let mut expected = 0;
+    for args in [["-n", "1000", "-c", "4"], ["-n", "200", "-c", "2"]] {
+        let mut words = args.to_vec();
+        words.extend_from_slice(&["--cacert", &ca, "--cert", &cert, "--key", &key]);
+        if expected > 0 {
+            words.push("--reconnect");
+        }
+        let stats = tls_run(&url, &words);
+        let n: u64 = args[1].parse().unwrap();
+        expected += n as usize;
+        assert_eq!((stats.requests, stats.status[200]), (n, n), "{words:?}: {:?}", stats.first_error);
+        assert_eq!(stats.errors_total(), 0, "{words:?}");
+        wait_for(|| nginx.log_lines("mtls.log").len() == expected);
+        let lines = nginx.log_lines("mtls.log");
+        assert_eq!(lines.len(), expected);
+        assert!(lines.iter().all(|l| l == "200 SUCCESS"), "{:?}", lines.iter().find(|l| *l != "200 SUCCESS"));
+    }
+}
+
+/// `openssl s_server` requiring a client certificate (`-Verify`): unlike nginx, which answers
+/// a request without one with a 400, it ends the handshake with an alert. Killed by PID when
+/// dropped.
+struct SServer(std::process::Child, u16);
+
+impl Drop for SServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_server_that_demands_a_client_certificate_fails_the_run_saying_so() {
+    let nginx = nginx_mtls();
+    let dir = std::path::Path::new(&nginx.cert_path()).parent().unwrap().to_path_buf();
+    // TLS 1.3 servers send `certificate_required`, TLS 1.2 ones `handshake_failure`.
+    for version in ["-tls1_3", "-tls1_2"] {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", version, "-Verify", "1", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-cert", "cert.pem", "-key", "key.pem", "-CAfile", "ca.pem"])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let server = SServer(child, port);
+        wait_for(|| std::net::TcpStream::connect(("127.0.0.1", server.1)).is_ok());
+        let url = format!("https://127.0.0.1:{}/", server.1);
+        let ca = nginx.cert_path();
+        let stats = run(&http_config(&[&url, "-n", "10", "-c", "1", "--cacert", &ca, "--give-up", "1s"]));
+        assert_eq!(stats.requests, 0);
+        assert!(stats.gave_up_after.is_some(), "a run that only fails gives up");
+        assert!(stats.error_count(ErrorKind::TlsAlert) > 0, "{:?} {:?}", stats.errors, stats.first_error);
+        assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsAlert), "{:?}", stats.first_error);
+        let message = stats.first_error[ErrorKind::TlsAlert as usize].clone().unwrap();
+        assert_eq!(message, "the server asked for a client certificate: give --cert and --key", "{version}");
+    }
+}
+
+/// nginx with three more TLS servers, each logging `$ssl_session_reused $ssl_protocol
+/// $ssl_cipher $ssl_curve` per request: TLS 1.2 only resuming by session id (`ids.log`), TLS
+/// 1.2 only resuming by ticket (`tickets.log`), and TLS 1.2 and 1.3 (`any.log`).
+fn nginx_versions() -> Nginx {
+    Nginx::start_with(|dir, free_port| {
+        let d = dir.display();
+        let ports = vec![free_port(), free_port(), free_port()];
+        let server = |port: u16, log: &str, settings: &str| {
+            format!(
+                "server {{
+                   listen 127.0.0.1:{port} ssl backlog=4096;
+                   ssl_certificate {d}/cert.pem;
+                   ssl_certificate_key {d}/key.pem;
+                   {settings}
+                   access_log {d}/{log} negotiated;
+                   location / {{ return 200 \"hello\\n\"; }}
+                 }}\n"
+            )
+        };
+        let mut conf =
+            "log_format negotiated '$ssl_session_reused $ssl_protocol $ssl_cipher $ssl_curve';\n".to_string();
+        conf += &server(
+            ports[0],
+            "ids.log",
+            "ssl_protocols TLSv1.2; ssl_session_cache shared:IDS:1m; ssl_session_tickets off;",
+        );
+        conf += &server(ports[1], "tickets.log", "ssl_protocols TLSv1.2; ssl_session_tickets on;");
+        conf += &server(ports[2], "any.log", "ssl_protocols TLSv1.2 TLSv1.3;");
+        (conf, ports)
+    })
+}
+
+#[test]
+fn nginx_tls12_resumption_by_session_id_and_by_ticket_is_counted() {
+    let nginx = nginx_versions();
+    let ca = nginx.cert_path();
+    for (port, log) in [(nginx.extra_ports[0], "ids.log"), (nginx.extra_ports[1], "tickets.log")] {
+        let url = format!("https://127.0.0.1:{port}/");
+        let stats = tls_run(&url, &["-n", "300", "-c", "2", "--reconnect", "--tls-version", "1.2", "--cacert", &ca]);
+        assert_eq!((stats.requests, stats.errors_total()), (300, 0), "{log}: {:?}", stats.first_error);
+        assert_eq!(stats.tls_handshakes, 300, "{log}");
+        wait_for(|| nginx.log_lines(log).len() == 300);
+        let lines = nginx.log_lines(log);
+        assert!(lines.iter().all(|l| l.split(' ').nth(1) == Some("TLSv1.2")), "{log}: {lines:?}");
+        let reused = lines.iter().filter(|l| l.starts_with("r ")).count() as u64;
+        assert_eq!(stats.tls_resumed, reused, "{log}: client and nginx disagree on resumption");
+        assert!(stats.tls_resumed >= 150, "{log}: only {} of 300 resumed", stats.tls_resumed);
+        assert_eq!(stats.tls_negotiated.as_ref().unwrap().version, "TLSv1.2");
+    }
+}
+
+#[test]
+fn chosen_version_suite_and_group_are_negotiated_and_reported() {
+    let nginx = nginx_versions();
+    let ca = nginx.cert_path();
+    let url = format!("https://127.0.0.1:{}/", nginx.extra_ports[2]);
+    // (flags, what clobber's report says, what nginx logs: OpenSSL's names). In TLS 1.2 the
+    // groups offered must include the curve of nginx's ECDSA certificate (P-256).
+    let cases: [(&[&str], [&str; 3], &str); 3] = [
+        (
+            &[
+                "--tls-version",
+                "1.2",
+                "--tls-ciphers",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "--tls-groups",
+                "secp256r1",
+            ],
+            ["TLSv1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "secp256r1"],
+            "TLSv1.2 ECDHE-ECDSA-CHACHA20-POLY1305 prime256v1",
+        ),
+        (
+            &["--tls-version", "1.3", "--tls-ciphers", "TLS13_CHACHA20_POLY1305_SHA256", "--tls-groups", "X25519"],
+            ["TLSv1.3", "TLS13_CHACHA20_POLY1305_SHA256", "X25519"],
+            "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256 X25519",
+        ),
+        (
+            &["--tls-ciphers", "TLS13_AES_128_GCM_SHA256", "--tls-groups", "secp384r1"],
+            ["TLSv1.3", "TLS13_AES_128_GCM_SHA256", "secp384r1"],
+            "TLSv1.3 TLS_AES_128_GCM_SHA256 secp384r1",
+        ),
+    ];
+    let mut expected = 0;
+    for (flags, names, logged) in cases {
+        let mut words = vec![url.as_str(), "-n", "100", "-c", "2", "--cacert", &ca];
+        words.extend_from_slice(flags);
+        let config = http_config(&words);
+        let stats = run(&config);
+        assert_eq!((stats.requests, stats.errors_total()), (100, 0), "{flags:?}: {:?}", stats.first_error);
+        let report = clobber::report::Report::new(&clobber::report::RunInfo::of(&config, 0.0), &stats);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!([&json["tls"]["version"], &json["tls"]["cipher_suite"], &json["tls"]["group"]], names, "{flags:?}");
+        assert!(report.to_text().contains(&names.join(", ")), "{flags:?}: {}", report.to_text());
+        expected += 100;
+        wait_for(|| nginx.log_lines("any.log").len() == expected);
+        let lines = nginx.log_lines("any.log");
+        assert!(
+            lines[expected - 100..].iter().all(|l| l.ends_with(logged)),
+            "{flags:?}: {:?}",
+            &lines[expected - 100..]
+        );
+    }
+}
