@@ -10,8 +10,9 @@ pub struct Nginx {
     pub port: u16,
     /// A second server whose connections close after 10 requests (`keepalive_requests 10`).
     pub port_limited: u16,
-    /// A TLS server (certificate for localhost and 127.0.0.1, made at start) whose log
-    /// (`tls.log`) has a line per request: status, then `r` if the session was resumed.
+    /// A TLS server (certificate for localhost and 127.0.0.1, made at start unless given) whose
+    /// log (`tls.log`) has a line per request: status, `r` if the session was resumed, the
+    /// protocol.
     pub port_tls: u16,
     dir: PathBuf,
     child: Option<Child>,
@@ -32,10 +33,14 @@ fn nginx_binary() -> &'static str {
 
 impl Nginx {
     pub fn start() -> Nginx {
+        Nginx::start_with(&clobber::net::tls::self_signed())
+    }
+
+    /// The same servers, the TLS one presenting `identity`.
+    pub fn start_with(identity: &clobber::config::ServerIdentity) -> Nginx {
         let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let (port, port_limited, port_tls) = (free_port(), free_port(), free_port());
-        let identity = clobber::net::tls::self_signed();
         std::fs::write(dir.join("cert.pem"), &identity.cert_pem).unwrap();
         std::fs::write(dir.join("key.pem"), &identity.key_pem).unwrap();
         let d = dir.display();
@@ -119,6 +124,12 @@ impl Nginx {
     pub fn tls_logged(&self) -> (usize, usize) {
         let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
         (log.lines().count(), log.lines().filter(|l| l.split(' ').nth(1) == Some("r")).count())
+    }
+
+    /// The protocols of the TLS server's logged requests (`TLSv1.3`...), one per request.
+    pub fn tls_protocols(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
+        log.lines().map(|l| l.split(' ').nth(2).unwrap_or("").to_string()).collect()
     }
 
     /// Lines in the access log: one per request nginx answered.

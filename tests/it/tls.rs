@@ -1,7 +1,7 @@
 //! TLS against nginx (its log says which requests came on resumed sessions) and against
 //! `clobber serve --tls`: counts on both sides, verification failures by kind, resumption.
 
-use clobber::config::ServeMode;
+use clobber::config::{ServeMode, ServerIdentity};
 use clobber::net::tls::self_signed;
 use clobber::stats::{ErrorKind, WorkerStats};
 
@@ -113,6 +113,71 @@ fn warm_up_handshakes_are_not_counted() {
         stats.requests
     );
     assert!(counts.connections > stats.tls_handshakes + stats.tls_handshakes / 2, "the server saw the warm-up's too");
+}
+
+/// What users make: `openssl req -x509` with OpenSSL's defaults (a CA certificate, CA:TRUE),
+/// for localhost and 127.0.0.1, and `extra` arguments; written into `dir`, read back.
+fn openssl_self_signed(dir: &std::path::Path, name: &str, extra: &[&str]) -> ServerIdentity {
+    let (cert, key) = (dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(extra)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed: these tests need it");
+    assert!(status.success(), "openssl req failed");
+    ServerIdentity { cert_pem: std::fs::read(&cert).unwrap(), key_pem: std::fs::read(&key).unwrap() }
+}
+
+/// A directory for a test's files, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("clobber-test-{what}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn nginx_with_the_usual_openssl_self_signed_certificate_and_cacert() {
+    // webpki refuses a CA certificate as a server's (CaUsedAsEndEntity); curl --cacert takes
+    // it, and so does clobber when it is the very certificate given.
+    let dir = TempDir::new("openssl-ca");
+    let identity = openssl_self_signed(&dir.0, "server", &[]);
+    let nginx = Nginx::start_with(&identity);
+    let ca = dir.file("server-cert.pem");
+    let stats = tls_run(&nginx.tls_url(), &["-n", "300", "-c", "3", "--cacert", &ca]);
+    assert_eq!((stats.requests, stats.status[200]), (300, 300), "{:?}", stats.first_error);
+    assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
+    wait_for(|| nginx.tls_logged().0 == 300);
+    assert_eq!(nginx.tls_logged().0, 300);
+    assert!(nginx.tls_protocols().iter().all(|p| p.starts_with("TLSv1.")), "{:?}", nginx.tls_protocols());
+    // The pin is that certificate, for its names only.
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1", "--cacert", &ca, "--sni", "example.com"]);
+    assert_eq!(stats.requests, 0);
+    assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("not valid for example.com"), "{message}");
 }
 
 /// `clobber serve --tls` with its certificate trusted through --cacert.
