@@ -71,7 +71,13 @@ fn describe_certificate_error(e: &rustls::CertificateError) -> String {
     use rustls::CertificateError as C;
     let unix = |t: &UnixTime| crate::units::utc(t.as_secs() as f64);
     match e {
-        C::UnknownIssuer => NOT_TRUSTED.to_string(),
+        // No chain to a trusted root, whatever webpki found on the way: no issuer of that name
+        // (`UnknownIssuer`), one of that name whose key did not sign it (`BadSignature`: Debian's
+        // snakeoil certificate is CN=localhost too), or a CA certificate as the server's own.
+        C::UnknownIssuer | C::BadSignature => NOT_TRUSTED.to_string(),
+        C::Other(other) if matches!(webpki_error(other), Some(webpki::Error::CaUsedAsEndEntity)) => {
+            NOT_TRUSTED.to_string()
+        }
         C::NotValidForNameContext { expected, presented } => format!(
             "is not valid for {} (it names {}; set the name with --sni)",
             expected.to_str(),
@@ -769,6 +775,23 @@ mod tests {
         let young = certificate(true, 2090, 2100);
         let message = check(&[&young], &young, "localhost").unwrap();
         assert!(message.contains("is not valid before 2090-01-01"), "{message}");
+    }
+
+    #[test]
+    fn unpinned_ca_says_its_issuer_is_not_trusted() {
+        let (pinned, other) = (certificate(true, 2020, 2100), certificate(true, 2020, 2100));
+        let message = check(&[&pinned], &other, "localhost").unwrap();
+        assert!(message.contains("issuer that is not trusted") && message.contains("--cacert"), "{message}");
+    }
+
+    #[test]
+    fn another_root_of_the_same_name_says_the_issuer_is_not_trusted() {
+        // Debian's snakeoil certificate is CN=localhost: webpki tries it as the issuer of any
+        // CN=localhost certificate, and its reason is BadSignature.
+        let (root, server) = (certificate(true, 2020, 2100), certificate(false, 2020, 2100));
+        let message = check(&[&root], &server, "localhost").unwrap();
+        assert!(message.contains("issuer that is not trusted") && message.contains("-k"), "{message}");
+        assert!(!message.contains("Signature"), "{message}");
     }
 
     #[test]

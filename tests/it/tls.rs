@@ -178,6 +178,27 @@ fn nginx_with_the_usual_openssl_self_signed_certificate_and_cacert() {
     assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
     let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
     assert!(message.contains("not valid for example.com"), "{message}");
+    // Not given: untrusted, in words.
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1"]);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("issuer that is not trusted"), "{message}");
+    assert_eq!(nginx.tls_logged().0, 300, "no request went through an untrusted handshake");
+}
+
+#[test]
+fn a_trusted_certificate_of_the_same_name_is_not_the_issuer() {
+    // Debian's snakeoil certificate in the system store is CN=localhost: webpki tried it as
+    // the issuer of any CN=localhost server and said BadSignature. Here --cacert plays it.
+    let dir = TempDir::new("same-name");
+    let server = openssl_self_signed(&dir.0, "server", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    openssl_self_signed(&dir.0, "other", &[]);
+    let nginx = Nginx::start_with(&server);
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1", "--cacert", &dir.file("other-cert.pem")]);
+    assert_eq!(stats.requests, 0);
+    assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("issuer that is not trusted") && message.contains("--cacert"), "{message}");
+    assert!(!message.contains("Signature"), "{message}");
 }
 
 /// `clobber serve --tls` with its certificate trusted through --cacert.
