@@ -166,6 +166,8 @@ pub struct TlsStream<S> {
     eof: bool,
     /// The last read from the socket was short, so its queue was empty then.
     drained: bool,
+    /// The peer sent close_notify: once rustls' plaintext is read, reads say EOF.
+    peer_closed: bool,
 }
 
 /// The socket as rustls reads it, noting whether a read was short.
@@ -188,7 +190,7 @@ where
     D: SideData,
 {
     pub fn new(tcp: TcpStream, tls: S, tcp_connected: bool) -> TlsStream<S> {
-        TlsStream { tcp, tls, tcp_connected, eof: false, drained: false }
+        TlsStream { tcp, tls, tcp_connected, eof: false, drained: false, peer_closed: false }
     }
 
     /// Writes queued records until none is left; `WouldBlock` when the socket is full.
@@ -215,11 +217,16 @@ where
     /// Decrypts and acts on the records read so far. On an error, the alert that says why is
     /// sent if the socket takes it.
     fn process(&mut self) -> io::Result<()> {
-        if let Err(e) = self.tls.process_new_packets() {
-            let _ = self.send_records();
-            return Err(tls_error(TlsError::Rustls(e)));
+        match self.tls.process_new_packets() {
+            Ok(state) => {
+                self.peer_closed = state.peer_has_closed();
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.send_records();
+                Err(tls_error(TlsError::Rustls(e)))
+            }
         }
-        Ok(())
     }
 
     /// Reads records from the socket into rustls and processes them. `Ok(false)` at EOF.
@@ -247,9 +254,12 @@ where
     /// Whether a read that returned `n` of `len` bytes left nothing to read: it did not fill
     /// the buffer, so rustls holds no more plaintext (`process_new_packets` decrypts every
     /// whole record it has), and the last read from the socket was short. Then, as for a
-    /// plain socket, the next arrival raises a new edge.
+    /// plain socket, the next arrival raises a new edge. Not after close_notify: it often
+    /// comes in the same segment as the end of the response (`openssl s_server -www`), so the
+    /// socket holds nothing more, yet the next read says EOF; no edge would announce it (the
+    /// server may keep its socket open, waiting for the client's close_notify).
     pub fn emptied_by(&self, n: usize, len: usize) -> bool {
-        n < len && self.drained
+        n < len && self.drained && !self.peer_closed
     }
 }
 

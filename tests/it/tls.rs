@@ -201,6 +201,34 @@ fn a_trusted_certificate_of_the_same_name_is_not_the_issuer() {
     assert!(!message.contains("Signature"), "{message}");
 }
 
+#[test]
+fn openssl_s_server_www_response_ended_by_close_notify() {
+    // `openssl s_server -www` answers with an HTTP/1.0 response ended by close_notify, sent
+    // with the last bytes: the framer must see it as the EOF that ends the response.
+    let dir = TempDir::new("s-server");
+    openssl_self_signed(&dir.0, "server", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    let addr = crate::support::dead_addr();
+    let mut child = std::process::Command::new("openssl")
+        .args(["s_server", "-www", "-quiet", "-accept", &addr.to_string()])
+        .args(["-cert", &dir.file("server-cert.pem"), "-key", &dir.file("server-key.pem")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is installed: this test needs it");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let url = format!("https://{addr}/");
+    let stats = tls_run(&url, &["-n", "40", "-c", "2", "-d", "20s", "--cacert", &dir.file("server-cert.pem")]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((stats.requests, stats.status[200]), (40, 40), "{:?}", stats.first_error);
+    assert_eq!((stats.errors_total(), stats.in_flight_at_end), (0, 0), "{:?}", stats.first_error);
+    assert_eq!(stats.connections_opened, 40, "s_server closes after each response");
+}
+
 /// `clobber serve --tls` with its certificate trusted through --cacert.
 fn serve_tls(mode: ServeMode) -> (clobber::server::Server, tempfile_path::Cert) {
     let identity = self_signed();
