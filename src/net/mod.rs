@@ -61,6 +61,12 @@ pub trait Transport: Read + Write {
     fn resumed(&self) -> Option<bool> {
         None
     }
+
+    /// For a TLS client once connected: how long its handshake took, from the TCP connect's
+    /// completion to the handshake's. `None` without TLS.
+    fn handshake_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 impl Transport for mio::net::TcpStream {

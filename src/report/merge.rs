@@ -241,7 +241,8 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         s.first_error[kind as usize] = Some(message.clone());
     }
     s.connections_opened = *connections_opened;
-    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _ }) = tls {
+    // `handshake_us` is a summary only (the JSON has no handshake histogram): not merged.
+    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _, handshake_us: _ }) = tls {
         (s.tls_handshakes, s.tls_resumed) = (*handshakes, *resumed);
     }
     s.bytes_sent = *bytes_sent;

@@ -229,6 +229,35 @@ fn openssl_s_server_www_response_ended_by_close_notify() {
     assert_eq!(stats.connections_opened, 40, "s_server closes after each response");
 }
 
+#[test]
+fn nginx_handshake_times_are_their_own_figure() {
+    let nginx = Nginx::start();
+    let ca = nginx.cert_path();
+    let stats = tls_run(&nginx.tls_url(), &["-n", "300", "-c", "3", "--reconnect", "--cacert", &ca]);
+    assert_eq!((stats.requests, stats.errors_total()), (300, 0), "{:?}", stats.first_error);
+    wait_for(|| nginx.tls_logged().0 == 300);
+    assert_eq!(nginx.tls_logged().0, 300);
+    // One time per handshake, none of them empty.
+    assert_eq!(stats.tls_handshake_us.len(), stats.tls_handshakes);
+    assert_eq!(stats.tls_handshakes, 300);
+    assert!(stats.tls_handshake_us.min() > 0);
+    // The JSON and the text, from the binary.
+    let url = nginx.tls_url();
+    let out =
+        crate::binary::clobber(&[&url, "-n", "100", "-c", "2", "--reconnect", "--cacert", &ca, "--no-pin", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = &report["tls"]["handshake_us"];
+    for field in ["min", "mean", "p50", "p90", "p99", "p999", "p9999", "max"] {
+        assert!(h[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {report}");
+    }
+    wait_for(|| nginx.tls_logged().0 == 400);
+    assert_eq!(nginx.tls_logged().0, 400);
+    let out = crate::binary::clobber(&[&url, "-n", "10", "-c", "1", "--cacert", &ca, "--no-pin"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 handshakes, 0 resumed; handshake time p50 "), "{text}");
+}
+
 /// `clobber serve --tls` with its certificate trusted through --cacert.
 fn serve_tls(mode: ServeMode) -> (clobber::server::Server, tempfile_path::Cert) {
     let identity = self_signed();
