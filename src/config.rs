@@ -211,6 +211,9 @@ mod tests {
 pub struct ClientTlsConfig {
     /// Trusted roots, DER: the system's store plus `--cacert` (empty under `-k`).
     pub roots_der: Vec<Vec<u8>>,
+    /// How many of `roots_der` come from the system's store; the rest (`--cacert`'s) are also
+    /// trusted as the server's own certificate.
+    pub system_roots: usize,
     /// `-k/--insecure`: no certificate check at all.
     pub insecure: bool,
     /// The name sent as SNI and checked against the certificate (`--sni`, or the URL's host;

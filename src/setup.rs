@@ -245,11 +245,11 @@ fn request(options: &RunOptions) -> Result<(Vec<u8>, Framing, Option<http::Reque
 /// The trusted roots (the system's store and `--cacert`; none under `-k`) and the rest of the
 /// TLS settings.
 fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
-    let roots_der = if options.insecure {
-        Vec::new()
+    let (roots_der, system_roots) = if options.insecure {
+        (Vec::new(), 0)
     } else {
         let paths: Vec<PathBuf> = options.cacert.iter().map(PathBuf::from).collect();
-        crate::net::tls::load_roots(&paths).map_err(|e| SetupError::new("--cacert", options.cacert.join(","), e))?.0
+        crate::net::tls::load_roots(&paths).map_err(|e| SetupError::new("--cacert", options.cacert.join(","), e))?
     };
     let client_cert = match &options.client_cert {
         None => None,
@@ -262,6 +262,7 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
     };
     Ok(ClientTlsConfig {
         roots_der,
+        system_roots,
         insecure: options.insecure,
         server_name: options.server_name.clone(),
         alpn_http: options.alpn_http,

@@ -220,8 +220,12 @@ pub struct WorkerStats {
     pub latency_us: Histogram<u64>,
     /// Under `--rate` only: from the actual write (the uncorrected service time).
     pub service_us: Histogram<u64>,
-    /// Time from starting a connect to its completion, in microseconds.
+    /// Time from starting a connect to its completion, in microseconds (over TLS, to the end
+    /// of the handshake).
     pub connect_us: Histogram<u64>,
+    /// TLS handshakes, in microseconds: from the TCP connect's completion to the handshake's.
+    /// One entry per handshake counted in `tls_handshakes`.
+    pub tls_handshake_us: Histogram<u64>,
     /// Entry i covers seconds [i × span_s, (i + 1) × span_s) since `start`; while a worker
     /// runs, the last entry holds the current second. Never more than `TIMELINE_ENTRIES_MAX`.
     timeline: Vec<Slot>,
@@ -269,6 +273,7 @@ impl WorkerStats {
             latency_us: histogram(),
             service_us: histogram(),
             connect_us: histogram(),
+            tls_handshake_us: histogram(),
             timeline: vec![Slot::new()],
             span_s: 1,
             seconds: 0,
@@ -402,6 +407,10 @@ impl WorkerStats {
         self.connect_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
     }
 
+    pub fn record_tls_handshake(&mut self, took: Duration) {
+        self.tls_handshake_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
+    }
+
     pub fn record_error(&mut self, kind: ErrorKind, detail: impl FnOnce() -> String) {
         self.errors[kind as usize] += 1;
         let slot = self.timeline.last_mut().expect("the timeline always has a current slot");
@@ -458,6 +467,7 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.latency_us.add(&other.latency_us).expect("histograms of equal bounds merge");
         self.service_us.add(&other.service_us).expect("histograms of equal bounds merge");
         self.connect_us.add(&other.connect_us).expect("histograms of equal bounds merge");
+        self.tls_handshake_us.add(&other.tls_handshake_us).expect("histograms of equal bounds merge");
         for (i, slot) in other.timeline.iter().enumerate() {
             self.add_entry(i as u64 * other.span_s, other.span_s, slot);
         }
@@ -489,9 +499,13 @@ mod tests {
         a.record_error(ErrorKind::Reset, || "first".into());
         b.record_error(ErrorKind::Reset, || "second".into());
         b.record_error(ErrorKind::Eof, || "eof".into());
+        a.record_tls_handshake(Duration::from_micros(700));
+        b.record_tls_handshake(Duration::from_micros(900));
         b.elapsed = Duration::from_secs(2);
         a += &b;
         assert_eq!(a.requests, 3);
+        assert_eq!((a.tls_handshake_us.len(), a.tls_handshake_us.min(), a.tls_handshake_us.max()), (2, 700, 900));
+        assert!(a.connect_us.is_empty(), "a handshake's time is its own, not a connect's");
         assert_eq!(a.latency_us.len(), 3);
         assert_eq!(a.latency_us.max(), 500);
         assert_eq!(a.error_count(ErrorKind::Reset), 2);

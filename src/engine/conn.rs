@@ -413,6 +413,9 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             }
         }
         ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
+        if let Some(took) = io.handshake_time() {
+            ctx.stats.record_tls_handshake(took);
+        }
         let step = if self.outstanding > 0 || !ctx.plan.paced {
             self.start_batch(ctx.now, ctx)
         } else {

@@ -62,6 +62,12 @@ pub trait Transport: Read + Write {
         None
     }
 
+    /// For a TLS client once connected: how long its handshake took, from the TCP connect's
+    /// completion to the handshake's. `None` without TLS.
+    fn handshake_time(&self) -> Option<Duration> {
+        None
+    }
+
     /// For a TLS session once connected: what it negotiated. `None` without TLS.
     fn negotiated(&self) -> Option<Negotiated> {
         None

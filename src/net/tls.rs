@@ -21,10 +21,11 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::ops::DerefMut;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::Resumption;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -78,10 +79,12 @@ fn describe_certificate_error(e: &rustls::CertificateError) -> String {
     use rustls::CertificateError as C;
     let unix = |t: &UnixTime| crate::units::utc(t.as_secs() as f64);
     match e {
-        C::UnknownIssuer => {
-            "has an issuer that is not trusted (not in the system's CA store: add it with --cacert, or skip the \
-             check with -k)"
-                .to_string()
+        // No chain to a trusted root, whatever webpki found on the way: no issuer of that name
+        // (`UnknownIssuer`), one of that name whose key did not sign it (`BadSignature`: Debian's
+        // snakeoil certificate is CN=localhost too), or a CA certificate as the server's own.
+        C::UnknownIssuer | C::BadSignature => NOT_TRUSTED.to_string(),
+        C::Other(other) if matches!(webpki_error(other), Some(webpki::Error::CaUsedAsEndEntity)) => {
+            NOT_TRUSTED.to_string()
         }
         C::NotValidForNameContext { expected, presented } => format!(
             "is not valid for {} (it names {}; set the name with --sni)",
@@ -93,7 +96,44 @@ fn describe_certificate_error(e: &rustls::CertificateError) -> String {
         C::Expired => "has expired".to_string(),
         C::NotValidYetContext { not_before, .. } => format!("is not valid before {}", unix(not_before)),
         C::NotValidYet => "is not valid yet".to_string(),
-        other => format!("was rejected: {other:?}"),
+        C::Revoked => "has been revoked".to_string(),
+        C::BadEncoding => "is not valid DER".to_string(),
+        C::UnhandledCriticalExtension => "has a critical extension clobber does not know".to_string(),
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "is not for TLS servers (extended key usage)".to_string()
+        }
+        C::UnsupportedSignatureAlgorithmContext { .. } | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "is signed with an algorithm clobber does not support".to_string()
+        }
+        C::Other(other) => match webpki_error(other) {
+            Some(e) => format!("was rejected ({})", webpki_words(e)),
+            None => format!("was rejected ({other})"),
+        },
+        _ => "was rejected".to_string(),
+    }
+}
+
+const NOT_TRUSTED: &str = "has an issuer that is not trusted (not in the system's CA store: add it, or the \
+                           certificate itself, with --cacert, or skip the check with -k)";
+
+/// The webpki error inside a rustls `OtherError`, if that is what it holds.
+fn webpki_error(other: &rustls::OtherError) -> Option<&webpki::Error> {
+    other.0.downcast_ref::<webpki::Error>()
+}
+
+/// webpki's `Display` is its `Debug`: these are its names in words.
+fn webpki_words(e: &webpki::Error) -> &'static str {
+    use webpki::Error as W;
+    match e {
+        W::CaUsedAsEndEntity => "a CA certificate used as the server's",
+        W::EndEntityUsedAsCa => "a server certificate used as a CA",
+        W::PathLenConstraintViolated => "the chain is longer than a CA allows",
+        W::MaximumPathDepthExceeded | W::MaximumPathBuildCallsExceeded => "the chain is too long",
+        W::NameConstraintViolation => "a CA's name constraints exclude it",
+        W::SignatureAlgorithmMismatch => "its signature algorithms disagree",
+        W::UnsupportedCertVersion => "an unsupported X.509 version",
+        W::UnsupportedCriticalExtension => "a critical extension clobber does not know",
+        _ => "webpki refused it",
     }
 }
 
@@ -154,10 +194,16 @@ pub struct TlsStream<S> {
     tls: S,
     /// The TCP connect completed (clients; a server's socket is connected from the start).
     tcp_connected: bool,
+    /// When a client's TCP connect completed (its handshake's start), and how long the
+    /// handshake then took.
+    tcp_connected_at: Option<Instant>,
+    handshake_took: Option<Duration>,
     /// The socket said EOF: what rustls still holds is all there is.
     eof: bool,
     /// The last read from the socket was short, so its queue was empty then.
     drained: bool,
+    /// The peer sent close_notify: once rustls' plaintext is read, reads say EOF.
+    peer_closed: bool,
 }
 
 /// The socket as rustls reads it, noting whether a read was short.
@@ -180,7 +226,16 @@ where
     D: SideData,
 {
     pub fn new(tcp: TcpStream, tls: S, tcp_connected: bool) -> TlsStream<S> {
-        TlsStream { tcp, tls, tcp_connected, eof: false, drained: false }
+        TlsStream {
+            tcp,
+            tls,
+            tcp_connected,
+            tcp_connected_at: None,
+            handshake_took: None,
+            eof: false,
+            drained: false,
+            peer_closed: false,
+        }
     }
 
     /// Writes queued records until none is left; `WouldBlock` when the socket is full.
@@ -207,19 +262,24 @@ where
     /// Decrypts and acts on the records read so far. On an error, the alert that says why is
     /// sent if the socket takes it.
     fn process(&mut self) -> io::Result<()> {
-        if let Err(e) = self.tls.process_new_packets() {
-            let _ = self.send_records();
-            use rustls::AlertDescription as A;
-            let e = match e {
-                rustls::Error::AlertReceived(a @ A::CertificateRequired) => TlsError::ClientCertificateWanted(a),
-                rustls::Error::AlertReceived(a @ A::HandshakeFailure) if CLIENT_CERTIFICATE_ASKED.get() => {
-                    TlsError::ClientCertificateWanted(a)
-                }
-                e => TlsError::Rustls(e),
-            };
-            return Err(tls_error(e));
+        match self.tls.process_new_packets() {
+            Ok(state) => {
+                self.peer_closed = state.peer_has_closed();
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.send_records();
+                use rustls::AlertDescription as A;
+                let e = match e {
+                    rustls::Error::AlertReceived(a @ A::CertificateRequired) => TlsError::ClientCertificateWanted(a),
+                    rustls::Error::AlertReceived(a @ A::HandshakeFailure) if CLIENT_CERTIFICATE_ASKED.get() => {
+                        TlsError::ClientCertificateWanted(a)
+                    }
+                    e => TlsError::Rustls(e),
+                };
+                Err(tls_error(e))
+            }
         }
-        Ok(())
     }
 
     /// Reads records from the socket into rustls and processes them. `Ok(false)` at EOF.
@@ -247,9 +307,12 @@ where
     /// Whether a read that returned `n` of `len` bytes left nothing to read: it did not fill
     /// the buffer, so rustls holds no more plaintext (`process_new_packets` decrypts every
     /// whole record it has), and the last read from the socket was short. Then, as for a
-    /// plain socket, the next arrival raises a new edge.
+    /// plain socket, the next arrival raises a new edge. Not after close_notify: it often
+    /// comes in the same segment as the end of the response (`openssl s_server -www`), so the
+    /// socket holds nothing more, yet the next read says EOF; no edge would announce it (the
+    /// server may keep its socket open, waiting for the client's close_notify).
     pub fn emptied_by(&self, n: usize, len: usize) -> bool {
-        n < len && self.drained
+        n < len && self.drained && !self.peer_closed
     }
 }
 
@@ -320,6 +383,11 @@ impl Transport for TlsStream<ClientConnection> {
                 return Ok(false);
             }
             self.tcp_connected = true;
+            // The handshake's time is its own figure (`tls.handshake_us`), apart from the TCP
+            // connect's. Two clock reads per connection, not per request: the caller's `now`,
+            // read before the call, can be older than the TCP completion noticed inside it
+            // (against nginx on loopback, handshakes timed from it came out as 0 µs).
+            self.tcp_connected_at = Some(Instant::now());
         }
         let in_handshake = |e: io::Error| match Kinded::of_io(&e) {
             Some(_) => e,
@@ -341,6 +409,9 @@ impl Transport for TlsStream<ClientConnection> {
                 Err(e) if is_would_block(&e) => return Ok(false),
                 Err(e) => return Err(in_handshake(e)),
             }
+        }
+        if let (Some(at), None) = (self.tcp_connected_at, self.handshake_took) {
+            self.handshake_took = Some(at.elapsed());
         }
         // The client's Finished stays queued: the first request's write sends it in the same
         // syscall and segment (or `send_held`, if no request follows at once).
@@ -364,6 +435,10 @@ impl Transport for TlsStream<ClientConnection> {
         let cipher_suite = self.tls.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).unwrap_or("");
         let group = self.tls.negotiated_key_exchange_group().and_then(|g| g.name().as_str()).unwrap_or("");
         Some(Negotiated { version, cipher_suite, group })
+    }
+
+    fn handshake_time(&self) -> Option<Duration> {
+        self.handshake_took
     }
 }
 
@@ -394,6 +469,8 @@ impl Transport for TlsStream<ServerConnection> {
 pub struct ClientTls {
     /// Trusted roots: the system's store plus `--cacert`.
     pub roots: Arc<RootCertStore>,
+    /// The `--cacert` certificates, also trusted as the server's own certificate.
+    pub pinned: Vec<CertificateDer<'static>>,
     /// `-k/--insecure`: no certificate check at all.
     pub insecure: bool,
     /// The name sent as SNI and checked against the certificate (`--sni`, or the URL's host).
@@ -418,10 +495,15 @@ impl ClientTls {
         for der in &config.roots_der {
             roots.add(CertificateDer::from(der.clone())).map_err(io::Error::other)?;
         }
+        let pinned = config.roots_der[config.system_roots.min(config.roots_der.len())..]
+            .iter()
+            .map(|der| CertificateDer::from(der.clone()))
+            .collect();
         let server_name = ServerName::try_from(config.server_name.clone())
             .map_err(|_| io::Error::other(format!("'{}' is not a TLS server name", config.server_name)))?;
         Ok(ClientTls {
             roots: Arc::new(roots),
+            pinned,
             insecure: config.insecure,
             server_name,
             alpn_http: config.alpn_http,
@@ -456,7 +538,7 @@ impl ClientTls {
             let algorithms = provider.signature_verification_algorithms;
             builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(algorithms)))
         } else {
-            builder.with_root_certificates(Arc::clone(&self.roots))
+            builder.dangerous().with_custom_certificate_verifier(self.verifier(&provider)?)
         };
         let mut config = match &self.client_cert {
             None => builder.with_client_cert_resolver(Arc::new(NoClientCertificate)),
@@ -477,6 +559,14 @@ impl ClientTls {
             config.key_log = Arc::new(rustls::KeyLogFile::new());
         }
         Ok(Arc::new(config))
+    }
+
+    /// The certificate check: the roots, and the `--cacert` certificates as pins.
+    fn verifier(&self, provider: &Arc<rustls::crypto::CryptoProvider>) -> io::Result<Arc<RootsOrPinned>> {
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::clone(&self.roots), Arc::clone(provider))
+            .build()
+            .map_err(io::Error::other)?;
+        Ok(Arc::new(RootsOrPinned { webpki, pinned: self.pinned.clone() }))
     }
 
     /// Starts a TLS session on a socket whose TCP connect is under way.
@@ -616,6 +706,67 @@ pub fn load_roots(extra_pem_files: &[std::path::PathBuf]) -> Result<(Vec<Vec<u8>
     Ok((der, system))
 }
 
+/// The usual check against the roots, which also trusts a server certificate that is itself one
+/// of the `--cacert` certificates: what `openssl req -x509` makes is a self-signed CA
+/// certificate (CA:TRUE is OpenSSL's default), which webpki refuses as a server's
+/// (`CaUsedAsEndEntity`) while curl and OpenSSL accept it when it is the one trusted. The user
+/// pinned exactly that certificate; its dates and name are still checked, and the handshake's
+/// signature, made with its key, too.
+#[derive(Debug)]
+struct RootsOrPinned {
+    webpki: Arc<WebPkiServerVerifier>,
+    /// The `--cacert` certificates.
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for RootsOrPinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let refused = match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) => other,
+            verdict => return verdict,
+        };
+        let pinned = self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref());
+        if !pinned || !matches!(webpki_error(&refused), Some(webpki::Error::CaUsedAsEndEntity)) {
+            return Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(refused)));
+        }
+        // webpki checks the validity dates before the basic constraints (CA or not), so a
+        // CaUsedAsEndEntity certificate is in its dates (`pinned_ca_expired_is_refused` holds
+        // webpki to it). The name is checked here, as webpki would have after the chain.
+        let cert = rustls::server::ParsedCertificate::try_from(end_entity)?;
+        rustls::client::verify_server_name(&cert, server_name)?;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
 /// `-k/--insecure`: every certificate is accepted, but the handshake's signatures are still
 /// checked (so the session is a real one, only its peer unauthenticated).
 #[derive(Debug)]
@@ -713,6 +864,99 @@ pub fn accept(config: &Arc<ServerConfig>, tcp: TcpStream) -> io::Result<TlsStrea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A self-signed certificate for `localhost` and 127.0.0.1, a CA (as `openssl req -x509`
+    /// makes them) or not, valid from `from` to `until` (years).
+    fn certificate(ca: bool, from: i32, until: i32) -> CertificateDer<'static> {
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("fixed names are valid");
+        params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        params.not_before = rcgen::date_time_ymd(from, 1, 1);
+        params.not_after = rcgen::date_time_ymd(until, 1, 1);
+        let key = rcgen::KeyPair::generate().expect("a new key");
+        params.self_signed(&key).expect("a certificate").der().clone()
+    }
+
+    /// The words a run reports when the certificate check of `server` (for `name`) fails with
+    /// only `cacert` trusted; `None` when it passes.
+    fn check(cacert: &[&CertificateDer<'static>], server: &CertificateDer<'static>, name: &str) -> Option<String> {
+        let config = ClientTlsConfig {
+            roots_der: cacert.iter().map(|c| c.to_vec()).collect(),
+            system_roots: 0,
+            insecure: false,
+            server_name: name.to_string(),
+            alpn_http: true,
+            resume: true,
+            client_cert: None,
+            version: None,
+            cipher_suites: Vec::new(),
+            groups: Vec::new(),
+        };
+        let tls = ClientTls::new(&config).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = tls.verifier(&provider).unwrap();
+        let verdict = verifier.verify_server_cert(server, &[], &tls.server_name, &[], UnixTime::now());
+        verdict.err().map(|e| TlsError::Rustls(e).to_string())
+    }
+
+    #[test]
+    fn pinned_ca_as_the_server_certificate_is_trusted() {
+        let ca = certificate(true, 2020, 2100);
+        assert_eq!(check(&[&ca], &ca, "localhost"), None);
+        assert_eq!(check(&[&ca], &ca, "127.0.0.1"), None);
+    }
+
+    #[test]
+    fn pinned_ca_for_another_name_is_refused() {
+        let ca = certificate(true, 2020, 2100);
+        let message = check(&[&ca], &ca, "example.com").unwrap();
+        assert!(message.contains("not valid for example.com"), "{message}");
+    }
+
+    #[test]
+    fn pinned_ca_expired_is_refused() {
+        // webpki checks dates before it refuses a CA as the server's certificate: the pin
+        // relies on it.
+        let old = certificate(true, 2000, 2001);
+        let message = check(&[&old], &old, "localhost").unwrap();
+        assert!(message.contains("expired at 2001-01-01"), "{message}");
+        let young = certificate(true, 2090, 2100);
+        let message = check(&[&young], &young, "localhost").unwrap();
+        assert!(message.contains("is not valid before 2090-01-01"), "{message}");
+    }
+
+    #[test]
+    fn unpinned_ca_says_its_issuer_is_not_trusted() {
+        let (pinned, other) = (certificate(true, 2020, 2100), certificate(true, 2020, 2100));
+        let message = check(&[&pinned], &other, "localhost").unwrap();
+        assert!(message.contains("issuer that is not trusted") && message.contains("--cacert"), "{message}");
+    }
+
+    #[test]
+    fn another_root_of_the_same_name_says_the_issuer_is_not_trusted() {
+        // Debian's snakeoil certificate is CN=localhost: webpki tries it as the issuer of any
+        // CN=localhost certificate, and its reason is BadSignature.
+        let (root, server) = (certificate(true, 2020, 2100), certificate(false, 2020, 2100));
+        let message = check(&[&root], &server, "localhost").unwrap();
+        assert!(message.contains("issuer that is not trusted") && message.contains("-k"), "{message}");
+        assert!(!message.contains("Signature"), "{message}");
+    }
+
+    #[test]
+    fn certificate_errors_are_words_not_debug_strings() {
+        use rustls::CertificateError as C;
+        let other = rustls::OtherError(Arc::new(webpki::Error::PathLenConstraintViolated));
+        for e in [C::Revoked, C::BadEncoding, C::Other(other), C::ApplicationVerificationFailure] {
+            let message = TlsError::Rustls(rustls::Error::InvalidCertificate(e)).to_string();
+            // A debug string shows itself by its CamelCase names: `CaUsedAsEndEntity`.
+            let camel =
+                |w: &str| w.chars().skip(1).any(char::is_lowercase) && w.chars().skip(1).any(char::is_uppercase);
+            assert!(!message.split(|c: char| !c.is_alphanumeric()).any(camel), "{message}");
+        }
+    }
 
     #[test]
     fn plain_text_from_the_server_is_a_handshake_error_that_says_so() {

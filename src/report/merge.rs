@@ -241,7 +241,18 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         s.first_error[kind as usize] = Some(message.clone());
     }
     s.connections_opened = *connections_opened;
-    if let Some(TlsReport { setup: _, handshakes, resumed, handshakes_per_s: _, version, cipher_suite, group }) = tls {
+    // `handshake_us` is a summary only (the JSON has no handshake histogram): not merged.
+    if let Some(TlsReport {
+        setup: _,
+        handshakes,
+        resumed,
+        handshakes_per_s: _,
+        version,
+        cipher_suite,
+        group,
+        handshake_us: _,
+    }) = tls
+    {
         (s.tls_handshakes, s.tls_resumed) = (*handshakes, *resumed);
         if version.is_some() || cipher_suite.is_some() || group.is_some() {
             let name = |n: &Option<String>| n.clone().unwrap_or_default();
@@ -389,6 +400,7 @@ mod tests {
                 version: version.map(String::from),
                 cipher_suite: version.map(|_| "TLS13_AES_128_GCM_SHA256".to_string()),
                 group: version.map(|_| "X25519".to_string()),
+                handshake_us: None,
             });
             r
         };

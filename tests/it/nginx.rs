@@ -10,8 +10,9 @@ pub struct Nginx {
     pub port: u16,
     /// A second server whose connections close after 10 requests (`keepalive_requests 10`).
     pub port_limited: u16,
-    /// A TLS server (certificate for localhost and 127.0.0.1, made at start) whose log
-    /// (`tls.log`) has a line per request: status, then `r` if the session was resumed.
+    /// A TLS server (certificate for localhost and 127.0.0.1, made at start unless given) whose
+    /// log (`tls.log`) has a line per request: status, `r` if the session was resumed, the
+    /// protocol.
     pub port_tls: u16,
     /// The ports of the servers `start_with` added, in the order it returned them.
     pub extra_ports: Vec<u16>,
@@ -34,16 +35,27 @@ fn nginx_binary() -> &'static str {
 
 impl Nginx {
     pub fn start() -> Nginx {
-        Nginx::start_with(|_, _| (String::new(), Vec::new()))
+        Nginx::start_full(&clobber::net::tls::self_signed(), |_, _| (String::new(), Vec::new()))
     }
 
     /// Starts nginx with more `server` blocks: `extra` gets the directory (for certificates
     /// and logs) and a free-port picker, and returns the blocks and the ports they listen on.
     pub fn start_with(extra: impl FnOnce(&std::path::Path, &dyn Fn() -> u16) -> (String, Vec<u16>)) -> Nginx {
+        Nginx::start_full(&clobber::net::tls::self_signed(), extra)
+    }
+
+    /// The same servers, the TLS one presenting `identity`.
+    pub fn start_with_identity(identity: &clobber::config::ServerIdentity) -> Nginx {
+        Nginx::start_full(identity, |_, _| (String::new(), Vec::new()))
+    }
+
+    fn start_full(
+        identity: &clobber::config::ServerIdentity,
+        extra: impl FnOnce(&std::path::Path, &dyn Fn() -> u16) -> (String, Vec<u16>),
+    ) -> Nginx {
         let dir = std::env::temp_dir().join(format!("clobber-nginx-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let (port, port_limited, port_tls) = (free_port(), free_port(), free_port());
-        let identity = clobber::net::tls::self_signed();
         std::fs::write(dir.join("cert.pem"), &identity.cert_pem).unwrap();
         std::fs::write(dir.join("key.pem"), &identity.key_pem).unwrap();
         let (extra, extra_ports) = extra(&dir, &free_port);
@@ -136,6 +148,12 @@ impl Nginx {
     pub fn log_lines(&self, name: &str) -> Vec<String> {
         let log = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
         log.lines().map(String::from).collect()
+    }
+
+    /// The protocols of the TLS server's logged requests (`TLSv1.3`...), one per request.
+    pub fn tls_protocols(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.join("tls.log")).unwrap_or_default();
+        log.lines().map(|l| l.split(' ').nth(2).unwrap_or("").to_string()).collect()
     }
 
     /// Lines in the access log: one per request nginx answered.

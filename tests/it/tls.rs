@@ -1,7 +1,7 @@
 //! TLS against nginx (its log says which requests came on resumed sessions) and against
 //! `clobber serve --tls`: counts on both sides, verification failures by kind, resumption.
 
-use clobber::config::ServeMode;
+use clobber::config::{ServeMode, ServerIdentity};
 use clobber::net::tls::self_signed;
 use clobber::stats::{ErrorKind, WorkerStats};
 
@@ -113,6 +113,149 @@ fn warm_up_handshakes_are_not_counted() {
         stats.requests
     );
     assert!(counts.connections > stats.tls_handshakes + stats.tls_handshakes / 2, "the server saw the warm-up's too");
+}
+
+/// What users make: `openssl req -x509` with OpenSSL's defaults (a CA certificate, CA:TRUE),
+/// for localhost and 127.0.0.1, and `extra` arguments; written into `dir`, read back.
+fn openssl_self_signed(dir: &std::path::Path, name: &str, extra: &[&str]) -> ServerIdentity {
+    let (cert, key) = (dir.join(format!("{name}-cert.pem")), dir.join(format!("{name}-key.pem")));
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(extra)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is installed: these tests need it");
+    assert!(status.success(), "openssl req failed");
+    ServerIdentity { cert_pem: std::fs::read(&cert).unwrap(), key_pem: std::fs::read(&key).unwrap() }
+}
+
+/// A directory for a test's files, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("clobber-test-{what}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn nginx_with_the_usual_openssl_self_signed_certificate_and_cacert() {
+    // webpki refuses a CA certificate as a server's (CaUsedAsEndEntity); curl --cacert takes
+    // it, and so does clobber when it is the very certificate given.
+    let dir = TempDir::new("openssl-ca");
+    let identity = openssl_self_signed(&dir.0, "server", &[]);
+    let nginx = Nginx::start_with_identity(&identity);
+    let ca = dir.file("server-cert.pem");
+    let stats = tls_run(&nginx.tls_url(), &["-n", "300", "-c", "3", "--cacert", &ca]);
+    assert_eq!((stats.requests, stats.status[200]), (300, 300), "{:?}", stats.first_error);
+    assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
+    wait_for(|| nginx.tls_logged().0 == 300);
+    assert_eq!(nginx.tls_logged().0, 300);
+    assert!(nginx.tls_protocols().iter().all(|p| p.starts_with("TLSv1.")), "{:?}", nginx.tls_protocols());
+    // The pin is that certificate, for its names only.
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1", "--cacert", &ca, "--sni", "example.com"]);
+    assert_eq!(stats.requests, 0);
+    assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("not valid for example.com"), "{message}");
+    // Not given: untrusted, in words.
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1"]);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("issuer that is not trusted"), "{message}");
+    assert_eq!(nginx.tls_logged().0, 300, "no request went through an untrusted handshake");
+}
+
+#[test]
+fn a_trusted_certificate_of_the_same_name_is_not_the_issuer() {
+    // Debian's snakeoil certificate in the system store is CN=localhost: webpki tried it as
+    // the issuer of any CN=localhost server and said BadSignature. Here --cacert plays it.
+    let dir = TempDir::new("same-name");
+    let server = openssl_self_signed(&dir.0, "server", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    openssl_self_signed(&dir.0, "other", &[]);
+    let nginx = Nginx::start_with_identity(&server);
+    let stats = tls_run(&nginx.tls_url(), &["-d", "1s", "-c", "1", "--cacert", &dir.file("other-cert.pem")]);
+    assert_eq!(stats.requests, 0);
+    assert_eq!(stats.errors_total(), stats.error_count(ErrorKind::TlsCert), "{:?}", stats.first_error);
+    let message = stats.first_error[ErrorKind::TlsCert as usize].clone().unwrap();
+    assert!(message.contains("issuer that is not trusted") && message.contains("--cacert"), "{message}");
+    assert!(!message.contains("Signature"), "{message}");
+}
+
+#[test]
+fn openssl_s_server_www_response_ended_by_close_notify() {
+    // `openssl s_server -www` answers with an HTTP/1.0 response ended by close_notify, sent
+    // with the last bytes: the framer must see it as the EOF that ends the response.
+    let dir = TempDir::new("s-server");
+    openssl_self_signed(&dir.0, "server", &["-addext", "basicConstraints=critical,CA:FALSE"]);
+    let addr = crate::support::dead_addr();
+    let mut child = std::process::Command::new("openssl")
+        .args(["s_server", "-www", "-quiet", "-accept", &addr.to_string()])
+        .args(["-cert", &dir.file("server-cert.pem"), "-key", &dir.file("server-key.pem")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl is installed: this test needs it");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let url = format!("https://{addr}/");
+    let stats = tls_run(&url, &["-n", "40", "-c", "2", "-d", "20s", "--cacert", &dir.file("server-cert.pem")]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((stats.requests, stats.status[200]), (40, 40), "{:?}", stats.first_error);
+    assert_eq!((stats.errors_total(), stats.in_flight_at_end), (0, 0), "{:?}", stats.first_error);
+    assert_eq!(stats.connections_opened, 40, "s_server closes after each response");
+}
+
+#[test]
+fn nginx_handshake_times_are_their_own_figure() {
+    let nginx = Nginx::start();
+    let ca = nginx.cert_path();
+    let stats = tls_run(&nginx.tls_url(), &["-n", "300", "-c", "3", "--reconnect", "--cacert", &ca]);
+    assert_eq!((stats.requests, stats.errors_total()), (300, 0), "{:?}", stats.first_error);
+    wait_for(|| nginx.tls_logged().0 == 300);
+    assert_eq!(nginx.tls_logged().0, 300);
+    // One time per handshake, none of them empty.
+    assert_eq!(stats.tls_handshake_us.len(), stats.tls_handshakes);
+    assert_eq!(stats.tls_handshakes, 300);
+    assert!(stats.tls_handshake_us.min() > 0);
+    // The JSON and the text, from the binary.
+    let url = nginx.tls_url();
+    let out =
+        crate::binary::clobber(&[&url, "-n", "100", "-c", "2", "--reconnect", "--cacert", &ca, "--no-pin", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = &report["tls"]["handshake_us"];
+    for field in ["min", "mean", "p50", "p90", "p99", "p999", "p9999", "max"] {
+        assert!(h[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {report}");
+    }
+    wait_for(|| nginx.tls_logged().0 == 400);
+    assert_eq!(nginx.tls_logged().0, 400);
+    let out = crate::binary::clobber(&[&url, "-n", "10", "-c", "1", "--cacert", &ca, "--no-pin"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 handshakes, 0 resumed; handshake time p50 "), "{text}");
 }
 
 /// `clobber serve --tls` with its certificate trusted through --cacert.
