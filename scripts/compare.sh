@@ -13,7 +13,7 @@
 # Usage: scripts/compare.sh
 #   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
-#                                    keepalive, pipeline, reconnect, large and echo scenarios:
+#                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
 #                                    before/after figures for a change, from one run
 # TLS scenarios go to a second nginx server block (TLS 1.3, an ECDSA P-256 certificate made
 # here with openssl, session tickets on): keep-alive https (clobber vs wrk) and a handshake per
@@ -170,6 +170,7 @@ for i in $(seq "$RUNS"); do
         tls)
             turl="https://127.0.0.1:$tls_port/"
             measure tls-keepalive clobber "$nginx_worker" clobber "$bin" "$turl" --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure tls-keepalive "clobber (base)" "$nginx_worker" clobber "$BASE" "$turl" --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure tls-keepalive wrk "$nginx_worker" wrk wrk -t1 -c"$C" -d"$DURATION" --latency "$turl"
             ;;
         tlsreconnect)
