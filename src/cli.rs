@@ -140,6 +140,9 @@ RATE AND MEASUREMENT:
         --warmup DUR      run the load for DUR first, recording nothing
         --start-at T      wait until Unix time T (seconds) before starting, to line up
                           runs on several machines (see clobber merge --help)
+        --server-pid PIDS the server's processes, PID[,PID...] or a command name (every
+                          process of that name, e.g. nginx): the report gives their CPU
+                          time per request and which side was the bottleneck
 
 OUTPUT:
         --json            print the report as one JSON object on stdout
@@ -355,6 +358,8 @@ pub struct RunOptions {
     pub json: bool,
     pub rate_per_s: Option<f64>,
     pub warmup: Option<Duration>,
+    /// `--server-pid`; `setup` finds the processes.
+    pub server_pid: Option<ServerPids>,
     /// `--progress` given; without it `setup` turns progress on for a terminal.
     pub progress: bool,
     pub start_at_unix_s: Option<f64>,
@@ -367,6 +372,13 @@ pub struct RunOptions {
     /// `--html`; `setup` checks that its directory exists.
     pub html: Option<String>,
     pub fail_on_error: bool,
+}
+
+/// `--server-pid`: process ids, or a command name (`/proc/PID/comm`) to look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerPids {
+    Pids(Vec<u32>),
+    Name(String),
 }
 
 /// `serve`'s TLS: a new self-signed certificate, or a certificate and key to read.
@@ -502,6 +514,7 @@ struct RunArgs {
     expect_status: Vec<String>,
     rate: Option<String>,
     warmup: Option<String>,
+    server_pid: Option<String>,
     progress: bool,
     start_at: Option<String>,
     connect_timeout: Option<String>,
@@ -559,6 +572,7 @@ where
             Long("expect-status") => raw.expect_status.push(string(&mut parser, "--expect-status")?),
             Short('R') | Long("rate") => raw.rate = Some(string(&mut parser, "-R/--rate")?),
             Long("warmup") => raw.warmup = Some(string(&mut parser, "--warmup")?),
+            Long("server-pid") => raw.server_pid = Some(string(&mut parser, "--server-pid")?),
             Long("progress") => raw.progress = true,
             Long("start-at") => raw.start_at = Some(string(&mut parser, "--start-at")?),
             Long("connect-timeout") => raw.connect_timeout = Some(string(&mut parser, "--connect-timeout")?),
@@ -657,6 +671,10 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         return Err(conflict("-R/--rate", "-R/--rate paces single requests: it cannot be combined with --pipeline"));
     }
     let warmup = raw.warmup.as_deref().map(|v| parse_duration(v).map_err(|e| bad("--warmup", v, &e))).transpose()?;
+    let server_pid = raw.server_pid.as_deref().map(parse_server_pids).transpose()?;
+    if demo && server_pid.is_some() {
+        return Err(conflict("--server-pid", "--server-pid is for a server of your own: the demo measures its own"));
+    }
     let start_at_unix_s = raw
         .start_at
         .as_deref()
@@ -706,6 +724,7 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         json: raw.json,
         rate_per_s,
         warmup,
+        server_pid,
         progress: raw.progress,
         start_at_unix_s,
         connect_timeout,
@@ -716,6 +735,20 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         html: raw.html,
         fail_on_error: raw.fail_on_error,
     })
+}
+
+/// `--server-pid`: `PID[,PID...]` (each more than 0), or a command name (anything else
+/// without a comma or a slash: Linux keeps 15 bytes of it).
+fn parse_server_pids(v: &str) -> Result<ServerPids, UsageError> {
+    let invalid = || bad("--server-pid", v, "expected PID[,PID...] or a command name such as nginx");
+    if v.starts_with(|c: char| c.is_ascii_digit()) {
+        let pids = v.split(',').map(|p| p.trim().parse::<u32>().ok().filter(|&p| p > 0)).collect::<Option<Vec<_>>>();
+        return pids.filter(|p| !p.is_empty()).map(ServerPids::Pids).ok_or_else(invalid);
+    }
+    if v.is_empty() || v.contains([',', '/']) || v.len() > 15 {
+        return Err(invalid());
+    }
+    Ok(ServerPids::Name(v.to_string()))
 }
 
 /// The target with its scheme in lower case: schemes are case-insensitive (RFC 3986 3.1), so

@@ -71,6 +71,8 @@ pub struct Config {
     pub html: Option<std::path::PathBuf>,
     /// Exit 1 if any request failed, not only if none completed (`--fail-on-error`).
     pub fail_on_error: bool,
+    /// The server's processes, whose CPU time the report gives (`--server-pid`); empty: none.
+    pub server_pids: Vec<u32>,
 }
 
 impl Config {

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clobber::cli;
 use clobber::config::{Config, ServeConfig};
 use clobber::report::html::PageRun;
-use clobber::report::{self, Report, RunInfo};
+use clobber::report::{self, Report, RunInfo, ServerCpu};
 use clobber::server::Server;
 use clobber::setup::{self, Command, Demo};
+use clobber::stats::ServerWatch;
 
 fn main() -> ExitCode {
     let options = match cli::parse(std::env::args_os().skip(1)) {
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
             println!("clobber {}", cli::VERSION);
             ExitCode::SUCCESS
         }
-        Command::Run(config) => load(&config, &stop_on_signals()),
+        Command::Run(config) => load(&config, &stop_on_signals(), &[]),
         Command::Serve(config) => serve(&config),
         Command::Demo(demo) => run_demo(&demo),
         Command::Merge { files, json } => merge(&files, json),
@@ -56,7 +57,9 @@ fn stop_on_signals() -> Arc<AtomicBool> {
     stop
 }
 
-fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
+/// Runs the load and prints its report; the server's CPU time is read from `config`'s
+/// `--server-pid` processes, or from `server_tids`, threads of this process (the demo's).
+fn load(config: &Config, stop: &Arc<AtomicBool>, server_tids: &[u32]) -> ExitCode {
     if let Some(at) = config.start_at_unix_s {
         if !wait_until(at, config.json, stop) {
             // Not a usage error: the command line was fine, the run just never started.
@@ -69,22 +72,45 @@ fn load(config: &Config, stop: &Arc<AtomicBool>) -> ExitCode {
         Err(e) => return fail(&format!("cannot run the load: {e}")),
     };
     let start_unix_s = unix_now() + running.measure_from.saturating_duration_since(Instant::now()).as_secs_f64();
-    if config.progress {
+    // The server's CPU time is read when measuring begins (after the warm-up), every 50 ms
+    // after that (a process that exits keeps its last reading), and once the workers are done.
+    let watching = !config.server_pids.is_empty() || !server_tids.is_empty();
+    let mut watch: Option<ServerWatch> = None;
+    if config.progress || watching {
         let mut tick = Instant::now() + Duration::from_millis(1100);
         while !running.is_finished() {
             let now = Instant::now();
-            if now >= tick {
+            match &mut watch {
+                None if watching && now >= running.measure_from => {
+                    watch = Some(if server_tids.is_empty() {
+                        ServerWatch::start(&config.server_pids, now)
+                    } else {
+                        ServerWatch::start_threads(server_tids, now)
+                    });
+                }
+                Some(watch) => watch.sample(now),
+                None => {}
+            }
+            if config.progress && now >= tick {
                 eprintln!("{}", report::progress_line(&running.snapshot()));
                 tick += Duration::from_secs(1);
             }
-            std::thread::sleep(tick.saturating_duration_since(now).min(Duration::from_millis(50)));
+            let mut wake = now + Duration::from_millis(50);
+            if config.progress {
+                wake = wake.min(tick);
+            }
+            if watching && watch.is_none() {
+                wake = wake.min(running.measure_from);
+            }
+            std::thread::sleep(wake.saturating_duration_since(now));
         }
     }
     let stats = match running.join() {
         Ok(stats) => stats,
         Err(e) => return fail(&format!("the load failed: {e}")),
     };
-    let report = Report::new(&RunInfo::of(config, start_unix_s), &stats);
+    let server = watch.map(|w| ServerCpu::of(&w.finish(Instant::now()), stats.requests, stats.elapsed.as_secs_f64()));
+    let report = Report::new(&RunInfo::of(config, start_unix_s), &stats).with_server(server);
     if config.json {
         println!("{}", report.to_json());
     } else {
@@ -175,6 +201,29 @@ fn merge(files: &[std::path::PathBuf], json: bool) -> ExitCode {
     }
 }
 
+/// The thread ids of the built-in server's threads (named `clobber-s0`, `clobber-s1`...), so
+/// that the demo reports the server's CPU time apart from the load's, as `--server-pid` does.
+/// A thread names itself once it runs: this waits up to 200 ms for all `n` names.
+fn server_threads(n: usize) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Vec::new();
+        };
+        let mut tids: Vec<u32> = tasks
+            .filter_map(|t| t.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|tid| {
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).is_ok_and(|c| c.starts_with("clobber-s"))
+            })
+            .collect();
+        if tids.len() >= n || Instant::now() >= deadline {
+            tids.sort_unstable();
+            return tids;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn serve(config: &ServeConfig) -> ExitCode {
     let stop = stop_on_signals();
     let server = match Server::start(config, Arc::clone(&stop)) {
@@ -211,7 +260,7 @@ fn run_demo(demo: &Demo) -> ExitCode {
             config.connections
         );
     }
-    let code = load(&config, &stop_on_signals());
+    let code = load(&config, &stop_on_signals(), &server_threads(demo.serve.threads));
     match server.stop() {
         Ok(counts) if !config.json => {
             println!("  Server       served {} requests on {} connections", counts.requests, counts.connections)

@@ -11,11 +11,12 @@
 use std::fmt;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{
-    Given, HostPort, Options, RequestOptions, RunOptions, ServeOptions, ServeTls, Source, TlsOptions, UsageError,
+    Given, HostPort, Options, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source, TlsOptions,
+    UsageError,
 };
 use crate::config::{ClientTlsConfig, Config, Framing, ServeConfig, ServeMode, ServerIdentity, Target};
 use crate::protocol::http;
@@ -193,6 +194,7 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         tls,
         html,
         fail_on_error: options.fail_on_error,
+        server_pids: options.server_pid.as_ref().map(server_pids).transpose()?.unwrap_or_default(),
     };
     Ok((config, spec))
 }
@@ -424,6 +426,35 @@ fn read_file(path: &str, flag: &'static str) -> Result<Vec<u8>, SetupError> {
 }
 
 /// A file path whose directory exists, checked before the run so that its end is not lost.
+/// `--server-pid`'s processes: each PID given must exist; a name finds every process whose
+/// `/proc/PID/comm` is that name (nginx's master and its workers alike), in PID order, but
+/// this process.
+fn server_pids(given: &ServerPids) -> Result<Vec<u32>, SetupError> {
+    match given {
+        ServerPids::Pids(pids) => {
+            if let Some(gone) = pids.iter().find(|p| !Path::new(&format!("/proc/{p}/stat")).exists()) {
+                let value = pids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+                return Err(SetupError::new("--server-pid", value, format!("no process has PID {gone}")));
+            }
+            Ok(pids.clone())
+        }
+        ServerPids::Name(name) => {
+            let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+                .map_err(|e| SetupError::new("--server-pid", name, format!("cannot list /proc: {e}")))?
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                // Not clobber itself, when the server is another clobber (`clobber serve`).
+                .filter(|&pid| pid != std::process::id())
+                .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == name))
+                .collect();
+            pids.sort_unstable();
+            if pids.is_empty() {
+                return Err(SetupError::new("--server-pid", name, "no process has that name"));
+            }
+            Ok(pids)
+        }
+    }
+}
+
 fn writable_path(path: &str, flag: &'static str) -> Result<PathBuf, SetupError> {
     let p = PathBuf::from(path);
     let dir = match p.parent() {

@@ -81,17 +81,27 @@ impl CpuTime {
     /// The calling thread's CPU time from `/proc/thread-self/stat` (fields 14 and 15, in clock
     /// ticks of 1/100 s: USER_HZ is 100 on Linux). Zero where that file does not exist.
     pub fn of_this_thread() -> CpuTime {
-        let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
-            return CpuTime::default();
-        };
+        CpuTime::of_stat_file("/proc/thread-self/stat").unwrap_or_default()
+    }
+
+    /// Process `pid`'s CPU time, all its threads (`/proc/PID/stat`, fields 14 and 15); `None`
+    /// once the process is gone (or, a zombie, has no CPU time left to read).
+    pub fn of_process(pid: u32) -> Option<CpuTime> {
+        CpuTime::of_stat_file(&format!("/proc/{pid}/stat"))
+    }
+
+    fn of_stat_file(path: &str) -> Option<CpuTime> {
+        let stat = std::fs::read_to_string(path).ok()?;
         // The command name (field 2) may hold spaces; the fields after its ')' do not.
-        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-            return CpuTime::default();
-        };
+        let after = stat.rsplit_once(')').map(|(_, rest)| rest)?;
         let fields: Vec<&str> = after.split_whitespace().collect();
+        // A zombie's times were moved to its parent: it no longer counts as running.
+        if fields.first() == Some(&"Z") {
+            return None;
+        }
         // `after` starts at field 3, so fields 14 and 15 are at indices 11 and 12.
         let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-        CpuTime { user: Duration::from_millis(ticks(11) * 10), sys: Duration::from_millis(ticks(12) * 10) }
+        Some(CpuTime { user: Duration::from_millis(ticks(11) * 10), sys: Duration::from_millis(ticks(12) * 10) })
     }
 
     pub fn since(self, start: CpuTime) -> CpuTime {
@@ -107,6 +117,151 @@ impl AddAssign for CpuTime {
     fn add_assign(&mut self, other: CpuTime) {
         self.user += other.user;
         self.sys += other.sys;
+    }
+}
+
+/// The CPU time of the server's processes over the measured window (`--server-pid`): read
+/// at the start, then now and then (so that a process that exits keeps its last reading), and
+/// at the end. Each reading is one small file per process; `sample` runs on the main thread,
+/// a few times a second, never in a worker.
+#[derive(Debug, Clone)]
+pub struct ServerWatch {
+    start: Instant,
+    pids: Vec<WatchedPid>,
+}
+
+#[derive(Debug, Clone)]
+struct WatchedPid {
+    pid: u32,
+    /// `/proc/PID/stat`, or for a thread of this process `/proc/self/task/TID/stat`.
+    stat: String,
+    /// A process: its threads are counted (`/proc/PID/task`); a thread is one thread.
+    is_process: bool,
+    first: Option<CpuTime>,
+    last: Option<CpuTime>,
+    /// Seconds into the window when a reading first failed.
+    vanished_at_s: Option<f64>,
+    /// Its threads' CPU times at the start, to count at the end the threads that worked.
+    threads_first: Vec<(u32, CpuTime)>,
+    /// Threads whose CPU time over the window was at least `THREAD_BUSY_SHARE` of it.
+    threads_busy: usize,
+}
+
+/// A server thread counts as one that ran (one core the server could saturate) when it was
+/// busy at least this share of the window: nginx's master, idle, does not count.
+pub const THREAD_BUSY_SHARE: f64 = 0.1;
+
+/// What `ServerWatch` saw, per process: its CPU time over the window, when it vanished, and
+/// how many of its threads worked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerCpuTime {
+    pub pid: u32,
+    pub cpu: CpuTime,
+    pub vanished_at_s: Option<f64>,
+    pub threads_busy: usize,
+}
+
+/// The CPU times of process `pid`'s threads, by thread id (`/proc/PID/task/TID/stat`).
+fn thread_times(pid: u32) -> Vec<(u32, CpuTime)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|t| t.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|tid| Some((tid, CpuTime::of_stat_file(&format!("/proc/{pid}/task/{tid}/stat"))?)))
+        .collect()
+}
+
+impl ServerWatch {
+    /// Takes the first readings: call when measuring begins.
+    pub fn start(pids: &[u32], now: Instant) -> ServerWatch {
+        let pids = pids
+            .iter()
+            .map(|&pid| {
+                let stat = format!("/proc/{pid}/stat");
+                let first = CpuTime::of_stat_file(&stat);
+                let vanished_at_s = first.is_none().then_some(0.0);
+                let threads_first = thread_times(pid);
+                WatchedPid {
+                    pid,
+                    stat,
+                    is_process: true,
+                    first,
+                    last: first,
+                    vanished_at_s,
+                    threads_first,
+                    threads_busy: 0,
+                }
+            })
+            .collect();
+        ServerWatch { start: now, pids }
+    }
+
+    /// The same for threads of this process (the demo's built-in server), by thread id.
+    pub fn start_threads(tids: &[u32], now: Instant) -> ServerWatch {
+        let pids = tids
+            .iter()
+            .map(|&tid| {
+                let stat = format!("/proc/self/task/{tid}/stat");
+                let first = CpuTime::of_stat_file(&stat);
+                let vanished_at_s = first.is_none().then_some(0.0);
+                let threads_first = Vec::new();
+                WatchedPid {
+                    pid: tid,
+                    stat,
+                    is_process: false,
+                    first,
+                    last: first,
+                    vanished_at_s,
+                    threads_first,
+                    threads_busy: 0,
+                }
+            })
+            .collect();
+        ServerWatch { start: now, pids }
+    }
+
+    pub fn sample(&mut self, now: Instant) {
+        let at_s = now.saturating_duration_since(self.start).as_secs_f64();
+        for p in self.pids.iter_mut().filter(|p| p.vanished_at_s.is_none()) {
+            match CpuTime::of_stat_file(&p.stat) {
+                Some(cpu) => p.last = Some(cpu),
+                None => p.vanished_at_s = Some(at_s),
+            }
+        }
+    }
+
+    /// The last readings minus the first, per process.
+    pub fn finish(mut self, now: Instant) -> Vec<ServerCpuTime> {
+        self.sample(now);
+        let window = now.saturating_duration_since(self.start).as_secs_f64();
+        for p in self.pids.iter_mut().filter(|p| p.vanished_at_s.is_none()) {
+            if !p.is_process {
+                let used = p.last.unwrap_or_default().since(p.first.unwrap_or_default()).total().as_secs_f64();
+                p.threads_busy = usize::from(used > 0.0 && used >= THREAD_BUSY_SHARE * window);
+                continue;
+            }
+            let first = |tid: u32| p.threads_first.iter().find(|(t, _)| *t == tid).map(|&(_, c)| c);
+            p.threads_busy = thread_times(p.pid)
+                .into_iter()
+                .filter(|&(tid, cpu)| {
+                    let used = cpu.since(first(tid).unwrap_or_default()).total().as_secs_f64();
+                    used > 0.0 && used >= THREAD_BUSY_SHARE * window
+                })
+                .count();
+        }
+        self.pids
+            .iter()
+            .map(|p| ServerCpuTime {
+                pid: p.pid,
+                cpu: match (p.first, p.last) {
+                    (Some(first), Some(last)) => last.since(first),
+                    _ => CpuTime::default(),
+                },
+                vanished_at_s: p.vanished_at_s,
+                threads_busy: p.threads_busy,
+            })
+            .collect()
     }
 }
 

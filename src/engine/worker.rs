@@ -149,13 +149,13 @@ fn run_with<C: Connector, F: Framer>(
     stop: &AtomicBool,
     progress: &Progress,
 ) -> io::Result<WorkerStats> {
-    let cpu_start = CpuTime::of_this_thread();
     let mut worker = Worker::new(config, &plan, connector, make_framer)?;
     worker.run(stop, progress)?;
     let now = Instant::now();
+    let cpu = CpuTime::of_this_thread().since(worker.cpu_from);
     let mut stats = worker.finish(now);
     stats.elapsed = now.saturating_duration_since(plan.measure_from);
-    stats.cpu = CpuTime::of_this_thread().since(cpu_start);
+    stats.cpu = cpu;
     Ok(stats)
 }
 
@@ -206,6 +206,9 @@ struct Worker<C: Connector, F> {
     options: SocketOptions,
     measure_from: Instant,
     measuring: bool,
+    /// This thread's CPU time when measuring began (at its start, or when the warm-up ended):
+    /// the report's client CPU is the measured window's.
+    cpu_from: CpuTime,
     run_deadline: Option<Instant>,
     /// Slots to open at the start of the next loop turn.
     to_open: Vec<usize>,
@@ -304,6 +307,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             options: SocketOptions { linger_zero: config.reconnect && !config.graceful_close },
             measure_from: plan.measure_from,
             measuring,
+            cpu_from: CpuTime::of_this_thread(),
             run_deadline: plan.run_deadline,
         })
     }
@@ -443,6 +447,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     /// requests still in flight will complete as measured ones, so they come off the share.
     fn start_measuring(&mut self) {
         self.measuring = true;
+        self.cpu_from = CpuTime::of_this_thread();
         self.own.stats.restart(self.measure_from);
         if let Some(share) = self.n_requests {
             self.own.budget.left = share.saturating_sub(self.own.budget.in_flight);

@@ -225,6 +225,11 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         connect_us: _,
         tls,
         client_cpu,
+        // Figures of the run's own window and machines: recomputed from client_cpu (`client`),
+        // or not merged (the servers' CPU time, and so the verdict).
+        client: _,
+        server: _,
+        bottleneck: _,
         status,
         sent,
         missed,

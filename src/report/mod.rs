@@ -26,7 +26,7 @@ use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::stats::{ErrorKind, Machine, TlsNegotiated, WorkerStats};
+use crate::stats::{CpuTime, ErrorKind, Machine, ServerCpuTime, TlsNegotiated, WorkerStats};
 use crate::units::{bytes, group, micros, per_s, plural, rate, rounded, seconds};
 
 /// What was run, as the report's header describes it: held once, by `Report::run`, whose JSON
@@ -213,6 +213,16 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
     pub client_cpu: ClientCpu,
+    /// How busy clobber's workers were over the measured window (absent from older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientBusy>,
+    /// Under `--server-pid`: the server's CPU time over the measured window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerCpu>,
+    /// Which side saturated its cores; `null` when it cannot be told (no `--server-pid` and
+    /// clobber not saturated).
+    #[serde(default)]
+    pub bottleneck: Option<Bottleneck>,
     /// HTTP only: responses by status code (the JSON's keys are the codes as strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<BTreeMap<u16, u64>>,
@@ -302,6 +312,82 @@ pub struct ClientCpu {
     pub us_per_request: Option<f64>,
 }
 
+/// A side counts as saturated when busy this share of the cores it used.
+pub const SATURATED: f64 = 0.9;
+
+/// clobber's own CPU cost and how busy its workers were.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ClientBusy {
+    pub cpu_us_per_request: Option<f64>,
+    /// CPU seconds of the workers / measured seconds: 1.0 is one core's worth.
+    pub busy_cores: f64,
+}
+
+/// The server's CPU time over the measured window (`--server-pid`), from `/proc/PID/stat`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerCpu {
+    pub pids: Vec<u32>,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// (user + sys) / requests; `null` when no request completed.
+    pub cpu_us_per_request: Option<f64>,
+    /// CPU seconds / measured seconds.
+    pub busy_cores: f64,
+    /// The server's threads (over all its processes) that were busy at least 10% of the
+    /// window, at least 1: the cores it could saturate, what `busy_cores` is judged against.
+    pub threads_busy: usize,
+    /// Processes that exited during the run (their last reading counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vanished: Vec<Vanished>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Vanished {
+    pub pid: u32,
+    /// Roughly when, in seconds into the measured window (found missing at this reading).
+    pub at_s: f64,
+}
+
+/// The side whose cores were saturated.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Bottleneck {
+    Server,
+    Client,
+    Neither,
+}
+
+impl ServerCpu {
+    /// What `ServerWatch` read, over `requests` and `duration_s`.
+    pub fn of(times: &[ServerCpuTime], requests: u64, duration_s: f64) -> ServerCpu {
+        let mut cpu = CpuTime::default();
+        for t in times {
+            cpu += t.cpu;
+        }
+        let cpu_s = cpu.total().as_secs_f64();
+        ServerCpu {
+            pids: times.iter().map(|t| t.pid).collect(),
+            cpu_user_s: cpu.user.as_secs_f64(),
+            cpu_sys_s: cpu.sys.as_secs_f64(),
+            cpu_us_per_request: (requests > 0).then(|| cpu_s * 1e6 / requests as f64),
+            busy_cores: if duration_s > 0.0 { cpu_s / duration_s } else { 0.0 },
+            threads_busy: times.iter().map(|t| t.threads_busy).sum::<usize>().max(1),
+            vanished: times.iter().filter_map(|t| t.vanished_at_s.map(|at_s| Vanished { pid: t.pid, at_s })).collect(),
+        }
+    }
+
+    /// Busy as a share of the cores it used.
+    fn busy_share(&self) -> f64 {
+        self.busy_cores / self.threads_busy as f64
+    }
+}
+
+/// "98% of one core", "75% of 2 cores".
+fn busy_of_cores(share: f64, cores: usize) -> String {
+    let cores = if cores == 1 { "one core".to_string() } else { format!("{cores} cores") };
+    format!("{:.0}% of {cores}", share * 100.0)
+}
+
 /// The ages of the requests in flight at the end, in microseconds.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Ages {
@@ -383,7 +469,7 @@ impl Report {
         let latency = Latency::of(&stats.latency_us);
         let paced = info.rate_asked_per_s.is_some();
         let per_s = |n: u64| per_s(n as f64, duration_s);
-        Report {
+        let report = Report {
             clobber_version: crate::VERSION.to_string(),
             run: info.clone(),
             requests: stats.requests,
@@ -424,6 +510,12 @@ impl Report {
                 sys_s: stats.cpu.sys.as_secs_f64(),
                 us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
             },
+            client: Some(ClientBusy {
+                cpu_us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
+                busy_cores: if duration_s > 0.0 { cpu_s / duration_s } else { 0.0 },
+            }),
+            server: None,
+            bottleneck: None,
             status: info.http.then(|| {
                 stats.status.iter().enumerate().filter(|(_, &n)| n > 0).map(|(code, &n)| (code as u16, n)).collect()
             }),
@@ -432,6 +524,75 @@ impl Report {
             timeline: timeline(stats),
             histogram: encode_histogram(&stats.latency_us),
             histogram_uncorrected: paced.then(|| encode_histogram(&stats.service_us)),
+        };
+        report.with_server(None)
+    }
+
+    /// The report with the server's CPU time (`--server-pid`), and the verdict.
+    pub fn with_server(mut self, server: Option<ServerCpu>) -> Report {
+        self.server = server;
+        self.bottleneck = self.judge();
+        self
+    }
+
+    /// The cores clobber's workers could use: one per thread, at most the machine's.
+    fn client_cores(&self) -> usize {
+        let machine = self.run.machine.as_ref().map_or(usize::MAX, |m| m.cores.max(1));
+        self.run.threads.clamp(1, machine)
+    }
+
+    /// clobber's busy share of its cores.
+    fn client_share(&self) -> Option<f64> {
+        Some(self.client?.busy_cores / self.client_cores() as f64)
+    }
+
+    /// A side is saturated when busy `SATURATED` of its cores (the server's: its threads that
+    /// worked); the server first when both are, since it then sets the pace either way.
+    fn judge(&self) -> Option<Bottleneck> {
+        if self.stopped_during_warmup || self.requests == 0 {
+            return None;
+        }
+        let client_saturated = self.client_share()? >= SATURATED;
+        match &self.server {
+            Some(server) if server.busy_share() >= SATURATED => Some(Bottleneck::Server),
+            Some(_) if client_saturated => Some(Bottleneck::Client),
+            Some(_) => Some(Bottleneck::Neither),
+            None => client_saturated.then_some(Bottleneck::Client),
+        }
+    }
+
+    fn server_cpu(&self) -> Option<String> {
+        let s = self.server.as_ref()?;
+        let per_request = match s.cpu_us_per_request {
+            Some(us) => format!("{us:.2} us per request"),
+            None => "no responses".to_string(),
+        };
+        Some(format!(
+            "{} user + {} sys = {per_request}; busy {}",
+            seconds(s.cpu_user_s),
+            seconds(s.cpu_sys_s),
+            busy_of_cores(s.busy_share(), s.threads_busy)
+        ))
+    }
+
+    fn server_vanished(&self) -> Option<String> {
+        let s = self.server.as_ref().filter(|s| !s.vanished.is_empty())?;
+        let gone: Vec<String> = s.vanished.iter().map(|v| format!("PID {} about {:.1} s in", v.pid, v.at_s)).collect();
+        Some(format!("exited during the run: {}; the last reading counts", gone.join(", ")))
+    }
+
+    fn bottleneck_sentence(&self) -> Option<String> {
+        let verdict = bottleneck_sentence(self)?;
+        match self.pacing() {
+            Some((asked, _, _, sent_per_s)) if sent_per_s >= 0.97 * asked => {
+                Some(format!("{verdict}; the rate asked was reached"))
+            }
+            Some((asked, _, _, sent_per_s)) => Some(format!(
+                "{verdict}; the rate asked was not reached ({} of {} req/s)",
+                rate(sent_per_s),
+                rate(asked)
+            )),
+            None => Some(verdict),
         }
     }
 
@@ -723,6 +884,9 @@ const TEXT_ROWS: &[TextRow] = &[
     TextRow::Line("Errors", Report::errors),
     TextRow::Block(Report::write_error_kinds),
     TextRow::Line("Client CPU", Report::client_cpu),
+    TextRow::Line("Server CPU", Report::server_cpu),
+    TextRow::Line("", Report::server_vanished),
+    TextRow::Line("Bottleneck", Report::bottleneck_sentence),
 ];
 
 /// What a run stopped during its warm-up can say.
@@ -733,6 +897,34 @@ const STOPPED_DURING_WARMUP_ROWS: &[TextRow] = &[
 ];
 
 // Sentences that the text report and the page both write: one spelling each.
+
+/// Which side saturated its cores: "the server (its core 98% busy, clobber's 41%)"; `None`
+/// when the report cannot tell (no `--server-pid`, clobber not saturated).
+pub fn bottleneck_sentence(report: &Report) -> Option<String> {
+    let client = report.client_share()?;
+    let pct = |share: f64| format!("{:.0}%", share * 100.0);
+    let cores = |n: usize| if n == 1 { "core".to_string() } else { format!("{n} cores") };
+    Some(match (report.bottleneck?, &report.server) {
+        (Bottleneck::Server, Some(s)) => {
+            format!("the server (its {} {} busy, clobber's {})", cores(s.threads_busy), pct(s.busy_share()), pct(client))
+        }
+        (Bottleneck::Client, Some(s)) => format!(
+            "clobber (its {} {} busy, the server's {}): these figures measure clobber, not the server: add threads or machines",
+            cores(report.client_cores()),
+            pct(client),
+            pct(s.busy_share())
+        ),
+        (Bottleneck::Client, None) => {
+            format!("clobber's {} {} busy: the figures may measure clobber", cores(report.client_cores()), pct(client))
+        }
+        (Bottleneck::Neither, Some(s)) => format!(
+            "neither saturated (server {}, clobber {}): latency or the network bound it",
+            pct(s.busy_share()),
+            pct(client)
+        ),
+        (Bottleneck::Server | Bottleneck::Neither, None) => return None,
+    })
+}
 
 /// What was loaded: "http://127.0.0.1:8080/ (127.0.0.1:8080)".
 pub fn target_sentence(run: &RunInfo) -> String {
@@ -1032,6 +1224,8 @@ mod tests {
             "latency_us",
             "tls",
             "client_cpu",
+            "client",
+            "bottleneck",
             "status",
             "sent",
             "missed",
