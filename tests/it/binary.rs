@@ -92,6 +92,10 @@ impl ServeProcess {
         ServeProcess { child, addr, stdout }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, then the (requests, connections) from its last line.
     pub fn stop(mut self) -> (u64, u64) {
         signal(&self.child, "-TERM");

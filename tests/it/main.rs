@@ -9,6 +9,7 @@ mod measure;
 mod nginx;
 mod page;
 mod raw;
+mod server_cpu;
 mod support;
 mod tidy;
 mod tls;

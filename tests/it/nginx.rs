@@ -169,6 +169,29 @@ impl Nginx {
             .unwrap_or(0)
     }
 
+    /// The worker's PID: the master's one child (`worker_processes 1`), from `/proc`.
+    pub fn worker_pid(&self) -> u32 {
+        let master = self.child.as_ref().unwrap().id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let children = std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    // Field 4, the parent's PID, is the second after the command name.
+                    stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                        == Some(&master.to_string())
+                })
+                .collect::<Vec<u32>>();
+            if let [worker] = children[..] {
+                return worker;
+            }
+            assert!(Instant::now() < deadline, "nginx's master {master} has children {children:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
     }
