@@ -1556,6 +1556,15 @@ mod tests {
         assert_eq!(o.target.host_port, HostPort { host: "localhost".into(), port: 8080 }, "not resolved here");
     }
 
+    #[test]
+    fn server_pid_takes_pids_or_a_name() {
+        let pids = |v: &str| run(&["http://127.0.0.1:9/", "--server-pid", v]).unwrap().server_pid;
+        assert_eq!(pids("1234"), Some(ServerPids::Pids(vec![1234])));
+        assert_eq!(pids("1234,5, 6"), Some(ServerPids::Pids(vec![1234, 5, 6])));
+        assert_eq!(pids("nginx"), Some(ServerPids::Name("nginx".into())));
+        assert_eq!(run(&["http://127.0.0.1:9/"]).unwrap().server_pid, None);
+    }
+
     /// Pure checks: each of these is refused by `parse` itself, before anything is looked up.
     #[test]
     fn bad_values_name_their_flag() {
@@ -1597,6 +1606,12 @@ mod tests {
             (&["http://127.0.0.1:9/", "-R", "10", "--pipeline", "2"], "--rate"),
             (&["http://127.0.0.1:9/", "--warmup", "0s"], "--warmup"),
             (&["http://127.0.0.1:9/", "--start-at", "soon"], "--start-at"),
+            (&["http://127.0.0.1:9/", "--server-pid", "0"], "--server-pid"),
+            (&["http://127.0.0.1:9/", "--server-pid", "12,x"], "--server-pid"),
+            (&["http://127.0.0.1:9/", "--server-pid", "a,b"], "--server-pid"),
+            (&["http://127.0.0.1:9/", "--server-pid", ""], "--server-pid"),
+            (&["http://127.0.0.1:9/", "--server-pid", "/usr/sbin/nginx"], "--server-pid"),
+            (&["demo", "--server-pid", "12"], "--server-pid"),
             (&["http://127.0.0.1:9/", "--timeout", "0"], "--timeout"),
             (&["http://127.0.0.1:9/", "--connect-timeout", "x"], "--connect-timeout"),
             (&["http://127.0.0.1:9/", "--give-up", "x"], "--give-up"),

@@ -470,6 +470,22 @@ fn writable_path(path: &str, flag: &'static str) -> Result<PathBuf, SetupError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_pids_must_exist_and_a_name_must_match() {
+        let me = std::process::id();
+        assert_eq!(server_pids(&ServerPids::Pids(vec![me])), Ok(vec![me]));
+        let e = server_pids(&ServerPids::Pids(vec![me, 99_999_999])).unwrap_err();
+        assert_eq!((e.flag, e.value.as_str()), ("--server-pid", &*format!("{me},99999999")));
+        assert!(e.reason.contains("99999999"), "{e}");
+        let e = server_pids(&ServerPids::Name("no-such-comm".into())).unwrap_err();
+        assert_eq!((e.flag, e.reason.as_str()), ("--server-pid", "no process has that name"));
+        // This process is never its own server, found by name.
+        let own = std::fs::read_to_string("/proc/self/comm").unwrap().trim_end().to_string();
+        if let Ok(pids) = server_pids(&ServerPids::Name(own)) {
+            assert!(!pids.contains(&me), "{pids:?}");
+        }
+    }
     use crate::config::StatusSet;
     use crate::protocol::raw::RawFraming;
 

@@ -1149,6 +1149,94 @@ mod tests {
     }
 
     /// A paced HTTPS run of 2 s with a 200, a 503 and a reset.
+    /// `full_report` not paced, with clobber's one thread `client` busy and the server (if
+    /// any) `(busy_cores, threads_busy)`.
+    fn judged(client: f64, server: Option<(f64, usize)>) -> Report {
+        let mut r = full_report();
+        (r.run.rate_asked_per_s, r.sent, r.missed) = (None, None, None);
+        r.client.as_mut().unwrap().busy_cores = client;
+        let server = server.map(|(busy_cores, threads_busy)| ServerCpu {
+            pids: vec![7],
+            cpu_user_s: busy_cores,
+            cpu_sys_s: busy_cores,
+            cpu_us_per_request: Some(9.8),
+            busy_cores,
+            threads_busy,
+            vanished: vec![Vanished { pid: 7, at_s: 1.04 }],
+        });
+        r.with_server(server)
+    }
+
+    fn text_line<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+        text.lines().find_map(|l| l.trim_start().strip_prefix(label)).map(str::trim)
+    }
+
+    #[test]
+    fn bottleneck_is_the_side_busy_90_percent_of_its_cores() {
+        // clobber's busy share, the server's (busy_cores, threads_busy), the verdict, its line.
+        type Case = (f64, Option<(f64, usize)>, Option<Bottleneck>, Option<&'static str>);
+        let cases: &[Case] = &[
+            (0.41, Some((0.98, 1)), Some(Bottleneck::Server), Some("the server (its core 98% busy, clobber's 41%)")),
+            (
+                0.99,
+                Some((0.60, 1)),
+                Some(Bottleneck::Client),
+                Some("clobber (its core 99% busy, the server's 60%): these figures measure clobber, not the server: add threads or machines"),
+            ),
+            (
+                0.35,
+                Some((0.80, 2)),
+                Some(Bottleneck::Neither),
+                Some("neither saturated (server 40%, clobber 35%): latency or the network bound it"),
+            ),
+            // Both saturated: the server sets the pace.
+            (0.95, Some((1.9, 2)), Some(Bottleneck::Server), Some("the server (its 2 cores 95% busy, clobber's 95%)")),
+            (0.99, None, Some(Bottleneck::Client), Some("clobber's core 99% busy: the figures may measure clobber")),
+            (0.50, None, None, None),
+        ];
+        for &(client, server, verdict, line) in cases {
+            let r = judged(client, server);
+            assert_eq!(r.bottleneck, verdict, "{client} {server:?}");
+            assert_eq!(text_line(&r.to_text(), "Bottleneck"), line, "{client} {server:?}");
+            let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+            assert_eq!(json["bottleneck"], serde_json::to_value(verdict).unwrap());
+        }
+    }
+
+    #[test]
+    fn server_cpu_line_and_a_vanished_pid() {
+        let text = judged(0.41, Some((0.98, 1))).to_text();
+        assert_eq!(
+            text_line(&text, "Server CPU"),
+            Some("0.98 s user + 0.98 s sys = 9.80 us per request; busy 98% of one core")
+        );
+        assert!(text.contains("exited during the run: PID 7 about 1.0 s in; the last reading counts"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&judged(0.41, Some((0.98, 1))).to_json()).unwrap();
+        assert_eq!(json["server"]["vanished"][0]["pid"], 7);
+        assert_eq!(json["server"]["cpu_us_per_request"], 9.8);
+        // Read back, the report keeps its server and verdict.
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!((back.server.map(|s| s.pids), back.bottleneck), (Some(vec![7]), Some(Bottleneck::Server)));
+    }
+
+    #[test]
+    fn under_a_rate_the_verdict_says_whether_it_was_reached() {
+        let mut r = full_report();
+        r.client.as_mut().unwrap().busy_cores = 0.3;
+        let server = ServerCpu {
+            pids: vec![7],
+            cpu_user_s: 0.1,
+            cpu_sys_s: 0.1,
+            cpu_us_per_request: Some(1.0),
+            busy_cores: 0.1,
+            threads_busy: 1,
+            vanished: Vec::new(),
+        };
+        let text = r.with_server(Some(server)).to_text();
+        let line = text_line(&text, "Bottleneck").unwrap();
+        assert!(line.starts_with("neither saturated") && line.contains("; the rate asked was"), "{line}");
+    }
+
     fn full_report() -> Report {
         let t0 = Instant::now();
         let mut stats = WorkerStats::new(t0);
