@@ -15,8 +15,8 @@ use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
 use crate::report::{
-    decode_histogram, handshakes_sentence, load_sentence, status_codes, target_sentence, tls_sentence, HistogramError,
-    Latency, Report, Second,
+    bottleneck_sentence, decode_histogram, handshakes_sentence, load_sentence, status_codes, target_sentence,
+    tls_sentence, HistogramError, Latency, Report, Second,
 };
 use crate::units::{group, micros, per_s, rate, rounded, seconds, utc};
 use plot::{look, PlotError, Series, Unit};
@@ -378,6 +378,11 @@ fn result_rows() -> Vec<Row> {
         ("Client CPU per request", |r| {
             Cell::Num(r.client_cpu.us_per_request.map_or("-".into(), |us| format!("{us:.2} us")))
         }),
+        ("Server CPU per request", |r| {
+            let us = r.server.as_ref().and_then(|s| s.cpu_us_per_request);
+            Cell::Num(us.map_or("-".into(), |us| format!("{us:.2} us")))
+        }),
+        ("Bottleneck", |r| Cell::Text(bottleneck_sentence(r).unwrap_or_else(|| "-".into()))),
     ]
 }
 
