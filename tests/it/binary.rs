@@ -273,6 +273,12 @@ fn demo_runs_and_reports_both_sides() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Requests") && text.contains("Server       served"), "{text}");
+    // The built-in server's threads, measured apart from the load's.
+    assert!(text.contains("  Server CPU   ") && text.contains(" per request; busy "), "{text}");
+    let out = clobber(&["demo", "-d", "300ms", "-c", "4", "--no-pin", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!report["server"]["pids"].as_array().unwrap().is_empty(), "{report}");
+    assert!(["server", "client", "neither"].contains(&report["bottleneck"].as_str().unwrap()), "{report}");
 }
 
 #[test]
