@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command README names: installs what the tests start when it is missing (nginx,
 # whose access log the HTTP and TLS tests compare counts with; Chromium, in which a test
-# renders the HTML report; openssl, which makes test certificates and serves `s_server`),
+# renders the HTML report; openssl, which makes test certificates and serves `s_server`; perf,
+# which --perf drives),
 # then runs the whole suite. The tests start and stop their own
 # nginx, on their own ports, with their own config; nothing here starts a server.
 set -euo pipefail
@@ -11,6 +12,7 @@ missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v perf >/dev/null || missing+=(linux-perf)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${missing[*]}" >&2
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

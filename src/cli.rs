@@ -143,6 +143,11 @@ RATE AND MEASUREMENT:
         --server-pid PIDS the server's processes, PID[,PID...] or a command name (every
                           process of that name, e.g. nginx): the report gives their CPU
                           time per request and which side was the bottleneck
+        --perf            profile the --server-pid processes with perf (cpu-clock samples
+                          over the measured window): the report lists the top functions by
+                          self time, --html adds a flamegraph; --perf self profiles clobber
+        --perf-out DIR    with --perf: also write perf.data, perf.folded (the folded
+                          stacks) and flamegraph.svg into the directory DIR
 
 OUTPUT:
         --json            print the report as one JSON object on stdout
@@ -360,6 +365,9 @@ pub struct RunOptions {
     pub warmup: Option<Duration>,
     /// `--server-pid`; `setup` finds the processes.
     pub server_pid: Option<ServerPids>,
+    /// `--perf`: whose processes to profile; `--perf-out`: where to keep the files.
+    pub perf: Option<PerfOf>,
+    pub perf_out: Option<String>,
     /// `--progress` given; without it `setup` turns progress on for a terminal.
     pub progress: bool,
     pub start_at_unix_s: Option<f64>,
@@ -372,6 +380,13 @@ pub struct RunOptions {
     /// `--html`; `setup` checks that its directory exists.
     pub html: Option<String>,
     pub fail_on_error: bool,
+}
+
+/// `--perf`: the `--server-pid` processes, or (`--perf self`) clobber's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PerfOf {
+    Server,
+    Own,
 }
 
 /// `--server-pid`: process ids, or a command name (`/proc/PID/comm`) to look for.
@@ -515,6 +530,8 @@ struct RunArgs {
     rate: Option<String>,
     warmup: Option<String>,
     server_pid: Option<String>,
+    perf: Option<PerfOf>,
+    perf_out: Option<String>,
     progress: bool,
     start_at: Option<String>,
     connect_timeout: Option<String>,
@@ -573,6 +590,8 @@ where
             Short('R') | Long("rate") => raw.rate = Some(string(&mut parser, "-R/--rate")?),
             Long("warmup") => raw.warmup = Some(string(&mut parser, "--warmup")?),
             Long("server-pid") => raw.server_pid = Some(string(&mut parser, "--server-pid")?),
+            Long("perf") => raw.perf = Some(perf_of(&mut parser)?),
+            Long("perf-out") => raw.perf_out = Some(string(&mut parser, "--perf-out")?),
             Long("progress") => raw.progress = true,
             Long("start-at") => raw.start_at = Some(string(&mut parser, "--start-at")?),
             Long("connect-timeout") => raw.connect_timeout = Some(string(&mut parser, "--connect-timeout")?),
@@ -617,6 +636,18 @@ where
         return Ok(Options::Demo(run_options(raw, true)?));
     }
     Ok(Options::Run(run_options(raw, false)?))
+}
+
+/// `--perf`, `--perf self` or `--perf=self`: the word `self` is taken only when it follows.
+fn perf_of(parser: &mut lexopt::Parser) -> Result<PerfOf, UsageError> {
+    if let Some(v) = parser.optional_value() {
+        return match v.to_str() {
+            Some("self") => Ok(PerfOf::Own),
+            _ => Err(bad("--perf", &v.to_string_lossy(), "expected nothing, or self")),
+        };
+    }
+    let own = parser.raw_args().ok().and_then(|mut raw| raw.next_if(|a| a == "self")).is_some();
+    Ok(if own { PerfOf::Own } else { PerfOf::Server })
 }
 
 fn string(parser: &mut lexopt::Parser, flag: &'static str) -> Result<String, UsageError> {
@@ -675,6 +706,18 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
     if demo && server_pid.is_some() {
         return Err(conflict("--server-pid", "--server-pid is for a server of your own: the demo measures its own"));
     }
+    match raw.perf {
+        Some(PerfOf::Server) if server_pid.is_none() => {
+            return Err(conflict(
+                "--perf",
+                "--perf profiles the server: give --server-pid too, or --perf self to profile clobber",
+            ))
+        }
+        None if raw.perf_out.is_some() => {
+            return Err(conflict("--perf-out", "--perf-out keeps --perf's files: give --perf too"))
+        }
+        _ => {}
+    }
     let start_at_unix_s = raw
         .start_at
         .as_deref()
@@ -725,6 +768,8 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         rate_per_s,
         warmup,
         server_pid,
+        perf: raw.perf,
+        perf_out: raw.perf_out,
         progress: raw.progress,
         start_at_unix_s,
         connect_timeout,

@@ -73,6 +73,15 @@ pub struct Config {
     pub fail_on_error: bool,
     /// The server's processes, whose CPU time the report gives (`--server-pid`); empty: none.
     pub server_pids: Vec<u32>,
+    /// `--perf`: the processes to profile (the server's, or clobber's own), and `--perf-out`.
+    pub perf: Option<PerfConfig>,
+}
+
+/// What `--perf` profiles, and where its files are kept (`--perf-out`, a directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerfConfig {
+    pub pids: Vec<u32>,
+    pub out_dir: Option<std::path::PathBuf>,
 }
 
 impl Config {

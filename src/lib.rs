@@ -21,6 +21,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod net;
+pub mod profile;
 pub mod protocol;
 pub mod report;
 pub mod server;

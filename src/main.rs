@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clobber::cli;
 use clobber::config::{Config, ServeConfig};
+use clobber::profile::Recording;
 use clobber::report::html::PageRun;
 use clobber::report::{self, Report, RunInfo, ServerCpu};
 use clobber::server::Server;
@@ -76,10 +77,20 @@ fn load(config: &Config, stop: &Arc<AtomicBool>, server_tids: &[u32]) -> ExitCod
     // after that (a process that exits keeps its last reading), and once the workers are done.
     let watching = !config.server_pids.is_empty() || !server_tids.is_empty();
     let mut watch: Option<ServerWatch> = None;
-    if config.progress || watching {
+    // `--perf`: perf record starts at the same moment, and stops once the workers are done.
+    let mut recording: Option<Recording> = None;
+    let mut perf_pending = config.perf.is_some();
+    if config.progress || watching || perf_pending {
         let mut tick = Instant::now() + Duration::from_millis(1100);
         while !running.is_finished() {
             let now = Instant::now();
+            if let Some(perf) = config.perf.as_ref().filter(|_| perf_pending && now >= running.measure_from) {
+                perf_pending = false;
+                match Recording::start(&perf.pids, perf.out_dir.as_deref()) {
+                    Ok(r) => recording = Some(r),
+                    Err(e) => eprintln!("clobber: --perf: {e}; the run goes on without a profile"),
+                }
+            }
             match &mut watch {
                 None if watching && now >= running.measure_from => {
                     watch = Some(if server_tids.is_empty() {
@@ -99,7 +110,7 @@ fn load(config: &Config, stop: &Arc<AtomicBool>, server_tids: &[u32]) -> ExitCod
             if config.progress {
                 wake = wake.min(tick);
             }
-            if watching && watch.is_none() {
+            if (watching && watch.is_none()) || perf_pending {
                 wake = wake.min(running.measure_from);
             }
             std::thread::sleep(wake.saturating_duration_since(now));
@@ -109,8 +120,9 @@ fn load(config: &Config, stop: &Arc<AtomicBool>, server_tids: &[u32]) -> ExitCod
         Ok(stats) => stats,
         Err(e) => return fail(&format!("the load failed: {e}")),
     };
+    let profile = recording.map(Recording::finish).and_then(|p| p.map_err(|e| eprintln!("clobber: --perf: {e}")).ok());
     let server = watch.map(|w| ServerCpu::of(&w.finish(Instant::now()), stats.requests, stats.elapsed.as_secs_f64()));
-    let report = Report::new(&RunInfo::of(config, start_unix_s), &stats).with_server(server);
+    let report = Report::new(&RunInfo::of(config, start_unix_s), &stats).with_server(server).with_profile(profile);
     if config.json {
         println!("{}", report.to_json());
     } else {

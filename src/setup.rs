@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{
-    Given, HostPort, Options, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source, TlsOptions,
-    UsageError,
+    Given, HostPort, Options, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source,
+    TlsOptions, UsageError,
 };
-use crate::config::{ClientTlsConfig, Config, Framing, ServeConfig, ServeMode, ServerIdentity, Target};
+use crate::config::{ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target};
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
 
@@ -102,6 +102,10 @@ impl SetupError {
 
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.value.is_empty() {
+            // Nothing given was wrong: the flag needs something the machine lacks.
+            return write!(f, "{}: {}", self.flag, self.reason);
+        }
         write!(f, "invalid value '{}' for {}: {}", self.value, self.flag, self.reason)
     }
 }
@@ -168,6 +172,8 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let bind = source_addresses(options, addr)?;
+    let server_pids = options.server_pid.as_ref().map(server_pids).transpose()?.unwrap_or_default();
+    let perf = options.perf.map(|of| perf(of, &server_pids, options.perf_out.as_deref())).transpose()?;
     let config = Config {
         target,
         connections: options.connections,
@@ -194,7 +200,8 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         tls,
         html,
         fail_on_error: options.fail_on_error,
-        server_pids: options.server_pid.as_ref().map(server_pids).transpose()?.unwrap_or_default(),
+        server_pids,
+        perf,
     };
     Ok((config, spec))
 }
@@ -453,6 +460,25 @@ fn server_pids(given: &ServerPids) -> Result<Vec<u32>, SetupError> {
             Ok(pids)
         }
     }
+}
+
+/// `--perf`'s processes and `--perf-out`'s directory; perf must be on PATH, checked here so
+/// that a run never starts only to find it missing.
+fn perf(of: PerfOf, server_pids: &[u32], out: Option<&str>) -> Result<PerfConfig, SetupError> {
+    if !crate::profile::perf_installed() {
+        return Err(SetupError::new("--perf", "", "perf is not installed: apt-get install linux-perf"));
+    }
+    let pids = match of {
+        PerfOf::Server => server_pids.to_vec(),
+        PerfOf::Own => vec![std::process::id()],
+    };
+    let out_dir = out.map(PathBuf::from);
+    if let Some(dir) = &out_dir {
+        if !dir.is_dir() {
+            return Err(SetupError::new("--perf-out", dir.display().to_string(), "expected an existing directory"));
+        }
+    }
+    Ok(PerfConfig { pids, out_dir })
 }
 
 fn writable_path(path: &str, flag: &'static str) -> Result<PathBuf, SetupError> {

@@ -230,6 +230,8 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         client: _,
         server: _,
         bottleneck: _,
+        // A profile belongs to one run's processes: not merged.
+        profile: _,
         status,
         sent,
         missed,

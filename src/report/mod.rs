@@ -223,6 +223,9 @@ pub struct Report {
     /// clobber not saturated).
     #[serde(default)]
     pub bottleneck: Option<Bottleneck>,
+    /// Under `--perf`: where the profiled processes spent their time while measuring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// HTTP only: responses by status code (the JSON's keys are the codes as strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<BTreeMap<u16, u64>>,
@@ -321,6 +324,48 @@ pub struct ClientBusy {
     pub cpu_us_per_request: Option<f64>,
     /// CPU seconds of the workers / measured seconds: 1.0 is one core's worth.
     pub busy_cores: f64,
+}
+
+/// `--perf`'s profile: `perf record -e cpu-clock` samples over the measured window, folded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Profile {
+    pub samples: u64,
+    pub frequency_hz: u32,
+    /// The functions with the most samples at the top of the stack (self time), most first.
+    pub top: Vec<ProfileFunction>,
+    /// Under `--perf-out`: where the folded stacks and the flamegraph were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folded_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub svg_file: Option<String>,
+    /// The flamegraph, for `--html` (not in the JSON: `--perf-out` writes it to a file).
+    #[serde(skip)]
+    pub svg: Option<String>,
+}
+
+/// One function of the profile and its share of all samples (0 to 1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileFunction {
+    pub function: String,
+    pub share: f64,
+}
+
+/// The text report's Profile section: the sample count, then one line per top function.
+fn profile_text(profile: &Profile) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  Profile      {} samples at {} Hz (perf, cpu-clock); top functions by self time:",
+        crate::units::group(profile.samples),
+        profile.frequency_hz
+    );
+    for f in &profile.top {
+        let _ = writeln!(out, "    {:>5.1}%  {}", f.share * 100.0, f.function);
+    }
+    for file in [&profile.folded_file, &profile.svg_file].into_iter().flatten() {
+        let _ = writeln!(out, "    written: {file}");
+    }
+    out
 }
 
 /// The server's CPU time over the measured window (`--server-pid`), from `/proc/PID/stat`.
@@ -516,6 +561,7 @@ impl Report {
             }),
             server: None,
             bottleneck: None,
+            profile: None,
             status: info.http.then(|| {
                 stats.status.iter().enumerate().filter(|(_, &n)| n > 0).map(|(code, &n)| (code as u16, n)).collect()
             }),
@@ -529,6 +575,11 @@ impl Report {
     }
 
     /// The report with the server's CPU time (`--server-pid`), and the verdict.
+    pub fn with_profile(mut self, profile: Option<Profile>) -> Report {
+        self.profile = profile;
+        self
+    }
+
     pub fn with_server(mut self, server: Option<ServerCpu>) -> Report {
         self.server = server;
         self.bottleneck = self.judge();
@@ -636,6 +687,9 @@ impl Report {
         };
         for row in rows {
             row.write(self, &mut out);
+        }
+        if let Some(profile) = &self.profile {
+            out.push_str(&profile_text(profile));
         }
         out
     }

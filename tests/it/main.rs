@@ -8,6 +8,7 @@ mod http;
 mod measure;
 mod nginx;
 mod page;
+mod perf;
 mod raw;
 mod server_cpu;
 mod support;

@@ -286,6 +286,17 @@ pub fn render(runs: &[PageRun]) -> Result<String, PageError> {
             figure(&mut page, svg, "Errors in each second, stacked by kind.");
         }
     }
+    for run in runs {
+        if let Some(svg) = run.report.profile.as_ref().and_then(|p| p.svg.as_deref()) {
+            let _ = writeln!(page, "<h2>Profile: {}</h2>", escape(&run.label));
+            let _ = writeln!(page, "<div class=\"flamegraph\">{}</div>", inline_flamegraph(svg));
+            page.push_str(
+                "<p>perf's cpu-clock samples over the measured window (--perf), as a flamegraph: \
+                 each box a function, its width its share of the samples, its callers below it. \
+                 Hover a box for its name and count; --perf-out keeps the interactive SVG.</p>\n",
+            );
+        }
+    }
     let _ = write!(
         page,
         "<footer>Made by clobber {} with <code>clobber report</code>. Self-contained: no script, font or image is fetched.</footer>\n</body>\n</html>\n",
@@ -302,7 +313,7 @@ th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;vertical-align:top;o
 th{background:#eee;font-weight:600;white-space:nowrap}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 code{font-family:monospace;font-size:13px}\
 figure{margin:12px 0 20px}figure svg{display:block;width:100%;height:auto;max-width:1200px}\
-figcaption{font-size:13px;color:#333;margin-top:4px}footer{font-size:12px;color:#555;margin-top:28px}\
+figcaption{font-size:13px;color:#333;margin-top:4px}.flamegraph svg{display:block;width:100%;height:auto;max-width:1200px}footer{font-size:12px;color:#555;margin-top:28px}\
 @media print{h2{break-after:avoid}figure{break-inside:avoid}}";
 
 type Row = (&'static str, fn(&Report) -> Cell);
@@ -423,6 +434,18 @@ fn figure(page: &mut String, svg: &str, caption: &str) {
 }
 
 /// Text for HTML: `& < > "` escaped.
+/// inferno's flamegraph as markup for the page: from `<svg` on (no XML prolog or doctype),
+/// without its script (which zooms and searches) or the `onload` that calls it, so that the
+/// page keeps its promise of no script; the boxes, names and `<title>` tooltips remain.
+pub fn inline_flamegraph(svg: &str) -> String {
+    let mut out = svg[svg.find("<svg").unwrap_or(0)..].to_string();
+    while let Some(start) = out.find("<script") {
+        let Some(end) = out[start..].find("</script>") else { break };
+        out.replace_range(start..start + end + "</script>".len(), "");
+    }
+    out.replace(" onload=\"init(evt)\"", "")
+}
+
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
