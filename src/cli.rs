@@ -1602,6 +1602,26 @@ mod tests {
     }
 
     #[test]
+    fn perf_takes_self_or_needs_server_pid() {
+        let perf = |args: &[&str]| run(args).map(|o| (o.perf, o.perf_out));
+        let url = "http://127.0.0.1:9/";
+        assert_eq!(perf(&[url, "--server-pid", "1", "--perf"]), Ok((Some(PerfOf::Server), None)));
+        assert_eq!(perf(&["--perf", url, "--server-pid", "1"]), Ok((Some(PerfOf::Server), None)));
+        assert_eq!(perf(&[url, "--perf", "self"]), Ok((Some(PerfOf::Own), None)));
+        assert_eq!(perf(&["--perf", "self", url]), Ok((Some(PerfOf::Own), None)));
+        assert_eq!(perf(&[url, "--perf=self", "--perf-out", "d"]), Ok((Some(PerfOf::Own), Some("d".into()))));
+        assert_eq!(perf(&[url]), Ok((None, None)));
+        for (args, flag) in [
+            (&[url, "--perf"][..], "--perf"),
+            (&[url, "--perf-out", "d"][..], "--perf-out"),
+            (&[url, "--perf=them"][..], "--perf"),
+        ] {
+            let e = perf(args).unwrap_err();
+            assert!(e.to_string().contains(flag), "{args:?}: {e}");
+        }
+    }
+
+    #[test]
     fn server_pid_takes_pids_or_a_name() {
         let pids = |v: &str| run(&["http://127.0.0.1:9/", "--server-pid", v]).unwrap().server_pid;
         assert_eq!(pids("1234"), Some(ServerPids::Pids(vec![1234])));

@@ -69,9 +69,7 @@ impl Recording {
 
     /// Stops perf (SIGINT, then waits), reads its samples and folds them.
     pub fn finish(mut self) -> Result<Profile, String> {
-        let result = self.stop_and_fold();
-        let _ = std::fs::remove_dir_all(&self.dir);
-        result
+        self.stop_and_fold()
     }
 
     fn stop_and_fold(&mut self) -> Result<Profile, String> {
@@ -134,6 +132,18 @@ impl Recording {
             }
         }
         Ok(profile)
+    }
+}
+
+/// A recording dropped unfinished (the run failed) must not leave perf running: it is killed.
+/// The temporary directory goes either way.
+impl Drop for Recording {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

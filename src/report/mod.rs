@@ -1154,6 +1154,26 @@ pub fn progress_line(s: &crate::stats::Snapshot) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn profile_text_lists_the_top_functions_and_files() {
+        let f = |function: &str, share| ProfileFunction { function: function.into(), share };
+        let profile = Profile {
+            samples: 2011,
+            frequency_hz: 999,
+            top: vec![f("tcp_sendmsg_locked", 0.25), f("ngx_http_process_request", 0.031)],
+            folded_file: Some("out/perf.folded".into()),
+            svg_file: None,
+            svg: None,
+        };
+        assert_eq!(
+            profile_text(&profile),
+            "  Profile      2,011 samples at 999 Hz (perf, cpu-clock); top functions by self time:\n\
+             \x20    25.0%  tcp_sendmsg_locked\n\
+             \x20     3.1%  ngx_http_process_request\n\
+             \x20   written: out/perf.folded\n"
+        );
+    }
+
     use super::*;
     use std::time::{Duration, Instant};
 

@@ -462,6 +462,12 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn inline_flamegraph_drops_prolog_script_and_onload() {
+        let svg = "<?xml version=\"1.0\"?><!DOCTYPE svg><svg onload=\"init(evt)\" width=\"1200\"><script type=\"text/ecmascript\"><![CDATA[var a = 1;]]></script><rect/><text>f</text></svg>";
+        assert_eq!(super::inline_flamegraph(svg), "<svg width=\"1200\"><rect/><text>f</text></svg>");
+    }
+
     use std::time::{Duration, Instant};
 
     use super::*;
