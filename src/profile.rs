@@ -1,5 +1,6 @@
 //! `--perf`: drives `perf record` over the measured window and turns its samples into a
-//! `report::Profile` (the top functions by self time, the folded stacks, the flamegraph SVG).
+//! `report::Profile` (the top functions by self time, the folded stacks, the flamegraph SVG,
+//! drawn by `report::html::flamegraph`).
 //!
 //! perf runs as a child process (`perf record -e cpu-clock -g -p PIDS`): software events only,
 //! so it works on VMs without hardware counters. It is started when measuring begins and
@@ -93,14 +94,7 @@ impl Recording {
         inferno::collapse::Collapse::collapse(&mut folder, &script.stdout[..], &mut folded)
             .map_err(|e| format!("cannot fold perf's stacks: {e}"))?;
         let folded = String::from_utf8_lossy(&folded).into_owned();
-        let mut svg = Vec::new();
-        let mut options = inferno::flamegraph::Options::default();
-        options.title = "clobber --perf".to_string();
-        if !folded.trim().is_empty() {
-            inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)
-                .map_err(|e| format!("cannot draw the flamegraph: {e}"))?;
-        }
-        let svg = String::from_utf8_lossy(&svg).into_owned();
+        let svg = crate::report::html::flamegraph(&folded, "clobber --perf")?.unwrap_or_default();
         let (_, top) = top_by_self(&folded, TOP_N);
         // Folded counts are cpu-clock periods (ns), not samples: count perf script's sample
         // headers instead, the lines that do not start with a blank.
@@ -115,6 +109,7 @@ impl Recording {
             top,
             folded_file: None,
             svg_file: None,
+            folded: Some(folded.clone()),
             svg: (!svg.is_empty()).then_some(svg.clone()),
         };
         if let Some(out) = &self.keep {

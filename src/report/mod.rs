@@ -338,6 +338,11 @@ pub struct Profile {
     pub folded_file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub svg_file: Option<String>,
+    /// The folded stacks themselves (`frame;frame;leaf count` per line), so that
+    /// `clobber report` can draw each run's flamegraph, and differential ones between runs,
+    /// from JSON files alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folded: Option<String>,
     /// The flamegraph, for `--html` (not in the JSON: `--perf-out` writes it to a file).
     #[serde(skip)]
     pub svg: Option<String>,
@@ -1163,6 +1168,7 @@ mod tests {
             top: vec![f("tcp_sendmsg_locked", 0.25), f("ngx_http_process_request", 0.031)],
             folded_file: Some("out/perf.folded".into()),
             svg_file: None,
+            folded: None,
             svg: None,
         };
         assert_eq!(

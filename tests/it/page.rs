@@ -40,9 +40,15 @@ fn chromium() -> &'static str {
 /// Renders `page` in headless Chromium at 1280 px wide and returns the screenshot's pixels
 /// (RGB) with its size.
 fn screenshot(page: &Path, png: &Path) -> (Vec<u8>, u32, u32) {
+    screenshot_of_height(page, png, 2400)
+}
+
+/// As `screenshot`, with the window `height` px tall.
+fn screenshot_of_height(page: &Path, png: &Path, height: u32) -> (Vec<u8>, u32, u32) {
     let profile = png.with_extension("profile");
     let child = Command::new(chromium())
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1280,2400"])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"])
+        .arg(format!("--window-size=1280,{height}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", page.display()))
@@ -159,5 +165,59 @@ fn bad_input_gets_a_message_and_empty_runs_a_page() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let html = String::from_utf8(out.stdout).unwrap();
     assert!(html.contains("no responses: nothing to plot") && html.contains("connect_refused"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Gives a saved JSON report a profile made of `folded` stacks, as `--perf` would record it.
+fn add_profile(path: &Path, folded: &str) {
+    let mut report: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    report["profile"] = serde_json::json!({
+        "samples": 100, "frequency_hz": 999,
+        "top": [{"function": "write", "share": 0.5}],
+        "folded": folded,
+    });
+    std::fs::write(path, serde_json::to_vec(&report).unwrap()).unwrap();
+}
+
+#[test]
+fn profiled_json_reports_get_their_flamegraphs_and_a_differential_one() {
+    let dir = workdir("profiles");
+    let (a, b) = (dir.join("before.json"), dir.join("after.json"));
+    json_run(&a, &[]);
+    json_run(&b, &[]);
+    // From A to B, `write` grows and `parse` shrinks: red and blue in the differential.
+    add_profile(&a, "main;serve;parse 600\nmain;serve;write 300\nmain;accept 100\n");
+    add_profile(&b, "main;serve;parse 150\nmain;serve;write 750\nmain;accept 100\n");
+    let page = dir.join("profiles.html");
+    let out = clobber(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "-o", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<script") && !html.contains("onload="), "the page has a script");
+    assert_eq!(html.matches("<div class=\"flamegraph").count(), 3, "two flamegraphs, one differential");
+    assert!(html.contains("<h2>Profile: before</h2>") && html.contains("<h2>Profile: after</h2>"));
+    let at = html.find("<h2>Profile difference: after against before</h2>").expect("a differential section");
+    let diff = &html[at..];
+    assert!(diff.contains("A is before, B is after.") && diff.contains("red grew, blue shrank"));
+    let svg = &diff[diff.find("<svg").unwrap()..diff.find("</div>").unwrap()];
+    assert!(svg.contains("A: before, B: after"), "the differential's title names A and B");
+    // Each box's tooltip and fill: write grew (red, `rgb(255,..)`), parse shrank (blue, `..,255)`).
+    let fill_of = |function: &str| {
+        let g = &svg[svg.find(&format!("<title>{function} ")).unwrap_or_else(|| panic!("no {function} box"))..];
+        let fill = &g[g.find("fill=\"").unwrap() + 6..];
+        fill[..fill.find('"').unwrap()].to_string()
+    };
+    let (write, parse) = (fill_of("write"), fill_of("parse"));
+    assert!(write.starts_with("rgb(255,"), "write grew but is {write}");
+    assert!(parse.ends_with(",255)"), "parse shrank but is {parse}");
+
+    let png = Path::new(env!("CARGO_TARGET_TMPDIR")).join("profile-screenshot.png");
+    let _ = std::fs::remove_file(&png);
+    let (rgb, width, _) = screenshot_of_height(&page, &png, 4400);
+    eprintln!("screenshot kept at {}", png.display());
+    assert_eq!(width, 1280);
+    // Flamegraph boxes are warm (red-orange-yellow); the differential adds a blue one.
+    let blue = rgb.chunks(3).filter(|p| p[2] > 200 && p[0] < 200 && p[1] < 200).count();
+    let warm = rgb.chunks(3).filter(|p| p[0] > 200 && p[2] < 120).count();
+    assert!(blue > 500 && warm > 2000, "blue {blue} and warm {warm} pixels on screen");
     let _ = std::fs::remove_dir_all(&dir);
 }

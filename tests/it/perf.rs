@@ -50,6 +50,7 @@ fn perf_on_nginx_folds_stacks_names_tcp_or_ngx_and_draws_a_flamegraph() {
         assert!(!frames.is_empty() && count.parse::<u64>().is_ok_and(|c| c > 0), "not 'frames count': {line}");
     }
     assert_eq!(profile["folded_file"], dir.join("perf.folded").to_str().unwrap());
+    assert_eq!(profile["folded"].as_str(), Some(folded.as_str()), "the JSON carries the folded stacks");
     assert!(dir.join("perf.data").is_file() && dir.join("flamegraph.svg").is_file());
     let top: Vec<&str> = profile["top"].as_array().unwrap().iter().map(|f| f["function"].as_str().unwrap()).collect();
     assert!(!top.is_empty() && top.len() <= 10, "{top:?}");

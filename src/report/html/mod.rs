@@ -163,6 +163,8 @@ pub enum PageError {
         why: HistogramError,
     },
     Plot(PlotError),
+    /// A run's folded stacks could not be drawn.
+    Profile(String),
 }
 
 impl fmt::Display for PageError {
@@ -170,6 +172,7 @@ impl fmt::Display for PageError {
         match self {
             PageError::Histogram { label, which, why } => write!(f, "{label}: the {which} histogram is corrupt: {why}"),
             PageError::Plot(e) => e.fmt(f),
+            PageError::Profile(why) => f.write_str(why),
         }
     }
 }
@@ -287,13 +290,45 @@ pub fn render(runs: &[PageRun]) -> Result<String, PageError> {
         }
     }
     for run in runs {
-        if let Some(svg) = run.report.profile.as_ref().and_then(|p| p.svg.as_deref()) {
+        let Some(profile) = &run.report.profile else { continue };
+        // A live run (--html) has its SVG; a JSON report has the folded stacks to draw it from.
+        let svg = match (&profile.svg, &profile.folded) {
+            (Some(svg), _) => Some(svg.clone()),
+            (None, Some(folded)) => {
+                flamegraph(folded, &format!("clobber --perf: {}", run.label)).map_err(PageError::Profile)?
+            }
+            (None, None) => None,
+        };
+        if let Some(svg) = svg {
             let _ = writeln!(page, "<h2>Profile: {}</h2>", escape(&run.label));
-            let _ = writeln!(page, "<div class=\"flamegraph\">{}</div>", inline_flamegraph(svg));
+            let _ = writeln!(page, "<div class=\"flamegraph\">{}</div>", inline_flamegraph(&svg));
             page.push_str(
                 "<p>perf's cpu-clock samples over the measured window (--perf), as a flamegraph: \
                  each box a function, its width its share of the samples, its callers below it. \
                  Hover a box for its name and count; --perf-out keeps the interactive SVG.</p>\n",
+            );
+        }
+    }
+    let profiled: Vec<(&str, &str)> = runs
+        .iter()
+        .filter_map(|run| {
+            let folded = run.report.profile.as_ref()?.folded.as_deref()?;
+            (!folded.trim().is_empty()).then_some((run.label.as_str(), folded))
+        })
+        .collect();
+    if let Some(((a_label, a), others)) = profiled.split_first() {
+        for (b_label, b) in others {
+            let title = format!("A: {a_label}, B: {b_label}");
+            let Some(svg) = differential(a, b, &title).map_err(PageError::Profile)? else { continue };
+            let _ = writeln!(page, "<h2>Profile difference: {} against {}</h2>", escape(b_label), escape(a_label));
+            let _ = writeln!(page, "<div class=\"flamegraph differential\">{}</div>", inline_flamegraph(&svg));
+            let _ = writeln!(
+                page,
+                "<p class=\"caption\">A is {}, B is {}. A differential flamegraph: B's stacks, each box \
+                 coloured by how its share of the samples changed from A to B: red grew, blue shrank, \
+                 white about the same (A is scaled to B's sample count first).</p>",
+                escape(a_label),
+                escape(b_label)
             );
         }
     }
@@ -434,6 +469,36 @@ fn figure(page: &mut String, svg: &str, caption: &str) {
 }
 
 /// Text for HTML: `& < > "` escaped.
+/// The flamegraph of folded stacks as SVG, titled `title`; None when there is no stack.
+pub fn flamegraph(folded: &str, title: &str) -> Result<Option<String>, String> {
+    if folded.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut svg = Vec::new();
+    let mut options = inferno::flamegraph::Options::default();
+    options.title = title.to_string();
+    inferno::flamegraph::from_lines(&mut options, folded.lines(), &mut svg)
+        .map_err(|e| format!("cannot draw the flamegraph: {e}"))?;
+    Ok(Some(String::from_utf8_lossy(&svg).into_owned()))
+}
+
+/// The differential flamegraph of B against A (Brendan Gregg's, by inferno): the boxes are
+/// B's stacks, red where a function's share of the samples grew from A to B, blue where it
+/// shrank, the deeper the colour the larger the change. A is scaled to B's sample total first
+/// (inferno's `normalize`), so runs of different lengths compare by share. None when either
+/// has no stack.
+pub fn differential(a: &str, b: &str, title: &str) -> Result<Option<String>, String> {
+    if a.trim().is_empty() || b.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut both = Vec::new();
+    let options = inferno::differential::Options { normalize: true, ..Default::default() };
+    inferno::differential::from_readers(options, a.as_bytes(), b.as_bytes(), &mut both)
+        .map_err(|e| format!("cannot compare the folded stacks: {e}"))?;
+    let both = String::from_utf8_lossy(&both).into_owned();
+    flamegraph(&both, title)
+}
+
 /// inferno's flamegraph as markup for the page: from `<svg` on (no XML prolog or doctype),
 /// without its script (which zooms and searches) or the `onload` that calls it, so that the
 /// page keeps its promise of no script; the boxes, names and `<title>` tooltips remain.
