@@ -172,52 +172,34 @@ fn thread_times(pid: u32) -> Vec<(u32, CpuTime)> {
         .collect()
 }
 
+impl WatchedPid {
+    /// Takes the first reading of `stat`; a process also has its threads' times noted.
+    fn start(pid: u32, stat: String, is_process: bool) -> WatchedPid {
+        let first = CpuTime::of_stat_file(&stat);
+        WatchedPid {
+            pid,
+            stat,
+            is_process,
+            first,
+            last: first,
+            vanished_at_s: first.is_none().then_some(0.0),
+            threads_first: if is_process { thread_times(pid) } else { Vec::new() },
+            threads_busy: 0,
+        }
+    }
+}
+
 impl ServerWatch {
     /// Takes the first readings: call when measuring begins.
     pub fn start(pids: &[u32], now: Instant) -> ServerWatch {
-        let pids = pids
-            .iter()
-            .map(|&pid| {
-                let stat = format!("/proc/{pid}/stat");
-                let first = CpuTime::of_stat_file(&stat);
-                let vanished_at_s = first.is_none().then_some(0.0);
-                let threads_first = thread_times(pid);
-                WatchedPid {
-                    pid,
-                    stat,
-                    is_process: true,
-                    first,
-                    last: first,
-                    vanished_at_s,
-                    threads_first,
-                    threads_busy: 0,
-                }
-            })
-            .collect();
+        let pids = pids.iter().map(|&pid| WatchedPid::start(pid, format!("/proc/{pid}/stat"), true)).collect();
         ServerWatch { start: now, pids }
     }
 
     /// The same for threads of this process (the demo's built-in server), by thread id.
     pub fn start_threads(tids: &[u32], now: Instant) -> ServerWatch {
-        let pids = tids
-            .iter()
-            .map(|&tid| {
-                let stat = format!("/proc/self/task/{tid}/stat");
-                let first = CpuTime::of_stat_file(&stat);
-                let vanished_at_s = first.is_none().then_some(0.0);
-                let threads_first = Vec::new();
-                WatchedPid {
-                    pid: tid,
-                    stat,
-                    is_process: false,
-                    first,
-                    last: first,
-                    vanished_at_s,
-                    threads_first,
-                    threads_busy: 0,
-                }
-            })
-            .collect();
+        let pids =
+            tids.iter().map(|&tid| WatchedPid::start(tid, format!("/proc/self/task/{tid}/stat"), false)).collect();
         ServerWatch { start: now, pids }
     }
 
