@@ -70,7 +70,7 @@ fn state_machine(c: &mut Criterion) {
     let now = Instant::now();
     let opened = conn.open(Canned { response, pending: false }, 0, now, Duration::from_secs(5));
     assert_eq!(opened, Outcome::Connecting);
-    let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan };
+    let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan, source: None };
     let connected = conn.on_event(Ready { readable: false, writable: true, read_closed: false }, &mut ctx);
     assert_eq!(connected, Outcome::Connected);
     assert_eq!(conn.on_connected(&mut ctx), Outcome::Pending, "the first request is written");
@@ -78,7 +78,7 @@ fn state_machine(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("keep-alive-step/http", |b| {
         b.iter(|| {
-            let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan };
+            let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan, source: None };
             conn.on_event(Ready { readable: true, writable: false, read_closed: false }, &mut ctx)
         })
     });

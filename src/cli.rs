@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{ServeMode, StatusSet, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
+use crate::config::{Order, ServeMode, StatusSet, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
@@ -53,6 +53,7 @@ USAGE:
     clobber [OPTIONS] http://HOST[:PORT]/PATH   HTTP/1.1 load
     clobber [OPTIONS] https://HOST[:PORT]/PATH  HTTP/1.1 over TLS
     clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT; --tls for TLS)
+    clobber [OPTIONS] --targets FILE            HTTP load over a list of requests (no TARGET)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
                                                 (demo --tls: over TLS; demo --help)
@@ -95,11 +96,27 @@ HTTP (http:// targets; the request is built once, responses framed by their head
         --expect-status S statuses that count as success (100-599): 200, 2xx or 200-299,
                           repeatable; others count as errors of kind `status`. Without it
                           every status is tallied and non-2xx are reported, not hidden.
+        --targets FILE    send the requests listed in FILE (`-`: standard input) instead
+                          of one: vegeta's format, entries of `METHOD URL` (or `URL`), header
+                          lines and an `@path` body line, separated by blank lines, `#`
+                          comments; one scheme, host and port for all; no TARGET. -H adds
+                          its headers to every entry
     Defaults: Host, User-Agent: clobber/VERSION; --reconnect adds Connection: close.
+    Credentials in the URL (http://user:pass@host/) send Authorization: Basic.
 
 RAW TCP REQUEST (tcp:// targets):
         --data STR        the request bytes; escapes: \\r \\n \\t \\\\ \\xNN
         --file PATH       the request bytes from a file (`-` reads standard input)
+        --data-file PATH  several requests: one payload per line, with --data's escapes
+                          (blank lines and `#` comments skipped)
+
+REQUESTS THAT VARY (URL, headers, body, raw payloads):
+    Placeholders: {{seq}} (unique in the run, 12 digits), {{rand:LO-HI}} (uniform, as
+    wide as HI, zero-padded), {{worker}}, {{conn}}; Content-Length stays right.
+        --order ORDER     round-robin or random: the order of --targets or --data-file
+                          entries [default: round-robin]
+        --seed N          seed for {{rand}} and --order random: the same seed sends the same
+                          requests [default: from the clock]
 
 RAW TCP RESPONSE FRAMING (at most one; --pipeline needs one):
         --until STR       a response ends with STR (same escapes as --data)
@@ -277,8 +294,56 @@ pub enum Options {
         labels: Vec<String>,
         output: Option<String>,
     },
+    /// A run over `--targets`: its target is the file's origin, known once `setup` has read
+    /// the file (`PendingRun::with_origin`).
+    RunTargets(PendingRun),
     Help(&'static str),
     Version,
+}
+
+/// A `--targets` run's flags as typed, waiting for the origin of the file's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRun {
+    raw: RunArgs,
+}
+
+impl PendingRun {
+    /// The `--targets` path (`-`: standard input).
+    pub fn file(&self) -> &str {
+        self.raw.targets.as_deref().expect("a pending run has --targets")
+    }
+
+    /// The run's flags checked, with the file's first URL as the target.
+    pub fn with_origin(&self, url: &str) -> Result<RunOptions, UsageError> {
+        let mut raw = self.raw.clone();
+        raw.target = Some(url.to_string());
+        run_options(raw, false)
+    }
+}
+
+/// A flag of wrk (or another tool) that clobber spells differently: a message naming
+/// clobber's equivalent, instead of "unknown option".
+fn other_tools_flag(arg: &lexopt::Arg) -> Option<UsageError> {
+    // Matched by name, not as `Long(..)` patterns: these are not clobber's flags, and the
+    // help test lists every flag the parser's patterns take.
+    let name = match arg {
+        Long(name) => format!("--{name}"),
+        Short(c) => format!("-{c}"),
+        Value(_) => return None,
+    };
+    let (flag, message) = match name.as_str() {
+        "--latency" => {
+            ("--latency", "--latency is wrk's: clobber always prints the latency percentiles and histogram")
+        }
+        "-s" | "--script" => (
+            "-s/--script",
+            "-s is wrk's Lua script: clobber varies requests with --targets FILE, --data-file and \
+             placeholders such as {{seq}} and {{rand:1-1000}} (see --help)",
+        ),
+        "-T" => ("-T", "-T is wrk's timeout: clobber's is --timeout DUR (and --connect-timeout)"),
+        _ => return None,
+    };
+    Some(UsageError::Conflict { flag, message: message.to_string() })
 }
 
 /// A value as the user wrote it and as parsed: the text is for messages.
@@ -317,6 +382,10 @@ pub enum Source {
 pub enum RequestOptions {
     /// `tcp://`: `--data` or `--file`, and the raw framing.
     Raw { payload: Source, framing: RawFraming },
+    /// `tcp://` with `--data-file`: one payload per line.
+    RawList { file: String, framing: RawFraming },
+    /// `--targets FILE`: the entries' requests, each with these `-H` headers added.
+    Targets { file: String, headers: Vec<(String, String)> },
     /// `http://`: a request built from the URL and these (the body, if any, maybe a file).
     Http { method: String, headers: Vec<(String, String)>, body: Option<Source> },
     /// `--http-file PATH`: one complete request, sent as is.
@@ -380,6 +449,10 @@ pub struct RunOptions {
     /// `--html`; `setup` checks that its directory exists.
     pub html: Option<String>,
     pub fail_on_error: bool,
+    /// `--order` (for a list of requests).
+    pub order: Order,
+    /// `--seed`; `None`: `setup` takes one from the clock.
+    pub seed: Option<u64>,
 }
 
 /// `--perf`: the `--server-pid` processes, or (`--perf self`) clobber's own.
@@ -504,7 +577,7 @@ fn conflict(flag: &'static str, message: impl Into<String>) -> UsageError {
 }
 
 /// Flags of a load run as typed, before they are checked.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct RunArgs {
     target: Option<String>,
     connections: Option<String>,
@@ -515,6 +588,10 @@ struct RunArgs {
     requests: Option<String>,
     data: Option<String>,
     file: Option<String>,
+    data_file: Option<String>,
+    targets: Option<String>,
+    order: Option<String>,
+    seed: Option<String>,
     until: Option<String>,
     expect_bytes: Option<String>,
     until_close: bool,
@@ -575,6 +652,10 @@ where
             Short('n') | Long("requests") => raw.requests = Some(string(&mut parser, "-n/--requests")?),
             Long("data") => raw.data = Some(string(&mut parser, "--data")?),
             Long("file") => raw.file = Some(string(&mut parser, "--file")?),
+            Long("data-file") => raw.data_file = Some(string(&mut parser, "--data-file")?),
+            Long("targets") => raw.targets = Some(string(&mut parser, "--targets")?),
+            Long("order") => raw.order = Some(string(&mut parser, "--order")?),
+            Long("seed") => raw.seed = Some(string(&mut parser, "--seed")?),
             Long("until") => raw.until = Some(string(&mut parser, "--until")?),
             Long("expect-bytes") => raw.expect_bytes = Some(string(&mut parser, "--expect-bytes")?),
             Long("until-close") => raw.until_close = true,
@@ -622,9 +703,26 @@ where
                 }
                 raw.target = Some(v);
             }
-            _ => return Err(unknown(arg.unexpected(), if demo { "clobber demo" } else { "clobber" })),
+            _ => {
+                if let Some(e) = other_tools_flag(&arg) {
+                    return Err(e);
+                }
+                return Err(unknown(arg.unexpected(), if demo { "clobber demo" } else { "clobber" }));
+            }
         }
         first = false;
+    }
+    if raw.targets.is_some() {
+        if demo {
+            return Err(conflict("--targets", "the demo sends GET / to its own server: --targets is for a run"));
+        }
+        if let Some(t) = raw.target {
+            return Err(UsageError::Unexpected {
+                value: t,
+                reason: "--targets gives the URLs (and so the target): drop TARGET",
+            });
+        }
+        return Ok(Options::RunTargets(PendingRun { raw }));
     }
     if demo {
         if let Some(t) = raw.target {
@@ -751,7 +849,18 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         ));
     }
     let bind = raw.bind.as_deref().map(parse_bind).transpose()?;
+    let order = match raw.order.as_deref() {
+        None | Some("round-robin") => Order::RoundRobin,
+        Some("random") => Order::Random,
+        Some(v) => return Err(bad("--order", v, "expected round-robin or random")),
+    };
+    if raw.order.is_some() && raw.targets.is_none() && raw.data_file.is_none() {
+        return Err(conflict("--order", "--order orders a list of requests: give --targets or --data-file"));
+    }
+    let seed = raw.seed.as_deref().map(|v| v.parse::<u64>().map_err(|_| bad("--seed", v, "expected a whole number"))).transpose()?;
     Ok(RunOptions {
+        order,
+        seed,
         target,
         request,
         expect_status,
@@ -972,11 +1081,20 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
         ("--body-file", raw.body_file.is_some()),
         ("--http-file", raw.http_file.is_some()),
         ("--expect-status", !raw.expect_status.is_empty()),
+        ("--targets", raw.targets.is_some()),
     ];
     if let Some((flag, _)) = http_only.into_iter().find(|(_, given)| *given) {
         return Err(conflict(flag, format!("{flag} needs an http:// target (the target is '{target_text}')")));
     }
     let target = parse_target(target_text)?;
+    if let Some(file) = &raw.data_file {
+        if let Some((flag, _)) = [("--data", raw.data.is_some()), ("--file", raw.file.is_some())].into_iter().find(|(_, g)| *g) {
+            return Err(conflict("--data-file", format!("--data-file lists the requests: {flag} cannot be added to it")));
+        }
+        let framing = parse_framing(raw)?;
+        check_raw_pipeline(&framing, pipeline)?;
+        return Ok((target, RequestOptions::RawList { file: file.clone(), framing }, None));
+    }
     let payload = match (&raw.data, &raw.file) {
         (Some(_), Some(_)) => return Err(conflict("--data", "--data and --file cannot be used together")),
         (Some(d), None) => {
@@ -998,6 +1116,12 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
         }
     };
     let framing = parse_framing(raw)?;
+    check_raw_pipeline(&framing, pipeline)?;
+    Ok((target, RequestOptions::Raw { payload, framing }, None))
+}
+
+/// `--pipeline` needs a raw framing that can split responses.
+fn check_raw_pipeline(framing: &RawFraming, pipeline: usize) -> Result<(), UsageError> {
     if pipeline > 1 {
         match framing {
             RawFraming::OneRead => {
@@ -1016,7 +1140,7 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
             _ => {}
         }
     }
-    Ok((target, RequestOptions::Raw { payload, framing }, None))
+    Ok(())
 }
 
 /// An `http://` target: the request to build from the URL and the flags (or a raw file);
@@ -1025,12 +1149,15 @@ fn http_request(raw: &RunArgs, target_text: &str, demo: bool) -> Result<Request,
     let raw_only = [
         ("--data", raw.data.is_some()),
         ("--file", raw.file.is_some()),
+        ("--data-file", raw.data_file.is_some()),
         ("--until", raw.until.is_some()),
         ("--expect-bytes", raw.expect_bytes.is_some()),
         ("--until-close", raw.until_close),
     ];
     if let Some((flag, _)) = raw_only.into_iter().find(|(_, given)| *given) {
-        let hint = if flag == "--data" || flag == "--file" {
+        let hint = if flag == "--data-file" {
+            "use --targets for a list of HTTP requests"
+        } else if flag == "--data" || flag == "--file" {
             "use --body, --body-file or --http-file"
         } else {
             "HTTP responses are framed by their headers"
@@ -1040,12 +1167,24 @@ fn http_request(raw: &RunArgs, target_text: &str, demo: bool) -> Result<Request,
     let url = if demo {
         let tls = target_text.starts_with("https://");
         let host = "127.0.0.1".to_string();
-        http::Url { authority: format!("{host}:0"), host, port: 0, path: "/".to_string(), tls }
+        http::Url { authority: format!("{host}:0"), host, port: 0, path: "/".to_string(), tls, credentials: None }
     } else {
         http::parse_url(target_text).map_err(|e| bad("TARGET", target_text, &e))?
     };
     let host_port = HostPort { host: url.host.clone(), port: url.port };
-    let request = if let Some(path) = &raw.http_file {
+    let request = if let Some(file) = &raw.targets {
+        let per_entry = [
+            ("-m/--method", raw.method.is_some()),
+            ("--body", raw.body.is_some()),
+            ("--body-file", raw.body_file.is_some()),
+            ("--http-file", raw.http_file.is_some()),
+        ];
+        if let Some((flag, _)) = per_entry.into_iter().find(|(_, given)| *given) {
+            return Err(conflict(flag, format!("{flag} with --targets: each entry gives its own method and body")));
+        }
+        let headers = raw.headers.iter().map(|h| parse_header(h)).collect::<Result<Vec<_>, _>>()?;
+        RequestOptions::Targets { file: file.clone(), headers }
+    } else if let Some(path) = &raw.http_file {
         let built_flags = [
             ("-m/--method", raw.method.is_some()),
             ("-H/--header", !raw.headers.is_empty()),
@@ -1374,6 +1513,54 @@ mod tests {
         match parse(args.iter().map(|s| s.to_string())) {
             Err(e) => e,
             Ok(other) => panic!("expected an error for {args:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_take_no_target_and_wait_for_their_origin() {
+        match parse(["--targets", "t.txt", "-n", "10", "--order", "random", "--seed", "7", "-H", "X-A: 1"]) {
+            Ok(Options::RunTargets(pending)) => {
+                assert_eq!(pending.file(), "t.txt");
+                let o = pending.with_origin("http://127.0.0.1:8080/a").unwrap();
+                assert_eq!((o.order, o.seed, o.requests), (Order::Random, Some(7), Some(10)));
+                assert_eq!(
+                    o.request,
+                    RequestOptions::Targets { file: "t.txt".into(), headers: vec![("X-A".into(), "1".into())] }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = err(&["http://127.0.0.1:9/", "--targets", "t.txt"]);
+        assert!(e.to_string().contains("drop TARGET"), "{e}");
+        assert_eq!(err(&["demo", "--targets", "t.txt"]).flag(), "--targets");
+        let Ok(Options::RunTargets(pending)) = parse(["--targets", "t", "--body", "x"]) else { panic!() };
+        assert_eq!(pending.with_origin("http://h/").unwrap_err().flag(), "--body");
+        let Ok(Options::RunTargets(pending)) = parse(["--targets", "t", "--order", "sideways"]) else { panic!() };
+        assert_eq!(pending.with_origin("http://h/").unwrap_err().flag(), "--order");
+    }
+
+    #[test]
+    fn order_and_seed_are_checked() {
+        assert_eq!(err(&["127.0.0.1:9", "--data", "x", "--order", "random"]).flag(), "--order");
+        assert_eq!(err(&["127.0.0.1:9", "--data", "x", "--seed", "-1"]).flag(), "--seed");
+        assert_eq!(run(&["127.0.0.1:9", "--data", "x", "--seed", "5"]).unwrap().seed, Some(5));
+        let o = run(&["127.0.0.1:9", "--data-file", "p.txt", "--until", "\\n", "--order", "random"]).unwrap();
+        assert_eq!(o.order, Order::Random);
+        assert!(matches!(o.request, RequestOptions::RawList { .. }));
+        assert_eq!(err(&["127.0.0.1:9", "--data-file", "p", "--data", "x"]).flag(), "--data-file");
+        assert_eq!(err(&["http://127.0.0.1:9/", "--data-file", "p"]).flag(), "--data-file");
+    }
+
+    #[test]
+    fn wrk_flags_name_clobbers_own() {
+        for (args, flag, words) in [
+            (&["http://127.0.0.1:9/", "--latency"][..], "--latency", "always prints"),
+            (&["http://127.0.0.1:9/", "-s", "x.lua"][..], "-s/--script", "--targets"),
+            (&["http://127.0.0.1:9/", "-T", "5"][..], "-T", "--timeout"),
+        ] {
+            let e = err(args);
+            assert_eq!(e.flag(), flag);
+            assert!(e.to_string().contains(words), "{e}");
         }
     }
 

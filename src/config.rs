@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::protocol::raw::{Delimiter, RawFraming};
+use crate::protocol::template::Template;
 
 /// Where the load goes, as the user wrote it and as it was resolved (once, at start).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +35,10 @@ pub struct Config {
     pub duration: Option<Duration>,
     /// Stop after exactly this many completed responses.
     pub requests: Option<u64>,
-    /// The bytes of one request.
+    /// The bytes of one request (with `varying`: the first entry's, its holes zero-filled).
     pub payload: Vec<u8>,
+    /// Requests that vary (`--targets`, `--data-file`, placeholders); `None`: `payload`, always.
+    pub varying: Option<Varying>,
     pub framing: Framing,
     /// HTTP: the statuses that count as success (`--expect-status`); others are errors of kind
     /// `status`. `None`: every status is a success, and the report still tallies them.
@@ -76,6 +79,39 @@ pub struct Config {
     /// `--perf`: the processes to profile (the server's, or clobber's own), and `--perf-out`.
     pub perf: Option<PerfConfig>,
 }
+
+/// Requests that vary from one to the next: several entries (`--targets`, `--data-file`), or
+/// placeholders (`{{seq}}`...), each entry compiled once (`protocol::template`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Varying {
+    pub entries: Vec<Template>,
+    /// How the report names each entry: `GET /a`, or a raw payload, escaped.
+    pub labels: Vec<String>,
+    pub order: Order,
+    /// Seeds each worker's generator (`--seed`; `{{rand}}` and `--order random`).
+    pub seed: u64,
+}
+
+impl Varying {
+    /// Whether the report has a row per entry: a list of entries, not one with placeholders.
+    pub fn per_target(&self) -> bool {
+        self.entries.len() > 1
+    }
+}
+
+/// The order entries are sent in (`--order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Each worker in turn from its own starting entry.
+    #[default]
+    RoundRobin,
+    /// Uniformly at random, from the worker's seeded generator.
+    Random,
+}
+
+/// Most entries the text and HTML reports give a row each (with latency); above it the JSON
+/// keeps per-entry counts only.
+pub const TARGET_ROWS_MAX: usize = 50;
 
 /// What `--perf` profiles, and where its files are kept (`--perf-out`, a directory).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,12 +15,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{
-    Given, HostPort, Options, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source,
-    TlsOptions, UsageError,
+    Given, HostPort, Options, PendingRun, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids,
+    Source, TlsOptions, UsageError,
 };
-use crate::config::{ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target};
+use crate::config::{
+    ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target, Varying,
+};
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
+use crate::protocol::targets;
+use crate::protocol::template::{Template, Widths};
 
 /// A loopback target spreads its connections over 127.0.0.1, 127.0.0.2, ... at most this many
 /// each (unless `--bind` says otherwise). Measured here: the kernel's search for a free
@@ -143,6 +147,7 @@ where
 pub fn command(options: Options) -> Result<Command, SetupError> {
     Ok(match options {
         Options::Run(run) => Command::Run(load(&run)?.0),
+        Options::RunTargets(pending) => Command::Run(load_targets(&pending)?),
         Options::Serve(serve) => Command::Serve(server(serve)?),
         Options::Demo(run) => Command::Demo(demo(run)?),
         Options::Merge { files, json } => Command::Merge { files, json },
@@ -157,6 +162,12 @@ pub fn command(options: Options) -> Result<Command, SetupError> {
 
 /// A load run's `Config`, and the HTTP request it was built from (for the demo).
 fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), SetupError> {
+    load_with(options, None)
+}
+
+/// `load`, with the `--targets` file's bytes when they were read already (standard input can
+/// be read only once).
+fn load_with(options: &RunOptions, targets_text: Option<&[u8]>) -> Result<(Config, Option<http::RequestSpec>), SetupError> {
     let cpus = options.cpus.as_ref().map(available_cores).transpose()?;
     let threads = options
         .threads
@@ -168,7 +179,15 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
     let target = &options.target;
     let addr = resolve_host(&target.host_port).map_err(|e| SetupError::new("TARGET", &target.label, e))?;
     let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr };
-    let (payload, framing, spec) = request(options)?;
+    let widths = Widths::of_run(threads, options.connections);
+    let (entries, labels, framing, spec) = request(options, widths, targets_text)?;
+    let payload = entries[0].bytes().to_vec();
+    let varying = (entries.len() > 1 || !entries[0].holes().is_empty()).then(|| Varying {
+        entries,
+        labels,
+        order: options.order,
+        seed: options.seed.unwrap_or_else(clock_seed),
+    });
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let bind = source_addresses(options, addr)?;
@@ -183,6 +202,7 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         duration: options.duration,
         requests: options.requests,
         payload,
+        varying,
         framing,
         expect_status: options.expect_status,
         pipeline: options.pipeline,
@@ -206,9 +226,12 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
     Ok((config, spec))
 }
 
-/// The bytes of one request (read from a file, or built), its framing, and the HTTP request
-/// it was built from, if it was.
-fn request(options: &RunOptions) -> Result<(Vec<u8>, Framing, Option<http::RequestSpec>), SetupError> {
+/// The requests of a run, compiled (one, or a list's entries), how the report names each, the
+/// framing, and the HTTP request the first was built from (for the demo).
+type Requests = (Vec<Template>, Vec<String>, Framing, Option<http::RequestSpec>);
+
+/// The requests a run sends: read from files or built, and compiled (`protocol::template`).
+fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) -> Result<Requests, SetupError> {
     match &options.request {
         RequestOptions::Raw { payload, framing } => {
             let bytes = match payload {
@@ -225,13 +248,21 @@ fn request(options: &RunOptions) -> Result<(Vec<u8>, Framing, Option<http::Reque
                     bytes
                 }
             };
-            Ok((bytes, Framing::Raw(framing.clone()), None))
+            let flag = if matches!(payload, Source::Inline(_)) { "--data" } else { "--file" };
+            let template = Template::compile(&bytes, widths)
+                .map_err(|e| SetupError::new(flag, crate::units::escape(&bytes), e.to_string()))?;
+            let label = raw_label(&bytes);
+            Ok((vec![template], vec![label], Framing::Raw(framing.clone()), None))
+        }
+        RequestOptions::RawList { file, framing } => {
+            let (entries, labels) = raw_list(file, widths)?;
+            Ok((entries, labels, Framing::Raw(framing.clone()), None))
         }
         RequestOptions::Http { method, headers, body } => {
-            let body = match body {
-                None => Vec::new(),
-                Some(Source::Inline(bytes)) => bytes.clone(),
-                Some(Source::File(path)) => read_file(path, "--body-file")?,
+            let (flag, body) = match body {
+                None => ("--body", Vec::new()),
+                Some(Source::Inline(bytes)) => ("--body", bytes.clone()),
+                Some(Source::File(path)) => ("--body-file", read_file(path, "--body-file")?),
             };
             let url = options.target.url.clone().expect("an HTTP request has an http:// target");
             let spec = http::RequestSpec {
@@ -241,14 +272,159 @@ fn request(options: &RunOptions) -> Result<(Vec<u8>, Framing, Option<http::Reque
                 body,
                 close: options.reconnect,
             };
-            Ok((http::build_request(&spec), Framing::Http { head: method == "HEAD" }, Some(spec)))
+            let template = compile_http(&spec, widths).map_err(|e| SetupError::new(flag, &options.target.label, e))?;
+            let label = format!("{} {}", spec.method, spec.url.path);
+            Ok((vec![template], vec![label], Framing::Http { head: method == "HEAD" }, Some(spec)))
         }
         RequestOptions::HttpFile(path) => {
             let bytes = read_file(path, "--http-file")?;
-            let head = http::check_request(&bytes).map_err(|e| SetupError::new("--http-file", path, e))?;
-            Ok((bytes, Framing::Http { head }, None))
+            let template =
+                Template::compile(&bytes, widths).map_err(|e| SetupError::new("--http-file", path, e.to_string()))?;
+            let head = http::check_request(template.bytes()).map_err(|e| SetupError::new("--http-file", path, e))?;
+            let label = String::from_utf8_lossy(bytes.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"")).into_owned();
+            Ok((vec![template], vec![label], Framing::Http { head }, None))
+        }
+        RequestOptions::Targets { file, headers } => {
+            let text = match targets_text {
+                Some(text) => text.to_vec(),
+                None => read_file(file, "--targets")?,
+            };
+            let entries = parse_targets(file, &text)?;
+            let fail = |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
+            let mut templates = Vec::with_capacity(entries.len());
+            let mut labels = Vec::with_capacity(entries.len());
+            let mut n_head = 0;
+            for (entry, url) in &entries {
+                let body = match &entry.body {
+                    None => Vec::new(),
+                    Some((path, line)) => std::fs::read(path)
+                        .map_err(|e| fail(*line, format!("cannot read the body file '{path}': {e}")))?,
+                };
+                // -H's headers for every entry, unless the entry has one of the same name.
+                let mut all: Vec<(String, String)> = headers
+                    .iter()
+                    .filter(|(name, _)| !entry.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+                    .cloned()
+                    .collect();
+                all.extend(entry.headers.iter().cloned());
+                let spec = http::RequestSpec {
+                    method: entry.method.clone(),
+                    url: url.clone(),
+                    headers: all,
+                    body,
+                    close: options.reconnect,
+                };
+                templates.push(compile_http(&spec, widths).map_err(|e| fail(entry.line, e))?);
+                labels.push(format!("{} {}", spec.method, spec.url.path));
+                n_head += usize::from(entry.method == "HEAD");
+            }
+            if n_head > 0 && n_head < entries.len() {
+                let line = entries.iter().find(|(e, _)| e.method == "HEAD").map_or(0, |(e, _)| e.line);
+                return Err(fail(line, "HEAD mixed with other methods: a run's responses to HEAD have no body, so make every entry HEAD or none".into()));
+            }
+            Ok((templates, labels, Framing::Http { head: n_head > 0 }, None))
         }
     }
+}
+
+/// An HTTP request compiled: the body first (its length, holes filled, is the
+/// `Content-Length`), then the head, checked as one request with its holes zero-filled.
+fn compile_http(spec: &http::RequestSpec, widths: Widths) -> Result<Template, String> {
+    let body = Template::compile(&spec.body, widths).map_err(|e| format!("the body's {e}"))?;
+    let built = http::build_request(&http::RequestSpec { body: body.bytes().to_vec(), ..spec.clone() });
+    let head_len = built.len() - body.len();
+    let mut template = Template::compile(&built[..head_len], widths).map_err(|e| e.to_string())?;
+    template.append(&body);
+    http::check_request(template.bytes()).map_err(|e| format!("the request is not valid HTTP: {e}"))?;
+    Ok(template)
+}
+
+/// How the report names a raw payload: escaped, and shortened past 40 bytes.
+fn raw_label(bytes: &[u8]) -> String {
+    let shown = crate::units::escape(&bytes[..bytes.len().min(40)]);
+    if bytes.len() > 40 {
+        format!("{shown}...")
+    } else {
+        shown
+    }
+}
+
+/// `--data-file`: one payload per line, with `--data`'s escapes; blank lines and `#` comments
+/// are skipped. Every line is checked, and an error names it.
+fn raw_list(file: &str, widths: Widths) -> Result<(Vec<Template>, Vec<String>), SetupError> {
+    let bytes = read_file(file, "--data-file")?;
+    let text = String::from_utf8(bytes).map_err(|_| SetupError::new("--data-file", file, "it is not UTF-8 text"))?;
+    let mut entries = Vec::new();
+    let mut labels = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fail = |reason: String| SetupError::new("--data-file", file, format!("line {}: {reason}", i + 1));
+        let payload = crate::cli::parse_escapes(line).map_err(fail)?;
+        entries.push(Template::compile(&payload, widths).map_err(|e| fail(e.to_string()))?);
+        labels.push(raw_label(&payload));
+    }
+    if entries.is_empty() {
+        return Err(SetupError::new("--data-file", file, "no payloads (one per line; # starts a comment)"));
+    }
+    Ok((entries, labels))
+}
+
+/// A `--targets` file's entries and their URLs, every entry checked, and all of one origin
+/// (scheme, host and port: connections are per origin).
+fn parse_targets(file: &str, bytes: &[u8]) -> Result<Vec<(targets::Entry, http::Url)>, SetupError> {
+    let fail = |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
+    let text = std::str::from_utf8(bytes).map_err(|_| SetupError::new("--targets", file, "it is not UTF-8 text"))?;
+    let entries = targets::parse(text).map_err(|e| match e.line {
+        0 => SetupError::new("--targets", file, e.message),
+        line => fail(line, e.message),
+    })?;
+    let mut out: Vec<(targets::Entry, http::Url)> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let text = lowercase_scheme(&entry.url);
+        let url = http::parse_url(&text).map_err(|e| fail(entry.line, format!("'{}': {e}", entry.url)))?;
+        if let Some((first, first_url)) = out.first() {
+            if (url.tls, &url.host, url.port) != (first_url.tls, &first_url.host, first_url.port) {
+                return Err(fail(
+                    entry.line,
+                    format!(
+                        "'{}' is not on the origin of line {} ('{}'): one run loads one scheme, host and port",
+                        entry.url, first.line, first.url
+                    ),
+                ));
+            }
+        }
+        out.push((entry, url));
+    }
+    Ok(out)
+}
+
+/// The scheme of a URL in lower case (as `cli` does for TARGET).
+fn lowercase_scheme(text: &str) -> String {
+    match text.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+        None => text.to_string(),
+    }
+}
+
+/// A run over `--targets`: the file read and checked, its first entry's origin as the target.
+fn load_targets(pending: &PendingRun) -> Result<Config, SetupError> {
+    let file = pending.file();
+    let text = read_file(file, "--targets")?;
+    let entries = parse_targets(file, &text)?;
+    let first = &entries[0].0;
+    let options = pending.with_origin(&lowercase_scheme(&first.url)).map_err(|e| {
+        SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line))
+    })?;
+    Ok(load_with(&options, Some(&text))?.0)
+}
+
+/// A seed for a run without `--seed`: the clock's nanoseconds and the process id.
+fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }
 
 /// The trusted roots (the system's store and `--cacert`; none under `-k`) and the rest of the
@@ -369,6 +545,9 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     }
     let identity = options.tls.is_some().then(crate::net::tls::self_signed);
     let (mut load, request) = load(&options)?;
+    if load.varying.is_some() {
+        return Err(SetupError::new("demo", "", "placeholders ({{seq}}, {{rand:LO-HI}}...) are for a run against a server of your own"));
+    }
     if let (Some(tls), Some(identity)) = (&mut load.tls, &identity) {
         for cert in
             <rustls::pki_types::CertificateDer as rustls::pki_types::pem::PemObject>::pem_slice_iter(&identity.cert_pem)
@@ -533,6 +712,73 @@ mod tests {
             Err(e) => e,
             Ok(other) => panic!("expected a setup error for {args:?}, got {other:?}"),
         }
+    }
+
+    /// A file in a fresh temp directory, for the tests.
+    fn temp_file(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("clobber-setup-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn targets_files_become_compiled_entries() {
+        let body = temp_file("body.json", "{\"id\": {{seq}}}");
+        let file = temp_file(
+            "targets.txt",
+            &format!("GET http://127.0.0.1:9/a\nX-A: 1\n\nPOST http://127.0.0.1:9/p?{{{{rand:1-100}}}}\n@{body}\n\nhttp://127.0.0.1:9/c\n"),
+        );
+        let c = run(&["--targets", &file, "-t", "1", "-c", "1", "--seed", "3", "-H", "X-A: 0", "-H", "X-B: 2"]);
+        assert_eq!(c.target.addr.port(), 9);
+        assert_eq!(c.target.label, "http://127.0.0.1:9/a");
+        let v = c.varying.expect("a list varies");
+        assert_eq!(v.labels, ["GET /a", "POST /p?{{rand:1-100}}", "GET /c"]);
+        assert_eq!(v.seed, 3);
+        let first = String::from_utf8_lossy(v.entries[0].bytes()).into_owned();
+        assert!(first.contains("X-A: 1\r\n") && !first.contains("X-A: 0") && first.contains("X-B: 2\r\n"), "{first}");
+        let post = String::from_utf8_lossy(v.entries[1].bytes()).into_owned();
+        assert!(post.starts_with("POST /p?000 HTTP/1.1\r\n"), "{post}");
+        assert!(post.contains("Content-Length: 20\r\n"), "{post}");
+        assert!(post.ends_with("\r\n\r\n{\"id\": 000000000000}"), "{post}");
+        assert_eq!(v.entries[1].holes().len(), 2);
+    }
+
+    #[test]
+    fn bad_targets_files_name_the_line() {
+        for (name, text, words) in [
+            ("bad.txt", "GET http://127.0.0.1:9/\nnot a header\n", "line 2: expected a header"),
+            ("mixed.txt", "GET http://127.0.0.1:9/\n\nGET http://127.0.0.1:10/\n", "line 3: 'http://127.0.0.1:10/' is not on the origin of line 1"),
+            ("scheme.txt", "http://127.0.0.1:9/\nhttps://127.0.0.1:9/\n", "line 2:"),
+            ("nobody.txt", "POST http://127.0.0.1:9/\n@/nonexistent/body.json\n", "line 2: cannot read the body file"),
+            ("url.txt", "GET http://127.0.0.1:99999/\n", "line 1:"),
+            ("rand.txt", "GET http://127.0.0.1:9/{{rand:9-1}}\n", "line 1: placeholder"),
+            ("head.txt", "GET http://127.0.0.1:9/\nHEAD http://127.0.0.1:9/\n", "line 2: HEAD mixed"),
+        ] {
+            let file = temp_file(name, text);
+            let e = err(&["--targets", &file]);
+            assert_eq!(e.flag, "--targets");
+            assert!(e.to_string().contains(words), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn placeholders_vary_one_request() {
+        let c = run(&["127.0.0.1:9", "--data", "SET key:{{rand:1-1000}} v\\r\\n", "-t", "1"]);
+        assert_eq!(c.payload, b"SET key:0000 v\r\n");
+        assert_eq!(c.varying.as_ref().unwrap().entries.len(), 1);
+        assert!(!c.varying.unwrap().per_target());
+        let c = run(&["http://127.0.0.1:9/x/{{seq}}", "-t", "1"]);
+        assert!(c.payload.starts_with(b"GET /x/000000000000 HTTP/1.1\r\n"));
+        assert!(run(&["127.0.0.1:9", "--data", "plain {{x}}"]).varying.is_none(), "not a placeholder");
+        let file = temp_file("payloads.txt", "# keys\nGET a\\r\\n\n\nGET b{{worker}}\\r\\n\n");
+        let c = run(&["127.0.0.1:9", "--data-file", &file, "--until", "\\r\\n", "-t", "1"]);
+        let v = c.varying.unwrap();
+        assert_eq!(v.labels, ["GET a\\r\\n", "GET b{{worker}}\\r\\n"]);
+        assert_eq!(v.entries[1].bytes(), b"GET b0\r\n");
+        let file = temp_file("bad-payloads.txt", "ok\nbad \\q\n");
+        assert!(err(&["127.0.0.1:9", "--data-file", &file]).to_string().contains("line 2"));
     }
 
     #[test]

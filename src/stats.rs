@@ -385,6 +385,56 @@ pub struct WorkerStats {
     pub cpu: CpuTime,
     /// The first error's message of each kind, for the report (set once, then never again).
     pub first_error: [Option<String>; ErrorKind::COUNT],
+    /// Per entry of a request list (`--targets`, `--data-file`), in the list's order; empty
+    /// when every request is the same entry.
+    pub targets: Vec<TargetStats>,
+}
+
+/// One entry's figures: its completed responses, their statuses and (for a list of at most
+/// `config::TARGET_ROWS_MAX` entries) their latency.
+#[derive(Debug, Clone)]
+pub struct TargetStats {
+    pub requests: u64,
+    /// `(status, responses)`, in the order first seen: an entry gets few distinct statuses, so
+    /// a scan beats a 1,000-slot table per entry.
+    pub status: Vec<(u16, u64)>,
+    /// Two significant digits (within 1%): a p50 and a p99 per row need no more, and 50 of them
+    /// cost 50 × 27 KiB per worker instead of 50 × 200 KiB.
+    pub latency_us: Option<Histogram<u64>>,
+}
+
+impl TargetStats {
+    pub fn new(latency: bool) -> TargetStats {
+        let histogram = || Histogram::new_with_bounds(1, LATENCY_US_MAX, 2).expect("valid histogram bounds");
+        TargetStats { requests: 0, status: Vec::new(), latency_us: latency.then(histogram) }
+    }
+
+    #[inline]
+    fn record(&mut self, status: u16, latency_us: u64) {
+        self.requests += 1;
+        if status != 0 {
+            match self.status.iter_mut().find(|(code, _)| *code == status) {
+                Some((_, n)) => *n += 1,
+                None => self.status.push((status, 1)),
+            }
+        }
+        if let Some(h) = &mut self.latency_us {
+            h.saturating_record(latency_us);
+        }
+    }
+
+    fn add(&mut self, other: &TargetStats) {
+        self.requests += other.requests;
+        for &(code, n) in &other.status {
+            match self.status.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, m)) => *m += n,
+                None => self.status.push((code, n)),
+            }
+        }
+        if let (Some(a), Some(b)) = (&mut self.latency_us, &other.latency_us) {
+            a.add(b).expect("histograms of equal bounds merge");
+        }
+    }
 }
 
 impl WorkerStats {
@@ -421,6 +471,21 @@ impl WorkerStats {
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
             first_error: Default::default(),
+            targets: Vec::new(),
+        }
+    }
+
+    /// Keeps figures per entry for a list of `n` entries (latency too with `latency`).
+    pub fn track_targets(&mut self, n: usize, latency: bool) {
+        self.targets = (0..n).map(|_| TargetStats::new(latency)).collect();
+    }
+
+    /// A completed response of entry `entry`: its status (0 for raw) and latency.
+    #[inline]
+    pub fn record_target(&mut self, entry: usize, status: u16, latency: Duration) {
+        let us = (latency.as_micros() as u64).min(LATENCY_US_MAX);
+        if let Some(target) = self.targets.get_mut(entry) {
+            target.record(status, us);
         }
     }
 
@@ -431,7 +496,11 @@ impl WorkerStats {
         let (connections_opened, connections_answered) = (self.connections_opened, self.connections_answered);
         let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
         let tls_negotiated = self.tls_negotiated.take();
+        let targets = (self.targets.len(), self.targets.first().is_some_and(|t| t.latency_us.is_some()));
         *self = WorkerStats::new(start);
+        if targets.0 > 0 {
+            self.track_targets(targets.0, targets.1);
+        }
         self.tls_negotiated = tls_negotiated;
         self.connections_opened = connections_opened;
         self.connections_answered = connections_answered;
@@ -617,6 +686,13 @@ impl AddAssign<&WorkerStats> for WorkerStats {
             if a.is_none() {
                 a.clone_from(b);
             }
+        }
+        if self.targets.len() < other.targets.len() {
+            let latency = other.targets.first().is_some_and(|t| t.latency_us.is_some());
+            self.targets.resize_with(other.targets.len(), || TargetStats::new(latency));
+        }
+        for (a, b) in self.targets.iter_mut().zip(other.targets.iter()) {
+            a.add(b);
         }
     }
 }

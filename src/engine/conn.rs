@@ -64,6 +64,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::source::RequestSource;
 use crate::config::StatusSet;
 use crate::net::{Ready, Transport};
 use crate::protocol::{Done, Feed, Framer, ProtocolError};
@@ -160,6 +161,9 @@ pub struct Ctx<'a> {
     pub stats: &'a mut WorkerStats,
     pub budget: &'a mut Budget,
     pub plan: &'a RequestPlan,
+    /// Requests that vary: each batch is filled from here into the connection's own buffer
+    /// (`None`: every batch is a prefix of `plan.batch`).
+    pub source: Option<&'a mut RequestSource>,
 }
 
 /// Why a connection closed.
@@ -279,6 +283,12 @@ pub struct Conn<T, F> {
     /// answered on (an idle keep-alive timeout, a request limit) without notice; that is not
     /// an error, and the unanswered requests are sent again on a new connection.
     n_responses: u64,
+    /// The connection's number in the run (`{{conn}}`).
+    id: u64,
+    /// Requests that vary: the current batch's bytes, filled by `send_batch` (capacity kept).
+    out: Vec<u8>,
+    /// Per-target figures: the entry of each request of the current batch, in order.
+    entries: Vec<u32>,
 }
 
 impl<T: Transport, F: Framer> Conn<T, F> {
@@ -294,7 +304,16 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             carry: Vec::new(),
             outstanding: 0,
             n_responses: 0,
+            id: 0,
+            out: Vec::new(),
+            entries: Vec::new(),
         }
+    }
+
+    /// The connection's number within the run, for `{{conn}}`.
+    pub fn numbered(mut self, id: u64) -> Conn<T, F> {
+        self.id = id;
+        self
     }
 
     pub fn phase(&self) -> Phase {
@@ -528,7 +547,20 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     fn send_batch(&mut self, intended_at: Instant, ctx: &mut Ctx) {
         ctx.stats.sent += u64::from(self.outstanding);
         let batch = Batch { sent_at: ctx.now, intended_at, deadline: ctx.now + ctx.plan.timeout };
-        let to_write_bytes = self.outstanding as usize * ctx.plan.request_bytes;
+        let to_write_bytes = match ctx.source.as_deref_mut() {
+            None => self.outstanding as usize * ctx.plan.request_bytes,
+            Some(source) => {
+                self.out.clear();
+                self.entries.clear();
+                for _ in 0..self.outstanding {
+                    let entry = source.next_into(&mut self.out, self.id);
+                    if source.per_target {
+                        self.entries.push(entry);
+                    }
+                }
+                self.out.len()
+            }
+        };
         self.enter(Phase::Writing { batch, written_bytes: 0, to_write_bytes });
     }
 
@@ -577,7 +609,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             return Step::Yield(Outcome::Pending);
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
-        match io.write(&ctx.plan.batch[written_bytes..to_write_bytes]) {
+        let batch_bytes = if ctx.source.is_some() { &self.out } else { &ctx.plan.batch };
+        match io.write(&batch_bytes[written_bytes..to_write_bytes]) {
             Ok(0) => Step::Yield(self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into())),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
@@ -691,10 +724,16 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             panic!("a response completed in {:?}", self.phase);
         };
         let service = ctx.now.saturating_duration_since(batch.sent_at);
-        if ctx.plan.paced {
+        let latency = if ctx.plan.paced {
             ctx.stats.record_response(ctx.now, ctx.now.saturating_duration_since(batch.intended_at), Some(service));
+            ctx.now.saturating_duration_since(batch.intended_at)
         } else {
             ctx.stats.record_response(ctx.now, service, None);
+            service
+        };
+        if !self.entries.is_empty() {
+            let entry = self.entries[self.entries.len() - self.outstanding as usize];
+            ctx.stats.record_target(entry as usize, done.status, latency);
         }
         if done.status != 0 {
             if let Some(slot) = ctx.stats.status.get_mut(usize::from(done.status)) {
@@ -913,6 +952,7 @@ mod tests {
                 stats: &mut self.stats,
                 budget: &mut self.budget,
                 plan: &self.plan,
+                source: None,
             };
             call(&mut self.conn, &mut ctx)
         }

@@ -10,6 +10,7 @@
 
 pub mod conn;
 pub mod pacer;
+pub mod source;
 pub mod worker;
 
 use std::io;

@@ -35,6 +35,7 @@ use slab::Slab;
 
 use super::conn::{Budget, Conn, Ctx, Outcome, RequestPlan};
 use super::pacer::Pacer;
+use super::source::RequestSource;
 use crate::config::Config;
 use crate::net::socket::{self, SocketOptions};
 use crate::net::sys::TimerFd;
@@ -186,11 +187,20 @@ struct Own {
     stats: WorkerStats,
     budget: Budget,
     plan: RequestPlan,
+    /// Requests that vary (`None`: the plan's fixed batch).
+    source: Option<RequestSource>,
 }
 
 impl Own {
     fn ctx(&mut self, now: Instant) -> Ctx<'_> {
-        Ctx { now, scratch: &mut self.scratch, stats: &mut self.stats, budget: &mut self.budget, plan: &self.plan }
+        Ctx {
+            now,
+            scratch: &mut self.scratch,
+            stats: &mut self.stats,
+            budget: &mut self.budget,
+            plan: &self.plan,
+            source: self.source.as_mut(),
+        }
     }
 }
 
@@ -253,8 +263,16 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     fn new(config: &Config, plan: &WorkerPlan, connector: C, make_framer: impl Fn() -> F) -> io::Result<Worker<C, F>> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.n_connections);
-        for _ in 0..plan.n_connections {
-            conns.insert(Conn::new(make_framer()));
+        // Connections are numbered across the run (`{{conn}}`): this worker's come after
+        // those of the workers before it.
+        let first_conn: usize = (0..plan.id).map(|w| config.connections_of(w)).sum();
+        for i in 0..plan.n_connections {
+            conns.insert(Conn::new(make_framer()).numbered((first_conn + i) as u64));
+        }
+        let source = config.varying.as_ref().map(|v| RequestSource::new(v, plan.id, config.threads));
+        let mut stats = WorkerStats::new(plan.measure_from);
+        if let Some(v) = config.varying.as_ref().filter(|v| v.per_target()) {
+            stats.track_targets(v.entries.len(), v.entries.len() <= crate::config::TARGET_ROWS_MAX);
         }
         let measuring = plan.measure_from <= plan.start;
         let poll = Poll::new()?;
@@ -290,7 +308,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             connector,
             own: Own {
                 scratch: vec![0u8; SCRATCH_BYTES].into_boxed_slice(),
-                stats: WorkerStats::new(plan.measure_from),
+                stats,
                 // During a warm-up nothing counts, so nothing limits it; see `start_measuring`.
                 budget: Budget::new(if measuring { plan.n_requests } else { None }),
                 plan: RequestPlan {
@@ -300,6 +318,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                     defer_next: true,
                     ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
                 },
+                source,
             },
             n_requests: plan.n_requests,
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),

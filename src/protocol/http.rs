@@ -508,6 +508,9 @@ pub struct Url {
     pub authority: String,
     /// `https://`.
     pub tls: bool,
+    /// `user:password` from the URL's user information, percent-decoded: sent as
+    /// `Authorization: Basic` (as curl does).
+    pub credentials: Option<Vec<u8>>,
 }
 
 /// Parses `http[s]://HOST[:PORT][/PATH][?QUERY]`. The fragment is dropped.
@@ -526,9 +529,10 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
         p if p.starts_with('?') => format!("/{p}"),
         p => p.to_string(),
     };
-    if authority.contains('@') {
-        return Err("user information in the URL is not supported".to_string());
-    }
+    let (credentials, authority) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => (Some(percent_decode(userinfo)?), host),
+        None => (None, authority),
+    };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs a closing ]")?;
         match after {
@@ -553,7 +557,45 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
     }
     let bracketed = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
     let authority = if port == default_port { bracketed } else { format!("{bracketed}:{port}") };
-    Ok(Url { host: host.to_string(), port, path, authority, tls })
+    Ok(Url { host: host.to_string(), port, path, authority, tls, credentials })
+}
+
+/// `%XX` escapes decoded (user information in a URL, RFC 3986 3.2.1).
+fn percent_decode(text: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: Option<&u8>| b.and_then(|&b| hex_value(b));
+            match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                _ => return Err(format!("'{text}': a % in the user information must start an escape such as %40")),
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Standard base64 with padding (RFC 4648 4), for `Authorization: Basic`.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// What goes into the request a run sends.
@@ -580,6 +622,9 @@ pub fn build_request(spec: &RequestSpec) -> Vec<u8> {
     }
     if spec.close {
         defaults.push(("Connection", "close".to_string()));
+    }
+    if let Some(credentials) = &spec.url.credentials {
+        defaults.push(("Authorization", format!("Basic {}", base64(credentials))));
     }
     for (name, value) in defaults {
         if !user_has(name) {
@@ -734,6 +779,25 @@ mod tests {
 
     fn closing(status: u16) -> Feed {
         Feed::Complete(Done { status, close: true })
+    }
+
+    #[test]
+    fn credentials_send_basic_authorization() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"Aladdin:open sesame"), "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        let url = parse_url("http://user:p%40ss@127.0.0.1:8080/x").unwrap();
+        assert_eq!(url.credentials.as_deref(), Some(&b"user:p@ss"[..]));
+        assert_eq!((url.host.as_str(), url.port, url.authority.as_str()), ("127.0.0.1", 8080, "127.0.0.1:8080"));
+        let spec = RequestSpec { method: "GET".into(), url, headers: Vec::new(), body: Vec::new(), close: false };
+        let request = String::from_utf8(build_request(&spec)).unwrap();
+        assert!(request.contains("Authorization: Basic dXNlcjpwQHNz\r\n"), "{request}");
+        let mine = vec![("authorization".to_string(), "Bearer t".to_string())];
+        let request = String::from_utf8(build_request(&RequestSpec { headers: mine, ..spec })).unwrap();
+        assert!(!request.contains("Basic"), "a user's Authorization wins: {request}");
+        assert!(parse_url("http://a%4@h/").unwrap_err().contains("escape"));
     }
 
     #[test]
@@ -962,7 +1026,7 @@ mod tests {
         let u = parse_url("http://[::1]:81?q").unwrap();
         assert_eq!((u.host.as_str(), u.path.as_str(), u.authority.as_str()), ("::1", "/?q", "[::1]:81"));
         for bad in
-            ["http://", "http://:80/", "http://h:70000/", "http://h:0/", "http://u@h/", "http://h/a b", "ftp://h/"]
+            ["http://", "http://:80/", "http://h:70000/", "http://h:0/", "http://u@/", "http://h/a b", "ftp://h/"]
         {
             assert!(parse_url(bad).is_err(), "{bad}");
         }

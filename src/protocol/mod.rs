@@ -8,6 +8,8 @@
 
 pub mod http;
 pub mod raw;
+pub mod targets;
+pub mod template;
 
 /// What one call to [`Framer::feed`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

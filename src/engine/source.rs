@@ -1,0 +1,119 @@
+//! A worker's source of requests that vary (`config::Varying`): which entry goes next (round
+//! robin from the worker's own starting entry, or seeded random) and the values its holes get.
+//!
+//! One per worker, owned outright: its counters and generator are touched by this thread
+//! only. A request costs a copy of the entry's bytes into the connection's batch buffer and a
+//! few digit stores (`Template::write_into`): no allocation once the buffer has grown, no
+//! formatting. `{{seq}}` is `k × threads + worker` for the worker's k-th request, so it is
+//! unique within the run without any shared counter.
+
+use crate::config::{Order, Varying};
+use crate::protocol::template::{Rng, Template, Vars};
+
+pub struct RequestSource {
+    entries: Vec<Template>,
+    order: Order,
+    /// The next entry, round robin.
+    next: usize,
+    rng: Rng,
+    seq: u64,
+    seq_step: u64,
+    worker: u64,
+    /// Keep per-entry figures (`Varying::per_target`).
+    pub per_target: bool,
+}
+
+impl RequestSource {
+    pub fn new(varying: &Varying, worker: usize, threads: usize) -> RequestSource {
+        assert!(!varying.entries.is_empty(), "a request list has entries");
+        // Each worker its own stream; SplitMix64 decorrelates neighbouring seeds.
+        let mut seeder = Rng::new(varying.seed ^ (worker as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+        RequestSource {
+            entries: varying.entries.clone(),
+            order: varying.order,
+            next: worker % varying.entries.len(),
+            rng: Rng::new(seeder.next_u64()),
+            seq: worker as u64,
+            seq_step: threads as u64,
+            worker: worker as u64,
+            per_target: varying.per_target(),
+        }
+    }
+
+    /// Appends the next request to `out`, with `conn` for `{{conn}}`; returns its entry's index.
+    #[inline]
+    pub fn next_into(&mut self, out: &mut Vec<u8>, conn: u64) -> u32 {
+        let i = match self.order {
+            Order::RoundRobin => {
+                let i = self.next;
+                self.next = if i + 1 == self.entries.len() { 0 } else { i + 1 };
+                i
+            }
+            Order::Random => self.rng.below(self.entries.len() as u64) as usize,
+        };
+        let vars = Vars { seq: self.seq, worker: self.worker, conn };
+        self.seq += self.seq_step;
+        self.entries[i].write_into(out, vars, &mut self.rng);
+        i as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::template::Widths;
+
+    fn varying(texts: &[&str], order: Order) -> Varying {
+        let w = Widths::of_run(2, 10);
+        Varying {
+            entries: texts.iter().map(|t| Template::compile(t.as_bytes(), w).unwrap()).collect(),
+            labels: texts.iter().map(|t| t.to_string()).collect(),
+            order,
+            seed: 7,
+        }
+    }
+
+    fn take(source: &mut RequestSource, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| {
+                let mut out = Vec::new();
+                source.next_into(&mut out, 3);
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_starts_at_the_workers_entry() {
+        let v = varying(&["a", "b", "c"], Order::RoundRobin);
+        assert_eq!(take(&mut RequestSource::new(&v, 0, 2), 4), ["a", "b", "c", "a"]);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 2), 4), ["b", "c", "a", "b"]);
+    }
+
+    #[test]
+    fn seq_is_unique_across_workers() {
+        let v = varying(&["{{seq}}"], Order::RoundRobin);
+        let mut all: Vec<String> = (0..3).flat_map(|w| take(&mut RequestSource::new(&v, w, 3), 100)).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 300);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 3), 2), ["000000000001", "000000000004"]);
+    }
+
+    #[test]
+    fn random_order_repeats_with_its_seed() {
+        let v = varying(&["a", "b", "c", "d"], Order::Random);
+        let first = take(&mut RequestSource::new(&v, 0, 1), 200);
+        assert_eq!(first, take(&mut RequestSource::new(&v, 0, 1), 200));
+        assert_ne!(first, take(&mut RequestSource::new(&v, 1, 2), 200), "each worker its own stream");
+        for entry in ["a", "b", "c", "d"] {
+            assert!(first.iter().filter(|e| *e == entry).count() > 20, "{entry} is drawn");
+        }
+    }
+
+    #[test]
+    fn worker_and_conn_fill_their_holes() {
+        let v = varying(&["w{{worker}}c{{conn}}"], Order::RoundRobin);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 2), 1), ["w1c3"]);
+    }
+}

@@ -1,0 +1,369 @@
+//! Requests with per-request values: a request compiled once into bytes with holes at known
+//! offsets, and filled per request by writing digits into the holes.
+//!
+//! Placeholders: `{{seq}}` (a number unique within the run), `{{rand:LO-HI}}` (a uniform integer
+//! in LO..=HI from the worker's seeded generator), `{{worker}}` (the worker's number) and
+//! `{{conn}}` (the connection's number within the run). Any other `{{` is literal text, so a
+//! body that happens to hold `{{` is sent as written; a `{{rand:` whose range does not parse is
+//! an error (it was meant as a placeholder).
+//!
+//! Invariant: a hole has a fixed width, chosen when compiling (for `rand`, the digits of HI;
+//! for the others, from `Widths`), and every value is written zero-padded to that width. So a
+//! compiled request has one length for every request it makes: a `Content-Length` computed at
+//! compile time is right for all of them, and filling never moves a byte. Filling costs a copy
+//! of the bytes and a few digit stores per hole: no allocation, no formatting machinery.
+
+use std::fmt;
+
+/// The digits of `{{seq}}`: values wrap at 10^12 (at two million requests a second, after
+/// almost six days). Twelve digits, as redis-benchmark's `__rand_int__`.
+pub const SEQ_DIGITS: u8 = 12;
+
+/// Most digits a hole holds: `u64::MAX` has 20.
+const DIGITS_MAX: u8 = 20;
+
+/// What a hole is filled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    Seq,
+    /// Uniform in `lo..=hi`.
+    Rand {
+        lo: u64,
+        hi: u64,
+    },
+    Worker,
+    Conn,
+}
+
+/// A hole: `width` digits at byte `at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hole {
+    pub at: usize,
+    pub width: u8,
+    pub value: Value,
+}
+
+/// The widths of the holes whose range the run decides: `{{seq}}`, `{{worker}}` (enough for the
+/// last worker's number) and `{{conn}}` (the last connection's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Widths {
+    pub seq: u8,
+    pub worker: u8,
+    pub conn: u8,
+}
+
+impl Widths {
+    /// The widths for a run of `threads` workers and `connections` connections.
+    pub fn of_run(threads: usize, connections: usize) -> Widths {
+        Widths {
+            seq: SEQ_DIGITS,
+            worker: digits(threads.saturating_sub(1) as u64),
+            conn: digits(connections.saturating_sub(1) as u64),
+        }
+    }
+}
+
+/// A placeholder that cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Byte offset of the placeholder in the text.
+    pub at: usize,
+    pub placeholder: String,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "placeholder '{}': {}", self.placeholder, self.reason)
+    }
+}
+
+/// A request's bytes with its holes (zeros in the bytes until filled).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Template {
+    bytes: Vec<u8>,
+    holes: Vec<Hole>,
+}
+
+/// The per-request values a fill needs besides the generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vars {
+    pub seq: u64,
+    pub worker: u64,
+    pub conn: u64,
+}
+
+impl Template {
+    /// Bytes without placeholders, sent as they are.
+    pub fn literal(bytes: &[u8]) -> Template {
+        Template { bytes: bytes.to_vec(), holes: Vec::new() }
+    }
+
+    /// Finds the placeholders in `text` and leaves a zero-filled hole for each.
+    pub fn compile(text: &[u8], widths: Widths) -> Result<Template, TemplateError> {
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut holes = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            if !text[i..].starts_with(b"{{") {
+                bytes.push(text[i]);
+                i += 1;
+                continue;
+            }
+            let Some(close) = text[i + 2..].windows(2).position(|w| w == b"}}") else {
+                bytes.push(text[i]);
+                i += 1;
+                continue;
+            };
+            let inner = &text[i + 2..i + 2 + close];
+            let end = i + 2 + close + 2;
+            let placeholder = || String::from_utf8_lossy(&text[i..end]).into_owned();
+            let fail = |reason| TemplateError { at: i, placeholder: placeholder(), reason };
+            let (value, width) = match inner {
+                b"seq" => (Value::Seq, widths.seq),
+                b"worker" => (Value::Worker, widths.worker),
+                b"conn" => (Value::Conn, widths.conn),
+                _ => match inner.strip_prefix(b"rand:") {
+                    Some(range) => {
+                        let (lo, hi) = parse_range(range).ok_or_else(|| fail("expected {{rand:LO-HI}}, e.g. {{rand:1-1000}}"))?;
+                        if lo > hi {
+                            return Err(fail("LO is above HI"));
+                        }
+                        (Value::Rand { lo, hi }, digits(hi))
+                    }
+                    // Not a placeholder: literal text.
+                    None => {
+                        bytes.push(text[i]);
+                        i += 1;
+                        continue;
+                    }
+                },
+            };
+            assert!((1..=DIGITS_MAX).contains(&width), "a hole is 1 to 20 digits wide");
+            holes.push(Hole { at: bytes.len(), width, value });
+            bytes.resize(bytes.len() + usize::from(width), b'0');
+            i = end;
+        }
+        Ok(Template { bytes, holes })
+    }
+
+    /// The bytes, with every hole zero-filled.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    pub fn holes(&self) -> &[Hole] {
+        &self.holes
+    }
+
+    /// Appends another template after this one (its holes move with its bytes).
+    pub fn append(&mut self, tail: &Template) {
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(&tail.bytes);
+        self.holes.extend(tail.holes.iter().map(|h| Hole { at: h.at + base, ..*h }));
+    }
+
+    /// Appends one request to `out`: the bytes, then the holes filled. `out` keeps its
+    /// capacity between requests, so this allocates only while it first grows.
+    #[inline]
+    pub fn write_into(&self, out: &mut Vec<u8>, vars: Vars, rng: &mut Rng) {
+        let start = out.len();
+        out.extend_from_slice(&self.bytes);
+        self.fill(&mut out[start..], vars, rng);
+    }
+
+    /// Fills the holes of `request`, a copy of this template's bytes.
+    #[inline]
+    pub fn fill(&self, request: &mut [u8], vars: Vars, rng: &mut Rng) {
+        debug_assert_eq!(request.len(), self.bytes.len(), "a fill needs the template's own bytes");
+        for hole in &self.holes {
+            let n = match hole.value {
+                Value::Seq => vars.seq,
+                Value::Worker => vars.worker,
+                Value::Conn => vars.conn,
+                Value::Rand { lo, hi } => lo + rng.below(hi - lo + 1),
+            };
+            put_digits(&mut request[hole.at..hole.at + usize::from(hole.width)], n);
+        }
+    }
+}
+
+/// Writes `n` into `slot` in decimal, zero-padded; a value too wide keeps its low digits (so
+/// `{{seq}}` wraps at 10^12).
+#[inline]
+pub fn put_digits(slot: &mut [u8], mut n: u64) {
+    for b in slot.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
+/// How many decimal digits `n` has (0 has one).
+pub fn digits(mut n: u64) -> u8 {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// `LO-HI`, both decimal.
+fn parse_range(range: &[u8]) -> Option<(u64, u64)> {
+    let text = std::str::from_utf8(range).ok()?;
+    let (lo, hi) = text.split_once('-')?;
+    let number = |s: &str| s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse::<u64>().ok()).flatten();
+    Some((number(lo)?, number(hi)?))
+}
+
+/// A small, fast, seeded generator (SplitMix64): one per worker, so a seed gives the same
+/// sequence run after run. Not for cryptography.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n` 0 stands for 2^64), by a multiply and a shift (Lemire's method
+    /// without its rejection step: the bias is below n / 2^64, nothing a load test can see).
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return self.next_u64();
+        }
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const W: Widths = Widths { seq: 12, worker: 1, conn: 3 };
+
+    fn fill_one(t: &Template, vars: Vars, seed: u64) -> String {
+        let mut out = Vec::new();
+        t.write_into(&mut out, vars, &mut Rng::new(seed));
+        String::from_utf8(out).unwrap()
+    }
+
+    const VARS: Vars = Vars { seq: 42, worker: 1, conn: 7 };
+
+    #[test]
+    fn text_without_placeholders_is_literal() {
+        for text in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"{{", b"a {{ b }}", b"{{nope}}", b"}}{{", b"{{seq", b""] {
+            let t = Template::compile(text, W).unwrap();
+            assert_eq!(t.bytes(), text);
+            assert!(t.holes().is_empty());
+        }
+    }
+
+    #[test]
+    fn holes_are_fixed_width() {
+        let t = Template::compile(b"/k/{{seq}}/{{worker}}/{{conn}}/{{rand:5-250}}", W).unwrap();
+        assert_eq!(t.bytes(), b"/k/000000000000/0/000/000");
+        assert_eq!(t.holes().len(), 4);
+        let s = fill_one(&t, VARS, 1);
+        assert_eq!(s.len(), t.len());
+        assert!(s.starts_with("/k/000000000042/1/007/"), "{s}");
+        let r: u64 = s[s.len() - 3..].parse().unwrap();
+        assert!((5..=250).contains(&r));
+    }
+
+    #[test]
+    fn rand_stays_in_range_and_covers_it() {
+        let t = Template::compile(b"{{rand:1-10}}", W).unwrap();
+        assert_eq!(t.len(), 2);
+        let mut rng = Rng::new(7);
+        let mut seen = [0u32; 11];
+        for _ in 0..10_000 {
+            let mut out = Vec::new();
+            t.write_into(&mut out, VARS, &mut rng);
+            let v: usize = std::str::from_utf8(&out).unwrap().parse().unwrap();
+            seen[v] += 1;
+        }
+        assert_eq!(seen[0], 0);
+        assert!(seen[1..].iter().all(|&n| (800..1200).contains(&n)), "{seen:?}");
+    }
+
+    #[test]
+    fn same_seed_same_values() {
+        let t = Template::compile(b"{{rand:0-1000000}}", W).unwrap();
+        let run = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..100)
+                .map(|_| {
+                    let mut out = Vec::new();
+                    t.write_into(&mut out, VARS, &mut rng);
+                    out
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn full_u64_range_and_single_value() {
+        let t = Template::compile(b"{{rand:0-18446744073709551615}}", W).unwrap();
+        assert_eq!(t.len(), 20);
+        let t = Template::compile(b"{{rand:3-3}}", W).unwrap();
+        assert_eq!(fill_one(&t, VARS, 0), "3");
+    }
+
+    #[test]
+    fn bad_ranges_are_errors() {
+        for (text, reason) in [
+            (&b"x{{rand:}}"[..], "expected"),
+            (b"x{{rand:1}}", "expected"),
+            (b"x{{rand:a-b}}", "expected"),
+            (b"x{{rand:-1-5}}", "expected"),
+            (b"x{{rand:1-99999999999999999999999}}", "expected"),
+            (b"x{{rand:9-1}}", "LO is above HI"),
+        ] {
+            let e = Template::compile(text, W).unwrap_err();
+            assert_eq!(e.at, 1, "{e}");
+            assert!(e.reason.contains(reason), "{e}");
+        }
+    }
+
+    #[test]
+    fn seq_wraps_at_its_width() {
+        let t = Template::compile(b"{{seq}}", Widths { seq: 3, ..W }).unwrap();
+        assert_eq!(fill_one(&t, Vars { seq: 12_345, ..VARS }, 0), "345");
+    }
+
+    #[test]
+    fn append_moves_holes() {
+        let mut head = Template::compile(b"A{{worker}}", W).unwrap();
+        head.append(&Template::compile(b"B{{conn}}", W).unwrap());
+        assert_eq!(head.holes()[1].at, 3);
+        assert_eq!(fill_one(&head, VARS, 0), "A1B007");
+    }
+
+    #[test]
+    fn digit_counts() {
+        assert_eq!([0, 9, 10, 99, 100, u64::MAX].map(digits), [1, 1, 2, 2, 3, 20]);
+        assert_eq!(Widths::of_run(1, 1), Widths { seq: 12, worker: 1, conn: 1 });
+        assert_eq!(Widths::of_run(11, 1000), Widths { seq: 12, worker: 2, conn: 3 });
+    }
+}
