@@ -181,6 +181,15 @@ fn merged_info<'a>(runs: impl Iterator<Item = &'a RunInfo> + Clone, start_unix_s
         warmup_s: None,
         start_unix_s,
         tls: runs.clone().find_map(|r| r.tls.clone()),
+        // Per-entry rows only when every run sent the same list.
+        target_labels: {
+            let first = runs.clone().next().map(|r| r.target_labels.clone()).unwrap_or_default();
+            if runs.clone().all(|r| r.target_labels == first) {
+                first
+            } else {
+                Vec::new()
+            }
+        },
     }
 }
 
@@ -238,6 +247,8 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         timeline,
         histogram,
         histogram_uncorrected,
+        // Counts and statuses add up; the per-entry latency is a summary only: not merged.
+        targets,
     } = report;
     let mut s = WorkerStats::new(anchor);
     s.requests = *requests;
@@ -285,6 +296,15 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
     s.stopped_during_warmup = *stopped_during_warmup;
     s.sent = sent.unwrap_or(0);
     s.missed = missed.unwrap_or(0);
+    s.targets = targets
+        .iter()
+        .flatten()
+        .map(|t| crate::stats::TargetStats {
+            requests: t.requests,
+            status: t.status.iter().map(|(&code, &n)| (code, n)).collect(),
+            latency_us: None,
+        })
+        .collect();
     for (&code, &n) in status.iter().flatten() {
         let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
         let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;

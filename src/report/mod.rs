@@ -62,6 +62,10 @@ pub struct RunInfo {
     /// TLS settings; `None` for plain TCP.
     #[serde(skip)]
     pub tls: Option<TlsSetup>,
+    /// How the report names each entry of a request list (`--targets`, `--data-file`); empty
+    /// for one request. Kept in the JSON's `targets`.
+    #[serde(skip)]
+    pub target_labels: Vec<String>,
 }
 
 /// How a run used TLS.
@@ -123,6 +127,12 @@ impl RunInfo {
             }),
             command: command_line(),
             machine: Some(Machine::this()),
+            target_labels: config
+                .varying
+                .as_ref()
+                .filter(|v| v.per_target())
+                .map(|v| v.labels.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -147,6 +157,7 @@ impl RunInfo {
             warmup_s: None,
             start_unix_s,
             tls: None,
+            target_labels: Vec::new(),
         }
     }
 }
@@ -242,6 +253,22 @@ pub struct Report {
     /// Under `--rate`: the uncorrected service-time histogram, same encoding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram_uncorrected: Option<String>,
+    /// Per entry of a request list (`--targets`, `--data-file`), in the list's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<TargetReport>>,
+}
+
+/// One entry of a request list: its completed responses, their statuses (HTTP) and latency
+/// (`null` for a list of more than `config::TARGET_ROWS_MAX` entries, and after a merge).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// The entry as the report names it: `GET /a`, or a raw payload, escaped.
+    pub request: String,
+    pub requests: u64,
+    #[serde(default)]
+    pub status: BTreeMap<u16, u64>,
+    #[serde(default)]
+    pub latency_us: Option<Latency>,
 }
 
 impl Serialize for Report {
@@ -255,6 +282,7 @@ impl<'de> Deserialize<'de> for Report {
         let mut report = Report::deserialize(deserializer)?;
         report.run.http = report.status.is_some();
         report.run.tls = report.tls.as_ref().map(|t| t.setup.clone());
+        report.run.target_labels = report.targets.iter().flatten().map(|t| t.request.clone()).collect();
         Ok(report)
     }
 }
@@ -575,6 +603,18 @@ impl Report {
             timeline: timeline(stats),
             histogram: encode_histogram(&stats.latency_us),
             histogram_uncorrected: paced.then(|| encode_histogram(&stats.service_us)),
+            targets: (!info.target_labels.is_empty() && info.target_labels.len() == stats.targets.len()).then(|| {
+                info.target_labels
+                    .iter()
+                    .zip(&stats.targets)
+                    .map(|(label, t)| TargetReport {
+                        request: label.clone(),
+                        requests: t.requests,
+                        status: t.status.iter().copied().collect(),
+                        latency_us: t.latency_us.as_ref().filter(|h| !h.is_empty()).map(Latency::of),
+                    })
+                    .collect()
+            }),
         };
         report.with_server(None)
     }
@@ -789,6 +829,23 @@ impl Report {
         }
     }
 
+    /// A row per entry of a request list of at most `TARGET_ROWS_MAX` entries (above that the
+    /// JSON alone has them): responses, p50 and p99, statuses, and the request.
+    fn write_targets(&self, out: &mut String) {
+        let Some(targets) = self.targets.as_ref().filter(|t| t.len() <= crate::config::TARGET_ROWS_MAX) else {
+            return;
+        };
+        let _ = writeln!(out, "  Targets      {:>10} {:>8} {:>8}  {:<20}  request", "responses", "p50", "p99", "status");
+        for t in targets {
+            let (p50, p99) = match &t.latency_us {
+                Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
+                None => ("-".to_string(), "-".to_string()),
+            };
+            let status = if t.status.is_empty() { "-".to_string() } else { status_codes(&t.status) };
+            let _ = writeln!(out, "               {:>10} {p50:>8} {p99:>8}  {status:<20}  {}", group(t.requests), t.request);
+        }
+    }
+
     fn write_bars(&self, out: &mut String) {
         if let Ok(h) = decode_histogram::<u64>(&self.histogram) {
             write_bars(out, &h);
@@ -934,6 +991,7 @@ const TEXT_ROWS: &[TextRow] = &[
     TextRow::Line("", Report::status_unexpected),
     TextRow::Block(Report::write_latency),
     TextRow::Block(Report::write_bars),
+    TextRow::Block(Report::write_targets),
     TextRow::Line("Warning", Report::unanswered),
     TextRow::Line("Warning", Report::littles_law),
     TextRow::Line("Transfer", Report::transfer),
@@ -1252,6 +1310,47 @@ mod tests {
     }
 
     #[test]
+    fn targets_get_a_row_each_and_json_keeps_them() {
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        stats.track_targets(2, true);
+        for i in 0..10u64 {
+            stats.record_response(t0, Duration::from_micros(100 + i), None);
+            stats.record_target((i % 2) as usize, if i == 9 { 404 } else { 200 }, Duration::from_micros(100 + i));
+        }
+        stats.elapsed = Duration::from_secs(1);
+        let info = RunInfo { target_labels: vec!["GET /a".into(), "GET /b".into()], ..RunInfo::example(1.0) };
+        let r = Report::new(&info, &stats);
+        let text = r.to_text();
+        assert!(text.contains("  Targets      "), "{text}");
+        let row_b = text.lines().find(|l| l.ends_with("GET /b")).expect("a row for /b");
+        assert!(row_b.contains("200: 4, 404: 1") && row_b.trim_start().starts_with("5 "), "{row_b}");
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        let targets = json["targets"].as_array().unwrap();
+        assert_eq!(targets.len(), 2);
+        assert_eq!(targets[0]["request"], "GET /a");
+        assert_eq!(targets[0]["requests"], 5);
+        assert_eq!(targets[0]["status"]["200"], 5);
+        assert!(targets[0]["latency_us"]["p99"].as_u64().unwrap() >= 100);
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.run.target_labels, ["GET /a", "GET /b"]);
+        let counts = |r: &Report| r.targets.iter().flatten().map(|t| (t.requests, t.status.clone())).collect::<Vec<_>>();
+        assert_eq!(counts(&back), counts(&r));
+        // Above TARGET_ROWS_MAX entries: counts in the JSON, no rows in the text.
+        let n = crate::config::TARGET_ROWS_MAX + 1;
+        let mut stats = WorkerStats::new(t0);
+        stats.track_targets(n, false);
+        stats.record_target(3, 200, Duration::from_micros(5));
+        let info = RunInfo { target_labels: (0..n).map(|i| format!("GET /{i}")).collect(), ..RunInfo::example(1.0) };
+        let r = Report::new(&info, &stats);
+        assert!(!r.to_text().contains("Targets"));
+        let t = &r.targets.as_ref().unwrap()[3];
+        assert_eq!((t.requests, t.latency_us), (1, None));
+        // One request: no targets at all.
+        assert!(Report::new(&RunInfo::example(1.0), &WorkerStats::new(t0)).targets.is_none());
+    }
+
+    #[test]
     fn bottleneck_is_the_side_busy_90_percent_of_its_cores() {
         // clobber's busy share, the server's (busy_cores, threads_busy), the verdict, its line.
         type Case = (f64, Option<(f64, usize)>, Option<Bottleneck>, Option<&'static str>);
@@ -1355,6 +1454,7 @@ mod tests {
             warmup_s: Some(1.0),
             start_unix_s: 1_800_000_000.5,
             tls: Some(TlsSetup { verified: true, server_name: "h".into(), resumption: true }),
+            target_labels: Vec::new(),
         };
         Report::new(&info, &stats)
     }

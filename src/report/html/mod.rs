@@ -261,6 +261,9 @@ pub fn render(runs: &[PageRun]) -> Result<String, PageError> {
     table(&mut page, runs, &run_rows());
     page.push_str("<h2>Results</h2>\n");
     table(&mut page, runs, &result_rows());
+    for run in runs {
+        targets_table(&mut page, run);
+    }
     page.push_str("<h2>Latency</h2>\n");
     figure(
         &mut page,
@@ -459,6 +462,33 @@ fn table(page: &mut String, runs: &[PageRun], rows: &[Row]) {
             }
         }
         page.push_str("</tr>\n");
+    }
+    page.push_str("</table>\n");
+}
+
+/// A run's request list (`--targets`, `--data-file`) of at most `TARGET_ROWS_MAX` entries: a
+/// row per entry (responses, p50, p99, statuses).
+fn targets_table(page: &mut String, run: &PageRun) {
+    let Some(targets) = run.report.targets.as_ref().filter(|t| t.len() <= crate::config::TARGET_ROWS_MAX) else {
+        return;
+    };
+    let _ = writeln!(page, "<h2>Targets: {}</h2>", escape(&run.label));
+    page.push_str("<table>\n<tr><th>request</th><th>responses</th><th>p50</th><th>p99</th><th>status</th></tr>\n");
+    for t in targets {
+        let (p50, p99) = match &t.latency_us {
+            Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
+            None => ("-".to_string(), "-".to_string()),
+        };
+        let status = if t.status.is_empty() { "-".to_string() } else { crate::report::status_codes(&t.status) };
+        let _ = writeln!(
+            page,
+            "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            escape(&t.request),
+            escape(&group(t.requests)),
+            escape(&p50),
+            escape(&p99),
+            escape(&status)
+        );
     }
     page.push_str("</table>\n");
 }
@@ -716,6 +746,26 @@ mod tests {
         }
         assert!(page.contains("&lt;b&gt;&amp;&quot;x&quot;") && !page.contains("<b>&"));
         assert!(page.contains("a=1&amp;b=&lt;2&gt;"));
+    }
+
+    #[test]
+    fn a_request_list_gets_a_table_of_its_entries() {
+        let mut r = run("list", 1, 10, 0, None);
+        assert!(!render(std::slice::from_ref(&r)).unwrap().contains("<h2>Targets"));
+        let status = [(200, 7)].into_iter().collect();
+        let mut h = Histogram::<u64>::new(2).unwrap();
+        h.record(120).unwrap();
+        let latency = crate::report::Latency::of(&h);
+        r.report.targets = Some(vec![crate::report::TargetReport {
+            request: "GET /a?<x>".into(),
+            requests: 7,
+            status,
+            latency_us: Some(latency),
+        }]);
+        let page = render(&[r]).unwrap();
+        assert!(page.contains("<h2>Targets: list</h2>"), "a table");
+        assert!(page.contains("<code>GET /a?&lt;x&gt;</code></td><td class=\"num\">7</td>"));
+        assert!(page.contains("200: 7"));
     }
 
     #[test]
