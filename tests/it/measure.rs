@@ -193,6 +193,7 @@ fn report_file(dir: &std::path::Path, name: &str, start_unix_s: f64, command: &s
         tls: None,
         command: command.into(),
         machine: None,
+        target_labels: Vec::new(),
     };
     let path = dir.join(name);
     std::fs::write(&path, Report::new(&info, &stats).to_json()).unwrap();
