@@ -11,7 +11,7 @@
 # (ab where wrk has no equivalent).
 #
 # Usage: scripts/compare.sh
-#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
+#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect targets"
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
 #                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
 #                                    before/after figures for a change, from one run
@@ -20,6 +20,9 @@
 # request (clobber --reconnect with and without resumption vs ab, which never resumes).
 # clobber verifies the certificate (--cacert; a self-signed leaf, CA:FALSE, as webpki wants);
 # wrk and ab do not verify.
+# The targets scenario measures what requests that vary cost clobber: --targets with 1,000
+# entries, each with {{rand}} in its query, against one fixed URL, keep-alive (nginx) and
+# --pipeline 16 (clobber serve); its ratios are against the fixed URL ("(ref)").
 # Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl) and builds
 # clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
 set -euo pipefail
@@ -137,6 +140,10 @@ measure() {
 
 C=$CONNECTIONS
 url="http://127.0.0.1:$nginx_port/"
+# 1,000 entries, {{rand}} in each path's query: nginx's `location = /` answers them all.
+for port in "$nginx_port" "${serve_http##*:}"; do
+    for k in $(seq 1000); do printf 'GET http://127.0.0.1:%s/?k=%04d&r={{rand:1-1000000}}\n\n' "$port" "$k"; done >"$tmp/targets-$port.txt"
+done
 for i in $(seq "$RUNS"); do
     for scenario in $SCENARIOS; do
         case $scenario in
@@ -183,7 +190,14 @@ for i in $(seq "$RUNS"); do
             measure echo16 "clobber raw --pipeline 16" "$serve_echo_pid" clobber "$bin" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
             [ -z "${BASE:-}" ] || measure echo16 "clobber (base) raw --pipeline 16" "$serve_echo_pid" clobber "$BASE" "tcp://$serve_echo" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
             ;;
-        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect)" >&2; exit 2 ;;
+        targets)
+            measure targets-keepalive "clobber fixed URL (ref)" "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure targets-keepalive "clobber --targets 1000 {{rand}}" "$nginx_worker" clobber "$bin" --targets "$tmp/targets-$nginx_port.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            purl="http://$serve_http/"
+            measure targets-pipeline16 "clobber fixed URL (ref)" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            measure targets-pipeline16 "clobber --targets 1000 {{rand}}" "$serve_http_pid" clobber "$bin" --targets "$tmp/targets-${serve_http##*:}.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect targets)" >&2; exit 2 ;;
         esac
     done
 done

@@ -82,8 +82,10 @@ def table(results):
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for scenario, client in order:
         rps, cpu, p99, busy, server_cpu = med[(scenario, client)]
-        ref = next((med[(s, c)] for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
-        ref_name = next((c for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
+        is_ref = lambda c: c.startswith("wrk") or c == "ab" or c.endswith("(ref)")
+        ref = next((med[(s, c)] for s, c in order if s == scenario and is_ref(c)), None)
+        ref_name = next((c for s, c in order if s == scenario and is_ref(c)), None)
+        ref_name = ref_name.removesuffix(" (ref)") if ref_name else None
         ratio_rps = f"{rps / ref[0]:.2f}× {ref_name}" if ref and ref[0] else "-"
         ratio_cpu = f"{cpu / ref[1]:.2f}× {ref_name}" if ref and ref[1] else "-"
         p99_text = "-" if p99 is None else (f"{p99 / 1e3:.2f} ms" if p99 >= 1000 else f"{p99:.0f} µs")
