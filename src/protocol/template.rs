@@ -196,13 +196,39 @@ impl Template {
     }
 }
 
+/// "00" to "99": digits are written two at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Writes `n` into `slot` in decimal, zero-padded; a value too wide keeps its low digits (so
 /// `{{seq}}` wraps at 10^12).
+///
+/// The digits come in groups of four, each group split into two pairs that are independent of
+/// each other: a profile of pipelined `{{rand}}` requests spent most of the fill waiting on a
+/// chain of one division per digit, which this shortens to one per four digits.
 #[inline]
 pub fn put_digits(slot: &mut [u8], mut n: u64) {
-    for b in slot.iter_mut().rev() {
-        *b = b'0' + (n % 10) as u8;
-        n /= 10;
+    let mut end = slot.len();
+    while end >= 4 {
+        let group = (n % 10_000) as usize;
+        n /= 10_000;
+        let (hi, lo) = (group / 100 * 2, group % 100 * 2);
+        slot[end - 4..end - 2].copy_from_slice(&DIGIT_PAIRS[hi..hi + 2]);
+        slot[end - 2..end].copy_from_slice(&DIGIT_PAIRS[lo..lo + 2]);
+        end -= 4;
+    }
+    if end >= 2 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        slot[end - 2..end].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        end -= 2;
+    }
+    if end == 1 {
+        slot[0] = b'0' + (n % 10) as u8;
     }
 }
 
@@ -358,6 +384,27 @@ mod tests {
         head.append(&Template::compile(b"B{{conn}}", W).unwrap());
         assert_eq!(head.holes()[1].at, 3);
         assert_eq!(fill_one(&head, VARS, 0), "A1B007");
+    }
+
+    #[test]
+    fn digits_are_zero_padded_to_the_slot() {
+        for (width, n, text) in [
+            (1, 7, "7"),
+            (2, 7, "07"),
+            (3, 42, "042"),
+            (5, 12_345, "12345"),
+            (6, 4_321, "004321"),
+            (7, 1_000_000, "1000000"),
+            (4, 123_456, "3456"),
+            (12, 98_765_432_109, "098765432109"),
+        ] {
+            let mut slot = vec![b'x'; width];
+            put_digits(&mut slot, n);
+            assert_eq!(slot, text.as_bytes(), "{n} in {width}");
+        }
+        let mut slot = [0u8; 20];
+        put_digits(&mut slot, u64::MAX);
+        assert_eq!(&slot, b"18446744073709551615");
     }
 
     #[test]
