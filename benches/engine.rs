@@ -78,7 +78,8 @@ fn state_machine(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("keep-alive-step/http", |b| {
         b.iter(|| {
-            let mut ctx = Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan, source: None };
+            let mut ctx =
+                Ctx { now, scratch: &mut scratch, stats: &mut stats, budget: &mut budget, plan: &plan, source: None };
             conn.on_event(Ready { readable: true, writable: false, read_closed: false }, &mut ctx)
         })
     });

@@ -332,9 +332,7 @@ fn other_tools_flag(arg: &lexopt::Arg) -> Option<UsageError> {
         Value(_) => return None,
     };
     let (flag, message) = match name.as_str() {
-        "--latency" => {
-            ("--latency", "--latency is wrk's: clobber always prints the latency percentiles and histogram")
-        }
+        "--latency" => ("--latency", "--latency is wrk's: clobber always prints the latency percentiles and histogram"),
         "-s" | "--script" => (
             "-s/--script",
             "-s is wrk's Lua script: clobber varies requests with --targets FILE, --data-file and \
@@ -857,7 +855,11 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
     if raw.order.is_some() && raw.targets.is_none() && raw.data_file.is_none() {
         return Err(conflict("--order", "--order orders a list of requests: give --targets or --data-file"));
     }
-    let seed = raw.seed.as_deref().map(|v| v.parse::<u64>().map_err(|_| bad("--seed", v, "expected a whole number"))).transpose()?;
+    let seed = raw
+        .seed
+        .as_deref()
+        .map(|v| v.parse::<u64>().map_err(|_| bad("--seed", v, "expected a whole number")))
+        .transpose()?;
     Ok(RunOptions {
         order,
         seed,
@@ -1088,8 +1090,13 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
     }
     let target = parse_target(target_text)?;
     if let Some(file) = &raw.data_file {
-        if let Some((flag, _)) = [("--data", raw.data.is_some()), ("--file", raw.file.is_some())].into_iter().find(|(_, g)| *g) {
-            return Err(conflict("--data-file", format!("--data-file lists the requests: {flag} cannot be added to it")));
+        if let Some((flag, _)) =
+            [("--data", raw.data.is_some()), ("--file", raw.file.is_some())].into_iter().find(|(_, g)| *g)
+        {
+            return Err(conflict(
+                "--data-file",
+                format!("--data-file lists the requests: {flag} cannot be added to it"),
+            ));
         }
         let framing = parse_framing(raw)?;
         check_raw_pipeline(&framing, pipeline)?;

@@ -167,7 +167,10 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
 
 /// `load`, with the `--targets` file's bytes when they were read already (standard input can
 /// be read only once).
-fn load_with(options: &RunOptions, targets_text: Option<&[u8]>) -> Result<(Config, Option<http::RequestSpec>), SetupError> {
+fn load_with(
+    options: &RunOptions,
+    targets_text: Option<&[u8]>,
+) -> Result<(Config, Option<http::RequestSpec>), SetupError> {
     let cpus = options.cpus.as_ref().map(available_cores).transpose()?;
     let threads = options
         .threads
@@ -281,7 +284,8 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
             let template =
                 Template::compile(&bytes, widths).map_err(|e| SetupError::new("--http-file", path, e.to_string()))?;
             let head = http::check_request(template.bytes()).map_err(|e| SetupError::new("--http-file", path, e))?;
-            let label = String::from_utf8_lossy(bytes.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"")).into_owned();
+            let label =
+                String::from_utf8_lossy(bytes.split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"")).into_owned();
             Ok((vec![template], vec![label], Framing::Http { head }, None))
         }
         RequestOptions::Targets { file, headers } => {
@@ -290,7 +294,8 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
                 None => read_file(file, "--targets")?,
             };
             let entries = parse_targets(file, &text)?;
-            let fail = |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
+            let fail =
+                |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
             let mut templates = Vec::with_capacity(entries.len());
             let mut labels = Vec::with_capacity(entries.len());
             let mut n_head = 0;
@@ -415,9 +420,9 @@ fn load_targets(pending: &PendingRun) -> Result<Config, SetupError> {
     let text = read_file(file, "--targets")?;
     let entries = parse_targets(file, &text)?;
     let first = &entries[0].0;
-    let options = pending.with_origin(&lowercase_scheme(&first.url)).map_err(|e| {
-        SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line))
-    })?;
+    let options = pending
+        .with_origin(&lowercase_scheme(&first.url))
+        .map_err(|e| SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line)))?;
     Ok(load_with(&options, Some(&text))?.0)
 }
 
@@ -546,7 +551,11 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     let identity = options.tls.is_some().then(crate::net::tls::self_signed);
     let (mut load, request) = load(&options)?;
     if load.varying.is_some() {
-        return Err(SetupError::new("demo", "", "placeholders ({{seq}}, {{rand:LO-HI}}...) are for a run against a server of your own"));
+        return Err(SetupError::new(
+            "demo",
+            "",
+            "placeholders ({{seq}}, {{rand:LO-HI}}...) are for a run against a server of your own",
+        ));
     }
     if let (Some(tls), Some(identity)) = (&mut load.tls, &identity) {
         for cert in
@@ -749,7 +758,11 @@ mod tests {
     fn bad_targets_files_name_the_line() {
         for (name, text, words) in [
             ("bad.txt", "GET http://127.0.0.1:9/\nnot a header\n", "line 2: expected a header"),
-            ("mixed.txt", "GET http://127.0.0.1:9/\n\nGET http://127.0.0.1:10/\n", "line 3: 'http://127.0.0.1:10/' is not on the origin of line 1"),
+            (
+                "mixed.txt",
+                "GET http://127.0.0.1:9/\n\nGET http://127.0.0.1:10/\n",
+                "line 3: 'http://127.0.0.1:10/' is not on the origin of line 1",
+            ),
             ("scheme.txt", "http://127.0.0.1:9/\nhttps://127.0.0.1:9/\n", "line 2:"),
             ("nobody.txt", "POST http://127.0.0.1:9/\n@/nonexistent/body.json\n", "line 2: cannot read the body file"),
             ("url.txt", "GET http://127.0.0.1:99999/\n", "line 1:"),

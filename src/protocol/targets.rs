@@ -69,10 +69,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, TargetsError> {
             continue;
         }
         let Some(entry) = entries.last_mut().filter(|_| open) else {
-            return Err(fail(format!(
-                "expected a request line (METHOD URL, or a URL), found '{}'",
-                shorten(line)
-            )));
+            return Err(fail(format!("expected a request line (METHOD URL, or a URL), found '{}'", shorten(line))));
         };
         if let Some(path) = line.strip_prefix('@') {
             if entry.body.is_some() {
@@ -91,7 +88,10 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, TargetsError> {
         entry.headers.push(header);
     }
     if entries.is_empty() {
-        return Err(TargetsError { line: 0, message: "no entries (expected lines such as GET http://HOST/PATH)".into() });
+        return Err(TargetsError {
+            line: 0,
+            message: "no entries (expected lines such as GET http://HOST/PATH)".into(),
+        });
     }
     Ok(entries)
 }
@@ -113,7 +113,10 @@ fn request_line(line: &str) -> Option<(String, String)> {
 /// `Name: value`: a token, a colon, a value without control characters.
 fn parse_header(line: &str) -> Result<(String, String), String> {
     let Some((name, value)) = line.split_once(':') else {
-        return Err(format!("expected a header (Name: value), a body (@path) or a blank line, found '{}'", shorten(line)));
+        return Err(format!(
+            "expected a header (Name: value), a body (@path) or a blank line, found '{}'",
+            shorten(line)
+        ));
     };
     if name.is_empty() || !name.bytes().all(is_token_byte) {
         return Err(format!("'{name}' is not a header name"));
@@ -152,7 +155,10 @@ mod tests {
         assert_eq!(entries.len(), 4);
         assert_eq!(
             entries[0],
-            Entry { headers: vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())], ..entry(2, "GET", "http://h/a") }
+            Entry {
+                headers: vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())],
+                ..entry(2, "GET", "http://h/a")
+            }
         );
         assert_eq!(entries[1].body, Some(("body.json".into(), 8)));
         assert_eq!(entries[1].headers, vec![("Content-Type".to_string(), "application/json".to_string())]);

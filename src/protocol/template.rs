@@ -125,7 +125,8 @@ impl Template {
                 b"conn" => (Value::Conn, widths.conn),
                 _ => match inner.strip_prefix(b"rand:") {
                     Some(range) => {
-                        let (lo, hi) = parse_range(range).ok_or_else(|| fail("expected {{rand:LO-HI}}, e.g. {{rand:1-1000}}"))?;
+                        let (lo, hi) =
+                            parse_range(range).ok_or_else(|| fail("expected {{rand:LO-HI}}, e.g. {{rand:1-1000}}"))?;
                         if lo > hi {
                             return Err(fail("LO is above HI"));
                         }
@@ -189,7 +190,8 @@ impl Template {
                 Value::Seq => vars.seq,
                 Value::Worker => vars.worker,
                 Value::Conn => vars.conn,
-                Value::Rand { lo, hi } => lo + rng.below(hi - lo + 1),
+                // The span wraps to 0 only for 0..=u64::MAX, which `below(0)` covers whole.
+                Value::Rand { lo, hi } => lo.wrapping_add(rng.below((hi - lo).wrapping_add(1))),
             };
             put_digits(&mut request[hole.at..hole.at + usize::from(hole.width)], n);
         }
@@ -352,6 +354,7 @@ mod tests {
     fn full_u64_range_and_single_value() {
         let t = Template::compile(b"{{rand:0-18446744073709551615}}", W).unwrap();
         assert_eq!(t.len(), 20);
+        assert_eq!(fill_one(&t, VARS, 1).len(), 20, "the whole range fills without overflow");
         let t = Template::compile(b"{{rand:3-3}}", W).unwrap();
         assert_eq!(fill_one(&t, VARS, 0), "3");
     }

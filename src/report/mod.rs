@@ -835,14 +835,20 @@ impl Report {
         let Some(targets) = self.targets.as_ref().filter(|t| t.len() <= crate::config::TARGET_ROWS_MAX) else {
             return;
         };
-        let _ = writeln!(out, "  Targets      {:>10} {:>8} {:>8}  {:<20}  request", "responses", "p50", "p99", "status");
+        let _ =
+            writeln!(out, "  Targets      {:>10} {:>8} {:>8}  {:<20}  request", "responses", "p50", "p99", "status");
         for t in targets {
             let (p50, p99) = match &t.latency_us {
                 Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
                 None => ("-".to_string(), "-".to_string()),
             };
             let status = if t.status.is_empty() { "-".to_string() } else { status_codes(&t.status) };
-            let _ = writeln!(out, "               {:>10} {p50:>8} {p99:>8}  {status:<20}  {}", group(t.requests), t.request);
+            let _ = writeln!(
+                out,
+                "               {:>10} {p50:>8} {p99:>8}  {status:<20}  {}",
+                group(t.requests),
+                t.request
+            );
         }
     }
 
@@ -1334,7 +1340,8 @@ mod tests {
         assert!(targets[0]["latency_us"]["p99"].as_u64().unwrap() >= 100);
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back.run.target_labels, ["GET /a", "GET /b"]);
-        let counts = |r: &Report| r.targets.iter().flatten().map(|t| (t.requests, t.status.clone())).collect::<Vec<_>>();
+        let counts =
+            |r: &Report| r.targets.iter().flatten().map(|t| (t.requests, t.status.clone())).collect::<Vec<_>>();
         assert_eq!(counts(&back), counts(&r));
         // Above TARGET_ROWS_MAX entries: counts in the JSON, no rows in the text.
         let n = crate::config::TARGET_ROWS_MAX + 1;

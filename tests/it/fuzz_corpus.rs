@@ -2,7 +2,8 @@
 //! needs is not available everywhere): arbitrary bytes, split at arbitrary points, never panic
 //! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
 //! regression corpora in `fuzz/corpus/` (`http_framer` for the response framers,
-//! `request_framer` for `clobber serve`'s) plus deterministic pseudo-random mutations of them.
+//! `request_framer` for `clobber serve`'s, `targets` for the `--targets` parser and the
+//! template compiler) plus deterministic pseudo-random mutations of them.
 
 use clobber::protocol::http::{HttpFramer, RequestFramer};
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
@@ -126,5 +127,32 @@ fn request_framer_never_panics_and_splits_agree_with_one_shot() {
         check(RequestFramer::new, &input, &mut rng);
         // The fuzz target reads its first two bytes as cut points: frame the rest alone too.
         check(RequestFramer::new, &input[input.len().min(2)..], &mut rng);
+    }
+}
+
+#[test]
+fn targets_and_templates_never_panic_and_keep_their_length() {
+    use clobber::protocol::targets;
+    use clobber::protocol::template::{Rng as Generator, Template, Vars, Widths};
+    let mut rng = Rng(0x5eed_7a46_e7e5);
+    let corpus = corpus("targets");
+    for round in 0..2000 {
+        let base = &corpus[round % corpus.len()];
+        let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
+        if let Ok(text) = std::str::from_utf8(&input) {
+            if let Ok(entries) = targets::parse(text) {
+                assert!(entries.iter().all(|e| e.line >= 1 && !e.url.is_empty()), "{text:?}");
+            }
+        }
+        if let Ok(t) = Template::compile(&input, Widths::of_run(3, 120)) {
+            let mut end = 0;
+            for hole in t.holes() {
+                assert!(hole.at >= end && hole.at + usize::from(hole.width) <= t.len());
+                end = hole.at + usize::from(hole.width);
+            }
+            let mut out = Vec::new();
+            t.write_into(&mut out, Vars { seq: u64::MAX, worker: 2, conn: 119 }, &mut Generator::new(round as u64));
+            assert_eq!(out.len(), t.len(), "{:?}", String::from_utf8_lossy(&input));
+        }
     }
 }

@@ -89,7 +89,8 @@ fn random_order_with_a_seed_repeats_itself() {
     let nginx = nginx_logging_uris();
     let port = nginx.extra_ports[0];
     let dir = temp_dir("random");
-    let text: String = (0..20).map(|i| format!("GET http://127.0.0.1:{port}/p{i}?r={{{{rand:1-1000000}}}}\n\n")).collect();
+    let text: String =
+        (0..20).map(|i| format!("GET http://127.0.0.1:{port}/p{i}?r={{{{rand:1-1000000}}}}\n\n")).collect();
     let file = write(&dir, "targets.txt", &text);
     let args = ["--targets", &file, "--order", "random", "--seed", "7", "-n", "2000", "-c", "4", "-t", "2"];
     let sorted = |lines: &[String]| {
@@ -205,7 +206,14 @@ impl Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--daemonize", "no", "--protected-mode", "yes", "--dir", &std::env::temp_dir().display().to_string()])
+            .args([
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+                "--dir",
+                &std::env::temp_dir().display().to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -288,7 +296,8 @@ fn redis_data_file_counts_per_payload() {
     let file = write(&dir, "payloads.txt", "# a mix\nSET a:{{conn}} 1\\r\\n\nINCR counter\\r\\n\n\nPING\\r\\n\n");
     let target = format!("tcp://127.0.0.1:{}", redis.port);
     let before = redis.commands_processed();
-    let stats = run(&http_config(&[&target, "--data-file", &file, "--until", "\\r\\n", "-n", "3000", "-c", "3", "-t", "1"]));
+    let stats =
+        run(&http_config(&[&target, "--data-file", &file, "--until", "\\r\\n", "-n", "3000", "-c", "3", "-t", "1"]));
     let after = redis.commands_processed();
     assert_eq!((stats.requests, stats.errors_total()), (3000, 0));
     assert_eq!(after - before - 1, 3000);
