@@ -1224,8 +1224,24 @@ fn http_request(raw: &RunArgs, target_text: &str, demo: bool) -> Result<Request,
         })?;
         set.insert_range(low, high);
     }
-    let target = TargetOptions { label: target_text.to_string(), host_port, url: Some(url) };
+    let target = TargetOptions { label: hide_password(target_text), host_port, url: Some(url) };
     Ok((target, request, expect))
+}
+
+/// The URL for the report: a password in its user information replaced by `***`, so that a
+/// report shared or kept in CI does not carry it.
+fn hide_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let password = if userinfo.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{password}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// `200`, `2xx` or `200-299`, as an inclusive range of codes 100-599 (RFC 9110 15: the
@@ -1556,6 +1572,15 @@ mod tests {
         assert!(matches!(o.request, RequestOptions::RawList { .. }));
         assert_eq!(err(&["127.0.0.1:9", "--data-file", "p", "--data", "x"]).flag(), "--data-file");
         assert_eq!(err(&["http://127.0.0.1:9/", "--data-file", "p"]).flag(), "--data-file");
+    }
+
+    #[test]
+    fn a_password_in_the_url_stays_out_of_the_report() {
+        let o = run(&["http://me:s3cret@127.0.0.1:9/a?b"]).unwrap();
+        assert_eq!(o.target.label, "http://me:***@127.0.0.1:9/a?b");
+        assert_eq!(o.target.url.unwrap().credentials.as_deref(), Some(&b"me:s3cret"[..]));
+        assert_eq!(hide_password("http://me@h/"), "http://me@h/");
+        assert_eq!(hide_password("http://h/x@y"), "http://h/x@y");
     }
 
     #[test]
