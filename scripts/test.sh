@@ -2,7 +2,8 @@
 # The test command README names: installs what the tests start when it is missing (nginx,
 # whose access log the HTTP and TLS tests compare counts with; Chromium, in which a test
 # renders the HTML report; openssl, which makes test certificates and serves `s_server`; perf,
-# which --perf drives; redis-server, whose command counts the raw placeholder tests compare
+# which --perf drives; h2load, from nghttp2-client, the HTTP/2 client `serve --mode h2` is
+# checked against; redis-server, whose command counts the raw placeholder tests compare
 # with),
 # then runs the whole suite. The tests start and stop their own
 # nginx, on their own ports, with their own config; nothing here starts a server.
@@ -14,6 +15,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v perf >/dev/null || missing+=(linux-perf)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
 command -v redis-server >/dev/null || missing+=(redis-server redis-tools)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${missing[*]}" >&2
