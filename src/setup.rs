@@ -18,7 +18,9 @@ use crate::cli::{
     Given, HostPort, Options, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source,
     TlsOptions, UsageError,
 };
-use crate::config::{ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target};
+use crate::config::{
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target,
+};
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
 
@@ -187,6 +189,7 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         expect_status: options.expect_status,
         pipeline: options.pipeline,
         reconnect: options.reconnect,
+        http2: options.http2.then_some(Http2Config { streams: options.streams }),
         json: options.json,
         rate_per_s: options.rate_per_s,
         warmup: options.warmup,
@@ -275,6 +278,7 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
         insecure: options.insecure,
         server_name: options.server_name.clone(),
         alpn_http: options.alpn_http,
+        alpn_h2: options.alpn_h2,
         resume: options.resume,
         client_cert,
         version: options.version,

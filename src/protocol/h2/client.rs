@@ -1,0 +1,675 @@
+//! The client side of one HTTP/2 connection, sans-IO: bytes in, events out (a stream answered,
+//! reset or refused; GOAWAY; the server's settings), and the bytes to send out accumulate in
+//! one buffer that the caller writes to its socket. No clock is read here: the caller passes
+//! `now`, and each stream carries the caller's tag (its send times) back in its event.
+//!
+//! Invariants:
+//! - At most `capacity` streams are open (`--streams`), and never more than the server's
+//!   SETTINGS_MAX_CONCURRENT_STREAMS; before the server's first SETTINGS, one.
+//! - Streams live in a table of `2 × capacity` slots rounded up to a power of two, indexed by
+//!   `(id >> 1) & mask`. A new stream takes the next odd id whose slot is free, skipping ids
+//!   whose slot is still held by an old stream (ids must only increase; a skipped id is
+//!   simply never used), so a lookup is one index and one compare, and nothing allocates per
+//!   stream.
+//! - A header block (HEADERS and its CONTINUATIONs) is gathered in `block`, at most
+//!   `HEADER_BLOCK_MAX` bytes: a longer one is a protocol error, not memory growth.
+//! - Flow control: our receive windows are 2^30-1 (h2load's default), announced in SETTINGS
+//!   and, for the connection, by a WINDOW_UPDATE right after the preface. Bytes received are
+//!   given back in one WINDOW_UPDATE once half a window has been consumed (batched, never per
+//!   frame). A server that sends past a window is a FLOW_CONTROL_ERROR. Request bodies go out
+//!   as far as the server's windows allow; the rest waits for its WINDOW_UPDATEs.
+//!
+//! Performance: the request's header block is HPACK-encoded once by the caller (static-table
+//! indices and literals, no dynamic table), so opening a stream is a 9-byte frame header and
+//! a copy of the block into the output buffer.
+
+use std::time::Instant;
+
+use super::frame::{self, code, flag, kind, setting, FrameHeader, H2Error, HEADER_LEN, PREFACE};
+use super::hpack::Decoder;
+
+/// The largest value a flow-control window may reach (RFC 9113 6.9.1).
+pub const WINDOW_MAX: i64 = (1 << 31) - 1;
+/// Our SETTINGS_INITIAL_WINDOW_SIZE, and the connection window we open at start.
+pub const RECV_WINDOW: u32 = (1 << 30) - 1;
+/// Received bytes are handed back by WINDOW_UPDATE once this many are consumed.
+pub const WINDOW_UPDATE_AT: u32 = RECV_WINDOW / 2;
+/// The largest header block (HEADERS plus CONTINUATIONs) accepted, like HTTP/1.1's head limit.
+pub const HEADER_BLOCK_MAX: usize = 64 * 1024;
+/// The frame size we accept: the default, which we never raise.
+pub const MAX_FRAME_SIZE: u32 = frame::DEFAULT_MAX_FRAME_SIZE;
+/// Our HPACK decoder's table size (SETTINGS_HEADER_TABLE_SIZE's default).
+pub const HEADER_TABLE_SIZE: usize = 4096;
+/// The largest stream id a client may use.
+const STREAM_ID_MAX: u32 = (1 << 31) - 1;
+
+/// The request every stream sends: its header block, HPACK-encoded once, and its body.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub block: &'a [u8],
+    pub body: &'a [u8],
+}
+
+/// What the server did, reported by `feed` as it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a, T> {
+    /// A stream ended with a response: its status, and when its first frame (HEADERS) came.
+    Response { tag: T, status: u16, first_byte_at: Instant },
+    /// The server reset the stream (RST_STREAM) with this error code.
+    Reset { tag: T, code: u32 },
+    /// The stream was above a GOAWAY's last stream id: the server never processed it, and it
+    /// may be sent again on another connection.
+    Refused { tag: T },
+    /// The server is closing the connection: no new stream may be opened. Streams up to
+    /// `last_stream_id` still complete.
+    GoAway { last_stream_id: u32, code: u32, debug: &'a [u8] },
+    /// The server's SETTINGS: the streams it allows at once (`None`: no limit given).
+    Settings { max_concurrent_streams: Option<u32> },
+}
+
+/// A connection error: the session cannot go on, and the caller closes the connection after
+/// sending what `pending_out` holds (a GOAWAY naming it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionError {
+    pub code: u32,
+    pub what: String,
+}
+
+impl std::fmt::Display for SessionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", code::name(self.code), self.what)
+    }
+}
+
+impl From<H2Error> for SessionError {
+    fn from(e: H2Error) -> SessionError {
+        SessionError { code: e.code, what: e.what.to_string() }
+    }
+}
+
+fn error(code: u32, what: impl Into<String>) -> SessionError {
+    SessionError { code, what: what.into() }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stream<T> {
+    /// 0: the slot is free.
+    id: u32,
+    tag: T,
+    /// The final response's status, once its HEADERS came (0 before).
+    status: u16,
+    first_byte_at: Option<Instant>,
+    /// What the server lets us send on this stream.
+    send_window: i64,
+    /// What the server may still send on this stream, and what it sent that we have not yet
+    /// handed back.
+    recv_window: i64,
+    recv_unacked: u32,
+    /// Bytes of the request body sent; less than the body's length while blocked by a window.
+    body_sent: usize,
+    /// Some of the body waits for window.
+    blocked: bool,
+}
+
+/// The client's state of one HTTP/2 connection. `T`: what the caller keeps per stream.
+pub struct Session<T> {
+    capacity: u32,
+    slots: Vec<Option<Stream<T>>>,
+    mask: usize,
+    n_open: u32,
+    next_id: u32,
+    /// The highest id opened so far: frames for higher (idle) ids are protocol errors.
+    last_opened: u32,
+    /// Streams whose body waits for window.
+    n_blocked: u32,
+    settings_seen: bool,
+    peer_max_concurrent: Option<u32>,
+    peer_initial_window: i64,
+    peer_max_frame_size: u32,
+    send_window: i64,
+    recv_window: i64,
+    recv_unacked: u32,
+    /// A GOAWAY's last stream id: no new streams.
+    going_away: Option<u32>,
+    /// The header block being gathered: its stream, whether it ends the stream, its bytes.
+    continuing: Option<(u32, bool)>,
+    block: Vec<u8>,
+    decoder: Decoder,
+    out: Vec<u8>,
+    out_sent: usize,
+}
+
+impl<T: Copy> Session<T> {
+    /// A session for a new connection, at most `capacity` streams at once, with the preface,
+    /// our SETTINGS and the connection's WINDOW_UPDATE already in `pending_out`.
+    pub fn new(capacity: u32) -> Session<T> {
+        assert!(capacity >= 1, "a session needs at least one stream");
+        let n_slots = (2 * capacity as usize).next_power_of_two();
+        let mut s = Session {
+            capacity,
+            slots: vec![None; n_slots],
+            mask: n_slots - 1,
+            n_open: 0,
+            next_id: 1,
+            last_opened: 0,
+            n_blocked: 0,
+            settings_seen: false,
+            peer_max_concurrent: None,
+            peer_initial_window: 65_535,
+            peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            send_window: 65_535,
+            recv_window: 65_535,
+            recv_unacked: 0,
+            going_away: None,
+            continuing: None,
+            block: Vec::new(),
+            decoder: Decoder::new(HEADER_TABLE_SIZE),
+            out: Vec::with_capacity(4096),
+            out_sent: 0,
+        };
+        s.out.extend_from_slice(PREFACE);
+        frame::write_settings(
+            &mut s.out,
+            &[
+                (setting::ENABLE_PUSH, 0),
+                (setting::INITIAL_WINDOW_SIZE, RECV_WINDOW),
+                (setting::MAX_FRAME_SIZE, MAX_FRAME_SIZE),
+            ],
+        );
+        frame::write_window_update(&mut s.out, 0, RECV_WINDOW - 65_535);
+        s.recv_window = i64::from(RECV_WINDOW);
+        s
+    }
+
+    /// The bytes waiting to be written to the socket.
+    #[inline]
+    pub fn pending_out(&self) -> &[u8] {
+        &self.out[self.out_sent..]
+    }
+
+    /// `n` bytes of `pending_out` were written.
+    #[inline]
+    pub fn sent(&mut self, n: usize) {
+        self.out_sent += n;
+        debug_assert!(self.out_sent <= self.out.len());
+        if self.out_sent == self.out.len() {
+            self.out.clear();
+            self.out_sent = 0;
+        }
+    }
+
+    /// Whether the server's first SETTINGS has come.
+    pub fn settings_seen(&self) -> bool {
+        self.settings_seen
+    }
+
+    /// Streams open now.
+    #[inline]
+    pub fn n_open(&self) -> u32 {
+        self.n_open
+    }
+
+    /// How many streams may be open at once now: `capacity`, clamped by the server's limit,
+    /// and one until its SETTINGS say.
+    pub fn limit(&self) -> u32 {
+        if !self.settings_seen {
+            return 1;
+        }
+        self.capacity.min(self.peer_max_concurrent.unwrap_or(u32::MAX))
+    }
+
+    /// Whether no new stream will ever open on this connection: a GOAWAY came, or the stream
+    /// ids ran out.
+    pub fn is_closing(&self) -> bool {
+        self.going_away.is_some() || self.next_id > STREAM_ID_MAX - 2 * self.slots.len() as u32
+    }
+
+    /// Whether a stream may be opened now.
+    #[inline]
+    pub fn can_open(&self) -> bool {
+        self.n_open < self.limit() && !self.is_closing()
+    }
+
+    /// Opens a stream that sends `request`, and returns its id.
+    pub fn open(&mut self, request: Request, tag: T) -> u32 {
+        assert!(self.can_open(), "open without a free stream");
+        let mut id = self.next_id;
+        while self.slots[self.slot(id)].is_some() {
+            id += 2;
+        }
+        self.next_id = id + 2;
+        self.last_opened = id;
+        let end_stream = request.body.is_empty();
+        frame::write_headers(&mut self.out, id, end_stream, request.block, self.peer_max_frame_size);
+        let slot = self.slot(id);
+        self.slots[slot] = Some(Stream {
+            id,
+            tag,
+            status: 0,
+            first_byte_at: None,
+            send_window: self.peer_initial_window,
+            recv_window: i64::from(RECV_WINDOW),
+            recv_unacked: 0,
+            body_sent: 0,
+            blocked: !end_stream,
+        });
+        self.n_open += 1;
+        if !end_stream {
+            self.n_blocked += 1;
+            self.send_body(slot, request.body);
+        }
+        id
+    }
+
+    /// The tags of the open streams, in slot order.
+    pub fn for_each_open(&self, mut f: impl FnMut(&T)) {
+        for s in self.slots.iter().flatten() {
+            f(&s.tag);
+        }
+    }
+
+    /// Forgets every open stream (the connection is closing) and hands back their tags.
+    pub fn drain(&mut self, mut f: impl FnMut(T)) {
+        for slot in self.slots.iter_mut() {
+            if let Some(s) = slot.take() {
+                f(s.tag);
+            }
+        }
+        self.n_open = 0;
+        self.n_blocked = 0;
+    }
+
+    /// Consumes the whole frames at the front of `input` and returns how many bytes they
+    /// took; a partial frame is left for the next call, with more bytes after it.
+    pub fn feed(
+        &mut self,
+        input: &[u8],
+        request: Request,
+        now: Instant,
+        on: &mut impl FnMut(Event<T>),
+    ) -> Result<usize, SessionError> {
+        let mut pos = 0;
+        while let Some((h, payload)) = frame::split(&input[pos..], MAX_FRAME_SIZE).map_err(|e| self.fail(e.into()))? {
+            pos += HEADER_LEN + payload.len();
+            self.on_frame(h, payload, request, now, on).map_err(|e| self.fail(e))?;
+        }
+        Ok(pos)
+    }
+
+    /// A connection error: GOAWAY with its code goes out, then the caller closes.
+    fn fail(&mut self, e: SessionError) -> SessionError {
+        frame::write_goaway(&mut self.out, self.last_opened, e.code);
+        e
+    }
+
+    #[inline]
+    fn slot(&self, id: u32) -> usize {
+        (id >> 1) as usize & self.mask
+    }
+
+    /// The slot of open stream `id`, if it is open.
+    #[inline]
+    fn find(&self, id: u32) -> Option<usize> {
+        let slot = self.slot(id);
+        self.slots[slot].as_ref().is_some_and(|s| s.id == id).then_some(slot)
+    }
+
+    /// A frame for a stream that is not open: an id we never opened (or an even one) is a
+    /// protocol error; one we opened and closed is ignored.
+    fn check_closed(&self, id: u32, what: &'static str) -> Result<(), SessionError> {
+        if id % 2 == 0 || id > self.last_opened {
+            return Err(error(code::PROTOCOL_ERROR, format!("{what} on stream {id}, which the client never opened")));
+        }
+        Ok(())
+    }
+
+    fn close_stream(&mut self, slot: usize) -> Stream<T> {
+        let s = self.slots[slot].take().expect("closing an open stream");
+        self.n_open -= 1;
+        if s.blocked {
+            self.n_blocked -= 1;
+        }
+        s
+    }
+
+    fn on_frame(
+        &mut self,
+        h: FrameHeader,
+        payload: &[u8],
+        request: Request,
+        now: Instant,
+        on: &mut impl FnMut(Event<T>),
+    ) -> Result<(), SessionError> {
+        if let Some((id, _)) = self.continuing {
+            if h.kind != kind::CONTINUATION || h.stream_id != id {
+                return Err(error(code::PROTOCOL_ERROR, "a header block was interrupted by another frame"));
+            }
+        }
+        if !self.settings_seen && (h.kind != kind::SETTINGS || h.flags & flag::ACK != 0) {
+            return Err(error(code::PROTOCOL_ERROR, "the server's first frame was not SETTINGS"));
+        }
+        let on_stream = h.stream_id != 0;
+        match h.kind {
+            kind::DATA if on_stream => self.on_data(h, payload, now, on),
+            kind::HEADERS if on_stream => {
+                let block = frame::content(&h, payload)?;
+                let end_stream = h.flags & flag::END_STREAM != 0;
+                if h.flags & flag::END_HEADERS != 0 {
+                    self.on_header_block(h.stream_id, end_stream, block, now, on)
+                } else {
+                    self.gather(block)?;
+                    self.continuing = Some((h.stream_id, end_stream));
+                    Ok(())
+                }
+            }
+            kind::CONTINUATION if on_stream => {
+                let Some((id, end_stream)) = self.continuing else {
+                    return Err(error(code::PROTOCOL_ERROR, "CONTINUATION without HEADERS"));
+                };
+                self.gather(payload)?;
+                if h.flags & flag::END_HEADERS != 0 {
+                    self.continuing = None;
+                    let block = std::mem::take(&mut self.block);
+                    let result = self.on_header_block(id, end_stream, &block, now, on);
+                    self.block = block;
+                    self.block.clear();
+                    result
+                } else {
+                    Ok(())
+                }
+            }
+            kind::PRIORITY => Ok(()),
+            kind::RST_STREAM if on_stream => {
+                let rst_code = frame::parse_rst(payload)?;
+                match self.find(h.stream_id) {
+                    Some(slot) => {
+                        let s = self.close_stream(slot);
+                        on(Event::Reset { tag: s.tag, code: rst_code });
+                        Ok(())
+                    }
+                    None => self.check_closed(h.stream_id, "RST_STREAM"),
+                }
+            }
+            kind::SETTINGS if !on_stream => self.on_settings(h, payload, request, on),
+            kind::PUSH_PROMISE => Err(error(code::PROTOCOL_ERROR, "PUSH_PROMISE, though push is disabled")),
+            kind::PING if !on_stream => {
+                let data: [u8; 8] = payload
+                    .try_into()
+                    .map_err(|_| error(code::FRAME_SIZE_ERROR, format!("PING of {} bytes, not 8", payload.len())))?;
+                if h.flags & flag::ACK == 0 {
+                    frame::write_ping(&mut self.out, true, data);
+                }
+                Ok(())
+            }
+            kind::GOAWAY if !on_stream => {
+                let (last_stream_id, goaway_code) = frame::parse_goaway(payload)?;
+                self.going_away = Some(last_stream_id.min(self.going_away.unwrap_or(u32::MAX)));
+                for slot in 0..self.slots.len() {
+                    if self.slots[slot].is_some_and(|s| s.id > last_stream_id) {
+                        let s = self.close_stream(slot);
+                        on(Event::Refused { tag: s.tag });
+                    }
+                }
+                on(Event::GoAway { last_stream_id, code: goaway_code, debug: payload.get(8..).unwrap_or_default() });
+                Ok(())
+            }
+            kind::WINDOW_UPDATE => {
+                let increment = i64::from(frame::parse_window_update(payload)?);
+                if on_stream {
+                    match self.find(h.stream_id) {
+                        Some(slot) => {
+                            let s = self.slots[slot].as_mut().expect("found");
+                            s.send_window += increment;
+                            if s.send_window > WINDOW_MAX {
+                                return Err(error(code::FLOW_CONTROL_ERROR, "a stream's window grew past 2^31-1"));
+                            }
+                        }
+                        None => return self.check_closed(h.stream_id, "WINDOW_UPDATE"),
+                    }
+                } else {
+                    self.send_window += increment;
+                    if self.send_window > WINDOW_MAX {
+                        return Err(error(code::FLOW_CONTROL_ERROR, "the connection's window grew past 2^31-1"));
+                    }
+                }
+                self.pump(request);
+                Ok(())
+            }
+            kind::DATA | kind::HEADERS | kind::CONTINUATION | kind::RST_STREAM => {
+                Err(error(code::PROTOCOL_ERROR, format!("frame type {} on stream 0", h.kind)))
+            }
+            kind::SETTINGS | kind::PING | kind::GOAWAY => {
+                Err(error(code::PROTOCOL_ERROR, format!("frame type {} on stream {}, not 0", h.kind, h.stream_id)))
+            }
+            // Unknown frame types are ignored (RFC 9113 4.1).
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a piece of a header block, within `HEADER_BLOCK_MAX`.
+    fn gather(&mut self, piece: &[u8]) -> Result<(), SessionError> {
+        if self.block.len() + piece.len() > HEADER_BLOCK_MAX {
+            return Err(error(
+                code::PROTOCOL_ERROR,
+                format!("a header block longer than {} KiB", HEADER_BLOCK_MAX / 1024),
+            ));
+        }
+        self.block.extend_from_slice(piece);
+        Ok(())
+    }
+
+    fn on_settings(
+        &mut self,
+        h: FrameHeader,
+        payload: &[u8],
+        request: Request,
+        on: &mut impl FnMut(Event<T>),
+    ) -> Result<(), SessionError> {
+        if h.flags & flag::ACK != 0 {
+            if !payload.is_empty() {
+                return Err(error(code::FRAME_SIZE_ERROR, "a SETTINGS ACK with a payload"));
+            }
+            return Ok(());
+        }
+        let mut initial_window = None;
+        let mut max_frame = None;
+        let mut max_concurrent = self.peer_max_concurrent;
+        frame::parse_settings(payload, |id, value| match id {
+            setting::INITIAL_WINDOW_SIZE => initial_window = Some(i64::from(value)),
+            setting::MAX_FRAME_SIZE => max_frame = Some(value),
+            setting::MAX_CONCURRENT_STREAMS => max_concurrent = Some(value),
+            _ => {}
+        })?;
+        if let Some(window) = initial_window {
+            if window > WINDOW_MAX {
+                return Err(error(code::FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1"));
+            }
+            let delta = window - self.peer_initial_window;
+            self.peer_initial_window = window;
+            for s in self.slots.iter_mut().flatten() {
+                s.send_window += delta;
+                if s.send_window > WINDOW_MAX {
+                    return Err(error(code::FLOW_CONTROL_ERROR, "a stream's window grew past 2^31-1"));
+                }
+            }
+        }
+        if let Some(size) = max_frame {
+            self.peer_max_frame_size = size;
+        }
+        self.peer_max_concurrent = max_concurrent;
+        self.settings_seen = true;
+        frame::write_settings_ack(&mut self.out);
+        on(Event::Settings { max_concurrent_streams: max_concurrent });
+        self.pump(request);
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        h: FrameHeader,
+        payload: &[u8],
+        now: Instant,
+        on: &mut impl FnMut(Event<T>),
+    ) -> Result<(), SessionError> {
+        let len = payload.len() as u32;
+        // The whole payload counts against the windows, padding included.
+        self.recv_window -= i64::from(len);
+        if self.recv_window < 0 {
+            return Err(error(code::FLOW_CONTROL_ERROR, "DATA beyond the connection's window"));
+        }
+        self.recv_unacked += len;
+        if self.recv_unacked >= WINDOW_UPDATE_AT {
+            frame::write_window_update(&mut self.out, 0, self.recv_unacked);
+            self.recv_window += i64::from(self.recv_unacked);
+            self.recv_unacked = 0;
+        }
+        frame::content(&h, payload)?;
+        let Some(slot) = self.find(h.stream_id) else {
+            return self.check_closed(h.stream_id, "DATA");
+        };
+        let end_stream = h.flags & flag::END_STREAM != 0;
+        let s = self.slots[slot].as_mut().expect("found");
+        if s.status == 0 {
+            return Err(error(code::PROTOCOL_ERROR, format!("DATA before HEADERS on stream {}", h.stream_id)));
+        }
+        s.recv_window -= i64::from(len);
+        if s.recv_window < 0 {
+            return Err(error(code::FLOW_CONTROL_ERROR, format!("DATA beyond stream {}'s window", h.stream_id)));
+        }
+        s.recv_unacked += len;
+        if !end_stream && s.recv_unacked >= WINDOW_UPDATE_AT {
+            frame::write_window_update(&mut self.out, s.id, s.recv_unacked);
+            s.recv_window += i64::from(s.recv_unacked);
+            s.recv_unacked = 0;
+        }
+        if end_stream {
+            self.finish(slot, now, on);
+        }
+        Ok(())
+    }
+
+    /// A whole header block for stream `id`: decoded (always, to keep the HPACK table in step),
+    /// then a response's head, an informational one, or trailers.
+    fn on_header_block(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        block: &[u8],
+        now: Instant,
+        on: &mut impl FnMut(Event<T>),
+    ) -> Result<(), SessionError> {
+        let mut status = None;
+        let mut bad_status = false;
+        self.decoder
+            .decode(block, &mut |name: &[u8], value: &[u8]| {
+                if name == b":status" {
+                    match std::str::from_utf8(value).ok().and_then(|v| v.parse::<u16>().ok()) {
+                        Some(code @ 100..=999) if value.len() == 3 => status = Some(code),
+                        _ => bad_status = true,
+                    }
+                }
+            })
+            .map_err(|e| error(code::COMPRESSION_ERROR, format!("HPACK: {e}")))?;
+        let Some(slot) = self.find(id) else {
+            return self.check_closed(id, "HEADERS");
+        };
+        if bad_status {
+            return Err(error(code::PROTOCOL_ERROR, format!("a malformed :status on stream {id}")));
+        }
+        let s = self.slots[slot].as_mut().expect("found");
+        s.first_byte_at.get_or_insert(now);
+        if s.status == 0 {
+            match status {
+                None => return Err(error(code::PROTOCOL_ERROR, format!("a response without :status on stream {id}"))),
+                // Informational (100 Continue, 103 Early Hints): the final head follows.
+                Some(100..=199) if !end_stream => return Ok(()),
+                Some(code) => s.status = code,
+            }
+        } else if !end_stream {
+            return Err(error(code::PROTOCOL_ERROR, format!("trailers without END_STREAM on stream {id}")));
+        }
+        if end_stream {
+            self.finish(slot, now, on);
+        }
+        Ok(())
+    }
+
+    /// The stream ended with its response.
+    fn finish(&mut self, slot: usize, now: Instant, on: &mut impl FnMut(Event<T>)) {
+        let s = self.close_stream(slot);
+        on(Event::Response { tag: s.tag, status: s.status, first_byte_at: s.first_byte_at.unwrap_or(now) });
+    }
+
+    /// Sends as much of stream `slot`'s body as the windows allow.
+    fn send_body(&mut self, slot: usize, body: &[u8]) {
+        let s = self.slots[slot].as_mut().expect("an open stream");
+        let left = body.len() - s.body_sent;
+        let n = (left as i64).min(self.send_window).min(s.send_window).max(0) as usize;
+        if n == 0 {
+            return;
+        }
+        let end = s.body_sent + n == body.len();
+        frame::write_data(&mut self.out, s.id, &body[s.body_sent..s.body_sent + n], end, self.peer_max_frame_size);
+        s.body_sent += n;
+        s.send_window -= n as i64;
+        self.send_window -= n as i64;
+        if end {
+            s.blocked = false;
+            self.n_blocked -= 1;
+        }
+    }
+
+    /// After a window grew: the bodies that wait go on, oldest slot first.
+    fn pump(&mut self, request: Request) {
+        if self.n_blocked == 0 {
+            return;
+        }
+        for slot in 0..self.slots.len() {
+            if self.send_window <= 0 || self.n_blocked == 0 {
+                break;
+            }
+            if self.slots[slot].is_some_and(|s| s.blocked) {
+                self.send_body(slot, request.body);
+            }
+        }
+    }
+}
+
+/// The request as HTTP/2 header fields and body, from the HTTP/1.1 request clobber builds (or
+/// `--http-file`): `:method`, `:scheme`, `:path` and `:authority` (from `Host`) first, then
+/// the other fields in lower case, without the connection-specific ones HTTP/2 forbids
+/// (RFC 9113 8.2.2). A chunked body is refused: HTTP/2 has no chunked coding.
+#[allow(clippy::type_complexity)]
+pub fn request_fields(http1: &[u8], tls: bool) -> Result<(Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>), String> {
+    let mut headers = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(http1) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Err("the request's head is incomplete".into()),
+        Err(e) => return Err(format!("the request is malformed: {e}")),
+    };
+    let method = req.method.unwrap_or("GET").as_bytes().to_vec();
+    let path = req.path.unwrap_or("/").as_bytes().to_vec();
+    let mut authority = None;
+    let mut rest = Vec::new();
+    for h in req.headers.iter() {
+        let name = h.name.to_ascii_lowercase();
+        match name.as_str() {
+            "host" => authority = Some(h.value.to_vec()),
+            "connection" | "keep-alive" | "proxy-connection" | "upgrade" => {}
+            "transfer-encoding" => {
+                return Err("a chunked (Transfer-Encoding) body has no HTTP/2 form: give it with Content-Length".into())
+            }
+            "te" if !h.value.eq_ignore_ascii_case(b"trailers") => {}
+            _ => rest.push((name.into_bytes(), h.value.to_vec())),
+        }
+    }
+    let scheme: &[u8] = if tls { b"https" } else { b"http" };
+    let mut fields =
+        vec![(b":method".to_vec(), method), (b":scheme".to_vec(), scheme.to_vec()), (b":path".to_vec(), path)];
+    if let Some(authority) = authority {
+        fields.push((b":authority".to_vec(), authority));
+    }
+    fields.extend(rest);
+    Ok((fields, http1[head_len..].to_vec()))
+}
