@@ -171,6 +171,16 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
     let addr = resolve_host(&target.host_port).map_err(|e| SetupError::new("TARGET", &target.label, e))?;
     let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr };
     let (payload, framing, spec) = request(options)?;
+    if options.http2 {
+        // The workers turn the request into HTTP/2 header fields the same way.
+        crate::protocol::h2::client::request_fields(&payload, options.tls.is_some()).map_err(|e| {
+            let (flag, value) = match &options.request {
+                RequestOptions::HttpFile(path) => ("--http-file", path.clone()),
+                _ => ("--http2", target.label.clone()),
+            };
+            SetupError::new(flag, value, e)
+        })?;
+    }
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let bind = source_addresses(options, addr)?;

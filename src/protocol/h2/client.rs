@@ -673,3 +673,451 @@ pub fn request_fields(http1: &[u8], tls: bool) -> Result<(Vec<(Vec<u8>, Vec<u8>)
     fields.extend(rest);
     Ok((fields, http1[head_len..].to_vec()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::h2::hpack;
+
+    const BLOCK_REQUEST: Request = Request { block: b"\x82\x86\x84", body: b"" };
+
+    /// What `feed` reported, owned.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Got {
+        Response(u32, u16),
+        Reset(u32, u32),
+        Refused(u32),
+        GoAway(u32, u32),
+        Settings(Option<u32>),
+    }
+
+    /// Feeds whole frames; returns what was reported and the bytes consumed.
+    fn feed_once(
+        s: &mut Session<u32>,
+        bytes: &[u8],
+        request: Request,
+        got: &mut Vec<Got>,
+    ) -> Result<usize, SessionError> {
+        s.feed(bytes, request, Instant::now(), &mut |e| {
+            got.push(match e {
+                Event::Response { tag, status, .. } => Got::Response(tag, status),
+                Event::Reset { tag, code } => Got::Reset(tag, code),
+                Event::Refused { tag } => Got::Refused(tag),
+                Event::GoAway { last_stream_id, code, .. } => Got::GoAway(last_stream_id, code),
+                Event::Settings { max_concurrent_streams } => Got::Settings(max_concurrent_streams),
+            })
+        })
+    }
+
+    /// Feeds `bytes` in pieces of `piece` bytes, carrying partial frames as the engine does.
+    fn feed_in(s: &mut Session<u32>, bytes: &[u8], request: Request, piece: usize) -> Result<Vec<Got>, SessionError> {
+        let mut got = Vec::new();
+        let mut carry = Vec::new();
+        for chunk in bytes.chunks(piece) {
+            carry.extend_from_slice(chunk);
+            let used = feed_once(s, &carry, request, &mut got)?;
+            carry.drain(..used);
+        }
+        assert!(carry.is_empty(), "a partial frame left over");
+        Ok(got)
+    }
+
+    fn feed(s: &mut Session<u32>, bytes: &[u8]) -> Result<Vec<Got>, SessionError> {
+        let mut got = Vec::new();
+        let used = feed_once(s, bytes, BLOCK_REQUEST, &mut got)?;
+        assert_eq!(used, bytes.len(), "whole frames");
+        Ok(got)
+    }
+
+    /// The frames the client wrote since the last call (the preface skipped).
+    fn written(s: &mut Session<u32>) -> Vec<(FrameHeader, Vec<u8>)> {
+        let mut out = s.pending_out().to_vec();
+        s.sent(out.len());
+        if out.starts_with(PREFACE) {
+            out.drain(..PREFACE.len());
+        }
+        let mut frames = Vec::new();
+        let mut pos = 0;
+        while let Some((h, payload)) = frame::split(&out[pos..], 1 << 24).unwrap() {
+            pos += HEADER_LEN + payload.len();
+            frames.push((h, payload.to_vec()));
+        }
+        assert_eq!(pos, out.len(), "whole frames only");
+        frames
+    }
+
+    fn settings(values: &[(u16, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::write_settings(&mut out, values);
+        out
+    }
+
+    fn head(id: u32, status: &[u8], end_stream: bool) -> Vec<u8> {
+        let mut block = Vec::new();
+        hpack::encode(&[(b":status", status)], &mut block);
+        let mut out = Vec::new();
+        frame::write_headers(&mut out, id, end_stream, &block, 16384);
+        out
+    }
+
+    /// A session past the server's SETTINGS (no limit), its output read.
+    fn ready(capacity: u32) -> Session<u32> {
+        let mut s = Session::new(capacity);
+        assert_eq!(feed(&mut s, &settings(&[])).unwrap(), vec![Got::Settings(None)]);
+        written(&mut s);
+        s
+    }
+
+    #[test]
+    fn start_sends_preface_settings_and_a_connection_window_update() {
+        let mut s: Session<u32> = Session::new(4);
+        assert!(s.pending_out().starts_with(PREFACE));
+        let frames = written(&mut s);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].0.kind, kind::SETTINGS);
+        let mut values = Vec::new();
+        frame::parse_settings(&frames[0].1, |id, v| values.push((id, v))).unwrap();
+        assert!(values.contains(&(setting::INITIAL_WINDOW_SIZE, RECV_WINDOW)));
+        assert!(values.contains(&(setting::ENABLE_PUSH, 0)));
+        assert_eq!(frames[1].0.kind, kind::WINDOW_UPDATE);
+        assert_eq!(frame::parse_window_update(&frames[1].1).unwrap(), RECV_WINDOW - 65_535);
+        assert!(s.pending_out().is_empty());
+    }
+
+    #[test]
+    fn before_settings_one_stream_then_the_servers_limit() {
+        let mut s: Session<u32> = Session::new(100);
+        assert_eq!(s.limit(), 1);
+        s.open(BLOCK_REQUEST, 0);
+        assert!(!s.can_open());
+        let got = feed(&mut s, &settings(&[(setting::MAX_CONCURRENT_STREAMS, 10)])).unwrap();
+        assert_eq!(got, vec![Got::Settings(Some(10))]);
+        assert_eq!(s.limit(), 10);
+        let mut n = 1;
+        while s.can_open() {
+            s.open(BLOCK_REQUEST, n);
+            n += 1;
+        }
+        assert_eq!(s.n_open(), 10);
+        let frames = written(&mut s);
+        assert_eq!(frames.iter().filter(|f| f.0.kind == kind::SETTINGS && f.0.flags == flag::ACK).count(), 1);
+        let ids: Vec<u32> = frames.iter().filter(|f| f.0.kind == kind::HEADERS).map(|f| f.0.stream_id).collect();
+        assert_eq!(ids, (0..10).map(|i| 2 * i + 1).collect::<Vec<_>>());
+        assert!(frames.iter().all(|f| f.0.kind != kind::HEADERS || f.1 == b"\x82\x86\x84"), "the block as given");
+    }
+
+    #[test]
+    fn open_the_first_frame_must_be_settings() {
+        let mut s: Session<u32> = Session::new(1);
+        let mut ping = Vec::new();
+        frame::write_ping(&mut ping, false, [0; 8]);
+        assert_eq!(feed(&mut s, &ping).unwrap_err().code, code::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn open_ping_is_answered_with_its_data() {
+        let mut s = ready(1);
+        let mut ping = Vec::new();
+        frame::write_ping(&mut ping, false, *b"12345678");
+        feed(&mut s, &ping).unwrap();
+        let frames = written(&mut s);
+        assert_eq!(frames.len(), 1);
+        assert_eq!(
+            (frames[0].0.kind, frames[0].0.flags, frames[0].1.as_slice()),
+            (kind::PING, flag::ACK, &b"12345678"[..])
+        );
+    }
+
+    #[test]
+    fn open_response_in_padded_headers_continuation_and_data_in_any_pieces() {
+        let mut block = Vec::new();
+        hpack::encode(&[(b":status", b"404"), (b"server", b"x")], &mut block);
+        let mut bytes = Vec::new();
+        // HEADERS, padded, without END_HEADERS; then CONTINUATION; then padded DATA ending it.
+        let (first, rest) = block.split_at(2);
+        FrameHeader { len: 1 + first.len() as u32 + 3, kind: kind::HEADERS, flags: flag::PADDED, stream_id: 1 }
+            .write(&mut bytes);
+        bytes.push(3);
+        bytes.extend_from_slice(first);
+        bytes.extend_from_slice(&[0; 3]);
+        FrameHeader { len: rest.len() as u32, kind: kind::CONTINUATION, flags: flag::END_HEADERS, stream_id: 1 }
+            .write(&mut bytes);
+        bytes.extend_from_slice(rest);
+        FrameHeader { len: 1 + 5 + 2, kind: kind::DATA, flags: flag::PADDED | flag::END_STREAM, stream_id: 1 }
+            .write(&mut bytes);
+        bytes.extend_from_slice(b"\x02hello\0\0");
+        for piece in [1, 2, 7, bytes.len()] {
+            let mut s = ready(1);
+            s.open(BLOCK_REQUEST, 42);
+            assert_eq!(feed_in(&mut s, &bytes, BLOCK_REQUEST, piece).unwrap(), vec![Got::Response(42, 404)], "{piece}");
+            assert_eq!(s.n_open(), 0);
+        }
+    }
+
+    #[test]
+    fn open_informational_heads_and_trailers() {
+        let mut s = ready(1);
+        s.open(BLOCK_REQUEST, 1);
+        let mut bytes = head(1, b"103", false);
+        bytes.extend(head(1, b"200", false));
+        frame::write_data(&mut bytes, 1, b"body", false, 16384);
+        bytes.extend(head(1, b"200", true));
+        assert_eq!(feed(&mut s, &bytes).unwrap(), vec![Got::Response(1, 200)]);
+    }
+
+    #[test]
+    fn open_rst_stream_and_goaway() {
+        let mut s = ready(4);
+        for tag in 0..4 {
+            s.open(BLOCK_REQUEST, tag);
+        }
+        let mut bytes = Vec::new();
+        frame::write_rst(&mut bytes, 1, code::REFUSED_STREAM);
+        frame::write_goaway(&mut bytes, 3, code::NO_ERROR);
+        bytes.extend(head(3, b"200", true));
+        let got = feed(&mut s, &bytes).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Got::Reset(0, code::REFUSED_STREAM),
+                Got::Refused(2),
+                Got::Refused(3),
+                Got::GoAway(3, code::NO_ERROR),
+                Got::Response(1, 200)
+            ]
+        );
+        assert!(s.is_closing() && !s.can_open() && s.n_open() == 0);
+    }
+
+    #[test]
+    fn open_violations_are_connection_errors_with_a_goaway() {
+        let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+            (
+                "a frame above our maximum size",
+                {
+                    let mut b = Vec::new();
+                    FrameHeader { len: MAX_FRAME_SIZE + 1, kind: kind::DATA, flags: 0, stream_id: 1 }.write(&mut b);
+                    b
+                },
+                code::FRAME_SIZE_ERROR,
+            ),
+            ("HEADERS on a stream never opened", head(5, b"200", true), code::PROTOCOL_ERROR),
+            (
+                "DATA on stream 0",
+                {
+                    let mut b = Vec::new();
+                    frame::write_data(&mut b, 0, b"x", false, 16384);
+                    b
+                },
+                code::PROTOCOL_ERROR,
+            ),
+            (
+                "CONTINUATION without HEADERS",
+                {
+                    let mut b = Vec::new();
+                    FrameHeader { len: 0, kind: kind::CONTINUATION, flags: flag::END_HEADERS, stream_id: 1 }
+                        .write(&mut b);
+                    b
+                },
+                code::PROTOCOL_ERROR,
+            ),
+            (
+                "PUSH_PROMISE",
+                {
+                    let mut b = Vec::new();
+                    FrameHeader { len: 4, kind: kind::PUSH_PROMISE, flags: flag::END_HEADERS, stream_id: 1 }
+                        .write(&mut b);
+                    b.extend_from_slice(&[0, 0, 0, 2]);
+                    b
+                },
+                code::PROTOCOL_ERROR,
+            ),
+            (
+                "a window past 2^31-1",
+                {
+                    let mut b = Vec::new();
+                    frame::write_window_update(&mut b, 0, (1 << 31) - 1);
+                    b
+                },
+                code::FLOW_CONTROL_ERROR,
+            ),
+            (
+                "a response without :status",
+                {
+                    let mut block = Vec::new();
+                    hpack::encode(&[(b"server", b"x")], &mut block);
+                    let mut b = Vec::new();
+                    frame::write_headers(&mut b, 1, true, &block, 16384);
+                    b
+                },
+                code::PROTOCOL_ERROR,
+            ),
+        ];
+        for (what, bytes, expected) in cases {
+            let mut s = ready(1);
+            s.open(BLOCK_REQUEST, 0);
+            written(&mut s);
+            let e = feed(&mut s, &bytes).expect_err(what);
+            assert_eq!(e.code, expected, "{what}: {e}");
+            let frames = written(&mut s);
+            assert_eq!(frames.last().map(|f| f.0.kind), Some(kind::GOAWAY), "{what}");
+        }
+    }
+
+    #[test]
+    fn open_a_header_block_past_the_cap_is_an_error_not_growth() {
+        let mut s = ready(1);
+        s.open(BLOCK_REQUEST, 0);
+        let mut bytes = Vec::new();
+        FrameHeader { len: 16384, kind: kind::HEADERS, flags: 0, stream_id: 1 }.write(&mut bytes);
+        bytes.resize(bytes.len() + 16384, 0);
+        for _ in 0..63 {
+            FrameHeader { len: 16384, kind: kind::CONTINUATION, flags: 0, stream_id: 1 }.write(&mut bytes);
+            bytes.resize(bytes.len() + 16384, 0);
+        }
+        let e = feed(&mut s, &bytes).unwrap_err();
+        assert!(e.what.contains("header block longer"), "{e}");
+        assert!(s.block.capacity() <= HEADER_BLOCK_MAX, "{}", s.block.capacity());
+    }
+
+    #[test]
+    fn open_a_body_waits_for_window_and_goes_on_after_window_update() {
+        let body = vec![b'b'; 100_000];
+        let request = Request { block: b"\x83\x86\x84", body: &body };
+        let mut s: Session<u32> = Session::new(1);
+        feed_in(&mut s, &settings(&[(setting::INITIAL_WINDOW_SIZE, 1000)]), request, usize::MAX).unwrap();
+        written(&mut s);
+        s.open(request, 0);
+        let data_bytes = |frames: &[(FrameHeader, Vec<u8>)]| {
+            frames.iter().filter(|f| f.0.kind == kind::DATA).map(|f| f.1.len()).sum::<usize>()
+        };
+        let frames = written(&mut s);
+        assert_eq!(data_bytes(&frames), 1000, "the stream's window");
+        let mut update = Vec::new();
+        frame::write_window_update(&mut update, 1, 200_000);
+        feed_in(&mut s, &update, request, usize::MAX).unwrap();
+        assert_eq!(data_bytes(&written(&mut s)), 64_535, "now the connection's window (65,535) is the limit");
+        let mut update = Vec::new();
+        frame::write_window_update(&mut update, 0, 100_000);
+        feed_in(&mut s, &update, request, usize::MAX).unwrap();
+        let frames = written(&mut s);
+        assert_eq!(data_bytes(&frames), 100_000 - 65_535);
+        assert_eq!(frames.last().unwrap().0.flags & flag::END_STREAM, flag::END_STREAM);
+    }
+
+    #[test]
+    fn flow_control_100_streams_of_100_mb_never_stall() {
+        // The server sends as much as the client's windows allow, as a server must; the
+        // client's WINDOW_UPDATEs must reopen them before they close, or the server stalls.
+        const BODY: u64 = 100_000_000;
+        let mut s: Session<u32> = Session::new(100);
+        let mut got = feed(&mut s, &settings(&[(setting::MAX_CONCURRENT_STREAMS, 100)])).unwrap();
+        for tag in 0..100 {
+            s.open(BLOCK_REQUEST, tag);
+        }
+        let mut conn_window: i64 = 65_535;
+        let mut stream_window = vec![65_535i64; 100];
+        let mut left = vec![BODY; 100];
+        let apply = |s: &mut Session<u32>, conn_window: &mut i64, stream_window: &mut [i64]| {
+            for (h, payload) in written(s) {
+                match h.kind {
+                    kind::WINDOW_UPDATE if h.stream_id == 0 => {
+                        *conn_window += i64::from(frame::parse_window_update(&payload).unwrap())
+                    }
+                    kind::WINDOW_UPDATE => {
+                        stream_window[(h.stream_id / 2) as usize] +=
+                            i64::from(frame::parse_window_update(&payload).unwrap())
+                    }
+                    kind::SETTINGS if h.flags == 0 => {
+                        frame::parse_settings(&payload, |id, v| {
+                            if id == setting::INITIAL_WINDOW_SIZE {
+                                stream_window.iter_mut().for_each(|w| *w += i64::from(v) - 65_535);
+                            }
+                        })
+                        .unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        };
+        apply(&mut s, &mut conn_window, &mut stream_window);
+        let mut heads = Vec::new();
+        for i in 0..100 {
+            heads.extend(head(2 * i + 1, b"200", false));
+        }
+        got.extend(feed(&mut s, &heads).unwrap());
+        let mut frame_bytes = vec![0u8; HEADER_LEN + 16384];
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        let mut sent: u64 = 0;
+        // Round-robin 16 KiB frames over the streams, as servers interleave them.
+        while left.iter().any(|&l| l > 0) {
+            for i in 0..100 {
+                if left[i] == 0 {
+                    continue;
+                }
+                let n = left[i].min(16384);
+                assert!(
+                    conn_window >= n as i64 && stream_window[i] >= n as i64,
+                    "stalled after {sent} bytes: connection window {conn_window}, stream {i}'s {}",
+                    stream_window[i]
+                );
+                left[i] -= n;
+                let end = if left[i] == 0 { flag::END_STREAM } else { 0 };
+                header.clear();
+                FrameHeader { len: n as u32, kind: kind::DATA, flags: end, stream_id: 2 * i as u32 + 1 }
+                    .write(&mut header);
+                frame_bytes[..HEADER_LEN].copy_from_slice(&header);
+                got.extend(feed(&mut s, &frame_bytes[..HEADER_LEN + n as usize]).unwrap());
+                conn_window -= n as i64;
+                stream_window[i] -= n as i64;
+                sent += n;
+                apply(&mut s, &mut conn_window, &mut stream_window);
+            }
+        }
+        assert_eq!(sent, 100 * BODY);
+        assert_eq!(got.iter().filter(|g| matches!(g, Got::Response(_, 200))).count(), 100);
+        assert_eq!(s.n_open(), 0);
+    }
+
+    #[test]
+    fn stream_ids_skip_slots_still_held() {
+        let mut s = ready(2);
+        // Slots: 4 (2 × 2). Stream 1 stays open while others come and go.
+        assert_eq!(s.open(BLOCK_REQUEST, 0), 1);
+        let mut ids = Vec::new();
+        for tag in 1..6 {
+            let id = s.open(BLOCK_REQUEST, tag);
+            ids.push(id);
+            assert_eq!(feed(&mut s, &head(id, b"200", true)).unwrap(), vec![Got::Response(tag, 200)]);
+        }
+        // Ids 9 and 17 map to stream 1's slot, and are skipped.
+        assert_eq!(ids, vec![3, 5, 7, 11, 13]);
+        assert_eq!(feed(&mut s, &head(1, b"200", true)).unwrap(), vec![Got::Response(0, 200)]);
+    }
+
+    #[test]
+    fn request_fields_from_http1() {
+        let (fields, body) = request_fields(
+            b"POST /a?b HTTP/1.1\r\nHost: example.com:8080\r\nConnection: close\r\nX-Custom: 1\r\nContent-Length: 2\r\n\r\nhi",
+            true,
+        )
+        .unwrap();
+        let names: Vec<(&str, &str)> =
+            fields.iter().map(|(n, v)| (std::str::from_utf8(n).unwrap(), std::str::from_utf8(v).unwrap())).collect();
+        assert_eq!(
+            names,
+            vec![
+                (":method", "POST"),
+                (":scheme", "https"),
+                (":path", "/a?b"),
+                (":authority", "example.com:8080"),
+                ("x-custom", "1"),
+                ("content-length", "2")
+            ]
+        );
+        assert_eq!(body, b"hi");
+        let chunked =
+            request_fields(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false);
+        assert!(chunked.unwrap_err().contains("Content-Length"));
+    }
+}
