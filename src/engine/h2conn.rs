@@ -79,6 +79,9 @@ pub struct H2Conn<T> {
     settings_deadline: Option<Instant>,
     /// Under `--rate`: the worker's waiting list holds this connection.
     listed: bool,
+    /// The streams opened during this event wait for the end of the event batch to be written
+    /// (`Outcome::Deferred`, `RequestPlan::defer_next`).
+    deferred: bool,
 }
 
 impl<T: Transport> H2Conn<T> {
@@ -99,6 +102,7 @@ impl<T: Transport> H2Conn<T> {
             deadline: None,
             settings_deadline: None,
             listed: false,
+            deferred: false,
         }
     }
 
@@ -157,14 +161,19 @@ impl<T: Transport> H2Conn<T> {
     }
 
     /// Reads, feeds, opens streams and writes until the socket would block, then says what
-    /// the worker must do.
+    /// the worker must do. In a closed loop the new streams are written after the event batch
+    /// (`Outcome::Deferred`), as HTTP/1.1's next requests are: the server then reads many
+    /// requests per wake-up. Measured against h2o at 100 streams, writing them at once cost
+    /// the server about 20% more CPU per request.
     fn drive(&mut self, ctx: &mut Ctx) -> Outcome {
         loop {
             if let Some(outcome) = self.fill(ctx) {
                 return outcome;
             }
-            if let Some(outcome) = self.flush(ctx) {
-                return outcome;
+            if !self.deferred {
+                if let Some(outcome) = self.flush(ctx) {
+                    return outcome;
+                }
             }
             if !(self.readable || self.read_closed) {
                 break;
@@ -194,6 +203,23 @@ impl<T: Transport> H2Conn<T> {
             return Outcome::Waiting;
         }
         Outcome::Pending
+    }
+
+    /// `drive` for an event: the same, but what it queues waits for the end of the event
+    /// batch when the plan says so.
+    fn drive_deferring(&mut self, ctx: &mut Ctx) -> Outcome {
+        let defer = ctx.plan.defer_next && !ctx.plan.paced && !self.deferred;
+        self.deferred = defer;
+        let outcome = self.drive(ctx);
+        if !defer {
+            return outcome;
+        }
+        if outcome != Outcome::Pending || self.session.pending_out().is_empty() {
+            // Closed, or nothing to write after all.
+            self.deferred = false;
+            return outcome;
+        }
+        Outcome::Deferred
     }
 
     /// Opens streams while the session and the budget allow (not under `--rate`: the pacer
@@ -305,6 +331,7 @@ impl<T: Transport> H2Conn<T> {
         self.deadline = None;
         self.settings_deadline = None;
         self.listed = false;
+        self.deferred = false;
         let connecting = matches!(self.phase, Phase::Connecting { .. });
         self.enter(Phase::Closed(reason));
         match reason {
@@ -401,6 +428,7 @@ impl<T: Transport> Connection for H2Conn<T> {
         self.deadline = None;
         self.settings_deadline = None;
         self.listed = false;
+        self.deferred = false;
         self.enter(Phase::Connecting { since: now, deadline: now + connect_timeout });
         Outcome::Connecting
     }
@@ -429,7 +457,7 @@ impl<T: Transport> Connection for H2Conn<T> {
                         Err(e) => return self.close_io_error(e, ctx),
                     }
                 }
-                self.drive(ctx)
+                self.drive_deferring(ctx)
             }
             Phase::Closed(_) => Outcome::Pending,
         }
@@ -471,8 +499,12 @@ impl<T: Transport> Connection for H2Conn<T> {
         self.drive(ctx)
     }
 
-    fn write_deferred(&mut self, _ctx: &mut Ctx) -> Outcome {
-        Outcome::Pending
+    fn write_deferred(&mut self, ctx: &mut Ctx) -> Outcome {
+        if !self.deferred || self.phase != Phase::Open {
+            return Outcome::Pending;
+        }
+        self.deferred = false;
+        self.drive(ctx)
     }
 
     fn on_timeout(&mut self, ctx: &mut Ctx) -> Outcome {
