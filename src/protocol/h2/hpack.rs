@@ -465,3 +465,394 @@ fn encode_string(out: &mut Vec<u8>, s: &[u8]) {
     encode_integer(out, 0x00, 7, s.len());
     out.extend_from_slice(s);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    fn decode(d: &mut Decoder, block: &[u8]) -> Result<Vec<(String, String)>, HpackError> {
+        let mut out = Vec::new();
+        d.decode(block, &mut |n, v| {
+            out.push((String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()))
+        })?;
+        Ok(out)
+    }
+
+    /// Decodes `blocks` in turn with one decoder, checking the fields and the table size after
+    /// each, and returns the final table, newest first.
+    /// One step of an Appendix C example: the block in hex, the fields, the table size after.
+    type Step<'a> = (&'a str, &'a [(&'a str, &'a str)], usize);
+
+    fn check(table_size: usize, steps: &[Step]) -> Vec<(String, String)> {
+        let mut d = Decoder::new(table_size);
+        for (i, &(block, fields, size)) in steps.iter().enumerate() {
+            let got = decode(&mut d, &hex(block)).unwrap_or_else(|e| panic!("block {i}: {e}"));
+            let want: Vec<(String, String)> = fields.iter().map(|&(n, v)| (n.into(), v.into())).collect();
+            assert_eq!(got, want, "block {i}");
+            assert_eq!(d.table_size(), size, "table size after block {i}");
+        }
+        d.table
+            .iter()
+            .map(|e| (String::from_utf8_lossy(e.name()).into_owned(), String::from_utf8_lossy(e.value()).into_owned()))
+            .collect()
+    }
+
+    fn table(entries: &[(&str, &str)]) -> Vec<(String, String)> {
+        entries.iter().map(|&(n, v)| (n.into(), v.into())).collect()
+    }
+
+    #[test]
+    fn c2_1_literal_with_indexing() {
+        let t = check(
+            4096,
+            &[(
+                "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+                &[("custom-key", "custom-header")],
+                55,
+            )],
+        );
+        assert_eq!(t, table(&[("custom-key", "custom-header")]));
+    }
+
+    #[test]
+    fn c2_2_literal_without_indexing() {
+        let t = check(4096, &[("040c 2f73 616d 706c 652f 7061 7468", &[(":path", "/sample/path")], 0)]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn c2_3_literal_never_indexed() {
+        let t = check(4096, &[("1008 7061 7373 776f 7264 0673 6563 7265 74", &[("password", "secret")], 0)]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn c2_4_indexed() {
+        assert!(check(4096, &[("82", &[(":method", "GET")], 0)]).is_empty());
+    }
+
+    const C3_FIELDS: [&[(&str, &str)]; 3] = [
+        &[(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "www.example.com")],
+        &[
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "www.example.com"),
+            ("cache-control", "no-cache"),
+        ],
+        &[
+            (":method", "GET"),
+            (":scheme", "https"),
+            (":path", "/index.html"),
+            (":authority", "www.example.com"),
+            ("custom-key", "custom-value"),
+        ],
+    ];
+    const C3_TABLE: [(&str, &str); 3] =
+        [("custom-key", "custom-value"), ("cache-control", "no-cache"), (":authority", "www.example.com")];
+
+    #[test]
+    fn c3_requests_without_huffman() {
+        let t = check(
+            4096,
+            &[
+                ("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", C3_FIELDS[0], 57),
+                ("8286 84be 5808 6e6f 2d63 6163 6865", C3_FIELDS[1], 110),
+                ("8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65", C3_FIELDS[2], 164),
+            ],
+        );
+        assert_eq!(t, table(&C3_TABLE));
+    }
+
+    #[test]
+    fn c4_requests_with_huffman() {
+        let t = check(
+            4096,
+            &[
+                ("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", C3_FIELDS[0], 57),
+                ("8286 84be 5886 a8eb 1064 9cbf", C3_FIELDS[1], 110),
+                ("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf", C3_FIELDS[2], 164),
+            ],
+        );
+        assert_eq!(t, table(&C3_TABLE));
+    }
+
+    const DATE_21: &str = "Mon, 21 Oct 2013 20:13:21 GMT";
+    const DATE_22: &str = "Mon, 21 Oct 2013 20:13:22 GMT";
+    const LOCATION: &str = "https://www.example.com";
+    const COOKIE: &str = "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1";
+
+    fn c5_fields() -> [Vec<(&'static str, &'static str)>; 3] {
+        [
+            vec![(":status", "302"), ("cache-control", "private"), ("date", DATE_21), ("location", LOCATION)],
+            vec![(":status", "307"), ("cache-control", "private"), ("date", DATE_21), ("location", LOCATION)],
+            vec![
+                (":status", "200"),
+                ("cache-control", "private"),
+                ("date", DATE_22),
+                ("location", LOCATION),
+                ("content-encoding", "gzip"),
+                ("set-cookie", COOKIE),
+            ],
+        ]
+    }
+
+    /// C.5 and C.6 use a 256-byte table, so entries are evicted.
+    #[test]
+    fn c5_responses_without_huffman_evict() {
+        let f = c5_fields();
+        let t = check(
+            256,
+            &[
+                (
+                    "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133
+                     2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70
+                     6c65 2e63 6f6d",
+                    &f[0],
+                    222,
+                ),
+                ("4803 3330 37c1 c0bf", &f[1], 222),
+                (
+                    "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3220 474d
+                     54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049
+                     5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e
+                     3d31",
+                    &f[2],
+                    215,
+                ),
+            ],
+        );
+        assert_eq!(t, table(&[("set-cookie", COOKIE), ("content-encoding", "gzip"), ("date", DATE_22)]));
+    }
+
+    #[test]
+    fn c6_responses_with_huffman_evict() {
+        let f = c5_fields();
+        let t = check(
+            256,
+            &[
+                (
+                    "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+                     2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+                    &f[0],
+                    222,
+                ),
+                ("4883 640e ffc1 c0bf", &f[1], 222),
+                (
+                    "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+                     77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+                     9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+                    &f[2],
+                    215,
+                ),
+            ],
+        );
+        assert_eq!(t, table(&[("set-cookie", COOKIE), ("content-encoding", "gzip"), ("date", DATE_22)]));
+    }
+
+    /// RFC 7541 §C.1: 10 with a 5-bit prefix, 1337 with a 5-bit prefix, 42 at a byte boundary.
+    #[test]
+    fn c1_integers() {
+        for (bytes, prefix, value) in [(&[0x0a][..], 5, 10), (&[0x1f, 0x9a, 0x0a], 5, 1337), (&[0x2a], 8, 42)] {
+            let mut pos = 0;
+            assert_eq!(integer(bytes, &mut pos, prefix), Ok(value));
+            assert_eq!(pos, bytes.len());
+            let mut out = Vec::new();
+            if prefix < 8 {
+                encode_integer(&mut out, 0, prefix, value);
+                assert_eq!(out, bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn integers_past_32_bits_or_five_continuations_overflow() {
+        let mut pos = 0;
+        assert_eq!(integer(&[0x7f, 0x80, 0xff, 0xff, 0xff, 0x0f], &mut pos, 7), Ok(0x7f + 0xffff_ff80));
+        let mut pos = 0;
+        assert_eq!(integer(&[0x7f, 0xff, 0xff, 0xff, 0xff, 0x0f], &mut pos, 7), Err(HpackError::IntegerOverflow));
+        let mut pos = 0;
+        assert_eq!(integer(&[0x7f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], &mut pos, 7), Err(HpackError::IntegerOverflow));
+        let mut pos = 0;
+        assert_eq!(integer(&[0x7f, 0x80], &mut pos, 7), Err(HpackError::Truncated));
+        let mut d = Decoder::new(4096);
+        assert_eq!(decode(&mut d, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), Err(HpackError::IntegerOverflow));
+    }
+
+    #[test]
+    fn every_symbol_round_trips_through_the_huffman_decoder() {
+        // Encode each symbol followed by 'a' with the RFC's codes, pad with ones, decode.
+        for sym in 0..256usize {
+            let mut bits: Vec<bool> = Vec::new();
+            for s in [sym, b'a' as usize] {
+                let (code, len) = CODES[s];
+                bits.extend((0..len).rev().map(|i| code >> i & 1 == 1));
+            }
+            while bits.len() % 8 != 0 {
+                bits.push(true);
+            }
+            let bytes: Vec<u8> = bits.chunks(8).map(|c| c.iter().fold(0u8, |b, &bit| b << 1 | bit as u8)).collect();
+            let mut out = Vec::new();
+            assert_eq!(huffman_decode(&bytes, &mut out), Ok(()), "symbol {sym}");
+            assert_eq!(out, [sym as u8, b'a'], "symbol {sym}");
+        }
+    }
+
+    /// Rows of RFC 7541 Appendix B checked against `huffman.rs`, and the code is complete
+    /// (Kraft's sum is exactly 1), so every bit string decodes to something or is a prefix.
+    #[test]
+    fn huffman_table_matches_appendix_b() {
+        let rows = [
+            (0, 0x1ff8, 13),
+            (1, 0x7f_ffd8, 23),
+            (10, 0x3fff_fffc, 30),
+            (32, 0x14, 6),
+            (48, 0x0, 5),
+            (52, 0x1a, 6),
+            (97, 0x3, 5),
+            (122, 0x7b, 7),
+            (127, 0xfff_fffc, 28),
+            (200, 0x3ff_ffe2, 26),
+            (229, 0x1f_ffe7, 21),
+            (255, 0x3ff_ffee, 26),
+            (256, 0x3fff_ffff, 30),
+        ];
+        for (sym, code, len) in rows {
+            assert_eq!(CODES[sym], (code, len), "symbol {sym}");
+        }
+        let kraft: u64 = CODES.iter().map(|&(_, len)| 1u64 << (30 - len)).sum();
+        assert_eq!(kraft, 1 << 30);
+    }
+
+    #[test]
+    fn huffman_padding_and_eos_are_checked() {
+        let mut out = Vec::new();
+        // 'a' is 00011: three bits of ones pad it to a byte.
+        assert_eq!(huffman_decode(&[0b0001_1111], &mut out), Ok(()));
+        assert_eq!(out, b"a");
+        // Padding that is not all ones.
+        assert_eq!(huffman_decode(&[0b0001_1110], &mut Vec::new()), Err(HpackError::BadHuffman));
+        // A whole byte of padding.
+        assert_eq!(huffman_decode(&[0b0001_1111, 0xff], &mut Vec::new()), Err(HpackError::BadHuffman));
+        // EOS (30 ones) inside the string.
+        assert_eq!(huffman_decode(&[0xff, 0xff, 0xff, 0xff], &mut Vec::new()), Err(HpackError::BadHuffman));
+        // An empty Huffman string is an empty value.
+        assert_eq!(huffman_decode(&[], &mut out), Ok(()));
+        let mut d = Decoder::new(4096);
+        assert_eq!(decode(&mut d, &[0x04, 0x80]), Ok(vec![(":path".into(), "".into())]));
+    }
+
+    #[test]
+    fn size_updates_evict_and_may_not_exceed_the_limit() {
+        let mut d = Decoder::new(4096);
+        decode(&mut d, &hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572")).unwrap();
+        assert_eq!((d.table_len(), d.table_size()), (1, 55));
+        // A size update to 0 empties the table, then one back to 4096.
+        assert_eq!(decode(&mut d, &[0x20, 0x3f, 0xe1, 0x1f, 0x82]), Ok(vec![(":method".into(), "GET".into())]));
+        assert_eq!(d.table_len(), 0);
+        // 4097 is above our limit.
+        assert_eq!(decode(&mut d, &[0x3f, 0xe2, 0x1f]), Err(HpackError::TableSizeTooLarge));
+        // After a field, a size update is an error.
+        assert_eq!(decode(&mut d, &[0x82, 0x20]), Err(HpackError::LateSizeUpdate));
+        // Index 62 now refers to nothing.
+        assert_eq!(decode(&mut d, &[0xbe]), Err(HpackError::BadIndex));
+    }
+
+    #[test]
+    fn a_small_table_evicts_and_an_entry_larger_than_it_empties_it() {
+        let mut d = Decoder::new(100);
+        // Literal with indexing, new name "aa", value 30 bytes: 2 + 30 + 32 = 64.
+        let mut block = vec![0x40, 2, b'a', b'a', 30];
+        block.extend_from_slice(&[b'x'; 30]);
+        decode(&mut d, &block).unwrap();
+        assert_eq!((d.table_len(), d.table_size()), (1, 64));
+        decode(&mut d, &block).unwrap();
+        assert_eq!((d.table_len(), d.table_size()), (1, 64));
+        // A 69-byte value makes an entry of 103 bytes: too large, the table empties.
+        let mut big = vec![0x40, 2, b'b', b'b', 69];
+        big.extend_from_slice(&[b'y'; 69]);
+        assert_eq!(decode(&mut d, &big).unwrap().len(), 1);
+        assert_eq!((d.table_len(), d.table_size()), (0, 0));
+        // A literal with incremental indexing whose name is an entry the insertion evicts.
+        decode(&mut d, &block).unwrap();
+        let mut renamed = vec![0x40 | 62, 30];
+        renamed.extend_from_slice(&[b'z'; 30]);
+        assert_eq!(decode(&mut d, &renamed).unwrap()[0].0, "aa");
+        assert_eq!(d.table[0].name(), b"aa");
+        assert_eq!(d.table_len(), 1);
+    }
+
+    #[test]
+    fn truncated_and_bad_blocks_are_errors() {
+        let block = hex("828785bf400a637573746f6d2d6b65790c637573746f6d2d76616c7565");
+        for end in 1..block.len() {
+            let mut d = Decoder::new(4096);
+            decode(&mut d, &hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d")).unwrap();
+            decode(&mut d, &hex("8286 84be 5808 6e6f 2d63 6163 6865")).unwrap();
+            let r = decode(&mut d, &block[..end]);
+            // A prefix ending on a field boundary is a valid block of fewer fields.
+            if [1, 2, 3, 4].contains(&end) {
+                assert_eq!(r.map(|f| f.len()), Ok(end), "{end}");
+            } else {
+                assert_eq!(r, Err(HpackError::Truncated), "{end}");
+            }
+        }
+        assert_eq!(decode(&mut Decoder::new(4096), &[0x80]), Err(HpackError::BadIndex));
+        assert_eq!(decode(&mut Decoder::new(4096), &[0xc0 | 62]), Err(HpackError::BadIndex));
+        assert_eq!(decode(&mut Decoder::new(4096), &[0x40 | 63, 0]), Err(HpackError::BadIndex));
+        assert_eq!(decode(&mut Decoder::new(4096), &[]), Ok(vec![]));
+    }
+
+    #[test]
+    fn encode_uses_static_indices_and_literals_and_decodes_back() {
+        let headers: [(&[u8], &[u8]); 6] = [
+            (b":method", b"GET"),
+            (b":scheme", b"http"),
+            (b":path", b"/index.html?x=1"),
+            (b":authority", b"127.0.0.1:8080"),
+            (b"User-Agent", b"clobber"),
+            (b"x-custom", b"v"),
+        ];
+        let mut out = Vec::new();
+        encode(&headers, &mut out);
+        let mut expected = vec![0x82, 0x86, 0x04, 15];
+        expected.extend_from_slice(b"/index.html?x=1");
+        expected.extend_from_slice(&[0x01, 14]);
+        expected.extend_from_slice(b"127.0.0.1:8080");
+        expected.extend_from_slice(&[0x0f, 58 - 15, 7]);
+        expected.extend_from_slice(b"clobber");
+        expected.extend_from_slice(&[0x00, 8]);
+        expected.extend_from_slice(b"x-custom");
+        expected.extend_from_slice(&[1, b'v']);
+        assert_eq!(out, expected);
+        let mut d = Decoder::new(4096);
+        let got = decode(&mut d, &out).unwrap();
+        let want: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (String::from_utf8_lossy(n).to_lowercase(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(d.table_len(), 0, "the encoder never adds to the peer's table");
+    }
+
+    #[test]
+    fn encode_long_values_use_continuation_bytes() {
+        let value = vec![b'v'; 300];
+        let mut out = Vec::new();
+        encode(&[(b"x", &value)], &mut out);
+        assert_eq!(&out[..5], &[0x00, 1, b'x', 0x7f, 0x80 | (300 - 127) as u8 & 0x7f]);
+        let mut d = Decoder::new(4096);
+        assert_eq!(decode(&mut d, &out).unwrap()[0].1.len(), 300);
+    }
+
+    #[test]
+    fn hpack_errors_are_compression_errors() {
+        let e: H2Error = HpackError::BadHuffman.into();
+        assert_eq!(e.to_string(), "COMPRESSION_ERROR: malformed HPACK Huffman string");
+    }
+}
