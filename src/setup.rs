@@ -392,7 +392,7 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     }
     let serve = ServeConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        mode: ServeMode::Http,
+        mode: if options.http2 { ServeMode::H2 } else { ServeMode::Http },
         until: Delimiter::new(b"\n"),
         respond: None,
         threads: 1,

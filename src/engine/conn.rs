@@ -225,10 +225,12 @@ impl<T: Transport, F: Framer> Connection for Conn<T, F> {
 }
 
 /// HTTP/2's request, built once per worker: the header block HPACK-encoded once (the same
-/// bytes for every stream), the body, and the streams per connection asked for.
+/// bytes for every stream), its indexed forms (`protocol::h2::client::indexed_blocks`), the
+/// body, and the streams per connection asked for.
 #[derive(Debug, Clone)]
 pub struct H2Plan {
     pub block: Vec<u8>,
+    pub indexed: Option<(Vec<u8>, Vec<u8>, usize)>,
     pub body: Vec<u8>,
     pub streams: u32,
 }

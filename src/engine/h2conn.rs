@@ -128,7 +128,11 @@ impl<T: Transport> H2Conn<T> {
     fn request<'a>(ctx: &Ctx<'a>) -> Request<'a> {
         let plan: &'a RequestPlan = ctx.plan;
         let h2 = plan.h2.as_ref().expect("an HTTP/2 connection has an HTTP/2 plan");
-        Request { block: &h2.block, body: &h2.body }
+        Request {
+            block: &h2.block,
+            body: &h2.body,
+            indexed: h2.indexed.as_ref().map(|(first, repeat, bytes)| (first.as_slice(), repeat.as_slice(), *bytes)),
+        }
     }
 
     fn on_connecting(&mut self, ctx: &mut Ctx) -> Outcome {

@@ -164,7 +164,7 @@ fn h2_plan(config: &Config, streams: usize) -> io::Result<H2Plan> {
     let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
     let mut block = Vec::new();
     hpack::encode(&refs, &mut block);
-    Ok(H2Plan { block, body, streams: streams as u32 })
+    Ok(H2Plan { block, indexed: client::indexed_blocks(&refs), body, streams: streams as u32 })
 }
 
 fn run_with<C: Connector, K: Connection<Io = C::Stream>>(

@@ -418,3 +418,24 @@ fn a_goaway_with_an_error_code_is_one_h2_goaway_error() {
     let message = stats.first_error[ErrorKind::H2Goaway as usize].clone().unwrap();
     assert!(message.contains("ENHANCE_YOUR_CALM"), "{message}");
 }
+
+#[test]
+fn clobber_serve_mode_h2_counts_agree() {
+    use clobber::config::ServeMode;
+    for (streams, reconnect) in [("1", false), ("64", false), ("1", true)] {
+        let server = crate::support::serve_with(ServeMode::H2, |_| {});
+        let url = format!("http://{}/", server.local_addr());
+        let mut args = vec!["-n", "5000", "-c", "4", "-t", "2", "--streams", streams];
+        if reconnect {
+            args.extend_from_slice(&["-n", "500"]);
+            args.push("--reconnect");
+        }
+        let stats = h2_run(&url, &args);
+        let n = if reconnect { 500 } else { 5000 };
+        assert_eq!((stats.requests, stats.status[200]), (n, n), "{streams} {reconnect}: {:?}", stats.first_error);
+        assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
+        let counts = server.stop().unwrap();
+        assert_eq!(counts.requests, n, "streams {streams}, reconnect {reconnect}");
+        assert_eq!(counts.connections, stats.connections_opened);
+    }
+}

@@ -44,10 +44,83 @@ pub const HEADER_TABLE_SIZE: usize = 4096;
 const STREAM_ID_MAX: u32 = (1 << 31) - 1;
 
 /// The request every stream sends: its header block, HPACK-encoded once, and its body.
+/// `indexed`, when the fields fit a 4,096-byte dynamic table: the connection's first block
+/// (the fields not in the static table as literals with incremental indexing), every later
+/// block (those fields as indices into the dynamic table), and the table bytes they take.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     pub block: &'a [u8],
     pub body: &'a [u8],
+    pub indexed: Option<(&'a [u8], &'a [u8], usize)>,
+}
+
+/// How a connection encodes its requests' headers (see `Request::indexed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hpack {
+    /// No stream yet: the next block inserts the fields into the server's dynamic table.
+    Fresh,
+    /// The fields are in the server's table: blocks are indices.
+    Indexed,
+    /// The plain block (static indices and literals without indexing), for good.
+    Plain,
+}
+
+/// The default SETTINGS_HEADER_TABLE_SIZE, which our blocks assume until the server says.
+const TABLE_BYTES_DEFAULT: usize = 4096;
+
+/// The indexed forms of a request's fields (`Request::indexed`): the first block, the later
+/// blocks, and the dynamic-table bytes; `None` when they would not fit the default table.
+/// `fields` must be lowercase (as `request_fields` makes them). Static-table matches stay
+/// static indices (from `hpack::encode`).
+pub fn indexed_blocks(fields: &[(&[u8], &[u8])]) -> Option<(Vec<u8>, Vec<u8>, usize)> {
+    let mut first = Vec::new();
+    let mut inserted = Vec::new();
+    let mut table_bytes = 0;
+    let mut one = Vec::new();
+    for (i, &(name, value)) in fields.iter().enumerate() {
+        one.clear();
+        super::hpack::encode(&[(name, value)], &mut one);
+        if one.len() == 1 && one[0] & 0x80 != 0 {
+            first.extend_from_slice(&one);
+            continue;
+        }
+        // Literal with incremental indexing, new name (RFC 7541 6.2.1).
+        first.push(0x40);
+        integer(&mut first, 0x00, 7, name.len());
+        first.extend_from_slice(name);
+        integer(&mut first, 0x00, 7, value.len());
+        first.extend_from_slice(value);
+        inserted.push(i);
+        table_bytes += name.len() + value.len() + 32;
+    }
+    if inserted.is_empty() || table_bytes > TABLE_BYTES_DEFAULT {
+        return None;
+    }
+    let mut repeat = Vec::new();
+    for (i, &(name, value)) in fields.iter().enumerate() {
+        match inserted.iter().position(|&j| j == i) {
+            // The newest entry is 62; the first inserted is the oldest.
+            Some(k) => integer(&mut repeat, 0x80, 7, 62 + inserted.len() - 1 - k),
+            None => super::hpack::encode(&[(name, value)], &mut repeat),
+        }
+    }
+    Some((first, repeat, table_bytes))
+}
+
+/// An HPACK integer with an N-bit prefix (RFC 7541 5.1); `flags` holds the bits above it.
+fn integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
+    let mask = (1usize << prefix_bits) - 1;
+    if value < mask {
+        out.push(flags | value as u8);
+        return;
+    }
+    out.push(flags | mask as u8);
+    let mut rest = value - mask;
+    while rest >= 0x80 {
+        out.push(0x80 | (rest & 0x7f) as u8);
+        rest >>= 7;
+    }
+    out.push(rest as u8);
 }
 
 /// What the server did, reported by `feed` as it happens.
@@ -135,6 +208,11 @@ pub struct Session<T> {
     continuing: Option<(u32, bool)>,
     block: Vec<u8>,
     decoder: Decoder,
+    hpack: Hpack,
+    /// The server's HPACK table size (SETTINGS_HEADER_TABLE_SIZE, at most the default), and a
+    /// lowered size our next block must announce (RFC 7541 4.2).
+    table_bytes: usize,
+    size_update: Option<usize>,
     out: Vec<u8>,
     out_sent: usize,
 }
@@ -164,6 +242,9 @@ impl<T: Copy> Session<T> {
             continuing: None,
             block: Vec::new(),
             decoder: Decoder::new(HEADER_TABLE_SIZE),
+            hpack: Hpack::Fresh,
+            table_bytes: TABLE_BYTES_DEFAULT,
+            size_update: None,
             out: Vec::with_capacity(4096),
             out_sent: 0,
         };
@@ -240,7 +321,27 @@ impl<T: Copy> Session<T> {
         self.next_id = id + 2;
         self.last_opened = id;
         let end_stream = request.body.is_empty();
-        frame::write_headers(&mut self.out, id, end_stream, request.block, self.peer_max_frame_size);
+        let block = match (self.hpack, request.indexed) {
+            (Hpack::Fresh, Some((first, _, bytes))) if bytes <= self.table_bytes => {
+                self.hpack = Hpack::Indexed;
+                first
+            }
+            (Hpack::Indexed, Some((_, repeat, bytes))) if bytes <= self.table_bytes => repeat,
+            _ => {
+                self.hpack = Hpack::Plain;
+                request.block
+            }
+        };
+        match self.size_update.take() {
+            None => frame::write_headers(&mut self.out, id, end_stream, block, self.peer_max_frame_size),
+            Some(size) => {
+                // Rare (a server that shrinks its table): the update goes first in the block.
+                let mut with_update = Vec::with_capacity(block.len() + 4);
+                integer(&mut with_update, 0x20, 5, size);
+                with_update.extend_from_slice(block);
+                frame::write_headers(&mut self.out, id, end_stream, &with_update, self.peer_max_frame_size);
+            }
+        }
         let slot = self.slot(id);
         self.slots[slot] = Some(Stream {
             id,
@@ -474,12 +575,19 @@ impl<T: Copy> Session<T> {
         let mut initial_window = None;
         let mut max_frame = None;
         let mut max_concurrent = self.peer_max_concurrent;
+        let mut table_bytes = None;
         frame::parse_settings(payload, |id, value| match id {
             setting::INITIAL_WINDOW_SIZE => initial_window = Some(i64::from(value)),
             setting::MAX_FRAME_SIZE => max_frame = Some(value),
             setting::MAX_CONCURRENT_STREAMS => max_concurrent = Some(value),
+            setting::HEADER_TABLE_SIZE => table_bytes = Some(value as usize),
             _ => {}
         })?;
+        if let Some(bytes) = table_bytes.filter(|&b| b < self.table_bytes) {
+            // A smaller table evicts what does not fit; `open` goes plain if ours does not.
+            self.table_bytes = bytes;
+            self.size_update = Some(bytes);
+        }
         if let Some(window) = initial_window {
             if window > WINDOW_MAX {
                 return Err(error(code::FLOW_CONTROL_ERROR, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1"));
@@ -679,7 +787,7 @@ mod tests {
     use super::*;
     use crate::protocol::h2::hpack;
 
-    const BLOCK_REQUEST: Request = Request { block: b"\x82\x86\x84", body: b"" };
+    const BLOCK_REQUEST: Request = Request { block: b"\x82\x86\x84", body: b"", indexed: None };
 
     /// What `feed` reported, owned.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -983,7 +1091,7 @@ mod tests {
     #[test]
     fn open_a_body_waits_for_window_and_goes_on_after_window_update() {
         let body = vec![b'b'; 100_000];
-        let request = Request { block: b"\x83\x86\x84", body: &body };
+        let request = Request { block: b"\x83\x86\x84", body: &body, indexed: None };
         let mut s: Session<u32> = Session::new(1);
         feed_in(&mut s, &settings(&[(setting::INITIAL_WINDOW_SIZE, 1000)]), request, usize::MAX).unwrap();
         written(&mut s);
@@ -1184,6 +1292,53 @@ mod tests {
             let whole = outcome(&bytes, usize::MAX);
             let piece = 1 + rng.below(40);
             assert_eq!(outcome(&bytes, piece), whole, "round {round}, pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn indexed_blocks_decode_to_the_same_fields_and_shrink_after_the_first() {
+        let (fields, _) = request_fields(
+            b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: clobber/0.1.0\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let mut plain = Vec::new();
+        hpack::encode(&refs, &mut plain);
+        let (first, repeat, bytes) = indexed_blocks(&refs).expect("small fields fit the table");
+        assert!(repeat.len() <= 6, "{} bytes", repeat.len());
+        // A server's decoder sees the first block, then later ones, as one connection.
+        let mut decoder = Decoder::new(4096);
+        for block in [&first, &repeat, &repeat] {
+            let mut got = Vec::new();
+            decoder.decode(block, &mut |n, v| got.push((n.to_vec(), v.to_vec()))).unwrap();
+            assert_eq!(got, fields);
+        }
+        assert_eq!(bytes, decoder.table_size());
+        // A session sends the first block on its first stream, then the short one.
+        let request = Request { block: &plain, body: b"", indexed: Some((&first, &repeat, bytes)) };
+        let mut s: Session<u32> = Session::new(4);
+        s.open(request, 0);
+        feed(&mut s, &settings(&[])).unwrap();
+        s.open(request, 1);
+        let blocks: Vec<Vec<u8>> =
+            written(&mut s).into_iter().filter(|f| f.0.kind == kind::HEADERS).map(|f| f.1).collect();
+        assert_eq!(blocks, vec![first.clone(), repeat.clone()]);
+        // A server that shrinks its table below ours: a size update, then plain blocks.
+        feed(&mut s, &settings(&[(setting::HEADER_TABLE_SIZE, 64)])).unwrap();
+        s.open(request, 2);
+        s.open(request, 3);
+        let blocks: Vec<Vec<u8>> =
+            written(&mut s).into_iter().filter(|f| f.0.kind == kind::HEADERS).map(|f| f.1).collect();
+        let mut updated = vec![0x3f, 0x21];
+        updated.extend_from_slice(&plain);
+        assert_eq!(blocks, vec![updated, plain.clone()]);
+        let mut decoder = Decoder::new(4096);
+        decoder.decode(&first, &mut |_, _| {}).unwrap();
+        for block in &blocks {
+            let mut got = Vec::new();
+            decoder.decode(block, &mut |n, v| got.push((n.to_vec(), v.to_vec()))).unwrap();
+            assert_eq!(got, fields);
         }
     }
 }
