@@ -439,3 +439,25 @@ fn clobber_serve_mode_h2_counts_agree() {
         assert_eq!(counts.connections, stats.connections_opened);
     }
 }
+
+#[test]
+fn rate_warmup_and_timeout_work_over_streams() {
+    use clobber::config::ServeMode;
+    let server = crate::support::serve_with(ServeMode::H2, |_| {});
+    let url = format!("http://{}/", server.local_addr());
+    // -R: requests go to connections with a free stream, on schedule.
+    let stats = h2_run(&url, &["-R", "2000", "-d", "1s", "-c", "4", "-t", "1", "--streams", "10", "--warmup", "300ms"]);
+    assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
+    assert!((1800..=2200).contains(&stats.requests), "{} requests at 2,000/s for 1 s", stats.requests);
+    assert_eq!(stats.sent, stats.requests + stats.in_flight_at_end);
+    assert!(stats.missed <= 20, "{} missed", stats.missed);
+    let counts = server.stop().unwrap();
+    assert!(counts.requests >= stats.requests, "the warm-up's requests count on the server only");
+    // --timeout per stream against a server that never answers: kind timeout.
+    let silent = Misbehaving::start(settings(&[]), |_, _| Vec::new());
+    let started = Instant::now();
+    let stats = h2_run(&silent.url(), &["-d", "1s", "-c", "1", "--streams", "5", "--timeout", "200ms"]);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_only(&stats, &[ErrorKind::Timeout]);
+    assert!((3..=6).contains(&stats.error_count(ErrorKind::Timeout)), "{:?}", stats.errors);
+}
