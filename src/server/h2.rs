@@ -714,6 +714,63 @@ mod tests {
         }
     }
 
+    /// The `h2_frames` fuzz corpus and mutations of it, after the preface, in random pieces:
+    /// the session never panics, never leaves a whole frame unread, writes only well-formed
+    /// frames, and counts exactly the responses whose END_STREAM it wrote.
+    #[test]
+    fn any_input_never_panics_and_writes_whole_frames() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/h2_frames");
+        let mut corpus: Vec<Vec<u8>> =
+            std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+        corpus.sort();
+        let mut rng = 0x5eed_5e55_1011_u64;
+        let mut next = move |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n.max(1) as u64) as usize
+        };
+        for round in 0..3000 {
+            let base = &corpus[round % corpus.len()];
+            let base = base.get(2..).unwrap_or_default();
+            let mut input = base.strip_prefix(PREFACE).unwrap_or(base).to_vec();
+            for _ in 0..next(4) {
+                match next(3) {
+                    0 if !input.is_empty() => {
+                        let i = next(input.len());
+                        input[i] = next(256) as u8;
+                    }
+                    1 if !input.is_empty() => {
+                        input.remove(next(input.len()));
+                    }
+                    _ => input.insert(next(input.len() + 1), next(256) as u8),
+                }
+            }
+            let input = [PREFACE, &input].concat();
+            let mut s = Session::new();
+            let (mut out, mut n, mut used) = (Vec::new(), 0, 0);
+            let mut pending = Vec::new();
+            let mut rest = &input[..];
+            while !rest.is_empty() {
+                let take = (1 + next(rest.len())).min(rest.len());
+                pending.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                let consumed = s.feed(&pending, &mut out, &mut n);
+                assert!(consumed <= pending.len());
+                pending.drain(..consumed);
+                used += consumed;
+                assert!(pending.len() < FRAME_BYTES_MAX, "a whole frame was left unread");
+            }
+            assert!(used <= input.len());
+            let written = frames(&out);
+            assert_eq!(
+                n as usize,
+                written.iter().filter(|f| f.0 == kind::DATA && f.1 & flag::END_STREAM != 0).count(),
+                "a request is counted when its response ends"
+            );
+        }
+    }
+
     #[test]
     fn ready_client_goaway_ends_the_session_after_what_came_before() {
         let mut s = ready();

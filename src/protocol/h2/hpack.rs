@@ -393,7 +393,7 @@ fn huffman_decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), HpackError> {
         bits += 8;
         'symbols: while bits >= CODE_LEN_MIN {
             let mut len = CODE_LEN_MIN;
-            while len <= bits {
+            while len <= bits.min(CODE_LEN_MAX) {
                 let prefix = ((acc >> (bits - len)) as u32) & ((1u32 << len) - 1);
                 if prefix < c.limit[len as usize] {
                     let sym = c.symbols[c.offset[len as usize] as usize + (prefix - c.first[len as usize]) as usize];
@@ -406,7 +406,7 @@ fn huffman_decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), HpackError> {
                 }
                 len += 1;
             }
-            // No code fits in the bits we have: the complete code means fewer than 30.
+            // No code fits in the bits we have: the code is complete, so there are fewer than 30.
             debug_assert!(bits < CODE_LEN_MAX);
             break;
         }
