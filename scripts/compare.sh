@@ -11,7 +11,8 @@
 # (ab where wrk has no equivalent).
 #
 # Usage: scripts/compare.sh
-#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect targets"
+#   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
+#   (not in the default list: the HTTP/2 scenarios h2 h2m1 h2tls, and targets)
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
 #                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
 #                                    before/after figures for a change, from one run
@@ -20,10 +21,13 @@
 # request (clobber --reconnect with and without resumption vs ab, which never resumes).
 # clobber verifies the certificate (--cacert; a self-signed leaf, CA:FALSE, as webpki wants);
 # wrk and ab do not verify.
+# HTTP/2 scenarios go to h2o (one thread, on the server CPU, a 6-byte static file): h2c with
+# clobber --http2 --streams 100 vs h2load -m100 (h2), --streams 1 vs -m1 (h2m1), and over TLS
+# with ALPN h2 at 100 streams (h2tls); ratios there are against h2load.
 # The targets scenario measures what requests that vary cost clobber: --targets with 1,000
 # entries, each with {{rand}} in its query, against one fixed URL, keep-alive (nginx) and
 # --pipeline 16 (clobber serve); its ratios are against the fixed URL ("(ref)").
-# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl) and builds
+# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl, h2o) and builds
 # clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
 set -euo pipefail
 
@@ -46,6 +50,7 @@ need h2load nghttp2-client
 need ab apache2-utils
 need nginx nginx
 need openssl openssl
+case " $SCENARIOS " in *" h2"*) need h2o h2o ;; esac
 command -v python3 >/dev/null || need python3 python3-minimal
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -123,6 +128,35 @@ serve_http=$(sed -n 's/^listening on //p' "$tmp/serve-http.out")
 serve_echo=$(sed -n 's/^listening on //p' "$tmp/serve-echo.out")
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 
+# h2o for the HTTP/2 scenarios: one thread on the server CPU, h2c and TLS. As root it drops
+# privileges, so what it serves must be readable by anyone.
+case " $SCENARIOS " in *" h2"*)
+    h2o_port=$(free_port); h2o_tls_port=$(free_port)
+    mkdir -p "$tmp/www" && printf 'hello\n' >"$tmp/www/index.html" && chmod -R a+rX "$tmp"
+    cat >"$tmp/h2o.conf" <<CONF
+num-threads: 1
+listen:
+  host: 127.0.0.1
+  port: $h2o_port
+listen:
+  host: 127.0.0.1
+  port: $h2o_tls_port
+  ssl:
+    certificate-file: $tmp/cert.pem
+    key-file: $tmp/key.pem
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $tmp/www
+error-log: $tmp/h2o-error.log
+CONF
+    taskset -c "$server_cpu" h2o -c "$tmp/h2o.conf" >/dev/null 2>&1 &
+    pids+=($!); h2o_pid=$!
+    wait_port "$h2o_port"
+    ;;
+esac
+
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
@@ -197,7 +231,22 @@ for i in $(seq "$RUNS"); do
             measure targets-pipeline16 "clobber fixed URL (ref)" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             measure targets-pipeline16 "clobber --targets 1000 {{rand}}" "$serve_http_pid" clobber "$bin" --targets "$tmp/targets-${serve_http##*:}.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             ;;
-        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect targets)" >&2; exit 2 ;;
+        h2)
+            hurl="http://127.0.0.1:$h2o_port/index.html"
+            measure h2-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 100 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hurl"
+            ;;
+        h2m1)
+            hurl="http://127.0.0.1:$h2o_port/index.html"
+            measure h2-streams1 "clobber --http2 --streams 1" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 1 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-streams1 "h2load -m1" "$h2o_pid" h2load h2load -t1 -c"$C" -m1 -D "$secs" "$hurl"
+            ;;
+        h2tls)
+            hturl="https://127.0.0.1:$h2o_tls_port/index.html"
+            measure h2-tls-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hturl" --http2 --streams 100 --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-tls-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hturl"
+            ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect h2 h2m1 h2tls targets)" >&2; exit 2 ;;
         esac
     done
 done

@@ -80,11 +80,20 @@ def table(results):
     print("| scenario | client | req/s | client CPU µs/req | p99 | server core busy | server CPU µs/req "
           "| req/s vs ref | CPU/req vs ref |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    def ref_of(scenario):
+        # wrk where it ran, else ab, else h2load (the HTTP/2 scenarios), else a row named
+        # "(ref)" (the targets scenario: a fixed URL).
+        for pick in (lambda c: c.startswith("wrk"), lambda c: c == "ab", lambda c: c.startswith("h2load"),
+                     lambda c: c.endswith("(ref)")):
+            name = next((c for s, c in order if s == scenario and pick(c)), None)
+            if name:
+                return name
+        return None
+
     for scenario, client in order:
         rps, cpu, p99, busy, server_cpu = med[(scenario, client)]
-        is_ref = lambda c: c.startswith("wrk") or c == "ab" or c.endswith("(ref)")
-        ref = next((med[(s, c)] for s, c in order if s == scenario and is_ref(c)), None)
-        ref_name = next((c for s, c in order if s == scenario and is_ref(c)), None)
+        ref_name = ref_of(scenario)
+        ref = med[(scenario, ref_name)] if ref_name else None
         ref_name = ref_name.removesuffix(" (ref)") if ref_name else None
         ratio_rps = f"{rps / ref[0]:.2f}× {ref_name}" if ref and ref[0] else "-"
         ratio_cpu = f"{cpu / ref[1]:.2f}× {ref_name}" if ref and ref[1] else "-"

@@ -2,9 +2,9 @@
 # The test command README names: installs what the tests start when it is missing (nginx,
 # whose access log the HTTP and TLS tests compare counts with; Chromium, in which a test
 # renders the HTML report; openssl, which makes test certificates and serves `s_server`; perf,
-# which --perf drives; h2load, from nghttp2-client, the HTTP/2 client `serve --mode h2` is
-# checked against; redis-server, whose command counts the raw placeholder tests compare
-# with),
+# which --perf drives; h2o, an HTTP/2 server the --http2 tests count against; h2load, from
+# nghttp2-client, the HTTP/2 client `serve --mode h2` is checked against; redis-server, whose
+# command counts the raw placeholder tests compare with),
 # then runs the whole suite. The tests start and stop their own
 # nginx, on their own ports, with their own config; nothing here starts a server.
 set -euo pipefail
@@ -15,6 +15,7 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v perf >/dev/null || missing+=(linux-perf)
+command -v h2o >/dev/null || missing+=(h2o)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
 command -v redis-server >/dev/null || missing+=(redis-server redis-tools)
 if [ ${#missing[@]} -gt 0 ]; then

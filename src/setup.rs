@@ -19,7 +19,8 @@ use crate::cli::{
     Source, TlsOptions, UsageError,
 };
 use crate::config::{
-    ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target, Varying,
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target,
+    Varying,
 };
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
@@ -191,6 +192,25 @@ fn load_with(
         order: options.order,
         seed: options.seed.unwrap_or_else(clock_seed),
     });
+    if options.http2 {
+        if varying.is_some() {
+            // The HTTP/2 session encodes one request's header block once for all its streams.
+            let flag = if matches!(options.request, RequestOptions::Targets { .. }) { "--targets" } else { "--http2" };
+            return Err(SetupError::new(
+                flag,
+                &target.label,
+                "requests that vary (--targets, --data-file, {{...}} placeholders) are HTTP/1.1 only for now",
+            ));
+        }
+        // The workers turn the request into HTTP/2 header fields the same way.
+        crate::protocol::h2::client::request_fields(&payload, options.tls.is_some()).map_err(|e| {
+            let (flag, value) = match &options.request {
+                RequestOptions::HttpFile(path) => ("--http-file", path.clone()),
+                _ => ("--http2", target.label.clone()),
+            };
+            SetupError::new(flag, value, e)
+        })?;
+    }
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let bind = source_addresses(options, addr)?;
@@ -210,6 +230,7 @@ fn load_with(
         expect_status: options.expect_status,
         pipeline: options.pipeline,
         reconnect: options.reconnect,
+        http2: options.http2.then_some(Http2Config { streams: options.streams }),
         json: options.json,
         rate_per_s: options.rate_per_s,
         warmup: options.warmup,
@@ -456,6 +477,7 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
         insecure: options.insecure,
         server_name: options.server_name.clone(),
         alpn_http: options.alpn_http,
+        alpn_h2: options.alpn_h2,
         resume: options.resume,
         client_cert,
         version: options.version,
@@ -566,7 +588,7 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     }
     let serve = ServeConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        mode: ServeMode::Http,
+        mode: if options.http2 { ServeMode::H2 } else { ServeMode::Http },
         until: Delimiter::new(b"\n"),
         respond: None,
         threads: 1,
