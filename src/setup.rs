@@ -19,8 +19,7 @@ use crate::cli::{
     Source, TlsOptions, UsageError,
 };
 use crate::config::{
-    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target,
-    Varying,
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target, Varying,
 };
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;

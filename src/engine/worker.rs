@@ -146,7 +146,9 @@ pub fn run<F: Framer>(
     };
     match (tls, h2) {
         (None, None) => run_with(config, plan, Plain, |id| Conn::new(make_framer()).numbered(id), None, stop, progress),
-        (Some(tls), None) => run_with(config, plan, tls, |id| Conn::new(make_framer()).numbered(id), None, stop, progress),
+        (Some(tls), None) => {
+            run_with(config, plan, tls, |id| Conn::new(make_framer()).numbered(id), None, stop, progress)
+        }
         (None, Some(h2)) => {
             let streams = h2.streams;
             run_with(config, plan, Plain, |_| H2Conn::new(streams), Some(h2), stop, progress)
