@@ -16,6 +16,7 @@
 
 pub mod html;
 pub mod merge;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
