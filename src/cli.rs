@@ -14,9 +14,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{
-    Search, ServeMode, Slo, StatusSet, StepPlan, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS,
-};
+use crate::config::{Search, ServeMode, Slo, StatusSet, StepPlan, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
@@ -2061,7 +2059,10 @@ mod tests {
         }
         for paragraph in readme.split("\n\n") {
             let text = paragraph.replace('\n', " ");
-            if ["`clobber serve` takes", "`clobber merge ", "`clobber report ", "`clobber sweep "].iter().any(|p| text.starts_with(p)) {
+            if ["`clobber serve` takes", "`clobber merge ", "`clobber report ", "`clobber sweep "]
+                .iter()
+                .any(|p| text.starts_with(p))
+            {
                 spans.extend(text.split('`').skip(1).step_by(2).map(String::from));
             }
         }

@@ -394,8 +394,21 @@ mod tests {
             assert_eq!(printed.parse::<Slo>(), Ok(slo), "{printed} reads back");
         }
         for bad in [
-            "", "p99", "p99<=", "p99<=10", "p99<=0ms", "p99<=-1ms", "p99>=10ms", "p95<=10ms", "errors>=1%",
-            "errors<=1", "errors<=101%", "achieved<=90%", "achieved>=x%", "latency<=10ms", "p99<=10 parsecs",
+            "",
+            "p99",
+            "p99<=",
+            "p99<=10",
+            "p99<=0ms",
+            "p99<=-1ms",
+            "p99>=10ms",
+            "p95<=10ms",
+            "errors>=1%",
+            "errors<=1",
+            "errors<=101%",
+            "achieved<=90%",
+            "achieved>=x%",
+            "latency<=10ms",
+            "p99<=10 parsecs",
         ] {
             assert!(bad.parse::<Slo>().is_err(), "{bad:?} should be refused");
         }

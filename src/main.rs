@@ -206,7 +206,9 @@ fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&
     let written = if sweeps.is_empty() {
         write_page(&runs, output)
     } else {
-        clobber::report::html::sweep::render(&sweeps).map_err(|e| e.to_string()).and_then(|page| write_out(&page, output))
+        clobber::report::html::sweep::render(&sweeps)
+            .map_err(|e| e.to_string())
+            .and_then(|page| write_out(&page, output))
     };
     match written {
         Ok(()) => ExitCode::SUCCESS,

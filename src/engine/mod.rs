@@ -198,7 +198,10 @@ impl Sweeper {
     /// The error of the worker that ended before its time.
     fn failure(&mut self) -> io::Error {
         self.orders.clear();
-        let running = std::mem::replace(&mut self.running, Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() });
+        let running = std::mem::replace(
+            &mut self.running,
+            Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() },
+        );
         match running.join() {
             Err(e) => e,
             Ok(_) => io::Error::other("a worker ended in the middle of a sweep step"),
@@ -208,7 +211,10 @@ impl Sweeper {
     /// Ends the sweep: the workers close their connections and end.
     pub fn finish(mut self) -> io::Result<()> {
         self.orders.clear();
-        let running = std::mem::replace(&mut self.running, Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() });
+        let running = std::mem::replace(
+            &mut self.running,
+            Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() },
+        );
         running.join().map(|_| ())
     }
 }

@@ -389,10 +389,17 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             }
             self.dispatch_due(now);
             let timeout = self.poll_timeout(now);
+            // Under --rate, the time spent waiting in poll is the client's slack: a loop that
+            // never waits cannot keep up with its schedule (`WorkerStats::poll_wait`). Two clock
+            // reads per loop turn, paced runs only.
+            let poll_from = self.pacer.is_some().then(Instant::now);
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
+            }
+            if let (Some(from), true) = (poll_from, self.measuring) {
+                self.own.stats.poll_wait += from.elapsed();
             }
             for event in events.iter() {
                 if event.token() == PACE_TIMER {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Slo, SloMetric};
 use crate::error::ErrorKind;
 use crate::report::merge::{MergeError, Why};
-use crate::report::{Bottleneck, Report};
+use crate::report::{Bottleneck, Report, SATURATED};
 use crate::units::{micros, rate};
 
 /// A step that sent less than this share of the rate asked while clobber's cores were
@@ -122,12 +122,17 @@ pub fn judge(report: &Report, slos: &[Slo]) -> (Vec<Broken>, bool) {
     (broke, client_limited(report))
 }
 
-/// clobber's cores were saturated (the report's verdict) and it sent less than
-/// `SENT_SHARE_MIN` of the rate asked.
+/// clobber sent less than `SENT_SHARE_MIN` of the rate asked, and it had no slack: its cores
+/// were saturated (the report's verdict), or its loops hardly ever waited in `poll` (at least
+/// `SATURATED` of the time busy: on a shared machine the kernel may give it less CPU time
+/// than it could use, which limits the client all the same). A server too slow for the rate
+/// leaves clobber waiting for responses, so its loops idle and the objectives judge.
 pub fn client_limited(report: &Report) -> bool {
     let asked = report.run.rate_asked_per_s.unwrap_or(0.0);
     let sent_per_s = if report.duration_s > 0.0 { report.sent.unwrap_or(0) as f64 / report.duration_s } else { 0.0 };
-    report.bottleneck == Some(Bottleneck::Client) && sent_per_s < SENT_SHARE_MIN * asked
+    let no_slack = report.bottleneck == Some(Bottleneck::Client)
+        || report.client.and_then(|c| c.loop_busy).is_some_and(|busy| busy >= SATURATED);
+    no_slack && sent_per_s < SENT_SHARE_MIN * asked
 }
 
 impl Step {
@@ -150,12 +155,21 @@ impl Step {
         parts.join("; ")
     }
 
-    /// How busy clobber's cores were: "1 core 99% busy".
+    /// How busy clobber was: "1 core 99% busy", and with the loops' figure, "1 core 65% busy,
+    /// its loop busy 99% of the step (not waiting for events)".
     pub fn client_busy(&self) -> String {
         let busy = self.report.client.map_or(0.0, |c| c.busy_cores);
         let cores = self.report.run.threads.max(1);
         let share = 100.0 * busy / cores as f64;
-        format!("{cores} {} {share:.0}% busy", if cores == 1 { "core" } else { "cores" })
+        let text = format!("{cores} {} {share:.0}% busy", if cores == 1 { "core" } else { "cores" });
+        match self.report.client.and_then(|c| c.loop_busy) {
+            Some(loop_busy) => format!(
+                "{text}, {} busy {:.0}% of the step (not waiting for events)",
+                if cores == 1 { "its loop" } else { "its loops" },
+                100.0 * loop_busy
+            ),
+            None => text,
+        }
     }
 }
 
@@ -226,7 +240,9 @@ impl Sweep {
                     rate(first.rate_asked),
                     first.client_busy()
                 ),
-                Some(first) => format!("{prefix}no rate passed: the first, {} req/s, {}", rate(first.rate_asked), first.verdict()),
+                Some(first) => {
+                    format!("{prefix}no rate passed: the first, {} req/s, {}", rate(first.rate_asked), first.verdict())
+                }
             };
         };
         let knee = &self.steps[k];
@@ -254,7 +270,8 @@ impl Sweep {
         let target = self.steps.first().map_or(String::new(), |s| crate::report::target_sentence(&s.report.run));
         let _ = writeln!(out, "clobber {} sweep: {target}", crate::VERSION);
         if let Some(first) = self.steps.first() {
-            let _ = writeln!(out, "  {}", crate::report::load_sentence(&first.report.run, first.report.connections_opened));
+            let _ =
+                writeln!(out, "  {}", crate::report::load_sentence(&first.report.run, first.report.connections_opened));
         }
         let slos: Vec<String> = self.slo.iter().map(|s| s.to_string()).collect();
         let _ = writeln!(out, "  objectives: {}; latency corrected (from each request's due time)", slos.join(", "));
@@ -335,7 +352,7 @@ mod tests {
         let mut info = RunInfo::example(0.0);
         info.rate_asked_per_s = Some(asked);
         let mut r = Report::new(&info, &stats);
-        r.client = Some(ClientBusy { cpu_us_per_request: None, busy_cores });
+        r.client = Some(ClientBusy { cpu_us_per_request: None, busy_cores, loop_busy: None });
         r.with_server(None)
     }
 
@@ -384,6 +401,17 @@ mod tests {
         // Saturated, but it sent the rate: the objectives judge.
         let s = Step::judged(1000.0, false, report(1000.0, 1000, 1_000, 0, 0.99), &slos(&["p99<=10ms"]));
         assert!(s.pass && !s.client_limited);
+        // A core the kernel gave only 60% of its time to, but a loop that never waited: the
+        // client all the same.
+        let mut r = report(100_000.0, 60_000, 50_000, 0, 0.6);
+        r.client = Some(ClientBusy { cpu_us_per_request: None, busy_cores: 0.6, loop_busy: Some(0.995) });
+        let s = Step::judged(100_000.0, false, r, &slos(&["p99<=10ms"]));
+        assert!(s.client_limited, "{s:?}");
+        assert!(
+            s.client_busy().ends_with("1 core 60% busy, its loop busy 100% of the step (not waiting for events)"),
+            "{}",
+            s.client_busy()
+        );
         // Short of the rate without a busy core: the server's doing, judged by the objectives.
         let s = Step::judged(1000.0, false, report(1000.0, 500, 1_000, 0, 0.2), &slos(&["p99<=10ms"]));
         assert!(s.pass && !s.client_limited);
@@ -412,19 +440,28 @@ mod tests {
         );
         let sweep = Sweep::new(slo.clone(), vec![step(1000.0, 30_000)], false);
         assert_eq!((sweep.sustainable_rps, sweep.exit_code()), (None, 1));
-        assert!(sweep.verdict.starts_with("no rate passed: the first, 1,000 req/s, broke p99<=10ms"), "{}", sweep.verdict);
+        assert!(
+            sweep.verdict.starts_with("no rate passed: the first, 1,000 req/s, broke p99<=10ms"),
+            "{}",
+            sweep.verdict
+        );
         let sweep = Sweep::new(slo.clone(), vec![step(1000.0, 1_000)], false);
         assert!(sweep.verdict.ends_with("(every step passed: raise --rates to find the knee)"));
         let sweep = Sweep::new(slo.clone(), vec![step(1000.0, 1_000)], true);
         assert!(sweep.verdict.starts_with("interrupted after 1 step: sustainable: 1,000 req/s"), "{}", sweep.verdict);
         let limited = Step::judged(2000.0, false, report(2000.0, 1000, 50_000, 0, 0.98), &slo);
         let sweep = Sweep::new(slo, vec![step(1000.0, 1_000), limited], false);
-        assert!(sweep.verdict.contains("clobber could not send the rate asked, 1 core 98% busy: the client"), "{}", sweep.verdict);
+        assert!(
+            sweep.verdict.contains("clobber could not send the rate asked, 1 core 98% busy: the client"),
+            "{}",
+            sweep.verdict
+        );
     }
 
     #[test]
     fn the_json_reads_back_and_the_table_has_a_row_per_step() {
-        let sweep = Sweep::new(slos(&["p99<=10ms", "errors<=0.1%"]), vec![step(1000.0, 1_000), step(1250.0, 30_000)], false);
+        let sweep =
+            Sweep::new(slos(&["p99<=10ms", "errors<=0.1%"]), vec![step(1000.0, 1_000), step(1250.0, 30_000)], false);
         let json = sweep.to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(value["sweep"]["sustainable_rps"], 1000.0);
@@ -438,7 +475,9 @@ mod tests {
         assert_eq!(back.sweep.verdict, sweep.verdict);
         let text = sweep.to_text();
         assert!(text.contains("objectives: p99<=10ms, errors<=0.1%"), "{text}");
-        assert_eq!(text.lines().filter(|l| l.contains(" req/s") || l.contains("broke") || l.ends_with("pass")).count() >= 2, true);
+        let rows: Vec<&str> = text.lines().filter(|l| l.ends_with("pass") || l.contains("  broke ")).collect();
+        assert_eq!(rows.len(), 2, "a row per step: {text}");
+        assert!(rows[0].trim_start().starts_with("1,000 ") && rows[1].contains("broke p99<=10ms: 30.02ms"), "{text}");
         assert!(text.trim_end().ends_with(&sweep.verdict), "{text}");
         assert!(step_line(1, &sweep.steps[0]).starts_with("step 1: 1,000 req/s asked"));
     }

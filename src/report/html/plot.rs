@@ -240,7 +240,10 @@ where
     Ok(svg)
 }
 
-fn draw_series<X, Y>(chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>, s: &Series) -> Result<(), PlotError>
+fn draw_series<X, Y>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
+    s: &Series,
+) -> Result<(), PlotError>
 where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
@@ -509,7 +512,9 @@ pub fn latency_throughput(
             chart.draw_series(LineSeries::new([(0.0, t.y), (x_hi, t.y)], style)).map_err(plot_error)?;
             let font = TextStyle::from(("sans-serif", 15).into_font()).pos(Pos::new(HPos::Right, VPos::Bottom));
             chart
-                .draw_series(std::iter::once(EmptyElement::at((x_hi, t.y)) + Text::new(t.label.clone(), (-6, -4), font)))
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x_hi, t.y)) + Text::new(t.label.clone(), (-6, -4), font),
+                ))
                 .map_err(plot_error)?;
         }
         for s in series {

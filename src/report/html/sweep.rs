@@ -39,8 +39,18 @@ pub fn chart(sweeps: &[PageSweep]) -> Result<String, PageError> {
                 .filter_map(|st| Some((st.report.requests_per_s, measure(&st.report, metric)? * unit.per_us)))
                 .collect()
         };
-        series.push(Series { label: format!("{} p99", s.label), look: look(i), points: points(SloMetric::P99), thin: false });
-        series.push(Series { label: format!("{} p50", s.label), look: look(i), points: points(SloMetric::P50), thin: true });
+        series.push(Series {
+            label: format!("{} p99", s.label),
+            look: look(i),
+            points: points(SloMetric::P99),
+            thin: false,
+        });
+        series.push(Series {
+            label: format!("{} p50", s.label),
+            look: look(i),
+            points: points(SloMetric::P50),
+            thin: true,
+        });
         if let Some(k) = knee(&s.sweep.steps) {
             let step = &s.sweep.steps[k];
             if let Some(p99) = measure(&step.report, SloMetric::P99) {
