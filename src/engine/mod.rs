@@ -197,24 +197,22 @@ impl Sweeper {
 
     /// The error of the worker that ended before its time.
     fn failure(&mut self) -> io::Error {
-        self.orders.clear();
-        let running = std::mem::replace(
-            &mut self.running,
-            Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() },
-        );
-        match running.join() {
+        match self.end() {
             Err(e) => e,
-            Ok(_) => io::Error::other("a worker ended in the middle of a sweep step"),
+            Ok(()) => io::Error::other("a worker ended in the middle of a sweep step"),
         }
     }
 
     /// Ends the sweep: the workers close their connections and end.
     pub fn finish(mut self) -> io::Result<()> {
+        self.end()
+    }
+
+    /// Closes the order channels, which ends every worker, and joins them.
+    fn end(&mut self) -> io::Result<()> {
         self.orders.clear();
-        let running = std::mem::replace(
-            &mut self.running,
-            Running { handles: Vec::new(), progress: Vec::new(), measure_from: Instant::now() },
-        );
+        let handles = std::mem::take(&mut self.running.handles);
+        let running = Running { handles, progress: Vec::new(), measure_from: self.running.measure_from };
         running.join().map(|_| ())
     }
 }
