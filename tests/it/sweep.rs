@@ -99,10 +99,25 @@ fn knee_of_a_2ms_server_with_20_connections_and_search_to_two_percent() {
 #[test]
 fn a_first_step_that_breaks_exits_1_and_the_text_says_why() {
     let server = delay_server();
+    let dir = workdir("first");
+    let page = dir.join("sweep.html");
     // Every response takes at least 2 ms: p99<=1ms breaks at any rate.
     let out = sweep(
         &server,
-        &["-c", "4", "--rates", "500..2000", "--step-duration", "500ms", "--step-warmup", "200ms", "--slo", "p99<=1ms"],
+        &[
+            "-c",
+            "4",
+            "--rates",
+            "500..2000",
+            "--step-duration",
+            "500ms",
+            "--step-warmup",
+            "200ms",
+            "--slo",
+            "p99<=1ms",
+            "--html",
+            page.to_str().unwrap(),
+        ],
     );
     let (served, connections) = server.stop();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -115,6 +130,10 @@ fn a_first_step_that_breaks_exits_1_and_the_text_says_why() {
     );
     assert!(stdout.contains("asked") && stdout.contains("achieved") && stdout.contains("p99.9"), "{stdout}");
     assert!(served >= 200 && connections == 4, "served {served} on {connections}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2>Knees</h2>") && html.contains("<td class=\"num\">none</td>"), "--html wrote the page");
+    assert!(html.contains("no rate passed"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
