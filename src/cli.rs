@@ -220,7 +220,7 @@ USAGE:
 Each step is an open-loop run (as -R) at one rate, with coordinated-omission correction, on
 the same connections as the step before, after a short warm-up that is not recorded. Rates
 grow geometrically from A to B. The sweep stops at the first step that breaks an objective,
-or when clobber itself cannot send the rate asked (its cores busy): then the client, not the
+or when clobber itself cannot keep up with the rate asked (no slack): then the client, not the
 server, is the limit, and the sweep says so.
 
 SWEEP OPTIONS:

@@ -6,8 +6,10 @@
 //! read the step's corrected latency (from each request's due time); `errors` is the share of
 //! requests that failed (an error of any kind, a status outside `--expect-status` included);
 //! `achieved` is responses per second over the rate asked. A step also fails when clobber
-//! could not send the rate asked because its own cores were saturated: then the client, not
-//! the server, is the limit, and the verdict says so instead of blaming the server.
+//! sent less than the rate asked while it had no slack (its cores saturated, or its loops
+//! never waiting); and a step that failed while clobber had no slack is the client's failure,
+//! since the corrected latency then includes clobber's own lateness: the client, not the
+//! server, is the limit, and the verdict says so instead of blaming the server.
 
 use std::fmt::Write as _;
 
@@ -110,7 +112,8 @@ fn meets(slo: &Slo, value: Option<f64>) -> bool {
 }
 
 /// Judges one step's report against the objectives: what broke, and whether clobber itself
-/// was the limit (its cores saturated while it sent less than `SENT_SHARE_MIN` of the rate).
+/// was the limit: it had no slack (`no_slack`) and sent less than `SENT_SHARE_MIN` of the
+/// rate, or broke an objective (its own lateness is in the corrected latency).
 pub fn judge(report: &Report, slos: &[Slo]) -> (Vec<Broken>, bool) {
     let broke: Vec<Broken> = slos
         .iter()
@@ -119,20 +122,24 @@ pub fn judge(report: &Report, slos: &[Slo]) -> (Vec<Broken>, bool) {
             (!meets(slo, value)).then_some(Broken { slo: *slo, value })
         })
         .collect();
-    (broke, client_limited(report))
+    let client_limited = no_slack(report) && (sent_short(report) || !broke.is_empty());
+    (broke, client_limited)
 }
 
-/// clobber sent less than `SENT_SHARE_MIN` of the rate asked, and it had no slack: its cores
-/// were saturated (the report's verdict), or its loops hardly ever waited in `poll` (at least
-/// `SATURATED` of the time busy: on a shared machine the kernel may give it less CPU time
-/// than it could use, which limits the client all the same). A server too slow for the rate
-/// leaves clobber waiting for responses, so its loops idle and the objectives judge.
-pub fn client_limited(report: &Report) -> bool {
+/// clobber had no slack: its cores were saturated (the report's verdict), or its loops hardly
+/// ever waited in `poll` (at least `SATURATED` of the time busy: on a shared machine the
+/// kernel may give it less CPU time than it could use, which limits the client all the same).
+/// A server too slow for the rate leaves clobber waiting for responses, so its loops idle.
+pub fn no_slack(report: &Report) -> bool {
+    report.bottleneck == Some(Bottleneck::Client)
+        || report.client.and_then(|c| c.loop_busy).is_some_and(|busy| busy >= SATURATED)
+}
+
+/// clobber sent less than `SENT_SHARE_MIN` of the rate asked.
+pub fn sent_short(report: &Report) -> bool {
     let asked = report.run.rate_asked_per_s.unwrap_or(0.0);
     let sent_per_s = if report.duration_s > 0.0 { report.sent.unwrap_or(0) as f64 / report.duration_s } else { 0.0 };
-    let no_slack = report.bottleneck == Some(Bottleneck::Client)
-        || report.client.and_then(|c| c.loop_busy).is_some_and(|busy| busy >= SATURATED);
-    no_slack && sent_per_s < SENT_SHARE_MIN * asked
+    sent_per_s < SENT_SHARE_MIN * asked
 }
 
 impl Step {
@@ -235,8 +242,8 @@ impl Sweep {
             return match self.steps.iter().min_by(|a, b| a.rate_asked.total_cmp(&b.rate_asked)) {
                 None => format!("{prefix}no step completed: nothing to judge"),
                 Some(first) if first.client_limited => format!(
-                    "{prefix}no rate passed: at the first, {} req/s, clobber could not send the rate asked \
-                     ({}): the client, not the server, is the limit",
+                    "{prefix}no rate passed: at the first, {} req/s, clobber could not keep up with the rate \
+                     asked ({}): the client, not the server, is the limit",
                     rate(first.rate_asked),
                     first.client_busy()
                 ),
@@ -251,8 +258,8 @@ impl Sweep {
             None if self.interrupted => format!("{at} (at least: the sweep was stopped before a step failed)"),
             None => format!("{at} (every step passed: raise --rates to find the knee)"),
             Some(next) if next.client_limited => format!(
-                "{at} (at {} req/s clobber could not send the rate asked, {}: the client, not the server, is \
-                 the limit; the server may sustain more)",
+                "{at} (at {} req/s clobber could not keep up with the rate asked, {}: the client, not the \
+                 server, is the limit; the server may sustain more)",
                 rate(next.rate_asked),
                 next.client_busy()
             ),
@@ -398,9 +405,12 @@ mod tests {
         let s = Step::judged(100_000.0, false, report(100_000.0, 60_000, 50_000, 0, 0.99), &slos(&["p99<=10ms"]));
         assert!(!s.pass && s.client_limited);
         assert!(s.verdict().starts_with("client limit (1 core 99% busy)"), "{}", s.verdict());
-        // Saturated, but it sent the rate: the objectives judge.
+        // Saturated, but it sent the rate and met the objectives: a pass.
         let s = Step::judged(1000.0, false, report(1000.0, 1000, 1_000, 0, 0.99), &slos(&["p99<=10ms"]));
         assert!(s.pass && !s.client_limited);
+        // Saturated, the rate sent, an objective broken: its own lateness is in the latency.
+        let s = Step::judged(1000.0, false, report(1000.0, 1000, 20_000, 0, 0.99), &slos(&["p99<=10ms"]));
+        assert!(!s.pass && s.client_limited && s.broke.len() == 1);
         // A core the kernel gave only 60% of its time to, but a loop that never waited: the
         // client all the same.
         let mut r = report(100_000.0, 60_000, 50_000, 0, 0.6);
@@ -452,7 +462,7 @@ mod tests {
         let limited = Step::judged(2000.0, false, report(2000.0, 1000, 50_000, 0, 0.98), &slo);
         let sweep = Sweep::new(slo, vec![step(1000.0, 1_000), limited], false);
         assert!(
-            sweep.verdict.contains("clobber could not send the rate asked, 1 core 98% busy: the client"),
+            sweep.verdict.contains("clobber could not keep up with the rate asked, 1 core 98% busy: the client"),
             "{}",
             sweep.verdict
         );
