@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use crate::cli::{
     Given, HostPort, Options, PendingRun, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids,
-    Source, TlsOptions, UsageError,
+    Source, SweepOptions, TlsOptions, UsageError,
 };
 use crate::config::{
-    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target, Varying,
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, SweepConfig,
+    Target, Varying,
 };
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
@@ -45,6 +46,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// The built-in server and a load against it, whose address is known once it listens.
     Demo(Demo),
+    /// `clobber sweep`: open-loop steps up to the knee.
+    Sweep(SweepConfig),
     /// Several runs' JSON reports into one report.
     Merge {
         files: Vec<PathBuf>,
@@ -150,6 +153,7 @@ pub fn command(options: Options) -> Result<Command, SetupError> {
         Options::RunTargets(pending) => Command::Run(load_targets(&pending)?),
         Options::Serve(serve) => Command::Serve(server(serve)?),
         Options::Demo(run) => Command::Demo(demo(run)?),
+        Options::Sweep(sweep) => Command::Sweep(sweep_config(sweep)?),
         Options::Merge { files, json } => Command::Merge { files, json },
         Options::Report { files, labels, output } => {
             let output = output.map(|path| writable_path(&path, "-o/--output")).transpose()?;
@@ -247,6 +251,27 @@ fn load_with(
         perf,
     };
     Ok((config, spec))
+}
+
+/// A sweep's `SweepConfig`: its load set up as a run's, with nothing that ends it (each step
+/// has its own end) and the first rate.
+fn sweep_config(options: SweepOptions) -> Result<SweepConfig, SetupError> {
+    let (mut load, _) = load(&options.run)?;
+    load.duration = None;
+    load.requests = None;
+    load.warmup = None;
+    load.give_up = None;
+    load.rate_per_s = Some(options.rate_from_per_s);
+    Ok(SweepConfig {
+        load,
+        rate_from_per_s: options.rate_from_per_s,
+        rate_to_per_s: options.rate_to_per_s,
+        steps: options.steps,
+        step_duration: options.step_duration,
+        step_warmup: options.step_warmup,
+        slos: options.slos,
+        search: options.search,
+    })
 }
 
 /// The requests of a run, compiled (one, or a list's entries), how the report names each, the

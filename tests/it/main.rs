@@ -14,6 +14,7 @@ mod perf;
 mod raw;
 mod server_cpu;
 mod support;
+mod sweep;
 mod targets;
 mod tidy;
 mod tls;
