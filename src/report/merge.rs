@@ -36,6 +36,8 @@ pub enum Why {
         start_unix_s: f64,
     },
     NotAStatus(u16),
+    /// A `replies` key that names no reply kind.
+    NotAReply(String),
     /// The run's histogram (`which`: "" or "uncorrected ") could not be read.
     Histogram {
         which: &'static str,
@@ -77,6 +79,7 @@ impl fmt::Display for Why {
                 first.display()
             ),
             Why::NotAStatus(code) => write!(f, "'{code}' is not an HTTP status"),
+            Why::NotAReply(name) => write!(f, "'{name}' is not a reply kind (resp_..., mc_...)"),
             Why::Histogram { which, why } => write!(f, "its {which}histogram is corrupt: {why}"),
             Why::CountsDisagree { values, requests } => {
                 write!(f, "its histogram holds {values} values for {requests} requests")
@@ -233,6 +236,7 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         // A profile belongs to one run's processes: not merged.
         profile: _,
         status,
+        replies,
         sent,
         missed,
         timeline,
@@ -289,6 +293,10 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
         let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;
         s.status[index] = n;
+    }
+    for (name, &n) in replies.iter().flatten() {
+        let class = crate::protocol::reply::class(name).ok_or_else(|| bad(file, Why::NotAReply(name.clone())))?;
+        s.status[usize::from(class)] = n;
     }
     let corrupt = |which| move |why| bad(file, Why::Histogram { which, why });
     s.latency_us = decode_histogram(histogram).map_err(corrupt(""))?;
