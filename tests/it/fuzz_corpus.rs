@@ -2,9 +2,11 @@
 //! needs is not available everywhere): arbitrary bytes, split at arbitrary points, never panic
 //! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
 //! regression corpora in `fuzz/corpus/` (`http_framer` for the response framers,
-//! `request_framer` for `clobber serve`'s) plus deterministic pseudo-random mutations of them.
+//! `request_framer` for `clobber serve`'s, `resp_framer` and `memcache_framer` for `--frame`) plus deterministic pseudo-random mutations of them.
 
 use clobber::protocol::http::{HttpFramer, RequestFramer};
+use clobber::protocol::memcache::MemcacheFramer;
+use clobber::protocol::resp::RespFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
 use clobber::protocol::{feed_all, Feed, Framer};
 
@@ -126,5 +128,21 @@ fn request_framer_never_panics_and_splits_agree_with_one_shot() {
         check(RequestFramer::new, &input, &mut rng);
         // The fuzz target reads its first two bytes as cut points: frame the rest alone too.
         check(RequestFramer::new, &input[input.len().min(2)..], &mut rng);
+    }
+}
+
+#[test]
+fn reply_framers_never_panic_and_splits_agree_with_one_shot() {
+    let mut rng = Rng(0x5eed_4e5b_3c4c);
+    for target in ["resp_framer", "memcache_framer"] {
+        let corpus = corpus(target);
+        for round in 0..600 {
+            let base = &corpus[round % corpus.len()];
+            let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
+            // Each framer gets the other's inputs too: bytes of the wrong protocol must not
+            // panic it either.
+            check(RespFramer::new, &input, &mut rng);
+            check(MemcacheFramer::new, &input, &mut rng);
+        }
     }
 }
