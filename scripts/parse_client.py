@@ -47,6 +47,12 @@ def parse(parser, text):
         n = sum(r.get("statusCodeDistribution", {}).values())
         p99 = r["latencyPercentiles"]["p99"]
         return n, s["requestsPerSec"], p99 * 1e6 if p99 is not None else None
+    if parser.startswith("redis-benchmark:"):
+        # `--csv`: a header, then "GET","rps","avg","min","p50","p95","p99","max" (ms). It
+        # stops on a count (-n), given here after the colon.
+        n = int(parser.split(":")[1])
+        fields = [f.strip('"') for f in text.strip().splitlines()[-1].split(",")]
+        return n, float(fields[1]), float(fields[6]) * 1e3
     raise SystemExit(f"unknown parser {parser}")
 
 
@@ -82,8 +88,9 @@ def table(results):
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for scenario, client in order:
         rps, cpu, p99, busy, server_cpu = med[(scenario, client)]
-        ref = next((med[(s, c)] for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
-        ref_name = next((c for s, c in order if s == scenario and (c.startswith("wrk") or c == "ab")), None)
+        is_ref = lambda c: c.startswith(("wrk", "redis-benchmark")) or c == "ab"  # noqa: E731
+        ref = next((med[(s, c)] for s, c in order if s == scenario and is_ref(c)), None)
+        ref_name = next((c for s, c in order if s == scenario and is_ref(c)), None)
         ratio_rps = f"{rps / ref[0]:.2f}× {ref_name}" if ref and ref[0] else "-"
         ratio_cpu = f"{cpu / ref[1]:.2f}× {ref_name}" if ref and ref[1] else "-"
         p99_text = "-" if p99 is None else (f"{p99 / 1e3:.2f} ms" if p99 >= 1000 else f"{p99:.0f} µs")

@@ -6,8 +6,8 @@
 
 use clobber::protocol::http::{HttpFramer, RequestFramer};
 use clobber::protocol::memcache::MemcacheFramer;
-use clobber::protocol::resp::RespFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
+use clobber::protocol::resp::RespFramer;
 use clobber::protocol::{feed_all, Feed, Framer};
 
 /// A small deterministic generator (xorshift64*), so a failure replays exactly.
