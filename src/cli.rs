@@ -1600,6 +1600,34 @@ mod tests {
     }
 
     #[test]
+    fn frame_picks_the_reply_framing_and_allows_pipelining() {
+        let o = run(&["127.0.0.1:6379", "--data", "GET k\\r\\n", "--frame", "resp", "--pipeline", "16"]).unwrap();
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Resp, .. }));
+        assert_eq!(o.pipeline, 16);
+        let o = run(&["127.0.0.1:11211", "--data", "get k\\r\\n", "--frame", "MEMCACHE"]).unwrap();
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Memcache, .. }));
+    }
+
+    #[test]
+    fn unix_targets_and_unix_socket_name_the_path() {
+        let o = run(&["unix:/run/redis.sock", "--data", "PING\\r\\n", "--frame", "resp"]).unwrap();
+        assert_eq!((o.target.unix.as_deref(), o.target.url.is_none()), (Some("/run/redis.sock"), true));
+        assert_eq!(o.target.label, "unix:/run/redis.sock");
+        let o = run(&["unix:///run/x.sock", "--data", "x"]).unwrap();
+        assert_eq!(o.target.unix.as_deref(), Some("/run/x.sock"));
+        let o = run(&["https://example.com/status", "--unix-socket", "/run/nginx.sock"]).unwrap();
+        assert_eq!(o.target.unix.as_deref(), Some("/run/nginx.sock"));
+        assert_eq!(o.target.url.as_ref().map(|u| u.host.as_str()), Some("example.com"), "Host comes from the URL");
+        assert_eq!(o.tls.map(|t| t.server_name), Some("example.com".to_string()));
+        let o = run(&["http://127.0.0.1:9/"]).unwrap();
+        assert_eq!(o.target.unix, None);
+        match parse(["serve", "--listen", "unix:/tmp/echo.sock"]) {
+            Ok(Options::Serve(s)) => assert_eq!(s.unix.as_deref(), Some("/tmp/echo.sock")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn every_flag_is_read() {
         let o = run(&[
             "-c",
@@ -1718,6 +1746,14 @@ mod tests {
             (&["127.0.0.1", "--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--file", "y"], "--file"),
             (&["127.0.0.1:9", "--data", "x", "--until", "a", "--until-close"], "--until"),
+            (&["127.0.0.1:9", "--data", "x", "--frame", "http"], "--frame"),
+            (&["127.0.0.1:9", "--data", "x", "--frame", "resp", "--until", "a"], "--frame"),
+            (&["http://127.0.0.1:9/", "--frame", "resp"], "--frame"),
+            (&["127.0.0.1:9", "--data", "x", "--unix-socket", "/tmp/s"], "--unix-socket"),
+            (&["http://localhost/", "--unix-socket", ""], "--unix-socket"),
+            (&["unix:", "--data", "x"], "TARGET"),
+            (&["unix:/tmp/s", "--data", "x", "--bind", "127.0.0.2"], "--bind"),
+            (&["serve", "--listen", "unix:"], "--listen"),
             (&["127.0.0.1:9"], "--data"),
             (&["--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--bogus"], "--bogus"),
