@@ -458,6 +458,22 @@ mod tests {
     }
 
     #[test]
+    fn reply_kinds_come_back_and_add_up() {
+        let anchor = Instant::now();
+        let file = Path::new("r.json");
+        let mut r = report(2, 1_800_000_000.0);
+        r.replies = Some([("resp_bulk".to_string(), 4), ("resp_error".to_string(), 2)].into());
+        let s = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap();
+        use crate::protocol::reply;
+        assert_eq!((s.status[usize::from(reply::RESP_BULK)], s.status[usize::from(reply::RESP_ERROR)]), (4, 2));
+        let back = Report::new(&r.run, &s);
+        assert_eq!(back.replies, r.replies);
+        r.replies = Some([("resp_bogus".to_string(), 1)].into());
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert_eq!(err.to_string(), "r.json: 'resp_bogus' is not a reply kind (resp_..., mc_...)");
+    }
+
+    #[test]
     fn runs_that_straddle_a_second_keep_every_entry() {
         let dir = std::env::temp_dir().join(format!("clobber-merge-straddle-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -1401,6 +1401,27 @@ mod tests {
     }
 
     #[test]
+    fn replies_are_counted_by_kind_and_error_replies_said() {
+        use crate::protocol::reply;
+        let mut stats = WorkerStats::new(Instant::now());
+        stats.status[usize::from(reply::RESP_NULL)] = 3;
+        stats.status[usize::from(reply::RESP_BULK)] = 1_500;
+        stats.status[usize::from(reply::RESP_ERROR)] = 2;
+        let report = Report::new(&RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) }, &stats);
+        assert_eq!(report.status, None);
+        let text = report.to_text();
+        assert!(text.contains("  Replies      resp_bulk 1,500, resp_null 3, resp_error 2\n"), "{text}");
+        assert!(text.contains("error replies: resp_error 2 (counted as responses, not errors)"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["replies"]["resp_null"], 3);
+        let plain = Report::new(
+            &RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) },
+            &WorkerStats::new(Instant::now()),
+        );
+        assert!(plain.replies.is_none() && !plain.to_text().contains("Replies"));
+    }
+
+    #[test]
     fn the_json_keeps_its_names_and_reading_it_restores_the_run() {
         let report = full_report();
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
