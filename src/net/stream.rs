@@ -25,9 +25,17 @@ pub enum Stream {
 
 impl Stream {
     /// Starts a non-blocking connect to the Unix socket at `path`. `Ok` means the connect is
-    /// under way or done; a missing path or a socket nobody listens on fails here at once.
+    /// under way or done; a missing path or a socket nobody listens on fails here at once, and
+    /// so does a full accept queue (`EAGAIN`, where TCP would wait: said in the message, since
+    /// "resource temporarily unavailable" names no cause).
     pub fn connect_unix(path: &Path) -> io::Result<Stream> {
-        UnixStream::connect(path).map(Stream::Unix)
+        match UnixStream::connect(path) {
+            Ok(s) => Ok(Stream::Unix(s)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::Error::other(
+                "the socket's accept queue is full (EAGAIN): the server accepts more slowly than clobber connects",
+            )),
+            Err(e) => Err(e),
+        }
     }
 }
 
