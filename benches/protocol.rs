@@ -1,12 +1,15 @@
 //! Sans-IO protocol code on named inputs, with throughput, so a regression shows up as fewer
 //! bytes or items per second: raw framing per mode, HTTP head parsing (a fresh head and a
 //! repeated one, which the framer's memo answers), chunked decoding, request framing (what
-//! `clobber serve` does per request), request building, and reply framing (`--frame resp` and
-//! `--frame memcache`) on the replies of the commands the tests and compare.sh send.
+//! `clobber serve` does per request), request building, HTTP/2 (HPACK decoding of typical
+//! response header blocks and splitting a read's worth of frames), and reply framing (`--frame
+//! resp` and `--frame memcache`) on the replies of the commands the tests and compare.sh send.
 //! End-to-end speed is `scripts/compare.sh`, not a criterion bench.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
+use clobber::protocol::h2::frame::{self, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN};
+use clobber::protocol::h2::hpack::{self, Decoder};
 use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestFramer, RequestSpec};
 use clobber::protocol::memcache::MemcacheFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
@@ -194,5 +197,84 @@ fn reply_framing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw_framing, http_framing, request_framing, request_building, reply_framing);
+/// nginx-like response header blocks from an HPACK encoder that Huffman-codes and indexes
+/// everything (Python's `hpack`): the first response of a connection (every field a Huffman
+/// literal added to the table), a later one where only the date changed (a new literal, the
+/// rest indexed), and a repeat of that (all indexed: what most responses cost).
+const NGINX_FIRST: &str = "887689aa6355e580ae212e1f6196dc34fd282794d27eea0802714102e001700053168dff5f901d75d0620d263d\
+4c1c892a56426c28e95c81736c96c361be9413aa693f75040138a05eb8005c0014c5a37f628afe5c6dc6a310c0b39fcf52848fd24a8f";
+const NGINX_NEW_DATE: &str = "88c46196dc34fd282794d27eea0802714102e001700153168dffc3c2c1c0bf";
+const NGINX_INDEXED: &str = "88c5bec3c2c1c0bf";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn decode_all(d: &mut Decoder, block: &[u8]) -> usize {
+    let mut n = 0;
+    d.decode(block, &mut |name, value| n += name.len() + value.len()).expect("bench block decodes");
+    n
+}
+
+fn h2(c: &mut Criterion) {
+    let (first, new_date, indexed) = (unhex(NGINX_FIRST), unhex(NGINX_NEW_DATE), unhex(NGINX_INDEXED));
+    let mut group = c.benchmark_group("hpack-decode");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("nginx-response/first-huffman", |b| {
+        b.iter(|| decode_all(&mut Decoder::new(4096), black_box(&first)))
+    });
+    let primed = || {
+        let mut d = Decoder::new(4096);
+        decode_all(&mut d, &first);
+        d
+    };
+    group.bench_function("nginx-response/new-date", |b| {
+        let mut d = primed();
+        b.iter(|| decode_all(&mut d, black_box(&new_date)))
+    });
+    group.bench_function("nginx-response/all-indexed", |b| {
+        let mut d = primed();
+        decode_all(&mut d, &new_date);
+        b.iter(|| decode_all(&mut d, black_box(&indexed)))
+    });
+    // What `clobber serve --mode h2` decodes per request from clobber: static indices and plain
+    // literals.
+    let mut request = Vec::new();
+    let fields: [(&[u8], &[u8]); 5] = [
+        (b":method", b"GET"),
+        (b":scheme", b"http"),
+        (b":path", b"/"),
+        (b":authority", b"127.0.0.1:8080"),
+        (b"user-agent", b"clobber/0.1.0"),
+    ];
+    hpack::encode(&fields, &mut request);
+    group.bench_function("clobber-request/static-literals", |b| {
+        let mut d = Decoder::new(4096);
+        b.iter(|| decode_all(&mut d, black_box(&request)))
+    });
+    group.finish();
+
+    // A read's worth of frames: 16 responses of HEADERS + 6-byte DATA.
+    let mut frames = Vec::new();
+    for i in 0..16 {
+        frame::write_headers(&mut frames, 2 * i + 1, false, &indexed, DEFAULT_MAX_FRAME_SIZE);
+        frame::write_data(&mut frames, 2 * i + 1, b"hello\n", true, DEFAULT_MAX_FRAME_SIZE);
+    }
+    let mut group = c.benchmark_group("h2-frames");
+    group.throughput(Throughput::Elements(32));
+    group.bench_function("split-content/16x(headers+data)", |b| {
+        b.iter(|| {
+            let mut rest = black_box(&frames[..]);
+            let mut n = 0;
+            while let Ok(Some((h, payload))) = frame::split(rest, DEFAULT_MAX_FRAME_SIZE) {
+                n += frame::content(&h, payload).map_or(0, |c| c.len());
+                rest = &rest[HEADER_LEN + payload.len()..];
+            }
+            n
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, raw_framing, http_framing, request_framing, request_building, h2, reply_framing);
 criterion_main!(benches);

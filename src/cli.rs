@@ -249,10 +249,13 @@ OPTIONS:
         --listen ADDR     address to listen on; port 0 picks a free one; unix:PATH creates
                           a Unix socket at PATH (removed on exit) [default: 127.0.0.1:8000]
         --mode MODE       echo: send back every byte received; http: answer every HTTP/1.1
-                          request with `200 OK` and body `hello` [default: echo]
+                          request with `200 OK` and body `hello`; h2: answer every HTTP/2
+                          stream the same way (h2c with prior knowledge, or with --tls*
+                          ALPN h2) [default: echo]
         --until STR       echo mode: what ends a request, for counting [default: \\n]
         --respond STR     the bytes to send for each request instead of the default
-                          (echo mode: per --until request; http mode: a whole response)
+                          (echo mode: per --until request; http mode: a whole response;
+                          not with h2)
     -t, --threads N       server threads [default: 1]
         --cpus LIST       cores to pin the server threads to, e.g. 1 or 0,2-3
         --delay DUR       hold every response for DUR (other connections go on)
@@ -1205,7 +1208,8 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
                 mode = match v.as_str() {
                     "echo" => ServeMode::Echo,
                     "http" => ServeMode::Http,
-                    _ => return Err(bad("--mode", &v, "expected echo or http")),
+                    "h2" => ServeMode::H2,
+                    _ => return Err(bad("--mode", &v, "expected echo, http or h2")),
                 };
             }
             Long("until") => {
@@ -1254,6 +1258,9 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
         Some(path) => (HostPort { host: "localhost".to_string(), port: 0 }, Some(path.to_string())),
         None => (host_port(&listen, true).map_err(|e| bad("--listen", &listen, &e))?, None),
     };
+    if mode == ServeMode::H2 && respond.is_some() {
+        return Err(conflict("--respond", "--mode h2 answers every stream with a fixed 200: drop --respond"));
+    }
     let stall = match (stall_every, stall) {
         (Some(every), Some(pause)) => Some((every, pause)),
         (None, None) => None,
@@ -2052,6 +2059,14 @@ mod tests {
                 assert_eq!((s.mode, s.threads, s.tls), (ServeMode::Http, 2, Some(ServeTls::SelfSigned)));
                 assert_eq!(s.listen.value, HostPort { host: "localhost".into(), port: 0 });
             }
+            other => panic!("{other:?}"),
+        }
+        match parse(["serve", "--mode", "h2", "--tls"]) {
+            Ok(Options::Serve(s)) => assert_eq!((s.mode, s.tls), (ServeMode::H2, Some(ServeTls::SelfSigned))),
+            other => panic!("{other:?}"),
+        }
+        match parse(["serve", "--mode", "h2", "--respond", "x"]) {
+            Err(e) => assert_eq!(e.flag(), "--respond", "{e}"),
             other => panic!("{other:?}"),
         }
         match parse(["demo", "-n", "10", "--tls"]) {

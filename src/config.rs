@@ -168,6 +168,20 @@ pub enum ServeMode {
     Echo,
     /// Answers every complete HTTP/1.1 request with a fixed response.
     Http,
+    /// Answers every HTTP/2 stream with a fixed 200 (h2c with prior knowledge, or TLS with
+    /// ALPN `h2`).
+    H2,
+}
+
+impl ServeMode {
+    /// The ALPN protocols a TLS server in this mode offers (none for echo).
+    pub fn alpn(self) -> &'static [&'static [u8]] {
+        match self {
+            ServeMode::Echo => &[],
+            ServeMode::Http => &[b"http/1.1"],
+            ServeMode::H2 => &[b"h2"],
+        }
+    }
 }
 
 /// The built-in server (`clobber serve`).

@@ -366,7 +366,7 @@ fn server(options: ServeOptions) -> Result<ServeConfig, SetupError> {
         Some(ServeTls::Files { cert, key }) => {
             let identity =
                 ServerIdentity { cert_pem: read_file(&cert, "--tls-cert")?, key_pem: read_file(&key, "--tls-key")? };
-            crate::net::tls::server_config(&identity, options.mode == ServeMode::Http)
+            crate::net::tls::server_config(&identity, options.mode.alpn())
                 .map_err(|e| SetupError::new("--tls-cert/--tls-key", format!("{cert}, {key}"), e))?;
             Some(identity)
         }

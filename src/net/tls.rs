@@ -839,7 +839,8 @@ pub fn certified_key(identity: &ServerIdentity) -> Result<(), String> {
 
 /// The server configuration for `identity`: TLS 1.2 and 1.3, stateless session tickets (so
 /// clients can resume), ALPN `http/1.1` when `http`.
-pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<ServerConfig>, String> {
+/// `alpn`: the protocols offered, in order of preference (`ServeMode::alpn`).
+pub fn server_config(identity: &ServerIdentity, alpn: &[&[u8]]) -> Result<Arc<ServerConfig>, String> {
     let (certs, key) = identity_parts(identity)?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -849,9 +850,7 @@ pub fn server_config(identity: &ServerIdentity, http: bool) -> Result<Arc<Server
         .with_single_cert(certs, key)
         .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
     config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| e.to_string())?;
-    if http {
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    }
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
 

@@ -6,6 +6,7 @@
 //! needs contiguous bytes (an HTTP head) consumes nothing until it has them, and the connection
 //! keeps them for the next read. After `Complete` the framer is ready for the next response.
 
+pub mod h2;
 pub mod http;
 pub mod memcache;
 pub mod raw;

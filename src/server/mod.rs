@@ -9,6 +9,9 @@
 //! the fixed response, in order, so pipelined requests get one write of all their responses;
 //! `Connection: close` (or HTTP/1.0 without keep-alive) closes after the response, and a
 //! request the framer refuses (a malformed head, a bad Content-Length) gets a 400 and a close.
+//! HTTP/2 mode hands the input to a per-connection `h2::Session` (sans-IO: whole frames in,
+//! frames out), which answers every stream with a fixed 200 and counts a request per stream;
+//! over TLS the server offers ALPN `h2`, in plain TCP it speaks h2c with prior knowledge.
 //!
 //! Each thread runs one loop monomorphized for its transport (`Plain` TCP or `Tls`), as the
 //! client does, so TLS costs no branch on the plain path. Threads share one listening socket
@@ -36,6 +39,8 @@ use crate::protocol::http::RequestFramer;
 use crate::protocol::raw::Delimiter;
 use crate::protocol::{Feed, Framer};
 
+mod h2;
+
 const LISTENER: Token = Token(usize::MAX);
 /// Connections the listening socket queues before accept (`listen(2)`'s backlog).
 const LISTEN_BACKLOG: i32 = 4096;
@@ -45,6 +50,8 @@ const CONNECTIONS_INITIAL: usize = 1024;
 /// A connection's input buffer: the longest request head the server accepts (a longer one
 /// gets a 431).
 const INBUF_BYTES: usize = 16 * 1024;
+/// HTTP/2 mode's input buffer: room for a few frames of the largest size we accept.
+const H2_INBUF_BYTES: usize = 4 * h2::FRAME_BYTES_MAX;
 /// Pending output above which a connection stops reading until its client catches up.
 const OUT_LIMIT_BYTES: usize = 256 * 1024;
 
@@ -180,8 +187,7 @@ fn serve_thread(config: &ServeConfig, listener: Listener, stop: &AtomicBool) -> 
     match &config.tls {
         None => serve_loop(config, listener, stop, Plain),
         Some(identity) => {
-            let tls =
-                crate::net::tls::server_config(identity, config.mode == ServeMode::Http).map_err(io::Error::other)?;
+            let tls = crate::net::tls::server_config(identity, config.mode.alpn()).map_err(io::Error::other)?;
             serve_loop(config, listener, stop, Tls(tls))
         }
     }
@@ -213,7 +219,7 @@ fn serve_loop<A: Accept>(
         }
         for event in events.iter() {
             if event.token() == LISTENER {
-                accept_all(&mut listener, &mut poll, &acceptor, &mut conns, &mut counts);
+                accept_all(&mut listener, &mut poll, &acceptor, &mut conns, &mut counts, config.mode);
                 continue;
             }
             let key = event.token().0;
@@ -267,6 +273,7 @@ fn accept_all<A: Accept>(
     acceptor: &A,
     conns: &mut Slab<ServerConn<A::Stream>>,
     counts: &mut ServeCounts,
+    mode: ServeMode,
 ) {
     loop {
         match listener.accept() {
@@ -278,7 +285,7 @@ fn accept_all<A: Accept>(
                     continue;
                 }
                 let Ok(stream) = acceptor.wrap(tcp) else { continue };
-                entry.insert(ServerConn::new(stream));
+                entry.insert(ServerConn::new(stream, mode));
                 counts.connections += 1;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -327,12 +334,18 @@ struct ServerConn<T> {
     matched: usize,
     /// HTTP mode: where the current request stands.
     framer: RequestFramer,
+    /// HTTP/2 mode: the connection's session.
+    h2: Option<Box<h2::Session>>,
     /// `--delay`: responses produced but not yet due, oldest first.
     held: std::collections::VecDeque<(Instant, Vec<u8>)>,
 }
 
 impl<T: Transport> ServerConn<T> {
-    fn new(stream: T) -> ServerConn<T> {
+    fn new(stream: T, mode: ServeMode) -> ServerConn<T> {
+        let (inbuf_bytes, h2) = match mode {
+            ServeMode::H2 => (H2_INBUF_BYTES, Some(Box::new(h2::Session::new()))),
+            ServeMode::Echo | ServeMode::Http => (INBUF_BYTES, None),
+        };
         ServerConn {
             stream,
             readable: false,
@@ -340,12 +353,13 @@ impl<T: Transport> ServerConn<T> {
             read_closed: false,
             closed: false,
             close_after_flush: false,
-            inbuf: vec![0u8; INBUF_BYTES].into_boxed_slice(),
+            inbuf: vec![0u8; inbuf_bytes].into_boxed_slice(),
             in_bytes: 0,
             out: Vec::new(),
             out_pos: 0,
             matched: 0,
             framer: RequestFramer::new(),
+            h2,
             held: std::collections::VecDeque::new(),
         }
     }
@@ -406,6 +420,7 @@ impl<T: Transport> ServerConn<T> {
                     match responder.mode {
                         ServeMode::Echo => self.echo(fresh, responder, counts),
                         ServeMode::Http => self.http(responder, counts),
+                        ServeMode::H2 => self.h2(counts),
                     }
                     if let Some(delay) = responder.delay {
                         if self.out.len() > out_before {
@@ -502,6 +517,21 @@ impl<T: Transport> ServerConn<T> {
     }
 }
 
+impl<T> ServerConn<T> {
+    /// Hands the input to the HTTP/2 session; a partial frame stays at the start of the buffer
+    /// (the buffer holds several frames of the largest size, so there is always room to read).
+    fn h2(&mut self, counts: &mut ServeCounts) {
+        let session = self.h2.as_mut().expect("HTTP/2 mode makes a session per connection");
+        let used = session.feed(&self.inbuf[..self.in_bytes], &mut self.out, &mut counts.requests);
+        self.inbuf.copy_within(used..self.in_bytes, 0);
+        self.in_bytes -= used;
+        if session.done() {
+            self.close_after_flush = true;
+            self.in_bytes = 0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,7 +590,7 @@ mod tests {
 
     fn http_conn(reads: &[&[u8]]) -> ServerConn<Scripted> {
         let stream = Scripted { reads: reads.iter().map(|r| r.to_vec()).collect(), ..Scripted::default() };
-        ServerConn::new(stream)
+        ServerConn::new(stream, ServeMode::Http)
     }
 
     fn responder() -> Responder {
