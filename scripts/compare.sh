@@ -12,6 +12,7 @@
 #
 # Usage: scripts/compare.sh
 #   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
+#   (HTTP/2 scenarios, not in the default list: h2 h2m1 h2tls)
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
 #                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
 #                                    before/after figures for a change, from one run
@@ -24,7 +25,10 @@
 # request (clobber --reconnect with and without resumption vs ab, which never resumes).
 # clobber verifies the certificate (--cacert; a self-signed leaf, CA:FALSE, as webpki wants);
 # wrk and ab do not verify.
-# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl) and builds
+# HTTP/2 scenarios go to h2o (one thread, on the server CPU, a 6-byte static file): h2c with
+# clobber --http2 --streams 100 vs h2load -m100 (h2), --streams 1 vs -m1 (h2m1), and over TLS
+# with ALPN h2 at 100 streams (h2tls); ratios there are against h2load.
+# Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl, h2o) and builds
 # clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
 set -euo pipefail
 
@@ -48,6 +52,7 @@ need h2load nghttp2-client
 need ab apache2-utils
 need nginx nginx
 need openssl openssl
+case " $SCENARIOS " in *" h2"*) need h2o h2o ;; esac
 command -v python3 >/dev/null || need python3 python3-minimal
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -137,6 +142,35 @@ serve_http=$(sed -n 's/^listening on //p' "$tmp/serve-http.out")
 serve_echo=$(sed -n 's/^listening on //p' "$tmp/serve-echo.out")
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
 
+# h2o for the HTTP/2 scenarios: one thread on the server CPU, h2c and TLS. As root it drops
+# privileges, so what it serves must be readable by anyone.
+case " $SCENARIOS " in *" h2"*)
+    h2o_port=$(free_port); h2o_tls_port=$(free_port)
+    mkdir -p "$tmp/www" && printf 'hello\n' >"$tmp/www/index.html" && chmod -R a+rX "$tmp"
+    cat >"$tmp/h2o.conf" <<CONF
+num-threads: 1
+listen:
+  host: 127.0.0.1
+  port: $h2o_port
+listen:
+  host: 127.0.0.1
+  port: $h2o_tls_port
+  ssl:
+    certificate-file: $tmp/cert.pem
+    key-file: $tmp/key.pem
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $tmp/www
+error-log: $tmp/h2o-error.log
+CONF
+    taskset -c "$server_cpu" h2o -c "$tmp/h2o.conf" >/dev/null 2>&1 &
+    pids+=($!); h2o_pid=$!
+    wait_port "$h2o_port"
+    ;;
+esac
+
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
@@ -209,7 +243,22 @@ for i in $(seq "$RUNS"); do
             measure redis-get16 "clobber --frame resp --pipeline 16" "$redis_pid" clobber "$bin" "tcp://127.0.0.1:$redis_port" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data "$get" --frame resp --pipeline 16 --json
             measure redis-get16 "clobber --frame resp --pipeline 16, unix:" "$redis_pid" clobber "$bin" "unix:$tmp/redis.sock" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data "$get" --frame resp --pipeline 16 --json
             ;;
-        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect unixecho redis)" >&2; exit 2 ;;
+        h2)
+            hurl="http://127.0.0.1:$h2o_port/index.html"
+            measure h2-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 100 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hurl"
+            ;;
+        h2m1)
+            hurl="http://127.0.0.1:$h2o_port/index.html"
+            measure h2-streams1 "clobber --http2 --streams 1" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 1 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-streams1 "h2load -m1" "$h2o_pid" h2load h2load -t1 -c"$C" -m1 -D "$secs" "$hurl"
+            ;;
+        h2tls)
+            hturl="https://127.0.0.1:$h2o_tls_port/index.html"
+            measure h2-tls-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hturl" --http2 --streams 100 --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            measure h2-tls-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hturl"
+            ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect h2 h2m1 h2tls unixecho redis)" >&2; exit 2 ;;
         esac
     done
 done

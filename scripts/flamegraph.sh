@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records clobber under load with perf and renders a flamegraph SVG into flamegraphs/.
 #
-# Usage: scripts/flamegraph.sh SCENARIO      (keepalive | pipeline | reconnect | echo | tls | tlsreconnect)
+# Usage: scripts/flamegraph.sh SCENARIO      (keepalive | pipeline | reconnect | echo | tls | tlsreconnect | h2)
 #   DURATION=3s sets the recording time.
 # The target is `clobber serve` pinned to the last CPU; clobber (one thread) is pinned to CPU 0
 # and built with the `profiling` profile (release plus line tables). perf samples the
@@ -23,7 +23,8 @@ reconnect) mode=http; args=(-c 50 --reconnect) ;;
 echo) mode=echo; args=(-c 50 --pipeline 16 --data 'ping\n' --until '\n') ;;
 tls) mode=http; tls=1; args=(-c 50 -k) ;;
 tlsreconnect) mode=http; tls=1; args=(-c 50 -k --reconnect) ;;
-*) echo "usage: scripts/flamegraph.sh keepalive|pipeline|reconnect|echo|tls|tlsreconnect" >&2; exit 2 ;;
+h2) mode=h2; args=(-c 50 --http2 --streams 100) ;;
+*) echo "usage: scripts/flamegraph.sh keepalive|pipeline|reconnect|echo|tls|tlsreconnect|h2" >&2; exit 2 ;;
 esac
 # TLS scenarios: `clobber serve --tls` (a self-signed certificate, so the client runs with -k;
 # resumption on).
@@ -62,7 +63,7 @@ taskset -c "$server_cpu" "$bin" serve --listen 127.0.0.1:0 --mode "$mode" "${ser
 server_pid=$!
 for _ in $(seq 100); do grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && break; sleep 0.05; done
 addr=$(sed -n 's/^listening on //p' "$tmp/serve.out")
-if [ -n "${tls:-}" ]; then target="https://$addr/"; elif [ "$mode" = http ]; then target="http://$addr/"; else target="tcp://$addr"; fi
+if [ -n "${tls:-}" ]; then target="https://$addr/"; elif [ "$mode" = http ] || [ "$mode" = h2 ]; then target="http://$addr/"; else target="tcp://$addr"; fi
 
 perf record -q -e cpu-clock -F 999 -g --call-graph dwarf,16384 -o "$tmp/perf.data" -- \
     taskset -c 0 "$bin" "$target" -t 1 --cpus 0 -d "$DURATION" "${args[@]}" >"$tmp/report.txt"

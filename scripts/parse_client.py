@@ -86,11 +86,19 @@ def table(results):
     print("| scenario | client | req/s | client CPU µs/req | p99 | server core busy | server CPU µs/req "
           "| req/s vs ref | CPU/req vs ref |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    def ref_of(scenario):
+        # wrk where it ran, else ab, else h2load (the HTTP/2 scenarios), else redis-benchmark.
+        for pick in (lambda c: c.startswith("wrk"), lambda c: c == "ab", lambda c: c.startswith("h2load"),
+                     lambda c: c.startswith("redis-benchmark")):
+            name = next((c for s, c in order if s == scenario and pick(c)), None)
+            if name:
+                return name
+        return None
+
     for scenario, client in order:
         rps, cpu, p99, busy, server_cpu = med[(scenario, client)]
-        is_ref = lambda c: c.startswith(("wrk", "redis-benchmark")) or c == "ab"  # noqa: E731
-        ref = next((med[(s, c)] for s, c in order if s == scenario and is_ref(c)), None)
-        ref_name = next((c for s, c in order if s == scenario and is_ref(c)), None)
+        ref_name = ref_of(scenario)
+        ref = med[(scenario, ref_name)] if ref_name else None
         ratio_rps = f"{rps / ref[0]:.2f}× {ref_name}" if ref and ref[0] else "-"
         ratio_cpu = f"{cpu / ref[1]:.2f}× {ref_name}" if ref and ref[1] else "-"
         p99_text = "-" if p99 is None else (f"{p99 / 1e3:.2f} ms" if p99 >= 1000 else f"{p99:.0f} µs")

@@ -3,8 +3,8 @@
 # whose access log the HTTP and TLS tests compare counts with; redis-server and memcached,
 # whose own statistics the --frame tests compare counts with; Chromium, in which a test
 # renders the HTML report; openssl, which makes test certificates and serves `s_server`; perf,
-# which --perf drives; h2load, from nghttp2-client, the HTTP/2 client `serve --mode h2` is
-# checked against),
+# which --perf drives; h2o, an HTTP/2 server the --http2 tests count against; h2load, from
+# nghttp2-client, the HTTP/2 client `serve --mode h2` is checked against),
 # then runs the whole suite. The tests start and stop their own
 # nginx, on their own ports, with their own config; nothing here starts a server.
 set -euo pipefail
@@ -18,6 +18,7 @@ command -v perf >/dev/null || missing+=(linux-perf)
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 [ -x /usr/bin/memcached ] || missing+=(memcached)
+command -v h2o >/dev/null || missing+=(h2o)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${missing[*]}" >&2

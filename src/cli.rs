@@ -24,6 +24,8 @@ pub use crate::VERSION;
 pub const THREADS_MAX: usize = 1024;
 /// `--pipeline`: requests written at once, at most.
 pub const PIPELINE_MAX: usize = 65_536;
+/// `--streams`: concurrent HTTP/2 streams per connection, at most.
+pub const STREAMS_MAX: usize = 1000;
 /// `-R`: requests per second in total, at most.
 pub const RATE_PER_S_MAX: f64 = 1e9;
 /// `--cpus`: core numbers must be below this.
@@ -52,6 +54,8 @@ clobber: an HTTP and TCP load generator with few client CPU cycles per request
 USAGE:
     clobber [OPTIONS] http://HOST[:PORT]/PATH   HTTP/1.1 load
     clobber [OPTIONS] https://HOST[:PORT]/PATH  HTTP/1.1 over TLS
+    clobber --http2 [OPTIONS] http(s)://...     HTTP/2 (h2c with prior knowledge, or h2
+                                                over TLS by ALPN)
     clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT; --tls for TLS)
     clobber [OPTIONS] unix:PATH                 raw load to a Unix socket (--unix-socket: HTTP)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
@@ -97,6 +101,12 @@ HTTP (http:// targets; the request is built once, responses framed by their head
                           repeatable; others count as errors of kind `status`. Without it
                           every status is tallied and non-2xx are reported, not hidden.
     Defaults: Host, User-Agent: clobber/VERSION; --reconnect adds Connection: close.
+        --http2           speak HTTP/2: h2c with prior knowledge for http://, ALPN h2
+                          for https:// (a server that does not select h2 is an error of
+                          kind h2_alpn); the same request, as HTTP/2 headers, HPACK-encoded
+                          once
+        --streams N       with --http2: concurrent streams per connection, at most the
+                          server's SETTINGS_MAX_CONCURRENT_STREAMS [default: 1]
 
 UNIX SOCKETS:
         unix:PATH         as TARGET: raw bytes to the Unix socket at PATH (--data, --frame...)
@@ -140,7 +150,7 @@ TLS (https:// targets, or --tls; rustls, verification against the system's CA st
                           secp384r1, X25519MLKEM768, secp256r1MLKEM768, MLKEM768,
                           MLKEM1024 [default: rustls' list, X25519MLKEM768 first]
     The report names the version, cipher suite and group the first handshake negotiated.
-    HTTP targets offer ALPN http/1.1. SSLKEYLOGFILE=path logs session keys for Wireshark.
+    HTTP targets offer ALPN http/1.1 (h2 with --http2). SSLKEYLOGFILE=path logs session keys for Wireshark.
 
 RATE AND MEASUREMENT:
     -R, --rate N          N requests per second in total, on a schedule (open loop);
@@ -199,6 +209,8 @@ OPTIONS:
                           the load trusts (verified, as a real https:// target is)
         --reconnect       a new connection for every request
         --pipeline N      write N requests at once, then read N responses [default: 1]
+        --http2           HTTP/2 (the server's --mode h2); --streams N concurrent streams
+        --streams N       with --http2: concurrent streams per connection [default: 1]
     -R, --rate N          N requests per second in total, on a schedule (open loop)
         --warmup DUR      run the load for DUR first, recording nothing
     -m, -H, --body, --expect-status, --timeout, --no-resume ...
@@ -349,6 +361,8 @@ pub struct TlsOptions {
     /// `--sni`, or the target's host: checked to be a name (or address) TLS can verify.
     pub server_name: String,
     pub alpn_http: bool,
+    /// `--http2`: offer ALPN h2 instead of http/1.1.
+    pub alpn_h2: bool,
     pub resume: bool,
     /// `--cert` and `--key`: the client certificate chain and key files, read by `setup`.
     pub client_cert: Option<(String, String)>,
@@ -376,6 +390,9 @@ pub struct RunOptions {
     pub requests: Option<u64>,
     pub pipeline: usize,
     pub reconnect: bool,
+    /// `--http2`, and `--streams` (1 without it).
+    pub http2: bool,
+    pub streams: usize,
     pub graceful_close: bool,
     pub json: bool,
     pub rate_per_s: Option<f64>,
@@ -541,6 +558,8 @@ struct RunArgs {
     unix_socket: Option<String>,
     pipeline: Option<String>,
     reconnect: bool,
+    http2: bool,
+    streams: Option<String>,
     json: bool,
     method: Option<String>,
     headers: Vec<String>,
@@ -603,6 +622,8 @@ where
             Long("unix-socket") => raw.unix_socket = Some(string(&mut parser, "--unix-socket")?),
             Long("pipeline") => raw.pipeline = Some(string(&mut parser, "--pipeline")?),
             Long("reconnect") => raw.reconnect = true,
+            Long("http2") => raw.http2 = true,
+            Long("streams") => raw.streams = Some(string(&mut parser, "--streams")?),
             Long("json") => raw.json = true,
             Short('m') | Long("method") => raw.method = Some(string(&mut parser, "-m/--method")?),
             Short('H') | Long("header") => raw.headers.push(string(&mut parser, "-H/--header")?),
@@ -750,6 +771,22 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         })
         .transpose()?;
     let http = target_text.starts_with("http://") || target_text.starts_with("https://");
+    let streams = match &raw.streams {
+        Some(v) => positive(v, "--streams")? as usize,
+        None => 1,
+    };
+    if streams > STREAMS_MAX {
+        return Err(bad("--streams", &streams.to_string(), "expected at most 1000"));
+    }
+    if raw.streams.is_some() && !raw.http2 {
+        return Err(conflict("--streams", "--streams is HTTP/2's: give --http2 too (HTTP/1.1 has --pipeline)"));
+    }
+    if raw.http2 && !http {
+        return Err(conflict("--http2", "--http2 needs an http:// or https:// target"));
+    }
+    if raw.http2 && pipeline > 1 {
+        return Err(conflict("--pipeline", "--pipeline is HTTP/1.1's: with --http2 use --streams"));
+    }
     let (target, request, expect_status) =
         if http { http_request(&raw, &target_text, demo)? } else { raw_request(&raw, &target_text, pipeline)? };
     let tls = client_tls(&raw, &target)?;
@@ -792,6 +829,8 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         requests,
         pipeline,
         reconnect: raw.reconnect,
+        http2: raw.http2,
+        streams,
         graceful_close: raw.graceful_close,
         json: raw.json,
         rate_per_s,
@@ -946,6 +985,7 @@ fn client_tls(raw: &RunArgs, target: &TargetOptions) -> Result<Option<TlsOptions
         insecure: raw.insecure,
         server_name,
         alpn_http: http,
+        alpn_h2: raw.http2,
         resume: !raw.no_resume,
         client_cert,
         version,

@@ -49,6 +49,9 @@ pub struct Config {
     pub pipeline: usize,
     /// A new connection for every request (or pipeline batch).
     pub reconnect: bool,
+    /// HTTP/2 (`--http2`): the request in `payload` goes out as HTTP/2 headers, on up to
+    /// `--streams` streams per connection.
+    pub http2: Option<Http2Config>,
     pub json: bool,
     /// Requests per second in total (`-R`): open-loop load on a schedule.
     pub rate_per_s: Option<f64>,
@@ -82,6 +85,14 @@ pub struct Config {
     pub perf: Option<PerfConfig>,
 }
 
+/// HTTP/2's settings of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Config {
+    /// Concurrent streams per connection asked for (`--streams`); the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS may clamp it.
+    pub streams: usize,
+}
+
 /// What `--perf` profiles, and where its files are kept (`--perf-out`, a directory).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PerfConfig {
@@ -103,6 +114,9 @@ impl Config {
 
     /// How the report names the framing.
     pub fn framing_label(&self) -> String {
+        if self.http2.is_some() {
+            return "HTTP/2".to_string();
+        }
         match &self.framing {
             Framing::Raw(RawFraming::OneRead) => "one read per response".to_string(),
             Framing::Raw(RawFraming::Until(d)) => format!("until \"{}\"", crate::units::escape(d.pattern())),
@@ -260,6 +274,8 @@ pub struct ClientTlsConfig {
     pub server_name: String,
     /// Offer ALPN `http/1.1` (HTTP targets).
     pub alpn_http: bool,
+    /// Offer ALPN `h2` instead (`--http2`).
+    pub alpn_h2: bool,
     /// Resume sessions on new connections (`--no-resume` turns it off).
     pub resume: bool,
     /// The client certificate chain and key to present when the server asks (`--cert`,

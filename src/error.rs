@@ -34,10 +34,19 @@ pub enum ErrorKind {
     TlsCert,
     /// The server sent a TLS alert.
     TlsAlert,
+    /// HTTP/2: the server broke the protocol (a bad frame, a header block too large, a
+    /// flow-control violation, no SETTINGS in time).
+    H2Protocol,
+    /// HTTP/2: the server reset a stream (RST_STREAM); the message names its code.
+    H2Reset,
+    /// HTTP/2: the server ended the connection with GOAWAY and an error code.
+    H2Goaway,
+    /// HTTP/2 over TLS: the server did not select `h2` by ALPN.
+    H2Alpn,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 17] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::AddrNotAvailable,
@@ -51,6 +60,10 @@ impl ErrorKind {
         ErrorKind::TlsHandshake,
         ErrorKind::TlsCert,
         ErrorKind::TlsAlert,
+        ErrorKind::H2Protocol,
+        ErrorKind::H2Reset,
+        ErrorKind::H2Goaway,
+        ErrorKind::H2Alpn,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -70,6 +83,10 @@ impl ErrorKind {
             ErrorKind::TlsHandshake => "tls_handshake",
             ErrorKind::TlsCert => "tls_cert",
             ErrorKind::TlsAlert => "tls_alert",
+            ErrorKind::H2Protocol => "h2_protocol",
+            ErrorKind::H2Reset => "h2_reset",
+            ErrorKind::H2Goaway => "h2_goaway",
+            ErrorKind::H2Alpn => "h2_alpn",
         }
     }
 
@@ -93,6 +110,10 @@ impl ErrorKind {
             ErrorKind::TlsHandshake => "TLS handshake failed",
             ErrorKind::TlsCert => "server certificate rejected",
             ErrorKind::TlsAlert => "TLS alert from the server",
+            ErrorKind::H2Protocol => "HTTP/2 protocol error by the server",
+            ErrorKind::H2Reset => "HTTP/2 stream reset by the server (RST_STREAM)",
+            ErrorKind::H2Goaway => "HTTP/2 connection ended by the server with an error (GOAWAY)",
+            ErrorKind::H2Alpn => "the server did not select h2 by ALPN",
         }
     }
 

@@ -268,7 +268,8 @@ fn run_demo(demo: &Demo) -> ExitCode {
     if !config.json {
         let server_core = demo.serve.cpus.as_ref().and_then(|cpus| cpus.first());
         eprintln!(
-            "demo: clobber serve --mode http{} on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            "demo: clobber serve --mode {}{} on {addr}{}; clobbering it for {:.1} s with {} connections...",
+            if demo.serve.mode == clobber::config::ServeMode::H2 { "h2" } else { "http" },
             if demo.serve.tls.is_some() { " --tls" } else { "" },
             server_core.map(|c| format!(", pinned to CPU {c}")).unwrap_or_default(),
             config.duration.map_or(0.0, |d| d.as_secs_f64()),

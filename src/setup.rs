@@ -18,7 +18,9 @@ use crate::cli::{
     Given, HostPort, Options, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source,
     TlsOptions, UsageError,
 };
-use crate::config::{ClientTlsConfig, Config, Framing, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target};
+use crate::config::{
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target,
+};
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
 
@@ -177,6 +179,16 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
     };
     let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr, unix };
     let (payload, framing, spec) = request(options)?;
+    if options.http2 {
+        // The workers turn the request into HTTP/2 header fields the same way.
+        crate::protocol::h2::client::request_fields(&payload, options.tls.is_some()).map_err(|e| {
+            let (flag, value) = match &options.request {
+                RequestOptions::HttpFile(path) => ("--http-file", path.clone()),
+                _ => ("--http2", target.label.clone()),
+            };
+            SetupError::new(flag, value, e)
+        })?;
+    }
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
     let bind = if target.unix.is_some() { Vec::new() } else { source_addresses(options, addr)? };
@@ -195,6 +207,7 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         expect_status: options.expect_status,
         pipeline: options.pipeline,
         reconnect: options.reconnect,
+        http2: options.http2.then_some(Http2Config { streams: options.streams }),
         json: options.json,
         rate_per_s: options.rate_per_s,
         warmup: options.warmup,
@@ -283,6 +296,7 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
         insecure: options.insecure,
         server_name: options.server_name.clone(),
         alpn_http: options.alpn_http,
+        alpn_h2: options.alpn_h2,
         resume: options.resume,
         client_cert,
         version: options.version,
@@ -409,7 +423,7 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     let serve = ServeConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         unix: None,
-        mode: ServeMode::Http,
+        mode: if options.http2 { ServeMode::H2 } else { ServeMode::Http },
         until: Delimiter::new(b"\n"),
         respond: None,
         threads: 1,

@@ -363,6 +363,14 @@ pub struct WorkerStats {
     /// TLS handshakes, in microseconds: from the TCP connect's completion to the handshake's.
     /// One entry per handshake counted in `tls_handshakes`.
     pub tls_handshake_us: Histogram<u64>,
+    /// HTTP/2: time to the first byte of each completed response (its HEADERS), in
+    /// microseconds from the stream's HEADERS going out. Empty for HTTP/1.1.
+    pub ttfb_us: Histogram<u64>,
+    /// HTTP/2: streams the server reset (RST_STREAM), GOAWAYs received (with or without an
+    /// error code), and the lowest SETTINGS_MAX_CONCURRENT_STREAMS a server sent.
+    pub h2_resets: u64,
+    pub h2_goaways: u64,
+    pub h2_server_max_streams: Option<u32>,
     /// Entry i covers seconds [i × span_s, (i + 1) × span_s) since `start`; while a worker
     /// runs, the last entry holds the current second. Never more than `TIMELINE_ENTRIES_MAX`.
     timeline: Vec<Slot>,
@@ -411,6 +419,10 @@ impl WorkerStats {
             service_us: histogram(),
             connect_us: histogram(),
             tls_handshake_us: histogram(),
+            ttfb_us: histogram(),
+            h2_resets: 0,
+            h2_goaways: 0,
+            h2_server_max_streams: None,
             timeline: vec![Slot::new()],
             span_s: 1,
             seconds: 0,
@@ -431,8 +443,10 @@ impl WorkerStats {
         let (connections_opened, connections_answered) = (self.connections_opened, self.connections_answered);
         let connect_us = std::mem::replace(&mut self.connect_us, Histogram::new(1).expect("a histogram"));
         let tls_negotiated = self.tls_negotiated.take();
+        let h2_server_max_streams = self.h2_server_max_streams;
         *self = WorkerStats::new(start);
         self.tls_negotiated = tls_negotiated;
+        self.h2_server_max_streams = h2_server_max_streams;
         self.connections_opened = connections_opened;
         self.connections_answered = connections_answered;
         self.connect_us = connect_us;
@@ -544,6 +558,11 @@ impl WorkerStats {
         self.connect_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
     }
 
+    #[inline]
+    pub fn record_ttfb(&mut self, took: Duration) {
+        self.ttfb_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
+    }
+
     pub fn record_tls_handshake(&mut self, took: Duration) {
         self.tls_handshake_us.saturating_record((took.as_micros() as u64).min(LATENCY_US_MAX));
     }
@@ -605,6 +624,13 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.service_us.add(&other.service_us).expect("histograms of equal bounds merge");
         self.connect_us.add(&other.connect_us).expect("histograms of equal bounds merge");
         self.tls_handshake_us.add(&other.tls_handshake_us).expect("histograms of equal bounds merge");
+        self.ttfb_us.add(&other.ttfb_us).expect("histograms of equal bounds merge");
+        self.h2_resets += other.h2_resets;
+        self.h2_goaways += other.h2_goaways;
+        self.h2_server_max_streams = match (self.h2_server_max_streams, other.h2_server_max_streams) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         for (i, slot) in other.timeline.iter().enumerate() {
             self.add_entry(i as u64 * other.span_s, other.span_s, slot);
         }

@@ -129,6 +129,8 @@ pub struct RequestPlan {
     /// server spent about 15% more CPU per request when each request went out the moment its
     /// predecessor's response was read.
     pub defer_next: bool,
+    /// `--http2`: the request as HTTP/2 sends it.
+    pub h2: Option<H2Plan>,
 }
 
 impl RequestPlan {
@@ -143,8 +145,94 @@ impl RequestPlan {
             paced: false,
             timeout: Duration::from_secs(30),
             defer_next: false,
+            h2: None,
         }
     }
+}
+
+/// What the worker drives: one client connection slot, HTTP/1.1 or raw (`Conn`) or HTTP/2
+/// (`h2conn::H2Conn`). The worker's loop, its timers, budget and pacer are the same for both;
+/// each implementation keeps its own state machine. Static dispatch: the worker is
+/// monomorphized per implementation, so HTTP/1.1's hot path pays nothing for HTTP/2.
+pub trait Connection {
+    type Io: Transport;
+    /// Takes a new socket whose connect is under way; `reserved` requests were already taken
+    /// from the budget for it.
+    fn open(&mut self, io: Self::Io, reserved: u32, now: Instant, connect_timeout: Duration) -> Outcome;
+    /// Handles one readiness event.
+    fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> Outcome;
+    /// After `Outcome::Connected`: counts the connection and starts sending.
+    fn on_connected(&mut self, ctx: &mut Ctx) -> Outcome;
+    /// Under `--rate`: sends one request that was due at `intended_at`.
+    fn dispatch(&mut self, intended_at: Instant, ctx: &mut Ctx) -> Outcome;
+    /// Writes what was deferred to the end of the event batch (`Outcome::Deferred`).
+    fn write_deferred(&mut self, ctx: &mut Ctx) -> Outcome;
+    /// The timer of `deadline()` fired (or an event came after it).
+    fn on_timeout(&mut self, ctx: &mut Ctx) -> Outcome;
+    /// When the connection times out, if it awaits something; the worker arms its timer.
+    fn deadline(&self) -> Option<Instant>;
+    /// Whether the connection waits for the pacer (`Outcome::Waiting` and still free).
+    fn is_waiting(&self) -> bool;
+    /// Calls `each` with the due (or send) time of every request written and unanswered.
+    fn in_flight(&self, each: &mut dyn FnMut(Instant));
+    /// Ends the connection from outside (the run is over); nothing is counted.
+    fn abandon(&mut self);
+}
+
+impl<T: Transport, F: Framer> Connection for Conn<T, F> {
+    type Io = T;
+
+    #[inline]
+    fn open(&mut self, io: T, reserved: u32, now: Instant, connect_timeout: Duration) -> Outcome {
+        Conn::open(self, io, reserved, now, connect_timeout)
+    }
+    #[inline]
+    fn on_event(&mut self, ready: Ready, ctx: &mut Ctx) -> Outcome {
+        Conn::on_event(self, ready, ctx)
+    }
+    #[inline]
+    fn on_connected(&mut self, ctx: &mut Ctx) -> Outcome {
+        Conn::on_connected(self, ctx)
+    }
+    #[inline]
+    fn dispatch(&mut self, intended_at: Instant, ctx: &mut Ctx) -> Outcome {
+        Conn::dispatch(self, intended_at, ctx)
+    }
+    #[inline]
+    fn write_deferred(&mut self, ctx: &mut Ctx) -> Outcome {
+        Conn::write_deferred(self, ctx)
+    }
+    #[inline]
+    fn on_timeout(&mut self, ctx: &mut Ctx) -> Outcome {
+        Conn::on_timeout(self, ctx)
+    }
+    #[inline]
+    fn deadline(&self) -> Option<Instant> {
+        Conn::deadline(self)
+    }
+    #[inline]
+    fn is_waiting(&self) -> bool {
+        Conn::is_waiting(self)
+    }
+    fn in_flight(&self, each: &mut dyn FnMut(Instant)) {
+        if let Some((n, since)) = Conn::in_flight(self) {
+            (0..n).for_each(|_| each(since));
+        }
+    }
+    fn abandon(&mut self) {
+        Conn::abandon(self)
+    }
+}
+
+/// HTTP/2's request, built once per worker: the header block HPACK-encoded once (the same
+/// bytes for every stream), its indexed forms (`protocol::h2::client::indexed_blocks`), the
+/// body, and the streams per connection asked for.
+#[derive(Debug, Clone)]
+pub struct H2Plan {
+    pub block: Vec<u8>,
+    pub indexed: Option<(Vec<u8>, Vec<u8>, usize)>,
+    pub body: Vec<u8>,
+    pub streams: u32,
 }
 
 /// Most bytes a connection keeps while a response head is incomplete; a longer head is a

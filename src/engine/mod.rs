@@ -9,6 +9,7 @@
 //! own `Progress`, written once a second. The engine never prints.
 
 pub mod conn;
+pub mod h2conn;
 pub mod pacer;
 pub mod worker;
 

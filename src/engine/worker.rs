@@ -33,7 +33,8 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
-use super::conn::{Budget, Conn, Ctx, Outcome, RequestPlan};
+use super::conn::{Budget, Conn, Connection, Ctx, H2Plan, Outcome, RequestPlan};
+use super::h2conn::H2Conn;
 use super::pacer::Pacer;
 use crate::config::Config;
 use crate::net::socket::{self, SocketOptions};
@@ -131,26 +132,52 @@ pub fn run<F: Framer>(
     stop: &AtomicBool,
     progress: &Progress,
 ) -> io::Result<WorkerStats> {
-    // One monomorphized event loop per transport, as per framing.
-    match &config.tls {
-        None => run_with(config, plan, Plain, make_framer, stop, progress),
+    // One monomorphized event loop per transport, as per framing and per protocol.
+    let tls = match &config.tls {
+        None => None,
         Some(tls) => {
             let tls = crate::net::tls::ClientTls::new(tls)?;
-            let connector = Tls { config: tls.config(plan.n_connections)?, tls };
-            run_with(config, plan, connector, make_framer, stop, progress)
+            Some(Tls { config: tls.config(plan.n_connections)?, tls })
+        }
+    };
+    let h2 = match config.http2 {
+        None => None,
+        Some(h2) => Some(h2_plan(config, h2.streams)?),
+    };
+    match (tls, h2) {
+        (None, None) => run_with(config, plan, Plain, || Conn::new(make_framer()), None, stop, progress),
+        (Some(tls), None) => run_with(config, plan, tls, || Conn::new(make_framer()), None, stop, progress),
+        (None, Some(h2)) => {
+            let streams = h2.streams;
+            run_with(config, plan, Plain, || H2Conn::new(streams), Some(h2), stop, progress)
+        }
+        (Some(tls), Some(h2)) => {
+            let streams = h2.streams;
+            run_with(config, plan, tls, || H2Conn::new(streams), Some(h2), stop, progress)
         }
     }
 }
 
-fn run_with<C: Connector, F: Framer>(
+/// The HTTP/2 form of the run's request, HPACK-encoded once for all this worker's streams.
+fn h2_plan(config: &Config, streams: usize) -> io::Result<H2Plan> {
+    use crate::protocol::h2::{client, hpack};
+    let (fields, body) = client::request_fields(&config.payload, config.tls.is_some()).map_err(io::Error::other)?;
+    let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+    let mut block = Vec::new();
+    hpack::encode(&refs, &mut block);
+    Ok(H2Plan { block, indexed: client::indexed_blocks(&refs), body, streams: streams as u32 })
+}
+
+fn run_with<C: Connector, K: Connection<Io = C::Stream>>(
     config: &Config,
     plan: WorkerPlan,
     connector: C,
-    make_framer: impl Fn() -> F,
+    make_conn: impl Fn() -> K,
+    h2: Option<H2Plan>,
     stop: &AtomicBool,
     progress: &Progress,
 ) -> io::Result<WorkerStats> {
-    let mut worker = Worker::new(config, &plan, connector, make_framer)?;
+    let mut worker = Worker::new(config, &plan, connector, make_conn, h2)?;
     worker.run(stop, progress)?;
     let now = Instant::now();
     let cpu = CpuTime::of_this_thread().since(worker.cpu_from);
@@ -195,9 +222,9 @@ impl Own {
     }
 }
 
-struct Worker<C: Connector, F> {
+struct Worker<C: Connector, K> {
     poll: Poll,
-    conns: Slab<Conn<C::Stream, F>>,
+    conns: Slab<K>,
     connector: C,
     own: Own,
     /// This worker's share of `-n`, for the reset when the warm-up ends.
@@ -252,12 +279,18 @@ struct Worker<C: Connector, F> {
     deferred: Vec<usize>,
 }
 
-impl<C: Connector, F: Framer> Worker<C, F> {
-    fn new(config: &Config, plan: &WorkerPlan, connector: C, make_framer: impl Fn() -> F) -> io::Result<Worker<C, F>> {
+impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
+    fn new(
+        config: &Config,
+        plan: &WorkerPlan,
+        connector: C,
+        make_conn: impl Fn() -> K,
+        h2: Option<H2Plan>,
+    ) -> io::Result<Worker<C, K>> {
         let now = Instant::now();
         let mut conns = Slab::with_capacity(plan.n_connections);
         for _ in 0..plan.n_connections {
-            conns.insert(Conn::new(make_framer()));
+            conns.insert(make_conn());
         }
         let measuring = plan.measure_from <= plan.start;
         let poll = Poll::new()?;
@@ -301,6 +334,7 @@ impl<C: Connector, F: Framer> Worker<C, F> {
                     paced: plan.rate.is_some(),
                     timeout: config.timeout,
                     defer_next: true,
+                    h2,
                     ..RequestPlan::new(&config.payload, config.pipeline, config.reconnect)
                 },
             },
@@ -415,7 +449,9 @@ impl<C: Connector, F: Framer> Worker<C, F> {
     /// retry would be rejected the same way, so the worker ends its run (with `-n` and no
     /// `-d` it would otherwise retry until Ctrl-C). The report says why.
     fn certificate_rejected(&self) -> bool {
-        self.own.stats.connections_opened == 0 && self.own.stats.error_count(ErrorKind::TlsCert) > 0
+        let stats = &self.own.stats;
+        stats.connections_opened == 0
+            && (stats.error_count(ErrorKind::TlsCert) > 0 || stats.error_count(ErrorKind::H2Alpn) > 0)
     }
 
     /// `--give-up`: no response for the give-up time, and a request failed since the last one.
@@ -622,11 +658,11 @@ impl<C: Connector, F: Framer> Worker<C, F> {
             return self.own.stats;
         }
         for (_, conn) in self.conns.iter_mut() {
-            if let Some((n_requests, since)) = conn.in_flight() {
-                self.own.stats.in_flight_at_end += n_requests;
-                let age_us = now.saturating_duration_since(since).as_micros() as u64;
-                self.own.stats.in_flight_age_us.extend(std::iter::repeat(age_us).take(n_requests as usize));
-            }
+            let stats = &mut self.own.stats;
+            conn.in_flight(&mut |since| {
+                stats.in_flight_at_end += 1;
+                stats.in_flight_age_us.push(now.saturating_duration_since(since).as_micros() as u64);
+            });
             conn.abandon();
         }
         if let Some(pacer) = &self.pacer {

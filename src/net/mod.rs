@@ -73,6 +73,12 @@ pub trait Transport: Read + Write {
     fn negotiated(&self) -> Option<Negotiated> {
         None
     }
+
+    /// For a TLS session once connected: the protocol the server selected by ALPN, if any.
+    /// `None` without TLS, too.
+    fn alpn_protocol(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// What a TLS handshake negotiated, in rustls' names: `TLSv1.3`, `TLS13_AES_128_GCM_SHA256`,

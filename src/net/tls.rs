@@ -440,6 +440,10 @@ impl Transport for TlsStream<ClientConnection> {
     fn handshake_time(&self) -> Option<Duration> {
         self.handshake_took
     }
+
+    fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.tls.alpn_protocol()
+    }
 }
 
 /// The server side: accept completed the TCP connect, and the handshake runs inside reads (a
@@ -477,6 +481,8 @@ pub struct ClientTls {
     pub server_name: ServerName<'static>,
     /// Offer ALPN `http/1.1` (HTTP targets).
     pub alpn_http: bool,
+    /// Offer ALPN `h2` only (`--http2`), instead of `http/1.1`.
+    pub alpn_h2: bool,
     /// Resume sessions on new connections (`--no-resume` turns it off).
     pub resume: bool,
     /// `--cert`/`--key`: presented when the server asks for a client certificate.
@@ -507,6 +513,7 @@ impl ClientTls {
             insecure: config.insecure,
             server_name,
             alpn_http: config.alpn_http,
+            alpn_h2: config.alpn_h2,
             resume: config.resume,
             client_cert: config.client_cert.clone(),
             version: config.version,
@@ -547,7 +554,9 @@ impl ClientTls {
                 builder.with_client_auth_cert(certs, key).map_err(io::Error::other)?
             }
         };
-        if self.alpn_http {
+        if self.alpn_h2 {
+            config.alpn_protocols = vec![b"h2".to_vec()];
+        } else if self.alpn_http {
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
         }
         config.resumption = if self.resume {
@@ -888,6 +897,7 @@ mod tests {
             insecure: false,
             server_name: name.to_string(),
             alpn_http: true,
+            alpn_h2: false,
             resume: true,
             client_cert: None,
             version: None,

@@ -179,6 +179,8 @@ fn merged_info<'a>(runs: impl Iterator<Item = &'a RunInfo> + Clone, start_unix_s
         pipeline: runs.clone().map(|r| r.pipeline).max().unwrap_or(1),
         reconnect: runs.clone().any(|r| r.reconnect),
         framing: joined(runs.clone().map(|r| r.framing.as_str())),
+        protocol: runs.clone().find_map(|r| r.protocol.clone()),
+        streams: runs.clone().filter_map(|r| r.streams).max(),
         http: runs.clone().any(|r| r.http),
         rate_asked_per_s: runs.clone().map(|r| r.rate_asked_per_s).sum(),
         warmup_s: None,
@@ -227,6 +229,9 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         // A summary only (the JSON has no connect histogram): not merged.
         connect_us: _,
         tls,
+        // A summary only (the JSON has no TTFB histogram): not merged.
+        ttfb_us: _,
+        h2,
         client_cpu,
         // Figures of the run's own window and machines: recomputed from client_cpu (`client`),
         // or not merged (the servers' CPU time, and so the verdict).
@@ -270,6 +275,9 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
             s.tls_negotiated =
                 Some(TlsNegotiated { version: name(version), cipher_suite: name(cipher_suite), group: name(group) });
         }
+    }
+    if let Some(h2) = h2 {
+        (s.h2_resets, s.h2_goaways, s.h2_server_max_streams) = (h2.resets, h2.goaways, h2.server_max_streams);
     }
     s.bytes_sent = *bytes_sent;
     s.bytes_received = *bytes_received;

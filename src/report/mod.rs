@@ -51,6 +51,12 @@ pub struct RunInfo {
     pub pipeline: usize,
     pub reconnect: bool,
     pub framing: String,
+    /// `h2` for an HTTP/2 run (`--http2`); absent for HTTP/1.1 and raw TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// HTTP/2: the concurrent streams per connection asked for (`--streams`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<usize>,
     #[serde(skip)]
     pub http: bool,
     /// Under `--rate`: the rate asked for, in requests per second.
@@ -116,6 +122,8 @@ impl RunInfo {
             pipeline: config.pipeline,
             reconnect: config.reconnect,
             framing: config.framing_label(),
+            protocol: config.http2.map(|_| "h2".to_string()),
+            streams: config.http2.map(|h2| h2.streams),
             http: config.is_http(),
             rate_asked_per_s: config.rate_per_s,
             warmup_s: config.warmup.map(|d| d.as_secs_f64()),
@@ -146,6 +154,8 @@ impl RunInfo {
             pipeline: 1,
             reconnect: false,
             framing: "HTTP/1.1".into(),
+            protocol: None,
+            streams: None,
             http: true,
             rate_asked_per_s: None,
             warmup_s: None,
@@ -216,6 +226,13 @@ pub struct Report {
     pub connect_us: Option<Latency>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsReport>,
+    /// HTTP/2: time to the first byte of each response (its HEADERS), in microseconds from
+    /// the stream's HEADERS going out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttfb_us: Option<Latency>,
+    /// HTTP/2: streams, resets and GOAWAYs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h2: Option<H2Report>,
     pub client_cpu: ClientCpu,
     /// How busy clobber's workers were over the measured window (absent from older reports).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +329,20 @@ impl Latency {
             max: h.max(),
         }
     }
+}
+
+/// HTTP/2's figures in the JSON report.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct H2Report {
+    /// Concurrent streams per connection: `--streams`, clamped by the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub streams_per_connection: u64,
+    /// The lowest SETTINGS_MAX_CONCURRENT_STREAMS a server sent (absent: it set no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_max_streams: Option<u32>,
+    /// Streams the server reset (RST_STREAM), and GOAWAYs received.
+    pub resets: u64,
+    pub goaways: u64,
 }
 
 /// CPU time of the worker threads, read from the kernel.
@@ -562,6 +593,15 @@ impl Report {
                 cipher_suite: negotiated(stats, |n| &n.cipher_suite),
                 group: negotiated(stats, |n| &n.group),
                 handshake_us: (!stats.tls_handshake_us.is_empty()).then(|| Latency::of(&stats.tls_handshake_us)),
+            }),
+            ttfb_us: (!stats.ttfb_us.is_empty()).then(|| Latency::of(&stats.ttfb_us)),
+            h2: info.streams.map(|asked| H2Report {
+                streams_per_connection: stats
+                    .h2_server_max_streams
+                    .map_or(asked as u64, |max| (asked as u64).min(u64::from(max))),
+                server_max_streams: stats.h2_server_max_streams,
+                resets: stats.h2_resets,
+                goaways: stats.h2_goaways,
             }),
             client_cpu: ClientCpu {
                 user_s: stats.cpu.user.as_secs_f64(),
@@ -848,7 +888,9 @@ impl Report {
             return None;
         }
         let connections = (self.run.connections as u64).min(self.connections_opened);
-        let implied_us = (connections * self.run.pipeline as u64) as f64 / self.requests_per_s * 1e6;
+        // HTTP/2 keeps as many streams outstanding as the server allows.
+        let depth = self.h2.map_or(self.run.pipeline as u64, |h2| h2.streams_per_connection);
+        let implied_us = (connections * depth) as f64 / self.requests_per_s * 1e6;
         (mean_us < 0.8 * implied_us && implied_us - mean_us > 1000.0).then(|| {
             format!(
                 "{} at {} req/s imply a mean of {} (Little's law); answered requests averaged {}: some \
@@ -890,6 +932,39 @@ impl Report {
             "{} of {} connections never got a response",
             group(self.connections_opened - answered),
             group(self.connections_opened)
+        ))
+    }
+
+    /// HTTP/2: "100 streams per connection; 0 RST_STREAM, 2 GOAWAY".
+    fn h2_streams(&self) -> Option<String> {
+        let h2 = self.h2.as_ref()?;
+        Some(format!(
+            "{} per connection; {} RST_STREAM, {} GOAWAY",
+            plural(h2.streams_per_connection, "stream"),
+            group(h2.resets),
+            group(h2.goaways)
+        ))
+    }
+
+    /// HTTP/2: said once when the server's limit clamped `--streams`.
+    fn h2_clamped(&self) -> Option<String> {
+        let (h2, asked) = (self.h2.as_ref()?, self.run.streams? as u64);
+        (h2.streams_per_connection < asked).then(|| {
+            format!(
+                "--streams {asked} clamped to {} by the server's SETTINGS_MAX_CONCURRENT_STREAMS",
+                h2.streams_per_connection
+            )
+        })
+    }
+
+    fn ttfb(&self) -> Option<String> {
+        let t = self.ttfb_us.as_ref()?;
+        Some(format!(
+            "time to first byte p50 {}, p90 {}, p99 {}, max {}",
+            micros(t.p50 as f64),
+            micros(t.p90 as f64),
+            micros(t.p99 as f64),
+            micros(t.max as f64)
         ))
     }
 
@@ -957,11 +1032,14 @@ const TEXT_ROWS: &[TextRow] = &[
     TextRow::Line("", Report::error_replies),
     TextRow::Block(Report::write_latency),
     TextRow::Block(Report::write_bars),
+    TextRow::Line("TTFB", Report::ttfb),
     TextRow::Line("Warning", Report::unanswered),
     TextRow::Line("Warning", Report::littles_law),
     TextRow::Line("Transfer", Report::transfer),
     TextRow::Line("Connections", Report::connections),
     TextRow::Line("", Report::never_answered),
+    TextRow::Line("HTTP/2", Report::h2_streams),
+    TextRow::Line("", Report::h2_clamped),
     TextRow::Line("TLS", |r| r.tls.as_ref().map(handshakes_sentence)),
     TextRow::Line("Errors", Report::errors),
     TextRow::Block(Report::write_error_kinds),
@@ -1024,12 +1102,11 @@ pub fn load_sentence(run: &RunInfo, connections_opened: u64) -> String {
         plural(asked, "connection")
     };
     let mode = if run.reconnect { "a new connection per request" } else { "keep-alive" };
-    format!(
-        "{}, {connections}, {mode}, pipeline {}, framing: {}",
-        plural(run.threads as u64, "thread"),
-        run.pipeline,
-        run.framing
-    )
+    let depth = match run.streams {
+        Some(streams) => format!("streams {streams}"),
+        None => format!("pipeline {}", run.pipeline),
+    };
+    format!("{}, {connections}, {mode}, {depth}, framing: {}", plural(run.threads as u64, "thread"), run.framing)
 }
 
 /// How TLS was set up: "certificate verified for example.com; session resumption on;
@@ -1391,6 +1468,8 @@ mod tests {
             pipeline: 1,
             reconnect: true,
             framing: "HTTP/1.1".into(),
+            protocol: None,
+            streams: None,
             http: true,
             rate_asked_per_s: Some(1.0),
             warmup_s: Some(1.0),

@@ -4,6 +4,7 @@
 mod binary;
 mod faults;
 mod fuzz_corpus;
+mod h2;
 mod h2serve;
 mod http;
 mod kv;

@@ -186,6 +186,8 @@ fn report_file(dir: &std::path::Path, name: &str, start_unix_s: f64, command: &s
         pipeline: 1,
         reconnect: false,
         framing: "HTTP/1.1".into(),
+        protocol: None,
+        streams: None,
         http: true,
         rate_asked_per_s: None,
         warmup_s: None,

@@ -2,6 +2,7 @@
 //! Huffman code in `huffman`). Bytes in, values out: no I/O, no clock, no allocation per frame.
 //! The client's session (engine) and `clobber serve --mode h2` (server) drive them.
 
+pub mod client;
 pub mod frame;
 pub mod hpack;
 mod huffman;
