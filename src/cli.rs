@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{Framing, ServeMode, StatusSet, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
+use crate::config::{Framing, Search, ServeMode, Slo, StatusSet, StepPlan, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
@@ -45,6 +45,16 @@ pub const TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
 /// `serve --listen` when not given.
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:8000";
 
+/// `sweep --step-factor` when neither it nor `--steps` is given.
+pub const STEP_FACTOR_DEFAULT: f64 = 1.25;
+/// `sweep --step-duration` when not given.
+pub const STEP_DURATION_DEFAULT: Duration = Duration::from_secs(5);
+/// `sweep --step-warmup` when not given.
+pub const STEP_WARMUP_DEFAULT: Duration = Duration::from_secs(1);
+/// A sweep has at most this many steps (before `--search`'s probes): more is a typo in
+/// `--rates` or `--step-factor`, not a plan.
+pub const SWEEP_STEPS_MAX: usize = 1000;
+
 /// `--give-up` when `-n` is given without `-d`.
 pub const GIVE_UP_DEFAULT: Duration = Duration::from_secs(5);
 
@@ -61,6 +71,8 @@ USAGE:
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
                                                 (demo --tls: over TLS; demo --help)
+    clobber sweep [OPTIONS] URL --rates A..B --slo OBJ
+                                                step the rate up to the knee (sweep --help)
     clobber merge A.json B.json ...             one report from several runs' JSON
     clobber report A.json [B.json ...] -o F     an HTML page of charts (report --help)
 
@@ -221,6 +233,48 @@ OPTIONS:
     -h, --help            print this help
 ";
 
+pub const SWEEP_HELP: &str = "\
+clobber sweep: step the open-loop rate up until an objective breaks (find the knee)
+
+USAGE:
+    clobber sweep [OPTIONS] URL --rates A..B --slo OBJ [--slo OBJ ...]
+
+Each step is an open-loop run (as -R) at one rate, with coordinated-omission correction, on
+the same connections as the step before, after a short warm-up that is not recorded. Rates
+grow geometrically from A to B. The sweep stops at the first step that breaks an objective,
+or when clobber itself cannot keep up with the rate asked (no slack): then the client, not the
+server, is the limit, and the sweep says so.
+
+SWEEP OPTIONS:
+        --rates A..B      the first and the last rate, requests per second: 1000..200000
+        --step-factor F   each step's rate is the last one's times F [default: 1.25]
+        --steps N         instead: N rates from A to B, spaced geometrically
+        --step-duration DUR  each step's measured length [default: 5s]
+        --step-warmup DUR    each step's warm-up, not recorded [default: 1s]
+        --slo OBJ         an objective every step must meet, repeatable (at least one):
+                          p50, p90, p99, p99.9, p99.99 or max of the corrected latency
+                          at most a duration (p99<=10ms); errors<=X% of requests
+                          (errors<=0.1%); achieved>=X% of the rate asked (achieved>=95%)
+        --search          then bisect between the last passing and the first failing
+                          rate until they are within 2%
+        --search-steps N  with --search: at most N bisection steps (implies --search)
+
+    And the load options of clobber --help (-c, -t, --cpus, --no-pin, --timeout, -m, -H,
+    and --body, --data, --until, TLS...), except -d, -n, -R, --warmup and --pipeline.
+
+OUTPUT:
+        --json            {\"sweep\": {\"sustainable_rps\", \"slo\", \"steps\": [...]}} on stdout,
+                          each step with its full report (clobber report draws it)
+        --html PATH       also write the latency-throughput page to PATH
+        --progress        a line per step on stderr (default on a terminal)
+    -h, --help            print this help
+
+EXIT CODES:
+    0  a rate passed every objective (the sustainable one is printed)
+    1  even the first step failed, or nothing could be measured
+    2  bad usage
+";
+
 pub const MERGE_HELP: &str = "\
 clobber merge: one report from the JSON reports of several runs (machines)
 
@@ -249,6 +303,10 @@ and charts: latency by percentile (from the full histogram, to p99.999), respons
 p50 and p99 per second, and errors per second by kind. Several runs are overlaid, one colour
 and marker each. Everything is inline (SVG and CSS): it opens offline and can be attached to a
 ticket. `clobber ... --html PAGE.html` writes the same page straight from a run.
+
+Sweeps (clobber sweep --json) are drawn as latency (p50 and p99, log scale) against achieved
+throughput, one line per sweep, the latency objectives as horizontal lines and each sweep's
+knee marked, with a table of knees. Sweeps and single runs cannot share a page.
 ";
 
 pub const SERVE_HELP: &str = "\
@@ -292,6 +350,8 @@ pub enum Options {
     /// A load against the built-in server, whose port is known only once it listens: the
     /// target is `127.0.0.1` with port 0 until `setup::Demo::config` fills it in.
     Demo(RunOptions),
+    /// `clobber sweep`: open-loop steps up to the knee.
+    Sweep(SweepOptions),
     /// Several runs' JSON reports into one report.
     Merge {
         files: Vec<PathBuf>,
@@ -414,6 +474,20 @@ pub struct RunOptions {
     /// `--html`; `setup` checks that its directory exists.
     pub html: Option<String>,
     pub fail_on_error: bool,
+}
+
+/// `clobber sweep`'s flags, checked: the load of every step, and the sweep's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepOptions {
+    /// The load; its `rate_per_s` is the first rate, its `duration` unused.
+    pub run: RunOptions,
+    pub rate_from_per_s: f64,
+    pub rate_to_per_s: f64,
+    pub steps: StepPlan,
+    pub step_duration: Duration,
+    pub step_warmup: Duration,
+    pub slos: Vec<Slo>,
+    pub search: Option<Search>,
 }
 
 /// `--perf`: the `--server-pid` processes, or (`--perf self`) clobber's own.
@@ -591,6 +665,39 @@ struct RunArgs {
     tls_groups: Option<String>,
     html: Option<String>,
     fail_on_error: bool,
+    sweep: SweepArgs,
+}
+
+/// `clobber sweep`'s own flags as typed.
+#[derive(Debug, Default, Clone)]
+struct SweepArgs {
+    rates: Option<String>,
+    step_factor: Option<String>,
+    steps: Option<String>,
+    step_duration: Option<String>,
+    step_warmup: Option<String>,
+    slos: Vec<String>,
+    search: bool,
+    search_steps: Option<String>,
+}
+
+impl SweepArgs {
+    /// The first sweep flag given, if any: for the message when it is given without `sweep`.
+    fn first_given(&self) -> Option<&'static str> {
+        [
+            ("--rates", self.rates.is_some()),
+            ("--step-factor", self.step_factor.is_some()),
+            ("--steps", self.steps.is_some()),
+            ("--step-duration", self.step_duration.is_some()),
+            ("--step-warmup", self.step_warmup.is_some()),
+            ("--slo", !self.slos.is_empty()),
+            ("--search", self.search),
+            ("--search-steps", self.search_steps.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, given)| *given)
+        .map(|(flag, _)| flag)
+    }
 }
 
 /// Parses the arguments after the program name.
@@ -602,10 +709,22 @@ where
     let mut parser = lexopt::Parser::from_args(args);
     let mut raw = RunArgs::default();
     let mut demo = false;
+    let mut sweep = false;
     let mut first = true;
-    while let Some(arg) = parser.next().map_err(|e| unknown(e, if demo { "clobber demo" } else { "clobber" }))? {
+    let command = |demo: bool, sweep: bool| match (demo, sweep) {
+        (true, _) => "clobber demo",
+        (_, true) => "clobber sweep",
+        _ => "clobber",
+    };
+    while let Some(arg) = parser.next().map_err(|e| unknown(e, command(demo, sweep)))? {
         match arg {
-            Short('h') | Long("help") => return Ok(Options::Help(if demo { DEMO_HELP } else { HELP })),
+            Short('h') | Long("help") => {
+                return Ok(Options::Help(match (demo, sweep) {
+                    (true, _) => DEMO_HELP,
+                    (_, true) => SWEEP_HELP,
+                    _ => HELP,
+                }))
+            }
             Short('V') | Long("version") => return Ok(Options::Version),
             Short('c') | Long("connections") => raw.connections = Some(string(&mut parser, "-c/--connections")?),
             Short('t') | Long("threads") => raw.threads = Some(string(&mut parser, "-t/--threads")?),
@@ -655,6 +774,15 @@ where
             Long("tls-groups") => raw.tls_groups = Some(string(&mut parser, "--tls-groups")?),
             Long("html") => raw.html = Some(string(&mut parser, "--html")?),
             Long("fail-on-error") => raw.fail_on_error = true,
+            Long("rates") => raw.sweep.rates = Some(string(&mut parser, "--rates")?),
+            Long("step-factor") => raw.sweep.step_factor = Some(string(&mut parser, "--step-factor")?),
+            Long("steps") => raw.sweep.steps = Some(string(&mut parser, "--steps")?),
+            Long("step-duration") => raw.sweep.step_duration = Some(string(&mut parser, "--step-duration")?),
+            Long("step-warmup") => raw.sweep.step_warmup = Some(string(&mut parser, "--step-warmup")?),
+            Long("slo") => raw.sweep.slos.push(string(&mut parser, "--slo")?),
+            Long("search") => raw.sweep.search = true,
+            Long("search-steps") => raw.sweep.search_steps = Some(string(&mut parser, "--search-steps")?),
+            Value(v) if first && v == "sweep" => sweep = true,
             Value(v) if first && v == "merge" => return parse_merge(parser),
             Value(v) if first && v == "report" => return parse_report(parser),
             Value(v) if first && v == "serve" => return parse_serve(parser),
@@ -666,9 +794,15 @@ where
                 }
                 raw.target = Some(v);
             }
-            _ => return Err(unknown(arg.unexpected(), if demo { "clobber demo" } else { "clobber" })),
+            _ => return Err(unknown(arg.unexpected(), command(demo, sweep))),
         }
         first = false;
+    }
+    if sweep {
+        return Ok(Options::Sweep(sweep_options(raw)?));
+    }
+    if let Some(flag) = raw.sweep.first_given() {
+        return Err(conflict(flag, format!("{flag} is a flag of clobber sweep: write clobber sweep URL ...")));
     }
     if demo {
         if let Some(t) = raw.target {
@@ -697,6 +831,89 @@ fn perf_of(parser: &mut lexopt::Parser) -> Result<PerfOf, UsageError> {
 fn string(parser: &mut lexopt::Parser, flag: &'static str) -> Result<String, UsageError> {
     let v = parser.value()?;
     v.into_string().map_err(|v| bad(flag, &v.to_string_lossy(), "not UTF-8"))
+}
+
+/// `clobber sweep`'s flags, checked: the load flags as for a run (less those a sweep sets
+/// itself), then the rates, the steps and the objectives.
+fn sweep_options(mut raw: RunArgs) -> Result<SweepOptions, UsageError> {
+    let not_for_sweep = [
+        ("-d/--duration", raw.duration.is_some(), "each step lasts --step-duration"),
+        ("-n/--requests", raw.requests.is_some(), "each step lasts --step-duration"),
+        ("-R/--rate", raw.rate.is_some(), "the rates are --rates A..B"),
+        ("--warmup", raw.warmup.is_some(), "each step warms up for --step-warmup"),
+        ("--pipeline", raw.pipeline.is_some(), "the steps are paced single requests"),
+        ("--server-pid", raw.server_pid.is_some(), "a sweep judges the latency, not the server's CPU"),
+        ("--perf", raw.perf.is_some(), "profile a single run at the rate of interest instead"),
+        ("--perf-out", raw.perf_out.is_some(), "profile a single run at the rate of interest instead"),
+        ("--start-at", raw.start_at.is_some(), "a sweep starts at once"),
+        ("--give-up", raw.give_up.is_some(), "a step ends at its --step-duration"),
+        ("--fail-on-error", raw.fail_on_error, "the exit code says whether a rate passed; use --slo errors<=0%"),
+    ];
+    if let Some((flag, _, why)) = not_for_sweep.into_iter().find(|(_, given, _)| *given) {
+        return Err(conflict(flag, format!("{flag} does not go with clobber sweep: {why}")));
+    }
+    let args = std::mem::take(&mut raw.sweep);
+    let rates_text = args.rates.as_deref().ok_or(UsageError::Missing {
+        what: "--rates",
+        message: "clobber sweep needs --rates A..B (requests per second, e.g. --rates 1000..50000)",
+    })?;
+    let (rate_from_per_s, rate_to_per_s) = parse_rates(rates_text)?;
+    let steps = match (&args.step_factor, &args.steps) {
+        (Some(_), Some(_)) => {
+            return Err(conflict("--step-factor", "--step-factor and --steps exclude each other: give one"))
+        }
+        (Some(v), None) => match v.parse::<f64>() {
+            Ok(f) if f > 1.0 && f <= 100.0 => StepPlan::Factor(f),
+            _ => return Err(bad("--step-factor", v, "expected a factor above 1 and at most 100, such as 1.25")),
+        },
+        (None, Some(v)) => {
+            let n = positive(v, "--steps")? as usize;
+            if n < 2 && rate_from_per_s != rate_to_per_s {
+                return Err(bad("--steps", v, "expected at least 2 (the first and the last rate)"));
+            }
+            StepPlan::Count(n)
+        }
+        (None, None) => StepPlan::Factor(STEP_FACTOR_DEFAULT),
+    };
+    let n_steps = match steps {
+        StepPlan::Count(n) => n,
+        StepPlan::Factor(f) => ((rate_to_per_s / rate_from_per_s).ln() / f.ln()).ceil() as usize + 1,
+    };
+    if n_steps > SWEEP_STEPS_MAX {
+        return Err(conflict(
+            if matches!(steps, StepPlan::Count(_)) { "--steps" } else { "--step-factor" },
+            format!("--rates {rates_text} in steps of {steps:?} makes {n_steps} steps; at most {SWEEP_STEPS_MAX}"),
+        ));
+    }
+    let duration = |flag: &'static str, v: &Option<String>, default: Duration| match v {
+        Some(v) => parse_duration(v).map_err(|e| bad(flag, v, &e)),
+        None => Ok(default),
+    };
+    let step_duration = duration("--step-duration", &args.step_duration, STEP_DURATION_DEFAULT)?;
+    let step_warmup = duration("--step-warmup", &args.step_warmup, STEP_WARMUP_DEFAULT)?;
+    if args.slos.is_empty() {
+        return Err(UsageError::Missing {
+            what: "--slo",
+            message: "clobber sweep needs at least one --slo, e.g. --slo 'p99<=10ms' --slo 'errors<=0.1%'",
+        });
+    }
+    let slos = args.slos.iter().map(|v| v.parse::<Slo>().map_err(|e| bad("--slo", v, &e))).collect::<Result<_, _>>()?;
+    let max_probes = args.search_steps.as_deref().map(|v| positive(v, "--search-steps")).transpose()?;
+    let search = (args.search || max_probes.is_some()).then(|| Search { max_probes: max_probes.map(|n| n as usize) });
+    raw.rate = Some(rate_from_per_s.to_string());
+    let run = run_options(raw, false)?;
+    Ok(SweepOptions { run, rate_from_per_s, rate_to_per_s, steps, step_duration, step_warmup, slos, search })
+}
+
+/// `--rates A..B`: two rates in requests per second, 0 < A <= B.
+fn parse_rates(v: &str) -> Result<(f64, f64), UsageError> {
+    let expected = "expected A..B in requests per second, A at most B, such as 1000..50000";
+    let (a, b) = v.split_once("..").ok_or_else(|| bad("--rates", v, expected))?;
+    let rate = |t: &str| t.trim().replace('_', "").parse::<f64>().ok().filter(|r| *r > 0.0 && *r <= RATE_PER_S_MAX);
+    match (rate(a), rate(b)) {
+        (Some(a), Some(b)) if a <= b => Ok((a, b)),
+        _ => Err(bad("--rates", v, expected)),
+    }
 }
 
 /// A load run's flags, checked; `demo`: the target is the demo's server (port 0 until it
@@ -1988,7 +2205,10 @@ mod tests {
         }
         for paragraph in readme.split("\n\n") {
             let text = paragraph.replace('\n', " ");
-            if ["`clobber serve` takes", "`clobber merge ", "`clobber report "].iter().any(|p| text.starts_with(p)) {
+            if ["`clobber serve` takes", "`clobber merge ", "`clobber report ", "`clobber sweep "]
+                .iter()
+                .any(|p| text.starts_with(p))
+            {
                 spans.extend(text.split('`').skip(1).step_by(2).map(String::from));
             }
         }
@@ -2009,8 +2229,9 @@ mod tests {
     /// refused without it), and README names the same flags as the helps.
     #[test]
     fn help_parser_and_readme_agree() {
-        let helps: [(&str, &[&str]); 5] = [
+        let helps: [(&str, &[&str]); 6] = [
             (HELP, &["http://127.0.0.1:9/"]),
+            (SWEEP_HELP, &["sweep", "http://127.0.0.1:9/"]),
             (DEMO_HELP, &["demo"]),
             (SERVE_HELP, &["serve"]),
             (MERGE_HELP, &["merge", "a.json"]),

@@ -175,6 +175,186 @@ pub fn share(total: u64, parts: usize, index: usize) -> u64 {
     total / parts + u64::from((index as u64) < total % parts)
 }
 
+/// `clobber sweep`: a series of open-loop steps on the same connections, each judged by the
+/// objectives, to find the highest rate the target sustains.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// The load of every step; its `rate_per_s` is the first step's rate, `duration`,
+    /// `warmup` and `requests` are unused (each step has its own).
+    pub load: Config,
+    /// `--rates A..B`: the first and the last step's rate, requests per second.
+    pub rate_from_per_s: f64,
+    pub rate_to_per_s: f64,
+    pub steps: StepPlan,
+    /// Each step's measured length (`--step-duration`) and its warm-up before it, not
+    /// recorded (`--step-warmup`).
+    pub step_duration: Duration,
+    pub step_warmup: Duration,
+    /// `--slo`, in the order given; never empty.
+    pub slos: Vec<Slo>,
+    /// `--search`: bisect between the last passing and the first failing rate.
+    pub search: Option<Search>,
+}
+
+/// How the rates between `--rates A..B` are spaced: geometrically either way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepPlan {
+    /// `--step-factor F`: A, A×F, A×F²... up to B (and B itself last).
+    Factor(f64),
+    /// `--steps N`: N rates from A to B, both included.
+    Count(usize),
+}
+
+/// `--search` and `--search-steps N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search {
+    /// At most this many probes (`--search-steps`); `None`: until the pass and the fail are
+    /// within `SEARCH_PRECISION` of each other.
+    pub max_probes: Option<usize>,
+}
+
+/// `--search` ends when the failing rate is within this share above the passing one.
+pub const SEARCH_PRECISION: f64 = 0.02;
+
+/// One objective a sweep's step must meet (`--slo`). Latency is the step's corrected latency
+/// (from each request's due time).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slo {
+    pub metric: SloMetric,
+    /// Latency: microseconds, at most; `errors`: percent of requests, at most; `achieved`:
+    /// percent of the rate asked, at least.
+    pub limit: f64,
+}
+
+/// What an objective is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloMetric {
+    P50,
+    P90,
+    P99,
+    P999,
+    P9999,
+    Max,
+    Errors,
+    Achieved,
+}
+
+impl SloMetric {
+    /// The name `--slo` takes and the report writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            SloMetric::P50 => "p50",
+            SloMetric::P90 => "p90",
+            SloMetric::P99 => "p99",
+            SloMetric::P999 => "p99.9",
+            SloMetric::P9999 => "p99.99",
+            SloMetric::Max => "max",
+            SloMetric::Errors => "errors",
+            SloMetric::Achieved => "achieved",
+        }
+    }
+
+    pub const ALL: [SloMetric; 8] = [
+        SloMetric::P50,
+        SloMetric::P90,
+        SloMetric::P99,
+        SloMetric::P999,
+        SloMetric::P9999,
+        SloMetric::Max,
+        SloMetric::Errors,
+        SloMetric::Achieved,
+    ];
+
+    pub fn is_latency(self) -> bool {
+        !matches!(self, SloMetric::Errors | SloMetric::Achieved)
+    }
+}
+
+impl std::str::FromStr for Slo {
+    type Err = String;
+
+    /// `p99<=10ms` (p50, p90, p99, p99.9, p99.99, max: at most a duration in us, ms or s),
+    /// `errors<=0.1%`, `achieved>=95%`. `<` is taken as `<=` and `>` as `>=`: an objective is
+    /// a bound. Spaces and the name's case do not matter.
+    fn from_str(text: &str) -> Result<Slo, String> {
+        const EXPECTED: &str =
+            "expected p50, p90, p99, p99.9, p99.99 or max <= a duration (p99<=10ms), errors<=X% or achieved>=X%";
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let at = compact.find(['<', '>']).ok_or(EXPECTED)?;
+        let (name, rest) = compact.split_at(at);
+        let (at_most, value) = match rest.as_bytes() {
+            [b'<', b'=', ..] => (true, &rest[2..]),
+            [b'>', b'=', ..] => (false, &rest[2..]),
+            [b'<', ..] => (true, &rest[1..]),
+            _ => (false, &rest[1..]),
+        };
+        let name = name.to_ascii_lowercase();
+        let metric = SloMetric::ALL.into_iter().find(|m| m.name() == name).ok_or(EXPECTED)?;
+        let percent = |v: &str| {
+            v.strip_suffix('%')
+                .and_then(|n| n.parse::<f64>().ok())
+                .filter(|p| (0.0..=100.0).contains(p))
+                .ok_or_else(|| format!("'{v}' is not a percentage such as 0.1%"))
+        };
+        let limit = match metric {
+            SloMetric::Errors if at_most => percent(value)?,
+            SloMetric::Achieved if !at_most => percent(value)?,
+            SloMetric::Errors => return Err("errors is bounded from above: errors<=X%".to_string()),
+            SloMetric::Achieved => return Err("achieved is bounded from below: achieved>=X%".to_string()),
+            _ if !at_most => return Err(format!("{name} is bounded from above: {name}<=DURATION")),
+            _ => {
+                let split = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
+                let (number, unit) = value.split_at(split);
+                let scale_us = match unit {
+                    "us" => 1.0,
+                    "ms" => 1e3,
+                    "s" => 1e6,
+                    _ => return Err(format!("'{value}' is not a duration such as 10ms, 500us or 1s")),
+                };
+                match number.parse::<f64>() {
+                    Ok(n) if n > 0.0 && n.is_finite() => n * scale_us,
+                    _ => return Err(format!("'{value}' is not a duration of more than zero, such as 10ms")),
+                }
+            }
+        };
+        Ok(Slo { metric, limit })
+    }
+}
+
+impl TryFrom<String> for Slo {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Slo, String> {
+        text.parse()
+    }
+}
+
+impl From<Slo> for String {
+    fn from(slo: Slo) -> String {
+        slo.to_string()
+    }
+}
+
+impl std::fmt::Display for Slo {
+    /// As `--slo` takes it: `p99<=10ms`, `errors<=0.1%`, `achieved>=95%`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.metric.name();
+        let number = |v: f64| {
+            let text = format!("{v:.3}");
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        };
+        match self.metric {
+            SloMetric::Errors => write!(f, "{name}<={}%", number(self.limit)),
+            SloMetric::Achieved => write!(f, "{name}>={}%", number(self.limit)),
+            _ if self.limit >= 1e6 && self.limit % 1e6 == 0.0 => write!(f, "{name}<={}s", number(self.limit / 1e6)),
+            _ if self.limit >= 1e3 => write!(f, "{name}<={}ms", number(self.limit / 1e3)),
+            _ => write!(f, "{name}<={}us", number(self.limit)),
+        }
+    }
+}
+
 /// What the built-in server does with the bytes it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeMode {
@@ -233,7 +413,51 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::{share, StatusSet};
+    use super::{share, Slo, SloMetric, StatusSet};
+
+    #[test]
+    fn slos_parse_and_print_back() {
+        let cases = [
+            ("p99<=10ms", SloMetric::P99, 10_000.0, "p99<=10ms"),
+            ("P99 < 10ms", SloMetric::P99, 10_000.0, "p99<=10ms"),
+            ("p50<=250us", SloMetric::P50, 250.0, "p50<=250us"),
+            ("p99.9<=1.5ms", SloMetric::P999, 1_500.0, "p99.9<=1.5ms"),
+            ("p99.99<=2s", SloMetric::P9999, 2_000_000.0, "p99.99<=2s"),
+            ("max<=100ms", SloMetric::Max, 100_000.0, "max<=100ms"),
+            ("p90<=0.5ms", SloMetric::P90, 500.0, "p90<=500us"),
+            ("errors<=0.1%", SloMetric::Errors, 0.1, "errors<=0.1%"),
+            ("errors<=0%", SloMetric::Errors, 0.0, "errors<=0%"),
+            ("achieved>=95%", SloMetric::Achieved, 95.0, "achieved>=95%"),
+        ];
+        for (text, metric, limit, printed) in cases {
+            let slo: Slo = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((slo.metric, slo.limit), (metric, limit), "{text}");
+            assert_eq!(slo.to_string(), printed, "{text}");
+            assert_eq!(printed.parse::<Slo>(), Ok(slo), "{printed} reads back");
+        }
+        for bad in [
+            "",
+            "p99",
+            "p99<=",
+            "p99<=10",
+            "p99<=0ms",
+            "p99<=-1ms",
+            "p99>=10ms",
+            "p95<=10ms",
+            "errors>=1%",
+            "errors<=1",
+            "errors<=101%",
+            "achieved<=90%",
+            "achieved>=x%",
+            "latency<=10ms",
+            "p99<=10 parsecs",
+        ] {
+            assert!(bad.parse::<Slo>().is_err(), "{bad:?} should be refused");
+        }
+        let json = serde_json::to_string(&"p99<=10ms".parse::<Slo>().unwrap()).unwrap();
+        assert_eq!(json, "\"p99<=10ms\"");
+        assert_eq!(serde_json::from_str::<Slo>(&json).unwrap().metric, SloMetric::P99);
+    }
 
     #[test]
     fn status_sets() {

@@ -9,6 +9,7 @@
 //! - [`net`]: the `Transport` trait, TCP and TLS, socket set-up, the few libc calls;
 //! - [`engine`] (the client) and [`server`] (`clobber serve`), both on `net` and `protocol`;
 //! - [`report`]: text, JSON, merge and HTML, from `Report` values;
+//! - [`sweep`]: `clobber sweep`'s steps on the engine, judged by `report::sweep`;
 //! - [`cli`]: the command line to `Options`, pure; [`setup`]: `Options` to a `Config` or a
 //!   `ServeConfig`, the one place that looks things up (names, files, roots, cores).
 #![deny(unsafe_code)]
@@ -27,4 +28,5 @@ pub mod report;
 pub mod server;
 pub mod setup;
 pub mod stats;
+pub mod sweep;
 pub mod units;

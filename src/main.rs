@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clobber::cli;
-use clobber::config::{Config, ServeConfig};
+use clobber::config::{Config, ServeConfig, SweepConfig};
 use clobber::profile::Recording;
+use clobber::report::html::sweep::PageSweep;
 use clobber::report::html::PageRun;
 use clobber::report::{self, Report, RunInfo, ServerCpu};
 use clobber::server::Server;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Run(config) => load(&config, &stop_on_signals(), &[]),
         Command::Serve(config) => serve(&config),
         Command::Demo(demo) => run_demo(&demo),
+        Command::Sweep(config) => sweep(&config),
         Command::Merge { files, json } => merge(&files, json),
         Command::Report { files, labels, output } => html_report(&files, &labels, output.as_deref()),
     }
@@ -146,17 +148,69 @@ fn exit_code(report: &Report, fail_on_error: bool) -> u8 {
     report.exit_code()
 }
 
-/// `clobber report`: the runs' JSON reports as one HTML page.
+/// `clobber sweep`: the steps, a line each on stderr as they end (with progress on), then
+/// the table and the verdict (or the JSON), and the page under `--html`. A Ctrl-C ends the
+/// sweep after the step under way, and what the steps so far support is printed the same way.
+fn sweep(config: &SweepConfig) -> ExitCode {
+    let stop = stop_on_signals();
+    let mut n = 0;
+    let on_step = |step: &report::sweep::Step| {
+        n += 1;
+        if config.load.progress {
+            eprintln!("{}", report::sweep::step_line(n, step));
+        }
+    };
+    let sweep = match clobber::sweep::run(config, &stop, on_step) {
+        Ok(sweep) => sweep,
+        Err(e) => return fail(&format!("the sweep failed: {e}")),
+    };
+    if config.load.json {
+        println!("{}", sweep.to_json());
+    } else {
+        print!("{}", sweep.to_text());
+    }
+    if let Some(path) = &config.load.html {
+        let page = PageSweep { label: config.load.target.label.clone(), sweep: sweep.clone() };
+        let written = clobber::report::html::sweep::render(&[page])
+            .map_err(|e| e.to_string())
+            .and_then(|page| std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display())));
+        if let Err(e) = written {
+            return fail(&e);
+        }
+    }
+    ExitCode::from(sweep.exit_code())
+}
+
+/// `clobber report`: the runs' JSON reports as one HTML page, or the sweeps' as a sweep page.
 fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&std::path::Path>) -> ExitCode {
     let names = clobber::report::html::labels(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>(), labels);
     let mut runs = Vec::with_capacity(files.len());
+    let mut sweeps = Vec::new();
     for (file, label) in files.iter().zip(names) {
+        match clobber::report::sweep::read_sweep(file) {
+            Ok(Some(sweep)) => {
+                sweeps.push(PageSweep { label, sweep });
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => return fail(&e.to_string()),
+        }
         match clobber::report::merge::read_report(file) {
             Ok(report) => runs.push(PageRun { label, report }),
             Err(e) => return fail(&e.to_string()),
         }
     }
-    match write_page(&runs, output) {
+    if !sweeps.is_empty() && !runs.is_empty() {
+        return fail("clobber report: the files mix sweeps (clobber sweep --json) and single runs: give one kind");
+    }
+    let written = if sweeps.is_empty() {
+        write_page(&runs, output)
+    } else {
+        clobber::report::html::sweep::render(&sweeps)
+            .map_err(|e| e.to_string())
+            .and_then(|page| write_out(&page, output))
+    };
+    match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
@@ -165,6 +219,11 @@ fn html_report(files: &[std::path::PathBuf], labels: &[String], output: Option<&
 /// Renders the page and writes it to `output` (standard output if `None`).
 fn write_page(runs: &[PageRun], output: Option<&std::path::Path>) -> Result<(), String> {
     let page = clobber::report::html::render(runs).map_err(|e| e.to_string())?;
+    write_out(&page, output)
+}
+
+/// Writes a page to `output` (standard output if `None`).
+fn write_out(page: &str, output: Option<&std::path::Path>) -> Result<(), String> {
     match output {
         Some(path) => std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display())),
         None => {

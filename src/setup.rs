@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use crate::cli::{
     Given, HostPort, Options, PerfOf, RequestOptions, RunOptions, ServeOptions, ServeTls, ServerPids, Source,
-    TlsOptions, UsageError,
+    SweepOptions, TlsOptions, UsageError,
 };
 use crate::config::{
-    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, Target,
+    ClientTlsConfig, Config, Framing, Http2Config, PerfConfig, ServeConfig, ServeMode, ServerIdentity, SweepConfig,
+    Target,
 };
 use crate::protocol::http;
 use crate::protocol::raw::Delimiter;
@@ -43,6 +44,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// The built-in server and a load against it, whose address is known once it listens.
     Demo(Demo),
+    /// `clobber sweep`: open-loop steps up to the knee.
+    Sweep(SweepConfig),
     /// Several runs' JSON reports into one report.
     Merge {
         files: Vec<PathBuf>,
@@ -147,6 +150,7 @@ pub fn command(options: Options) -> Result<Command, SetupError> {
         Options::Run(run) => Command::Run(load(&run)?.0),
         Options::Serve(serve) => Command::Serve(server(serve)?),
         Options::Demo(run) => Command::Demo(demo(run)?),
+        Options::Sweep(sweep) => Command::Sweep(sweep_config(sweep)?),
         Options::Merge { files, json } => Command::Merge { files, json },
         Options::Report { files, labels, output } => {
             let output = output.map(|path| writable_path(&path, "-o/--output")).transpose()?;
@@ -225,6 +229,27 @@ fn load(options: &RunOptions) -> Result<(Config, Option<http::RequestSpec>), Set
         perf,
     };
     Ok((config, spec))
+}
+
+/// A sweep's `SweepConfig`: its load set up as a run's, with nothing that ends it (each step
+/// has its own end) and the first rate.
+fn sweep_config(options: SweepOptions) -> Result<SweepConfig, SetupError> {
+    let (mut load, _) = load(&options.run)?;
+    load.duration = None;
+    load.requests = None;
+    load.warmup = None;
+    load.give_up = None;
+    load.rate_per_s = Some(options.rate_from_per_s);
+    Ok(SweepConfig {
+        load,
+        rate_from_per_s: options.rate_from_per_s,
+        rate_to_per_s: options.rate_to_per_s,
+        steps: options.steps,
+        step_duration: options.step_duration,
+        step_warmup: options.step_warmup,
+        slos: options.slos,
+        search: options.search,
+    })
 }
 
 /// The bytes of one request (read from a file, or built), its framing, and the HTTP request

@@ -391,6 +391,10 @@ pub struct WorkerStats {
     pub elapsed: Duration,
     /// CPU time the worker threads used.
     pub cpu: CpuTime,
+    /// Under `--rate`: how long the workers' loops waited in `poll` while measuring, their
+    /// slack. A loop that hardly waited could not have sent faster, however little CPU time
+    /// the kernel gave it.
+    pub poll_wait: Duration,
     /// The first error's message of each kind, for the report (set once, then never again).
     pub first_error: [Option<String>; ErrorKind::COUNT],
 }
@@ -432,6 +436,7 @@ impl WorkerStats {
             second_end: start + Duration::from_secs(1),
             elapsed: Duration::ZERO,
             cpu: CpuTime::default(),
+            poll_wait: Duration::ZERO,
             first_error: Default::default(),
         }
     }
@@ -639,6 +644,7 @@ impl AddAssign<&WorkerStats> for WorkerStats {
         self.entry_at_second_start.reset();
         self.elapsed = self.elapsed.max(other.elapsed);
         self.cpu += other.cpu;
+        self.poll_wait += other.poll_wait;
         for (a, b) in self.first_error.iter_mut().zip(other.first_error.iter()) {
             if a.is_none() {
                 a.clone_from(b);

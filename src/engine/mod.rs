@@ -7,6 +7,10 @@
 //! Ctrl-C is one `AtomicBool` that workers read (relaxed) once per loop turn. Under `--rate`
 //! each worker paces its share with its own `Pacer`. Live progress comes from each worker's
 //! own `Progress`, written once a second. The engine never prints.
+//!
+//! A sweep (`Sweeper`) starts the same workers once and sends each step to them as a
+//! `StepOrder` on a channel; each worker answers with the step's statistics on another. Two
+//! messages per worker per step, none per request: the hot path is the same as under `--rate`.
 
 pub mod conn;
 pub mod h2conn;
@@ -15,7 +19,7 @@ pub mod worker;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, Framing};
@@ -25,7 +29,7 @@ use crate::protocol::raw::RawFramer;
 use crate::protocol::resp::RespFramer;
 pub use crate::stats::Snapshot;
 use crate::stats::WorkerStats;
-use worker::{Progress, WorkerPlan};
+use worker::{Progress, StepLink, StepOrder, WorkerPlan};
 
 /// Runs the load `config` describes until its deadline, its request budget, or `stop`.
 /// Returns the merged statistics of all workers.
@@ -43,6 +47,13 @@ pub struct Running {
 
 /// Starts the workers and returns at once.
 pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
+    spawn(config, stop, Vec::new())
+}
+
+/// Starts the workers; with `links` (one per worker), a sweep's, whose steps come as orders.
+fn spawn(config: &Config, stop: Arc<AtomicBool>, mut links: Vec<StepLink>) -> io::Result<Running> {
+    assert!(links.is_empty() || links.len() == config.threads, "one step link per worker");
+    links.reverse();
     assert!(config.threads >= 1 && config.connections >= config.threads, "cli checks the thread count");
     check_open_files(config.connections)?;
     let cores = core_ids(config);
@@ -68,6 +79,7 @@ pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Running> {
                 let share = total * connections as f64 / config.connections as f64;
                 (share, start + Duration::from_secs_f64(id as f64 / total))
             }),
+            steps: links.pop(),
         };
         let config = Arc::clone(&config);
         let stop = Arc::clone(&stop);
@@ -119,6 +131,92 @@ impl Running {
             Some(e) => Err(e),
             None => Ok(total),
         }
+    }
+}
+
+/// A sweep under way: the workers, connected once, run one step per `step` call.
+pub struct Sweeper {
+    running: Running,
+    orders: Vec<mpsc::Sender<StepOrder>>,
+    results: mpsc::Receiver<WorkerStats>,
+    /// Each worker's share of the connections, and so of each step's rate.
+    shares: Vec<f64>,
+}
+
+impl Sweeper {
+    /// Starts the workers of `config` (whose `rate_per_s` must be set); they connect during the
+    /// first step's warm-up.
+    pub fn start(config: &Config, stop: Arc<AtomicBool>) -> io::Result<Sweeper> {
+        assert!(config.rate_per_s.is_some(), "a sweep's workers are paced");
+        let (results_tx, results) = mpsc::channel();
+        let mut orders = Vec::with_capacity(config.threads);
+        let mut links = Vec::with_capacity(config.threads);
+        for _ in 0..config.threads {
+            let (tx, rx) = mpsc::channel();
+            orders.push(tx);
+            links.push(StepLink { orders: rx, results: results_tx.clone() });
+        }
+        let shares =
+            (0..config.threads).map(|id| config.connections_of(id) as f64 / config.connections as f64).collect();
+        let running = spawn(config, stop, links)?;
+        Ok(Sweeper { running, orders, results, shares })
+    }
+
+    /// Runs one step: `warmup` at `rate_per_s` (not recorded), then `duration` measured, on
+    /// the connections the last step left open. Returns the workers' statistics merged, or
+    /// the first worker's error. A Ctrl-C ends the step early (its statistics say how long it
+    /// measured, or that it was stopped during the warm-up).
+    pub fn step(&mut self, rate_per_s: f64, warmup: Duration, duration: Duration) -> io::Result<WorkerStats> {
+        let start = Instant::now();
+        let measure_from = start + warmup;
+        let deadline = measure_from + duration;
+        for (id, orders) in self.orders.iter().enumerate() {
+            let order = StepOrder {
+                rate_per_s: rate_per_s * self.shares[id],
+                // Offset, as in a run, so that the workers' requests interleave.
+                first_due: start + Duration::from_secs_f64(id as f64 / rate_per_s),
+                measure_from,
+                deadline,
+            };
+            if orders.send(order).is_err() {
+                return Err(self.failure());
+            }
+        }
+        let mut total = WorkerStats::new(measure_from);
+        let mut answered = 0;
+        while answered < self.orders.len() {
+            match self.results.recv_timeout(Duration::from_millis(50)) {
+                Ok(stats) => {
+                    total += &stats;
+                    answered += 1;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if !self.running.handles.iter().any(|h| h.is_finished()) => {}
+                // A worker ended in the middle of a step: it failed.
+                Err(_) => return Err(self.failure()),
+            }
+        }
+        Ok(total)
+    }
+
+    /// The error of the worker that ended before its time.
+    fn failure(&mut self) -> io::Error {
+        match self.end() {
+            Err(e) => e,
+            Ok(()) => io::Error::other("a worker ended in the middle of a sweep step"),
+        }
+    }
+
+    /// Ends the sweep: the workers close their connections and end.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.end()
+    }
+
+    /// Closes the order channels, which ends every worker, and joins them.
+    fn end(&mut self) -> io::Result<()> {
+        self.orders.clear();
+        let handles = std::mem::take(&mut self.running.handles);
+        let running = Running { handles, progress: Vec::new(), measure_from: self.running.measure_from };
+        running.join().map(|_| ())
     }
 }
 

@@ -75,6 +75,27 @@ pub struct WorkerPlan {
     pub run_deadline: Option<Instant>,
     /// This worker's share of `--rate`, in requests per second, and when its first is due.
     pub rate: Option<(f64, Instant)>,
+    /// A sweep (`clobber sweep`): the worker runs the steps it is sent, one after the other,
+    /// on the same connections, and hands back each step's statistics.
+    pub steps: Option<StepLink>,
+}
+
+/// A sweep's link between the main thread and one worker, used once per step, never per
+/// request: the worker waits for a `StepOrder`, runs the step, sends what it measured, and
+/// waits for the next order; a closed order channel ends it.
+pub struct StepLink {
+    pub orders: std::sync::mpsc::Receiver<StepOrder>,
+    pub results: std::sync::mpsc::Sender<WorkerStats>,
+}
+
+/// One step of a sweep, for one worker: its share of the rate from `first_due`, measured from
+/// `measure_from` (the warm-up before it is not recorded) to `deadline`.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOrder {
+    pub rate_per_s: f64,
+    pub first_due: Instant,
+    pub measure_from: Instant,
+    pub deadline: Instant,
 }
 
 /// The figures a worker publishes once a second for the live progress line. One writer (the
@@ -178,6 +199,19 @@ fn run_with<C: Connector, K: Connection<Io = C::Stream>>(
     progress: &Progress,
 ) -> io::Result<WorkerStats> {
     let mut worker = Worker::new(config, &plan, connector, make_conn, h2)?;
+    if let Some(link) = &plan.steps {
+        // A sweep: the connections stay open from one step to the next; in the pause between
+        // two (the main thread judging the step) nothing is polled, and responses wait in the
+        // sockets for the next step's warm-up.
+        while let Ok(order) = link.orders.recv() {
+            worker.begin_step(&order);
+            worker.run(stop, progress)?;
+            if link.results.send(worker.end_step(Instant::now())).is_err() {
+                break;
+            }
+        }
+        return Ok(worker.finish(Instant::now()));
+    }
     worker.run(stop, progress)?;
     let now = Instant::now();
     let cpu = CpuTime::of_this_thread().since(worker.cpu_from);
@@ -393,10 +427,17 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             }
             self.dispatch_due(now);
             let timeout = self.poll_timeout(now);
+            // Under --rate, the time spent waiting in poll is the client's slack: a loop that
+            // never waits cannot keep up with its schedule (`WorkerStats::poll_wait`). Two clock
+            // reads per loop turn, paced runs only.
+            let poll_from = self.pacer.is_some().then(Instant::now);
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
+            }
+            if let (Some(from), true) = (poll_from, self.measuring) {
+                self.own.stats.poll_wait += from.elapsed();
             }
             for event in events.iter() {
                 if event.token() == PACE_TIMER {
@@ -643,7 +684,32 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
         }
     }
 
-    fn finish(mut self, now: Instant) -> WorkerStats {
+    /// A sweep's next step: a new schedule at the step's rate, a warm-up (whose responses
+    /// include those of the last step still in flight, not recorded) and a deadline. The
+    /// connections, their phases and the waiting list are kept.
+    fn begin_step(&mut self, order: &StepOrder) {
+        self.pacer = Some(Pacer::new(order.first_due, order.rate_per_s));
+        self.pace_timer_set_for = None;
+        self.measure_from = order.measure_from;
+        self.measuring = false;
+        self.run_deadline = Some(order.deadline);
+        self.warmup_tick = Instant::now() + Duration::from_secs(1);
+    }
+
+    /// The step is over: what it measured, with the requests still in flight counted as at the
+    /// end of a run (they stay in flight, into the next step's warm-up).
+    fn end_step(&mut self, now: Instant) -> WorkerStats {
+        let mut stats = self.measured(now);
+        stats.elapsed = now.saturating_duration_since(self.measure_from);
+        stats.cpu = CpuTime::of_this_thread().since(self.cpu_from);
+        self.own.stats.restart(self.measure_from);
+        stats
+    }
+
+    /// What the worker measured so far, with the requests in flight at `now` and, under
+    /// `--rate`, those due but never sent. A worker stopped during its warm-up measured
+    /// nothing: its statistics say so, with why it gave up if it did.
+    fn measured(&mut self, now: Instant) -> WorkerStats {
         if !self.measuring {
             // Stopped during the warm-up: nothing was measured. What made it give up, if it
             // did, is kept: the errors say why.
@@ -655,21 +721,28 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
                 stats.errors = warm.errors;
                 stats.first_error = warm.first_error;
             }
-            return self.own.stats;
+            return self.own.stats.clone();
         }
-        for (_, conn) in self.conns.iter_mut() {
-            let stats = &mut self.own.stats;
+        let mut stats = self.own.stats.clone();
+        for (_, conn) in self.conns.iter() {
             conn.in_flight(&mut |since| {
                 stats.in_flight_at_end += 1;
                 stats.in_flight_age_us.push(now.saturating_duration_since(since).as_micros() as u64);
             });
-            conn.abandon();
         }
         if let Some(pacer) = &self.pacer {
             if self.own.budget.left > 0 {
-                self.own.stats.missed = pacer.backlog(now).min(self.own.budget.left);
+                stats.missed = pacer.backlog(now).min(self.own.budget.left);
             }
         }
-        self.own.stats
+        stats
+    }
+
+    fn finish(mut self, now: Instant) -> WorkerStats {
+        let stats = self.measured(now);
+        for (_, conn) in self.conns.iter_mut() {
+            conn.abandon();
+        }
+        stats
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod html;
 pub mod merge;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -363,6 +364,10 @@ pub struct ClientBusy {
     pub cpu_us_per_request: Option<f64>,
     /// CPU seconds of the workers / measured seconds: 1.0 is one core's worth.
     pub busy_cores: f64,
+    /// Under `--rate`: the share of the measured time the workers' loops did not wait in
+    /// `poll` (1.0: never idle); absent from older reports, closed-loop runs and merges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_busy: Option<f64>,
 }
 
 /// `--perf`'s profile: `perf record -e cpu-clock` samples over the measured window, folded.
@@ -611,6 +616,10 @@ impl Report {
             client: Some(ClientBusy {
                 cpu_us_per_request: (stats.requests > 0).then(|| cpu_s * 1e6 / stats.requests as f64),
                 busy_cores: if duration_s > 0.0 { cpu_s / duration_s } else { 0.0 },
+                loop_busy: (paced && !stats.poll_wait.is_zero() && duration_s > 0.0).then(|| {
+                    let waited_s = stats.poll_wait.as_secs_f64() / info.threads.max(1) as f64;
+                    (1.0 - waited_s / duration_s).clamp(0.0, 1.0)
+                }),
             }),
             server: None,
             bottleneck: None,

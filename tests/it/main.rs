@@ -15,6 +15,7 @@ mod perf;
 mod raw;
 mod server_cpu;
 mod support;
+mod sweep;
 mod tidy;
 mod tls;
 mod truth;

@@ -39,7 +39,7 @@ fn chromium() -> &'static str {
 
 /// Renders `page` in headless Chromium at 1280 px wide and returns the screenshot's pixels
 /// (RGB) with its size.
-fn screenshot(page: &Path, png: &Path) -> (Vec<u8>, u32, u32) {
+pub fn screenshot(page: &Path, png: &Path) -> (Vec<u8>, u32, u32) {
     screenshot_of_height(page, png, 2400)
 }
 
@@ -69,7 +69,7 @@ fn screenshot_of_height(page: &Path, png: &Path, height: u32) -> (Vec<u8>, u32, 
 }
 
 /// Pixels within `tolerance` of `colour`.
-fn count_near(rgb: &[u8], colour: (u8, u8, u8), tolerance: i32) -> usize {
+pub fn count_near(rgb: &[u8], colour: (u8, u8, u8), tolerance: i32) -> usize {
     rgb.chunks(3)
         .filter(|p| {
             (p[0] as i32 - colour.0 as i32).abs() <= tolerance

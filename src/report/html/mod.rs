@@ -7,6 +7,7 @@
 //! `span_s` seconds; rates are per second (an entry's count over its length).
 
 pub mod plot;
+pub mod sweep;
 
 use std::fmt::{self, Write as _};
 use std::path::Path;

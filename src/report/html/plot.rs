@@ -240,12 +240,13 @@ where
     Ok(svg)
 }
 
-fn draw_series<X>(
-    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, RangedCoordf64>>,
+fn draw_series<X, Y>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
     s: &Series,
 ) -> Result<(), PlotError>
 where
     X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
 {
     let colour = s.look.colour;
     let style = ShapeStyle { color: colour.to_rgba(), filled: false, stroke_width: if s.thin { 1 } else { 3 } };
@@ -445,6 +446,104 @@ pub fn errors(
             })
             .collect();
         draw_legend(&root, &entries)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+/// A horizontal line across a chart: an objective's bound.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    pub y: f64,
+    pub label: String,
+}
+
+/// A point marked on a chart with a ring and a label: a sweep's knee.
+#[derive(Debug, Clone)]
+pub struct Mark {
+    pub look: Look,
+    pub at: (f64, f64),
+    pub label: String,
+}
+
+/// The grey of objectives' lines.
+pub const THRESHOLD_GREY: RGBColor = RGBColor(110, 110, 110);
+
+/// A sweep's chart: latency (points already in `unit`, log scale) against achieved
+/// throughput, the objectives' bounds as grey horizontal lines, each knee ringed and labelled.
+pub fn latency_throughput(
+    series: &[Series],
+    thresholds: &[Threshold],
+    marks: &[Mark],
+    unit: Unit,
+) -> Result<String, PlotError> {
+    let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).chain(thresholds.iter().map(|t| t.y));
+    let (y_min, y_max) = ys.filter(|y| *y > 0.0).fold((f64::INFINITY, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
+    let (y_lo, y_hi) = if y_max > 0.0 { (y_min / 1.6, y_max * 1.6) } else { (unit.per_us, 1000.0 * unit.per_us) };
+    let x_hi = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).fold(1.0, f64::max) * 1.08;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT + 80)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        draw_title(&root, "Latency against throughput: p99 (thick) and p50 (thin), corrected")?;
+        let labels: Vec<&str> = series.iter().map(|s| s.label.as_str()).collect();
+        let mut chart = ChartBuilder::on(&root)
+            .margin(16)
+            .margin_right(48)
+            .margin_top(TITLE_HEIGHT + legend_height(&labels))
+            .x_label_area_size(48)
+            .y_label_area_size(86)
+            .build_cartesian_2d(0.0..x_hi, (y_lo..y_hi).log_scale())
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("achieved throughput (responses per second)")
+            .y_desc(format!("latency ({}), log scale", unit.name))
+            .x_label_formatter(&|x| number(*x))
+            .y_label_formatter(&|v| number(*v))
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_error)?;
+        for t in thresholds {
+            let style = ShapeStyle { color: THRESHOLD_GREY.to_rgba(), filled: false, stroke_width: 2 };
+            chart.draw_series(LineSeries::new([(0.0, t.y), (x_hi, t.y)], style)).map_err(plot_error)?;
+            let font = TextStyle::from(("sans-serif", 15).into_font()).pos(Pos::new(HPos::Right, VPos::Bottom));
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((x_hi, t.y)) + Text::new(t.label.clone(), (-6, -4), font),
+                ))
+                .map_err(plot_error)?;
+        }
+        for s in series {
+            draw_series(&mut chart, s)?;
+        }
+        for m in marks {
+            let font = TextStyle::from(("sans-serif", 16).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+            let ring = Circle::new((0, 0), 11, m.look.colour.stroke_width(3));
+            let text = Text::new(m.label.clone(), (10, -12), font);
+            chart.draw_series(std::iter::once(EmptyElement::at(m.at) + ring + text)).map_err(plot_error)?;
+        }
+        let entries: Vec<Entry> = series
+            .iter()
+            .map(|s| Entry {
+                label: s.label.clone(),
+                colour: s.look.colour,
+                marker: (!s.thin).then_some(s.look.marker),
+                thick: !s.thin,
+            })
+            .collect();
+        draw_legend(&root, &entries)?;
+        if series.iter().all(|s| s.points.is_empty()) {
+            root.draw(&Text::new(
+                "no responses: nothing to plot".to_string(),
+                (WIDTH as i32 / 2 - 120, HEIGHT as i32 / 2),
+                ("sans-serif", 20),
+            ))
+            .map_err(plot_error)?;
+        }
         root.present().map_err(plot_error)?;
     }
     Ok(svg)
