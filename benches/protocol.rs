@@ -1,8 +1,9 @@
 //! Sans-IO protocol code on named inputs, with throughput, so a regression shows up as fewer
 //! bytes or items per second: raw framing per mode, HTTP head parsing (a fresh head and a
 //! repeated one, which the framer's memo answers), chunked decoding, request framing (what
-//! `clobber serve` does per request), request building, and HTTP/2: HPACK decoding of typical
-//! response header blocks and splitting a read's worth of frames.
+//! `clobber serve` does per request), request building, HTTP/2 (HPACK decoding of typical
+//! response header blocks and splitting a read's worth of frames), and reply framing (`--frame
+//! resp` and `--frame memcache`) on the replies of the commands the tests and compare.sh send.
 //! End-to-end speed is `scripts/compare.sh`, not a criterion bench.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -10,7 +11,9 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use clobber::protocol::h2::frame::{self, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN};
 use clobber::protocol::h2::hpack::{self, Decoder};
 use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestFramer, RequestSpec};
+use clobber::protocol::memcache::MemcacheFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
+use clobber::protocol::resp::RespFramer;
 use clobber::protocol::{Feed, Framer};
 
 /// Frames `input` completely, returning the number of responses.
@@ -155,6 +158,45 @@ fn request_building(c: &mut Criterion) {
     group.finish();
 }
 
+fn reply_framing(c: &mut Criterion) {
+    let lrange: Vec<u8> = {
+        let mut v = b"*100\r\n".to_vec();
+        for i in 1..=100 {
+            v.extend_from_slice(format!("${}\r\n{i}\r\n", i.to_string().len()).as_bytes());
+        }
+        v
+    };
+    let resp_cases: Vec<(&str, Vec<u8>)> = vec![
+        ("get-hit/16x", b"$5\r\nhello\r\n".repeat(16)),
+        ("get-miss/16x", b"$-1\r\n".repeat(16)),
+        ("lrange-100/1x", lrange),
+        ("get-4KiB/1x", [b"$4096\r\n".as_slice(), &[b'x'; 4096], b"\r\n"].concat()),
+    ];
+    let mut group = c.benchmark_group("resp-framing");
+    for (name, input) in &resp_cases {
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        let mut framer = RespFramer::new();
+        group.bench_with_input(BenchmarkId::from_parameter(name), input, |b, input| {
+            b.iter(|| frame_all(&mut framer, black_box(input)))
+        });
+    }
+    group.finish();
+    let memcache_cases: Vec<(&str, Vec<u8>)> = vec![
+        ("get-hit/16x", b"VALUE key:000001 0 5\r\nhello\r\nEND\r\n".repeat(16)),
+        ("get-miss/16x", b"END\r\n".repeat(16)),
+        ("set/16x", b"STORED\r\n".repeat(16)),
+    ];
+    let mut group = c.benchmark_group("memcache-framing");
+    for (name, input) in &memcache_cases {
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        let mut framer = MemcacheFramer::new();
+        group.bench_with_input(BenchmarkId::from_parameter(name), input, |b, input| {
+            b.iter(|| frame_all(&mut framer, black_box(input)))
+        });
+    }
+    group.finish();
+}
+
 /// nginx-like response header blocks from an HPACK encoder that Huffman-codes and indexes
 /// everything (Python's `hpack`): the first response of a connection (every field a Huffman
 /// literal added to the table), a later one where only the date changed (a new literal, the
@@ -234,5 +276,5 @@ fn h2(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw_framing, http_framing, request_framing, request_building, h2);
+criterion_group!(benches, raw_framing, http_framing, request_framing, request_building, h2, reply_framing);
 criterion_main!(benches);

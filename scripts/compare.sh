@@ -16,6 +16,10 @@
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
 #                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
 #                                    before/after figures for a change, from one run
+# Two more scenarios, not in the default list: unixecho (raw echo, pipelined 16, to `clobber serve
+# --listen unix:PATH`; compare with echo's TCP figure) and redis (GET of a missing key, pipelined
+# 16, to a redis-server on the server CPU: clobber --frame resp over TCP and over its Unix
+# socket, against redis-benchmark -P 16, which stops on a count: REDIS_N requests).
 # TLS scenarios go to a second nginx server block (TLS 1.3, an ECDSA P-256 certificate made
 # here with openssl, session tickets on): keep-alive https (clobber vs wrk) and a handshake per
 # request (clobber --reconnect with and without resumption vs ab, which never resumes).
@@ -35,6 +39,7 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-50}
 RUNS=${RUNS:-3}
 SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo tls tlsreconnect}
+REDIS_N=${REDIS_N:-4000000}
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
@@ -124,6 +129,18 @@ wait_port "$nginx_port"
 for f in serve-http serve-echo; do
     for _ in $(seq 100); do grep -q '^listening on ' "$tmp/$f.out" 2>/dev/null && break; sleep 0.05; done
 done
+taskset -c "$server_cpu" "$bin" serve --listen "unix:$tmp/echo.sock" --mode echo >"$tmp/serve-unix.out" &
+pids+=($!); serve_unix_pid=$!
+redis_port=""
+if [[ " $SCENARIOS " == *" redis "* ]]; then
+    need redis-server redis-server
+    need redis-benchmark redis-tools
+    redis_port=$(free_port)
+    taskset -c "$server_cpu" redis-server --port "$redis_port" --bind 127.0.0.1 --unixsocket "$tmp/redis.sock" \
+        --save '' --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+    pids+=($!); redis_pid=$!
+    wait_port "$redis_port"
+fi
 serve_http=$(sed -n 's/^listening on //p' "$tmp/serve-http.out")
 serve_echo=$(sed -n 's/^listening on //p' "$tmp/serve-echo.out")
 nginx_worker=$(pgrep -P "$nginx_master" | head -1)
@@ -230,6 +247,14 @@ for i in $(seq "$RUNS"); do
             purl="http://$serve_http/"
             measure targets-pipeline16 "clobber fixed URL (ref)" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             measure targets-pipeline16 "clobber --targets 1000 {{rand}}" "$serve_http_pid" clobber "$bin" --targets "$tmp/targets-${serve_http##*:}.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+        unixecho)
+            measure unixecho16 "clobber raw unix: --pipeline 16" "$serve_unix_pid" clobber "$bin" "unix:$tmp/echo.sock" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
+            ;;
+        redis)
+            get='*2\r\n$3\r\nGET\r\n$16\r\nkey:__rand_int__\r\n'
+            measure redis-get16 "redis-benchmark -P 16" "$redis_pid" "redis-benchmark:$REDIS_N" redis-benchmark -p "$redis_port" -c "$C" -n "$REDIS_N" -P 16 -t get --csv
+            measure redis-get16 "clobber --frame resp --pipeline 16" "$redis_pid" clobber "$bin" "tcp://127.0.0.1:$redis_port" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data "$get" --frame resp --pipeline 16 --json
+            measure redis-get16 "clobber --frame resp --pipeline 16, unix:" "$redis_pid" clobber "$bin" "unix:$tmp/redis.sock" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data "$get" --frame resp --pipeline 16 --json
             ;;
         h2)
             hurl="http://127.0.0.1:$h2o_port/index.html"
@@ -246,7 +271,7 @@ for i in $(seq "$RUNS"); do
             measure h2-tls-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hturl" --http2 --streams 100 --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure h2-tls-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hturl"
             ;;
-        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect h2 h2m1 h2tls targets)" >&2; exit 2 ;;
+        *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect h2 h2m1 h2tls unixecho redis targets)" >&2; exit 2 ;;
         esac
     done
 done

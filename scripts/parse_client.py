@@ -47,6 +47,12 @@ def parse(parser, text):
         n = sum(r.get("statusCodeDistribution", {}).values())
         p99 = r["latencyPercentiles"]["p99"]
         return n, s["requestsPerSec"], p99 * 1e6 if p99 is not None else None
+    if parser.startswith("redis-benchmark:"):
+        # `--csv`: a header, then "GET","rps","avg","min","p50","p95","p99","max" (ms). It
+        # stops on a count (-n), given here after the colon.
+        n = int(parser.split(":")[1])
+        fields = [f.strip('"') for f in text.strip().splitlines()[-1].split(",")]
+        return n, float(fields[1]), float(fields[6]) * 1e3
     raise SystemExit(f"unknown parser {parser}")
 
 
@@ -81,10 +87,10 @@ def table(results):
           "| req/s vs ref | CPU/req vs ref |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     def ref_of(scenario):
-        # wrk where it ran, else ab, else h2load (the HTTP/2 scenarios), else a row named
-        # "(ref)" (the targets scenario: a fixed URL).
+        # wrk where it ran, else ab, else h2load (the HTTP/2 scenarios), else redis-benchmark,
+        # else a row named "(ref)" (the targets scenario: a fixed URL).
         for pick in (lambda c: c.startswith("wrk"), lambda c: c == "ab", lambda c: c.startswith("h2load"),
-                     lambda c: c.endswith("(ref)")):
+                     lambda c: c.startswith("redis-benchmark"), lambda c: c.endswith("(ref)")):
             name = next((c for s, c in order if s == scenario and pick(c)), None)
             if name:
                 return name

@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use lexopt::prelude::*;
 
-use crate::config::{Order, Search, ServeMode, Slo, StatusSet, StepPlan, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS};
+use crate::config::{
+    Framing, Order, Search, ServeMode, Slo, StatusSet, StepPlan, TlsVersion, TLS_CIPHER_SUITES, TLS_GROUPS,
+};
 use crate::protocol::http;
 use crate::protocol::raw::{Delimiter, RawFraming};
 
@@ -67,6 +69,7 @@ USAGE:
     clobber --http2 [OPTIONS] http(s)://...     HTTP/2 (h2c with prior knowledge, or h2
                                                 over TLS by ALPN)
     clobber [OPTIONS] tcp://HOST:PORT           raw TCP load (also HOST:PORT; --tls for TLS)
+    clobber [OPTIONS] unix:PATH                 raw load to a Unix socket (--unix-socket: HTTP)
     clobber [OPTIONS] --targets FILE            HTTP load over a list of requests (no TARGET)
     clobber serve [SERVE OPTIONS]               the built-in target server (serve --help)
     clobber demo [OPTIONS]                      serve and clobber on loopback for 5 s
@@ -126,7 +129,12 @@ HTTP (http:// targets; the request is built once, responses framed by their head
     Defaults: Host, User-Agent: clobber/VERSION; --reconnect adds Connection: close.
     Credentials in the URL (http://user:pass@host/) send Authorization: Basic.
 
-RAW TCP REQUEST (tcp:// targets):
+UNIX SOCKETS:
+        unix:PATH         as TARGET: raw bytes to the Unix socket at PATH (--data, --frame...)
+        --unix-socket PATH  an http:// or https:// target over the Unix socket at PATH; the
+                          URL still gives Host and the path (as curl's flag)
+
+RAW TCP REQUEST (tcp:// and unix: targets):
         --data STR        the request bytes; escapes: \\r \\n \\t \\\\ \\xNN
         --file PATH       the request bytes from a file (`-` reads standard input)
         --data-file PATH  several requests: one payload per line, with --data's escapes
@@ -141,6 +149,10 @@ REQUESTS THAT VARY (URL, headers, body, raw payloads):
                           requests [default: from the clock]
 
 RAW TCP RESPONSE FRAMING (at most one; --pipeline needs one):
+        --frame PROTO     responses are PROTO's replies, counted by kind in the report:
+                          resp (Redis, RESP2 and RESP3: an error reply is a response,
+                          tallied as resp_error) or memcache (memcached's text protocol:
+                          VALUE blocks up to END, STORED, NOT_FOUND, ERROR, ...)
         --until STR       a response ends with STR (same escapes as --data)
         --expect-bytes N  a response is exactly N bytes
         --until-close     a response ends when the server closes the connection
@@ -323,7 +335,8 @@ USAGE:
     clobber serve [OPTIONS]
 
 OPTIONS:
-        --listen ADDR     address to listen on; port 0 picks a free one [default: 127.0.0.1:8000]
+        --listen ADDR     address to listen on; port 0 picks a free one; unix:PATH creates
+                          a Unix socket at PATH (removed on exit) [default: 127.0.0.1:8000]
         --mode MODE       echo: send back every byte received; http: answer every HTTP/1.1
                           request with `200 OK` and body `hello`; h2: answer every HTTP/2
                           stream the same way (h2c with prior knowledge, or with --tls*
@@ -441,6 +454,9 @@ pub struct TargetOptions {
     pub host_port: HostPort,
     /// `http://` and `https://` targets: the URL the request is built from; `None` for raw TCP.
     pub url: Option<http::Url>,
+    /// Connect to this Unix socket instead of `host_port` (a `unix:PATH` target, or
+    /// `--unix-socket` with an http:// target, whose URL still gives Host and path).
+    pub unix: Option<String>,
 }
 
 /// Bytes given on the command line, or a file to read them from (`-`: standard input).
@@ -454,9 +470,9 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOptions {
     /// `tcp://`: `--data` or `--file`, and the raw framing.
-    Raw { payload: Source, framing: RawFraming },
+    Raw { payload: Source, framing: Framing },
     /// `tcp://` with `--data-file`: one payload per line.
-    RawList { file: String, framing: RawFraming },
+    RawList { file: String, framing: Framing },
     /// `--targets FILE`: the entries' requests, each with these `-H` headers added.
     Targets { file: String, headers: Vec<(String, String)> },
     /// `http://`: a request built from the URL and these (the body, if any, maybe a file).
@@ -573,6 +589,8 @@ pub enum ServeTls {
 pub struct ServeOptions {
     /// `--listen`, not resolved; port 0 picks a free one.
     pub listen: Given<HostPort>,
+    /// `--listen unix:PATH`: the Unix socket to create instead (`listen` is then unused).
+    pub unix: Option<String>,
     pub mode: ServeMode,
     pub until: Delimiter,
     pub respond: Option<Vec<u8>>,
@@ -687,6 +705,8 @@ struct RunArgs {
     until: Option<String>,
     expect_bytes: Option<String>,
     until_close: bool,
+    frame: Option<String>,
+    unix_socket: Option<String>,
     pipeline: Option<String>,
     reconnect: bool,
     http2: bool,
@@ -798,6 +818,8 @@ where
             Long("until") => raw.until = Some(string(&mut parser, "--until")?),
             Long("expect-bytes") => raw.expect_bytes = Some(string(&mut parser, "--expect-bytes")?),
             Long("until-close") => raw.until_close = true,
+            Long("frame") => raw.frame = Some(string(&mut parser, "--frame")?),
+            Long("unix-socket") => raw.unix_socket = Some(string(&mut parser, "--unix-socket")?),
             Long("pipeline") => raw.pipeline = Some(string(&mut parser, "--pipeline")?),
             Long("reconnect") => raw.reconnect = true,
             Long("http2") => raw.http2 = true,
@@ -1107,6 +1129,12 @@ fn run_options(raw: RunArgs, demo: bool) -> Result<RunOptions, UsageError> {
         ));
     }
     let bind = raw.bind.as_deref().map(parse_bind).transpose()?;
+    if let (Some(path), Some(_)) = (&target.unix, &bind) {
+        return Err(conflict(
+            "--bind",
+            format!("--bind picks source IP addresses: the target is the Unix socket '{path}'"),
+        ));
+    }
     let order = match raw.order.as_deref() {
         None | Some("round-robin") => Order::RoundRobin,
         Some("random") => Order::Random,
@@ -1351,6 +1379,12 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
     if let Some((flag, _)) = http_only.into_iter().find(|(_, given)| *given) {
         return Err(conflict(flag, format!("{flag} needs an http:// target (the target is '{target_text}')")));
     }
+    if raw.unix_socket.is_some() {
+        return Err(conflict(
+            "--unix-socket",
+            format!("--unix-socket is for http:// targets; for raw bytes the target is unix:PATH ('{target_text}')"),
+        ));
+    }
     let target = parse_target(target_text)?;
     if let Some(file) = &raw.data_file {
         if let Some((flag, _)) =
@@ -1391,16 +1425,16 @@ fn raw_request(raw: &RunArgs, target_text: &str, pipeline: usize) -> Result<Requ
 }
 
 /// `--pipeline` needs a raw framing that can split responses.
-fn check_raw_pipeline(framing: &RawFraming, pipeline: usize) -> Result<(), UsageError> {
+fn check_raw_pipeline(framing: &Framing, pipeline: usize) -> Result<(), UsageError> {
     if pipeline > 1 {
         match framing {
-            RawFraming::OneRead => {
+            Framing::Raw(RawFraming::OneRead) => {
                 return Err(conflict(
                     "--pipeline",
-                    "--pipeline needs a response framing: give --until, --expect-bytes or --until-close",
+                    "--pipeline needs a response framing: give --frame, --until or --expect-bytes",
                 ))
             }
-            RawFraming::UntilClose => {
+            Framing::Raw(RawFraming::UntilClose) => {
                 return Err(conflict(
                     "--pipeline",
                     "--pipeline with --until-close: only one response can end at a close; use --until or \
@@ -1423,6 +1457,7 @@ fn http_request(raw: &RunArgs, target_text: &str, demo: bool) -> Result<Request,
         ("--until", raw.until.is_some()),
         ("--expect-bytes", raw.expect_bytes.is_some()),
         ("--until-close", raw.until_close),
+        ("--frame", raw.frame.is_some()),
     ];
     if let Some((flag, _)) = raw_only.into_iter().find(|(_, given)| *given) {
         let hint = if flag == "--data-file" {
@@ -1487,7 +1522,12 @@ fn http_request(raw: &RunArgs, target_text: &str, demo: bool) -> Result<Request,
         })?;
         set.insert_range(low, high);
     }
-    let target = TargetOptions { label: hide_password(target_text), host_port, url: Some(url) };
+    let unix = match &raw.unix_socket {
+        Some(path) if demo => return Err(conflict("--unix-socket", format!("the demo serves TCP, not '{path}'"))),
+        Some(path) if path.is_empty() => return Err(bad("--unix-socket", path, "expected the path of a Unix socket")),
+        other => other.clone(),
+    };
+    let target = TargetOptions { label: hide_password(target_text), host_port, url: Some(url), unix };
     Ok((target, request, expect))
 }
 
@@ -1541,25 +1581,33 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
-fn parse_framing(raw: &RunArgs) -> Result<RawFraming, UsageError> {
-    let given = [raw.until.is_some(), raw.expect_bytes.is_some(), raw.until_close];
+fn parse_framing(raw: &RunArgs) -> Result<Framing, UsageError> {
+    let given = [raw.frame.is_some(), raw.until.is_some(), raw.expect_bytes.is_some(), raw.until_close];
     if given.iter().filter(|&&g| g).count() > 1 {
-        return Err(conflict("--until", "--until, --expect-bytes and --until-close exclude each other: give one"));
+        let first = if raw.frame.is_some() { "--frame" } else { "--until" };
+        return Err(conflict(first, "--frame, --until, --expect-bytes and --until-close exclude each other: give one"));
+    }
+    if let Some(v) = &raw.frame {
+        return match v.to_ascii_lowercase().as_str() {
+            "resp" | "redis" => Ok(Framing::Resp),
+            "memcache" | "memcached" => Ok(Framing::Memcache),
+            _ => Err(bad("--frame", v, "expected resp (Redis) or memcache (memcached's text protocol)")),
+        };
     }
     if let Some(v) = &raw.until {
         let delim = parse_escapes(v).map_err(|e| bad("--until", v, &e))?;
         if delim.is_empty() {
             return Err(bad("--until", v, "expected at least one byte"));
         }
-        return Ok(RawFraming::Until(Delimiter::new(&delim)));
+        return Ok(Framing::Raw(RawFraming::Until(Delimiter::new(&delim))));
     }
     if let Some(v) = &raw.expect_bytes {
-        return Ok(RawFraming::Exact(positive(v, "--expect-bytes")?));
+        return Ok(Framing::Raw(RawFraming::Exact(positive(v, "--expect-bytes")?)));
     }
     if raw.until_close {
-        return Ok(RawFraming::UntilClose);
+        return Ok(Framing::Raw(RawFraming::UntilClose));
     }
-    Ok(RawFraming::OneRead)
+    Ok(Framing::Raw(RawFraming::OneRead))
 }
 
 fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
@@ -1629,7 +1677,11 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
             _ => return Err(unknown(arg.unexpected(), "clobber serve")),
         }
     }
-    let host_port = host_port(&listen, true).map_err(|e| bad("--listen", &listen, &e))?;
+    let (host_port, unix) = match listen.strip_prefix("unix:") {
+        Some("") => return Err(bad("--listen", &listen, "expected unix:PATH, the path of the socket to create")),
+        Some(path) => (HostPort { host: "localhost".to_string(), port: 0 }, Some(path.to_string())),
+        None => (host_port(&listen, true).map_err(|e| bad("--listen", &listen, &e))?, None),
+    };
     if mode == ServeMode::H2 && respond.is_some() {
         return Err(conflict("--respond", "--mode h2 answers every stream with a fixed 200: drop --respond"));
     }
@@ -1647,6 +1699,7 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
     };
     Ok(Options::Serve(ServeOptions {
         listen: Given { text: listen, value: host_port },
+        unix,
         mode,
         until: Delimiter::new(&until),
         respond,
@@ -1660,13 +1713,22 @@ fn parse_serve(mut parser: lexopt::Parser) -> Result<Options, UsageError> {
 
 /// `tcp://HOST:PORT` or `HOST:PORT`, split (the host is resolved by `setup`).
 pub fn parse_target(text: &str) -> Result<TargetOptions, UsageError> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(bad("TARGET", text, "expected unix:PATH, the path of a Unix socket"));
+        }
+        // No host: TLS over the socket verifies `localhost` unless --sni names another.
+        let host_port = HostPort { host: "localhost".to_string(), port: 0 };
+        return Ok(TargetOptions { label: text.to_string(), host_port, url: None, unix: Some(path.to_string()) });
+    }
     let rest = match text.split_once("://") {
         Some(("tcp", rest)) => rest,
         Some((scheme, _)) => {
             return Err(bad(
                 "TARGET",
                 text,
-                &format!("unsupported scheme '{scheme}://' (expected http://, https:// or tcp://)"),
+                &format!("unsupported scheme '{scheme}://' (expected http://, https://, tcp:// or unix:)"),
             ))
         }
         None => text,
@@ -1675,7 +1737,7 @@ pub fn parse_target(text: &str) -> Result<TargetOptions, UsageError> {
         return Err(bad("TARGET", text, &format!("a raw TCP target has no path; did you mean http://{rest}?")));
     }
     let host_port = host_port(rest, false).map_err(|e| bad("TARGET", text, &e))?;
-    Ok(TargetOptions { label: text.to_string(), host_port, url: None })
+    Ok(TargetOptions { label: text.to_string(), host_port, url: None, unix: None })
 }
 
 /// Splits `HOST:PORT` (a name, an IPv4 address, or `[IPv6]`); port 0 only if `listen` (it
@@ -1900,7 +1962,7 @@ mod tests {
         assert_eq!(e.flag(), "--cacert", "an https target still checks TLS flags");
         let o = run(&["TCP://127.0.0.1:9", "--data", "x"]).unwrap();
         assert_eq!(o.target.host_port, HostPort { host: "127.0.0.1".into(), port: 9 });
-        assert!(matches!(o.request, RequestOptions::Raw { framing: RawFraming::OneRead, .. }));
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Raw(RawFraming::OneRead), .. }));
         let o = run(&["Tcp://127.0.0.1:9", "--tls", "--data", "x"]).unwrap();
         assert!(o.tls.is_some() && o.target.url.is_none());
     }
@@ -2011,7 +2073,7 @@ mod tests {
         assert!(o.pin && !o.reconnect && !o.json && !o.progress);
         assert_eq!(
             o.request,
-            RequestOptions::Raw { payload: Source::Inline(b"x".to_vec()), framing: RawFraming::OneRead }
+            RequestOptions::Raw { payload: Source::Inline(b"x".to_vec()), framing: Framing::Raw(RawFraming::OneRead) }
         );
         assert_eq!(o.target.host_port, HostPort { host: "127.0.0.1".into(), port: 9 });
         assert_eq!((o.connect_timeout, o.timeout, o.give_up), (Duration::from_secs(5), Duration::from_secs(30), None));
@@ -2023,6 +2085,34 @@ mod tests {
         assert_eq!((o.requests, o.duration, o.give_up), (Some(100), None, Some(GIVE_UP_DEFAULT)));
         let o = run(&["127.0.0.1:9", "--data", "x", "-n", "100", "-d", "2s"]).unwrap();
         assert_eq!((o.requests, o.duration, o.give_up), (Some(100), Some(Duration::from_secs(2)), None));
+    }
+
+    #[test]
+    fn frame_picks_the_reply_framing_and_allows_pipelining() {
+        let o = run(&["127.0.0.1:6379", "--data", "GET k\\r\\n", "--frame", "resp", "--pipeline", "16"]).unwrap();
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Resp, .. }));
+        assert_eq!(o.pipeline, 16);
+        let o = run(&["127.0.0.1:11211", "--data", "get k\\r\\n", "--frame", "MEMCACHE"]).unwrap();
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Memcache, .. }));
+    }
+
+    #[test]
+    fn unix_targets_and_unix_socket_name_the_path() {
+        let o = run(&["unix:/run/redis.sock", "--data", "PING\\r\\n", "--frame", "resp"]).unwrap();
+        assert_eq!((o.target.unix.as_deref(), o.target.url.is_none()), (Some("/run/redis.sock"), true));
+        assert_eq!(o.target.label, "unix:/run/redis.sock");
+        let o = run(&["unix:///run/x.sock", "--data", "x"]).unwrap();
+        assert_eq!(o.target.unix.as_deref(), Some("/run/x.sock"));
+        let o = run(&["https://example.com/status", "--unix-socket", "/run/nginx.sock"]).unwrap();
+        assert_eq!(o.target.unix.as_deref(), Some("/run/nginx.sock"));
+        assert_eq!(o.target.url.as_ref().map(|u| u.host.as_str()), Some("example.com"), "Host comes from the URL");
+        assert_eq!(o.tls.map(|t| t.server_name), Some("example.com".to_string()));
+        let o = run(&["http://127.0.0.1:9/"]).unwrap();
+        assert_eq!(o.target.unix, None);
+        match parse(["serve", "--listen", "unix:/tmp/echo.sock"]) {
+            Ok(Options::Serve(s)) => assert_eq!(s.unix.as_deref(), Some("/tmp/echo.sock")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -2049,16 +2139,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((o.connections, o.threads, o.pin), (8, Some(2), false));
-        let until = RawFraming::Until(Delimiter::new(b"\n"));
+        let until = Framing::Raw(RawFraming::Until(Delimiter::new(b"\n")));
         assert_eq!(o.request, RequestOptions::Raw { payload: Source::Inline(b"a\n".to_vec()), framing: until });
         assert_eq!((o.pipeline, o.reconnect, o.json), (4, true, true));
         assert_eq!(o.target.host_port, HostPort { host: "::1".into(), port: 7 });
         let o = run(&["127.0.0.1:9", "--data", "x", "--expect-bytes", "12"]).unwrap();
-        assert!(matches!(o.request, RequestOptions::Raw { framing: RawFraming::Exact(12), .. }));
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Raw(RawFraming::Exact(12)), .. }));
         let o = run(&["127.0.0.1:9", "--data", "x", "--until-close"]).unwrap();
-        assert!(matches!(o.request, RequestOptions::Raw { framing: RawFraming::UntilClose, .. }));
+        assert!(matches!(o.request, RequestOptions::Raw { framing: Framing::Raw(RawFraming::UntilClose), .. }));
         let o = run(&["127.0.0.1:9", "--file", "-", "--cpus", "0,2-3", "--connections=3"]).unwrap();
-        assert_eq!(o.request, RequestOptions::Raw { payload: Source::File("-".into()), framing: RawFraming::OneRead });
+        assert_eq!(
+            o.request,
+            RequestOptions::Raw { payload: Source::File("-".into()), framing: Framing::Raw(RawFraming::OneRead) }
+        );
         assert_eq!((o.cpus.unwrap().value, o.threads, o.connections), (vec![0, 2, 3], Some(3), 3));
         let o = run(&[
             "http://localhost:8080/",
@@ -2141,6 +2234,14 @@ mod tests {
             (&["127.0.0.1", "--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--file", "y"], "--file"),
             (&["127.0.0.1:9", "--data", "x", "--until", "a", "--until-close"], "--until"),
+            (&["127.0.0.1:9", "--data", "x", "--frame", "http"], "--frame"),
+            (&["127.0.0.1:9", "--data", "x", "--frame", "resp", "--until", "a"], "--frame"),
+            (&["http://127.0.0.1:9/", "--frame", "resp"], "--frame"),
+            (&["127.0.0.1:9", "--data", "x", "--unix-socket", "/tmp/s"], "--unix-socket"),
+            (&["http://localhost/", "--unix-socket", ""], "--unix-socket"),
+            (&["unix:", "--data", "x"], "TARGET"),
+            (&["unix:/tmp/s", "--data", "x", "--bind", "127.0.0.2"], "--bind"),
+            (&["serve", "--listen", "unix:"], "--listen"),
             (&["127.0.0.1:9"], "--data"),
             (&["--data", "x"], "TARGET"),
             (&["127.0.0.1:9", "--data", "x", "--bogus"], "--bogus"),

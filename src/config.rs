@@ -19,7 +19,12 @@ pub struct Target {
     pub label: String,
     /// The host as written (a name or an address, without IPv6 brackets): TLS's default SNI.
     pub host: String,
+    /// Where connections go, unless `unix` is set (then it is `0.0.0.0` and the URL's port,
+    /// and not used).
     pub addr: SocketAddr,
+    /// Connect to this Unix socket instead (`unix:PATH`, `--unix-socket`); checked by `setup`
+    /// to be a socket.
+    pub unix: Option<std::path::PathBuf>,
 }
 
 /// A load run.
@@ -155,6 +160,8 @@ impl Config {
             Framing::Raw(RawFraming::UntilClose) => "until the server closes".to_string(),
             Framing::Http { head: false } => "HTTP/1.1".to_string(),
             Framing::Http { head: true } => "HTTP/1.1 HEAD".to_string(),
+            Framing::Resp => "RESP (Redis replies)".to_string(),
+            Framing::Memcache => "memcache (text protocol replies)".to_string(),
         }
     }
 
@@ -171,6 +178,10 @@ pub enum Framing {
     Http {
         head: bool,
     },
+    /// Redis replies, RESP2 and RESP3 (`--frame resp`), tallied by kind.
+    Resp,
+    /// memcached text-protocol replies (`--frame memcache`), tallied by kind.
+    Memcache,
 }
 
 /// A set of HTTP status codes (100-999), e.g. from `--expect-status 200 --expect-status 3xx`.
@@ -406,7 +417,10 @@ impl ServeMode {
 /// The built-in server (`clobber serve`).
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// Where to listen, unless `unix` is set (then it is not used).
     pub listen: SocketAddr,
+    /// Listen on a Unix socket created at this path (`--listen unix:PATH`), removed at exit.
+    pub unix: Option<std::path::PathBuf>,
     pub mode: ServeMode,
     /// Echo mode: what ends a request, for counting (and for `respond`).
     pub until: Delimiter,

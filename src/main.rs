@@ -299,9 +299,12 @@ fn serve(config: &ServeConfig) -> ExitCode {
     let stop = stop_on_signals();
     let server = match Server::start(config, Arc::clone(&stop)) {
         Ok(server) => server,
-        Err(e) => return fail(&format!("cannot listen on {} (--listen): {e}", config.listen)),
+        Err(e) => {
+            let on = config.unix.as_ref().map_or(config.listen.to_string(), |p| format!("unix:{}", p.display()));
+            return fail(&format!("cannot listen on {on} (--listen): {e}"));
+        }
     };
-    println!("listening on {}", server.local_addr());
+    println!("listening on {}", server.listening_on());
     match server.join() {
         Ok(counts) => {
             println!("served {} requests on {} connections", counts.requests, counts.connections);

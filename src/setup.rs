@@ -184,8 +184,16 @@ fn load_with(
     // Live progress: on a terminal by default, never mixed into JSON unless asked for.
     let progress = options.progress || (!options.json && std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let target = &options.target;
-    let addr = resolve_host(&target.host_port).map_err(|e| SetupError::new("TARGET", &target.label, e))?;
-    let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr };
+    let (addr, unix) = match &target.unix {
+        // Nothing to resolve: the URL's host is only the Host header (and TLS's name).
+        Some(path) => {
+            let flag = if target.url.is_some() { "--unix-socket" } else { "TARGET" };
+            let path = unix_socket(path).map_err(|e| SetupError::new(flag, path, e))?;
+            (SocketAddr::from((Ipv4Addr::UNSPECIFIED, target.host_port.port)), Some(path))
+        }
+        None => (resolve_host(&target.host_port).map_err(|e| SetupError::new("TARGET", &target.label, e))?, None),
+    };
+    let target = Target { label: target.label.clone(), host: target.host_port.host.clone(), addr, unix };
     let widths = Widths::of_run(threads, options.connections);
     let (entries, labels, framing, spec) = request(options, widths, targets_text)?;
     let payload = entries[0].bytes().to_vec();
@@ -216,7 +224,7 @@ fn load_with(
     }
     let tls = options.tls.as_ref().map(client_tls).transpose()?;
     let html = options.html.as_deref().map(|path| writable_path(path, "--html")).transpose()?;
-    let bind = source_addresses(options, addr)?;
+    let bind = if target.unix.is_some() { Vec::new() } else { source_addresses(options, addr)? };
     let server_pids = options.server_pid.as_ref().map(server_pids).transpose()?.unwrap_or_default();
     let perf = options.perf.map(|of| perf(of, &server_pids, options.perf_out.as_deref())).transpose()?;
     let config = Config {
@@ -300,11 +308,11 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
             let template = Template::compile(&bytes, widths)
                 .map_err(|e| SetupError::new(flag, crate::units::escape(&bytes), e.to_string()))?;
             let label = raw_label(&bytes);
-            Ok((vec![template], vec![label], Framing::Raw(framing.clone()), None))
+            Ok((vec![template], vec![label], framing.clone(), None))
         }
         RequestOptions::RawList { file, framing } => {
             let (entries, labels) = raw_list(file, widths)?;
-            Ok((entries, labels, Framing::Raw(framing.clone()), None))
+            Ok((entries, labels, framing.clone(), None))
         }
         RequestOptions::Http { method, headers, body } => {
             let (flag, body) = match body {
@@ -510,6 +518,23 @@ fn client_tls(options: &TlsOptions) -> Result<ClientTlsConfig, SetupError> {
     })
 }
 
+/// Checks that `path` is a Unix socket, so that a typo is a message naming the path rather
+/// than a run of connect errors. Whether something listens there shows in the run (refused).
+fn unix_socket(path: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(PathBuf::from(path)),
+        Ok(meta) => {
+            let what = if meta.is_dir() { "a directory" } else { "not a socket" };
+            Err(format!("{what}: expected the path of a Unix socket (a server's listening socket)"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("no such file: nothing listens on a Unix socket there".to_string())
+        }
+        Err(e) => Err(format!("cannot reach it: {e}")),
+    }
+}
+
 /// The source addresses: `--bind` as given; else, for a loopback IPv4 target with many
 /// connections, 127.0.0.1, 127.0.0.2, ... at most `CONNECTIONS_PER_SOURCE` connections each;
 /// else none (the kernel picks, at no extra syscall). Connection-per-request with FIN closes
@@ -556,8 +581,12 @@ fn check_local(ip: IpAddr) -> Result<(), String> {
 /// or made.
 fn server(options: ServeOptions) -> Result<ServeConfig, SetupError> {
     let cpus = options.cpus.as_ref().map(available_cores).transpose()?;
-    let listen =
-        resolve_host(&options.listen.value).map_err(|e| SetupError::new("--listen", &options.listen.text, e))?;
+    let listen = match options.unix {
+        Some(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        None => {
+            resolve_host(&options.listen.value).map_err(|e| SetupError::new("--listen", &options.listen.text, e))?
+        }
+    };
     let tls = match options.tls {
         None => None,
         Some(ServeTls::SelfSigned) => Some(crate::net::tls::self_signed()),
@@ -571,6 +600,7 @@ fn server(options: ServeOptions) -> Result<ServeConfig, SetupError> {
     };
     Ok(ServeConfig {
         listen,
+        unix: options.unix.map(PathBuf::from),
         mode: options.mode,
         until: options.until,
         respond: options.respond,
@@ -612,6 +642,7 @@ fn demo(mut options: RunOptions) -> Result<Demo, SetupError> {
     }
     let serve = ServeConfig {
         listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        unix: None,
         mode: if options.http2 { ServeMode::H2 } else { ServeMode::Http },
         until: Delimiter::new(b"\n"),
         respond: None,

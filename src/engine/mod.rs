@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Framing};
 use crate::protocol::http::HttpFramer;
+use crate::protocol::memcache::MemcacheFramer;
 use crate::protocol::raw::RawFramer;
+use crate::protocol::resp::RespFramer;
 pub use crate::stats::Snapshot;
 use crate::stats::WorkerStats;
 use worker::{Progress, StepLink, StepOrder, WorkerPlan};
@@ -224,6 +226,8 @@ fn spawn_worker(config: &Config, plan: WorkerPlan, stop: &AtomicBool, progress: 
     match &config.framing {
         Framing::Raw(framing) => worker::run(config, plan, || RawFramer::new(framing.clone()), stop, progress),
         Framing::Http { head } => worker::run(config, plan, || HttpFramer::new(*head), stop, progress),
+        Framing::Resp => worker::run(config, plan, RespFramer::new, stop, progress),
+        Framing::Memcache => worker::run(config, plan, MemcacheFramer::new, stop, progress),
     }
 }
 

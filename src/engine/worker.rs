@@ -39,6 +39,7 @@ use super::pacer::Pacer;
 use super::source::RequestSource;
 use crate::config::Config;
 use crate::net::socket::{self, SocketOptions};
+use crate::net::stream::Stream;
 use crate::net::sys::TimerFd;
 use crate::net::{Ready, Transport, STOP_CHECK};
 use crate::protocol::Framer;
@@ -113,21 +114,21 @@ pub struct Progress {
     pub warming_up: AtomicBool,
 }
 
-/// How a worker turns a socket whose connect is under way into the transport its connections
-/// use: the socket itself, or a TLS session on it.
+/// How a worker turns a socket (TCP or Unix) whose connect is under way into the transport its
+/// connections use: the socket itself, or a TLS session on it.
 pub trait Connector {
     type Stream: Transport;
-    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<Self::Stream>;
+    fn wrap(&self, socket: Stream) -> io::Result<Self::Stream>;
 }
 
-/// Plain TCP.
+/// Plain TCP, or a plain Unix socket.
 pub struct Plain;
 
 impl Connector for Plain {
-    type Stream = mio::net::TcpStream;
+    type Stream = Stream;
 
-    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<mio::net::TcpStream> {
-        Ok(tcp)
+    fn wrap(&self, socket: Stream) -> io::Result<Stream> {
+        Ok(socket)
     }
 }
 
@@ -140,8 +141,8 @@ pub struct Tls {
 impl Connector for Tls {
     type Stream = crate::net::tls::TlsStream<rustls::ClientConnection>;
 
-    fn wrap(&self, tcp: mio::net::TcpStream) -> io::Result<Self::Stream> {
-        self.tls.connect(&self.config, tcp)
+    fn wrap(&self, socket: Stream) -> io::Result<Self::Stream> {
+        self.tls.connect(&self.config, socket)
     }
 }
 
@@ -276,6 +277,8 @@ struct Worker<C: Connector, K> {
     n_requests: Option<u64>,
     pacer: Option<Pacer>,
     addr: std::net::SocketAddr,
+    /// Connect to this Unix socket instead of `addr`.
+    unix: Option<std::path::PathBuf>,
     options: SocketOptions,
     measure_from: Instant,
     measuring: bool,
@@ -394,6 +397,7 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             n_requests: plan.n_requests,
             pacer: plan.rate.map(|(rate, first)| Pacer::new(first, rate)),
             addr: config.target.addr,
+            unix: config.target.unix.clone(),
             options: SocketOptions { linger_zero: config.reconnect && !config.graceful_close },
             measure_from: plan.measure_from,
             measuring,
@@ -681,7 +685,11 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             0
         };
         let source = (!self.sources.is_empty()).then(|| self.sources[key % self.sources.len()]);
-        let result = socket::connect(self.addr, source, self.options).and_then(|mut stream| {
+        let socket = match &self.unix {
+            None => socket::connect(self.addr, source, self.options).map(Stream::Tcp),
+            Some(path) => Stream::connect_unix(path),
+        };
+        let result = socket.and_then(|mut stream| {
             self.poll.registry().register(&mut stream, Token(key), Interest::READABLE | Interest::WRITABLE)?;
             self.connector.wrap(stream)
         });

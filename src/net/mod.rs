@@ -1,6 +1,6 @@
 //! The network layer that the client (`engine`) and the server (`server`) share: the
 //! `Transport` trait (a non-blocking byte stream whose connect completes in the background),
-//! its TCP and TLS implementations (`tls`), socket set-up (`socket`), the few libc calls the
+//! its TCP and TLS implementations (`tls`), one socket type for TCP and Unix sockets (`stream`), socket set-up (`socket`), the few libc calls the
 //! safe crates lack (`sys`), `Ready`, what one readiness event said, and what every event loop
 //! needs the same way: `STOP_CHECK` and `spawn_pinned`. It knows nothing of requests,
 //! responses or statistics; failures are `io::Error`s, TLS's carrying their `error::Kinded`.
@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub mod socket;
+pub mod stream;
 pub mod sys;
 pub mod tls;
 

@@ -1,7 +1,7 @@
 //! TLS with rustls over the same non-blocking sockets, inside the same event loops: no thread
 //! and no runtime of its own.
 //!
-//! `TlsStream` pairs a mio `TcpStream` with a rustls connection (client or server) and is a
+//! `TlsStream` pairs a socket (`net::stream::Stream`: TCP or Unix) with a rustls connection (client or server) and is a
 //! byte stream like the socket: a read returns plaintext, reading TLS records from the socket
 //! only when rustls has no plaintext left; a write encrypts into rustls' record queue and sends
 //! what the socket takes. Records the socket did not take stay queued (at most rustls' 64 KiB
@@ -23,7 +23,7 @@ use std::ops::DerefMut;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
+use super::stream::Stream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -190,7 +190,7 @@ impl rustls::client::ResolvesClientCert for NoClientCertificate {
 
 /// A socket with a TLS session on it. `S` is a `ClientConnection` or a `ServerConnection`.
 pub struct TlsStream<S> {
-    tcp: TcpStream,
+    tcp: Stream,
     tls: S,
     /// The TCP connect completed (clients; a server's socket is connected from the start).
     tcp_connected: bool,
@@ -208,7 +208,7 @@ pub struct TlsStream<S> {
 
 /// The socket as rustls reads it, noting whether a read was short.
 struct ShortReadProbe<'a> {
-    tcp: &'a mut TcpStream,
+    tcp: &'a mut Stream,
     short: bool,
 }
 
@@ -225,7 +225,7 @@ where
     S: DerefMut<Target = ConnectionCommon<D>>,
     D: SideData,
 {
-    pub fn new(tcp: TcpStream, tls: S, tcp_connected: bool) -> TlsStream<S> {
+    pub fn new(tcp: Stream, tls: S, tcp_connected: bool) -> TlsStream<S> {
         TlsStream {
             tcp,
             tls,
@@ -579,7 +579,7 @@ impl ClientTls {
     }
 
     /// Starts a TLS session on a socket whose TCP connect is under way.
-    pub fn connect(&self, config: &Arc<ClientConfig>, tcp: TcpStream) -> io::Result<TlsStream<ClientConnection>> {
+    pub fn connect(&self, config: &Arc<ClientConfig>, tcp: Stream) -> io::Result<TlsStream<ClientConnection>> {
         let session = ClientConnection::new(Arc::clone(config), self.server_name.clone()).map_err(io::Error::other)?;
         Ok(TlsStream::new(tcp, session, false))
     }
@@ -864,7 +864,7 @@ pub fn server_config(identity: &ServerIdentity, alpn: &[&[u8]]) -> Result<Arc<Se
 }
 
 /// A server-side session on an accepted socket.
-pub fn accept(config: &Arc<ServerConfig>, tcp: TcpStream) -> io::Result<TlsStream<ServerConnection>> {
+pub fn accept(config: &Arc<ServerConfig>, tcp: Stream) -> io::Result<TlsStream<ServerConnection>> {
     let session = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     Ok(TlsStream::new(tcp, session, true))
 }

@@ -8,7 +8,9 @@
 
 pub mod h2;
 pub mod http;
+pub mod memcache;
 pub mod raw;
+pub mod resp;
 pub mod targets;
 pub mod template;
 
@@ -23,7 +25,8 @@ pub enum Feed {
     Error(ProtocolError),
 }
 
-/// A finished response (or request). `status` is 0 for raw framing and for requests.
+/// A finished response (or request). `status` is the HTTP status (100-999), the reply class
+/// of a RESP or memcache reply (1-99, see [`reply`]), or 0 (raw framing, requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Done {
     pub status: u16,
@@ -51,6 +54,9 @@ pub enum ProtocolError {
     BadChunk,
     /// A Content-Length header was malformed or contradictory.
     BadLength,
+    /// A RESP or memcache reply was malformed (an unknown type or word, a bad length, a line
+    /// or a data block without its CR LF).
+    BadReply,
 }
 
 impl ProtocolError {
@@ -62,7 +68,90 @@ impl ProtocolError {
             ProtocolError::BadHead => "malformed response head",
             ProtocolError::BadChunk => "malformed chunk size",
             ProtocolError::BadLength => "malformed Content-Length",
+            ProtocolError::BadReply => "malformed reply",
         }
+    }
+}
+
+/// The kinds of reply the RESP and memcache framers tell apart, carried in `Done::status`
+/// (below HTTP's 100) and tallied like statuses: an error reply is a response, counted by kind.
+pub mod reply {
+    pub const RESP_SIMPLE: u16 = 1;
+    pub const RESP_ERROR: u16 = 2;
+    pub const RESP_INTEGER: u16 = 3;
+    pub const RESP_BULK: u16 = 4;
+    pub const RESP_NULL: u16 = 5;
+    pub const RESP_ARRAY: u16 = 6;
+    pub const RESP_MAP: u16 = 7;
+    pub const RESP_SET: u16 = 8;
+    pub const RESP_DOUBLE: u16 = 9;
+    pub const RESP_BOOLEAN: u16 = 10;
+    pub const RESP_BIG_NUMBER: u16 = 11;
+    pub const RESP_VERBATIM: u16 = 12;
+    pub const RESP_PUSH: u16 = 13;
+    /// A `get` hit: `VALUE` blocks up to `END` (or a meta get's `VA`).
+    pub const MC_VALUE: u16 = 20;
+    /// `END` alone: a `get` miss.
+    pub const MC_END: u16 = 21;
+    pub const MC_STORED: u16 = 22;
+    pub const MC_NOT_STORED: u16 = 23;
+    pub const MC_EXISTS: u16 = 24;
+    pub const MC_NOT_FOUND: u16 = 25;
+    pub const MC_DELETED: u16 = 26;
+    pub const MC_TOUCHED: u16 = 27;
+    /// The value an `incr` or `decr` left.
+    pub const MC_NUMBER: u16 = 28;
+    pub const MC_ERROR: u16 = 29;
+    pub const MC_CLIENT_ERROR: u16 = 30;
+    pub const MC_SERVER_ERROR: u16 = 31;
+    pub const MC_OK: u16 = 32;
+    pub const MC_STATS: u16 = 33;
+    pub const MC_VERSION: u16 = 34;
+    /// A meta command's one-line reply: `HD`, `NF`, `NS`, `EX`, `EN`, `MN`.
+    pub const MC_META: u16 = 35;
+
+    /// Every reply class with its name in the report (and the JSON's `replies` keys).
+    pub const NAMES: &[(u16, &str)] = &[
+        (RESP_SIMPLE, "resp_simple"),
+        (RESP_ERROR, "resp_error"),
+        (RESP_INTEGER, "resp_integer"),
+        (RESP_BULK, "resp_bulk"),
+        (RESP_NULL, "resp_null"),
+        (RESP_ARRAY, "resp_array"),
+        (RESP_MAP, "resp_map"),
+        (RESP_SET, "resp_set"),
+        (RESP_DOUBLE, "resp_double"),
+        (RESP_BOOLEAN, "resp_boolean"),
+        (RESP_BIG_NUMBER, "resp_big_number"),
+        (RESP_VERBATIM, "resp_verbatim"),
+        (RESP_PUSH, "resp_push"),
+        (MC_VALUE, "mc_value"),
+        (MC_END, "mc_end"),
+        (MC_STORED, "mc_stored"),
+        (MC_NOT_STORED, "mc_not_stored"),
+        (MC_EXISTS, "mc_exists"),
+        (MC_NOT_FOUND, "mc_not_found"),
+        (MC_DELETED, "mc_deleted"),
+        (MC_TOUCHED, "mc_touched"),
+        (MC_NUMBER, "mc_number"),
+        (MC_ERROR, "mc_error"),
+        (MC_CLIENT_ERROR, "mc_client_error"),
+        (MC_SERVER_ERROR, "mc_server_error"),
+        (MC_OK, "mc_ok"),
+        (MC_STATS, "mc_stats"),
+        (MC_VERSION, "mc_version"),
+        (MC_META, "mc_meta"),
+    ];
+
+    /// Classes that are error replies (the report says how many there were).
+    pub const ERRORS: &[u16] = &[RESP_ERROR, MC_ERROR, MC_CLIENT_ERROR, MC_SERVER_ERROR];
+
+    pub fn name(class: u16) -> Option<&'static str> {
+        NAMES.iter().find(|(c, _)| *c == class).map(|(_, n)| *n)
+    }
+
+    pub fn class(name: &str) -> Option<u16> {
+        NAMES.iter().find(|(_, n)| *n == name).map(|(c, _)| *c)
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Why {
         start_unix_s: f64,
     },
     NotAStatus(u16),
+    /// A `replies` key that names no reply kind.
+    NotAReply(String),
     /// The run's histogram (`which`: "" or "uncorrected ") could not be read.
     Histogram {
         which: &'static str,
@@ -77,6 +79,7 @@ impl fmt::Display for Why {
                 first.display()
             ),
             Why::NotAStatus(code) => write!(f, "'{code}' is not an HTTP status"),
+            Why::NotAReply(name) => write!(f, "'{name}' is not a reply kind (resp_..., mc_...)"),
             Why::Histogram { which, why } => write!(f, "its {which}histogram is corrupt: {why}"),
             Why::CountsDisagree { values, requests } => {
                 write!(f, "its histogram holds {values} values for {requests} requests")
@@ -247,6 +250,7 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         // A profile belongs to one run's processes: not merged.
         profile: _,
         status,
+        replies,
         sent,
         missed,
         timeline,
@@ -317,6 +321,10 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
         let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
         let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;
         s.status[index] = n;
+    }
+    for (name, &n) in replies.iter().flatten() {
+        let class = crate::protocol::reply::class(name).ok_or_else(|| bad(file, Why::NotAReply(name.clone())))?;
+        s.status[usize::from(class)] = n;
     }
     let corrupt = |which| move |why| bad(file, Why::Histogram { which, why });
     s.latency_us = decode_histogram(histogram).map_err(corrupt(""))?;
@@ -475,6 +483,22 @@ mod tests {
         let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
         assert!(matches!(err.why, Why::Histogram { which: "", why: HistogramError::NotHdrHistogram(_) }), "{err}");
         assert!(err.to_string().starts_with("r.json: its histogram is corrupt: not an HdrHistogram"), "{err}");
+    }
+
+    #[test]
+    fn reply_kinds_come_back_and_add_up() {
+        let anchor = Instant::now();
+        let file = Path::new("r.json");
+        let mut r = report(2, 1_800_000_000.0);
+        r.replies = Some([("resp_bulk".to_string(), 4), ("resp_error".to_string(), 2)].into());
+        let s = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap();
+        use crate::protocol::reply;
+        assert_eq!((s.status[usize::from(reply::RESP_BULK)], s.status[usize::from(reply::RESP_ERROR)]), (4, 2));
+        let back = Report::new(&r.run, &s);
+        assert_eq!(back.replies, r.replies);
+        r.replies = Some([("resp_bogus".to_string(), 1)].into());
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert_eq!(err.to_string(), "r.json: 'resp_bogus' is not a reply kind (resp_..., mc_...)");
     }
 
     #[test]

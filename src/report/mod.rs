@@ -27,6 +27,7 @@ use hdrhistogram::{Counter, Histogram};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::protocol::reply;
 use crate::stats::{CpuTime, ErrorKind, Machine, ServerCpuTime, TlsNegotiated, WorkerStats};
 use crate::units::{bytes, group, micros, per_s, plural, rate, rounded, seconds};
 
@@ -117,7 +118,10 @@ impl RunInfo {
     pub fn of(config: &Config, start_unix_s: f64) -> RunInfo {
         RunInfo {
             target: config.target.label.clone(),
-            address: config.target.addr.to_string(),
+            address: match &config.target.unix {
+                Some(path) => format!("unix:{}", path.display()),
+                None => config.target.addr.to_string(),
+            },
             threads: config.threads,
             connections: config.connections,
             pipeline: config.pipeline,
@@ -258,6 +262,10 @@ pub struct Report {
     /// HTTP only: responses by status code (the JSON's keys are the codes as strings).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<BTreeMap<u16, u64>>,
+    /// `--frame resp` and `--frame memcache`: replies by kind (`resp_bulk`, `resp_error`,
+    /// `mc_end`...); absent when no reply of a kind was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<BTreeMap<String, u64>>,
     /// Under `--rate`: requests sent, and requests due but never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<u64>,
@@ -647,6 +655,7 @@ impl Report {
             status: info.http.then(|| {
                 stats.status.iter().enumerate().filter(|(_, &n)| n > 0).map(|(code, &n)| (code as u16, n)).collect()
             }),
+            replies: replies(stats),
             sent: paced.then_some(stats.sent),
             missed: paced.then_some(stats.missed),
             timeline: timeline(stats),
@@ -847,6 +856,18 @@ impl Report {
         }
         let shown = classes.iter().enumerate().skip(1).filter(|&(class, &n)| class != 1 || n > 0);
         Some(shown.map(|(class, &n)| format!("{class}xx {}  ", group(n))).collect::<Vec<_>>().join(" "))
+    }
+
+    /// Error replies (`resp_error`, `mc_error`, `mc_client_error`, `mc_server_error`): they are
+    /// responses, as a 500 is, and said here so they are not missed.
+    fn error_replies(&self) -> Option<String> {
+        let replies = self.replies.as_ref()?;
+        let errors: Vec<String> = reply::ERRORS
+            .iter()
+            .filter_map(|&class| reply::name(class))
+            .filter_map(|name| replies.get(name).map(|&n| format!("{name} {}", group(n))))
+            .collect();
+        (!errors.is_empty()).then(|| format!("error replies: {} (counted as responses, not errors)", errors.join(", ")))
     }
 
     fn status_unexpected(&self) -> Option<String> {
@@ -1079,6 +1100,8 @@ const TEXT_ROWS: &[TextRow] = &[
     TextRow::Line("Status", Report::status_classes),
     TextRow::Line("", |r| r.status.as_ref().filter(|s| !s.is_empty()).map(status_codes)),
     TextRow::Line("", Report::status_unexpected),
+    TextRow::Line("Replies", |r| r.replies.as_ref().map(reply_counts)),
+    TextRow::Line("", Report::error_replies),
     TextRow::Block(Report::write_latency),
     TextRow::Block(Report::write_bars),
     TextRow::Line("TTFB", Report::ttfb),
@@ -1193,6 +1216,24 @@ pub fn handshakes_sentence(tls: &TlsReport) -> String {
         let _ = write!(line, "; handshake time p50 {p50}, p99 {p99}, max {max}");
     }
     line
+}
+
+/// Replies by kind, most first: "resp_bulk 1,000, resp_null 1,000".
+pub fn reply_counts(replies: &BTreeMap<String, u64>) -> String {
+    let mut kinds: Vec<(&String, &u64)> = replies.iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    kinds.iter().map(|(name, &n)| format!("{name} {}", group(n))).collect::<Vec<_>>().join(", ")
+}
+
+/// The reply classes a run counted (`Done::status` below 100), by name.
+fn replies(stats: &WorkerStats) -> Option<BTreeMap<String, u64>> {
+    let counted: BTreeMap<String, u64> = stats.status[..100]
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n > 0)
+        .filter_map(|(class, &n)| reply::name(class as u16).map(|name| (name.to_string(), n)))
+        .collect();
+    (!counted.is_empty()).then_some(counted)
 }
 
 /// Responses by status code: "200: 534,649, 404: 3".
@@ -1552,6 +1593,27 @@ mod tests {
             target_labels: Vec::new(),
         };
         Report::new(&info, &stats)
+    }
+
+    #[test]
+    fn replies_are_counted_by_kind_and_error_replies_said() {
+        use crate::protocol::reply;
+        let mut stats = WorkerStats::new(Instant::now());
+        stats.status[usize::from(reply::RESP_NULL)] = 3;
+        stats.status[usize::from(reply::RESP_BULK)] = 1_500;
+        stats.status[usize::from(reply::RESP_ERROR)] = 2;
+        let report = Report::new(&RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) }, &stats);
+        assert_eq!(report.status, None);
+        let text = report.to_text();
+        assert!(text.contains("  Replies      resp_bulk 1,500, resp_null 3, resp_error 2\n"), "{text}");
+        assert!(text.contains("error replies: resp_error 2 (counted as responses, not errors)"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["replies"]["resp_null"], 3);
+        let plain = Report::new(
+            &RunInfo { http: false, ..RunInfo::example(1_800_000_000.0) },
+            &WorkerStats::new(Instant::now()),
+        );
+        assert!(plain.replies.is_none() && !plain.to_text().contains("Replies"));
     }
 
     #[test]

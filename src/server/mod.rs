@@ -27,12 +27,12 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ServeConfig, ServeMode};
+use crate::net::stream::{Listener, Stream, UnixSocketFile};
 use crate::net::tls::TlsStream;
 use crate::net::{Ready, Transport, STOP_CHECK};
 use crate::protocol::http::RequestFramer;
@@ -69,6 +69,8 @@ pub struct ServeCounts {
 /// A running server. Dropping it without `stop` leaves the threads running.
 pub struct Server {
     addr: SocketAddr,
+    /// `--listen unix:PATH`: the socket's file, removed when the server is dropped.
+    unix: Option<UnixSocketFile>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<io::Result<ServeCounts>>>,
 }
@@ -78,17 +80,25 @@ impl Server {
     pub fn start(config: &ServeConfig, stop: Arc<AtomicBool>) -> io::Result<Server> {
         // As many connections as the hard limit allows; a failed raise only lowers the ceiling.
         let _ = crate::net::sys::raise_open_file_limit();
-        let socket = Socket::new(Domain::for_address(config.listen), Type::STREAM, Some(Protocol::TCP))?;
-        socket.set_reuse_address(true)?;
-        socket.bind(&config.listen.into())?;
-        socket.listen(LISTEN_BACKLOG)?;
-        socket.set_nonblocking(true)?;
-        let listener: std::net::TcpListener = socket.into();
-        let addr = listener.local_addr()?;
+        let (listener, addr, unix) = match &config.unix {
+            None => {
+                let listener = listen_tcp(config.listen)?;
+                let addr = listener.local_addr()?;
+                (Ok(listener), addr, None)
+            }
+            Some(path) => {
+                let listener = crate::net::stream::listen_unix(path, LISTEN_BACKLOG)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+                (Err(listener), config.listen, Some(UnixSocketFile(path.clone())))
+            }
+        };
         let cores = core_affinity::get_core_ids().unwrap_or_default();
         let mut threads = Vec::with_capacity(config.threads);
         for id in 0..config.threads {
-            let listener = TcpListener::from_std(listener.try_clone()?);
+            let listener = match &listener {
+                Ok(tcp) => Listener::Tcp(mio::net::TcpListener::from_std(tcp.try_clone()?)),
+                Err(unix) => Listener::Unix(mio::net::UnixListener::from_std(unix.try_clone()?)),
+            };
             let config = config.clone();
             let stop = Arc::clone(&stop);
             // Pinned only when `--cpus` says where.
@@ -100,11 +110,20 @@ impl Server {
                 serve_thread(&config, listener, &stop)
             })?);
         }
-        Ok(Server { addr, stop, threads })
+        Ok(Server { addr, unix, stop, threads })
     }
 
+    /// The TCP address listened on (with `--listen unix:PATH`, the unused `listen`).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where clients connect, for people: `127.0.0.1:8000` or `unix:/run/x.sock`.
+    pub fn listening_on(&self) -> String {
+        match &self.unix {
+            Some(file) => format!("unix:{}", file.0.display()),
+            None => self.addr.to_string(),
+        }
     }
 
     /// Waits for the threads to end (after `stop` is set) and sums their counts.
@@ -125,20 +144,30 @@ impl Server {
     }
 }
 
+/// A non-blocking TCP listener on `addr`, with SO_REUSEADDR.
+fn listen_tcp(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 /// How a server thread turns an accepted socket into the transport its connections use.
 trait Accept {
     type Stream: Transport;
-    fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream>;
+    fn wrap(&self, socket: Stream) -> io::Result<Self::Stream>;
 }
 
-/// Plain TCP: the socket itself.
+/// Plain TCP (or a Unix socket): the socket itself.
 struct Plain;
 
 impl Accept for Plain {
-    type Stream = TcpStream;
+    type Stream = Stream;
 
-    fn wrap(&self, tcp: TcpStream) -> io::Result<TcpStream> {
-        Ok(tcp)
+    fn wrap(&self, socket: Stream) -> io::Result<Stream> {
+        Ok(socket)
     }
 }
 
@@ -148,12 +177,12 @@ struct Tls(Arc<rustls::ServerConfig>);
 impl Accept for Tls {
     type Stream = TlsStream<rustls::ServerConnection>;
 
-    fn wrap(&self, tcp: TcpStream) -> io::Result<Self::Stream> {
-        crate::net::tls::accept(&self.0, tcp)
+    fn wrap(&self, socket: Stream) -> io::Result<Self::Stream> {
+        crate::net::tls::accept(&self.0, socket)
     }
 }
 
-fn serve_thread(config: &ServeConfig, listener: TcpListener, stop: &AtomicBool) -> io::Result<ServeCounts> {
+fn serve_thread(config: &ServeConfig, listener: Listener, stop: &AtomicBool) -> io::Result<ServeCounts> {
     // One monomorphized loop per transport.
     match &config.tls {
         None => serve_loop(config, listener, stop, Plain),
@@ -166,7 +195,7 @@ fn serve_thread(config: &ServeConfig, listener: TcpListener, stop: &AtomicBool) 
 
 fn serve_loop<A: Accept>(
     config: &ServeConfig,
-    mut listener: TcpListener,
+    mut listener: Listener,
     stop: &AtomicBool,
     acceptor: A,
 ) -> io::Result<ServeCounts> {
@@ -239,7 +268,7 @@ fn serve_loop<A: Accept>(
 }
 
 fn accept_all<A: Accept>(
-    listener: &mut TcpListener,
+    listener: &mut Listener,
     poll: &mut Poll,
     acceptor: &A,
     conns: &mut Slab<ServerConn<A::Stream>>,
@@ -248,8 +277,7 @@ fn accept_all<A: Accept>(
 ) {
     loop {
         match listener.accept() {
-            Ok((mut tcp, _)) => {
-                let _ = tcp.set_nodelay(true);
+            Ok(mut tcp) => {
                 let entry = conns.vacant_entry();
                 let token = Token(entry.key());
                 // Registered once, for both directions, as the client's sockets are.
@@ -568,6 +596,7 @@ mod tests {
     fn responder() -> Responder {
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
+            unix: None,
             mode: ServeMode::Http,
             until: Delimiter::new(b"\n"),
             respond: Some(b"OK\n".to_vec()),

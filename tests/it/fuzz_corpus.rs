@@ -3,14 +3,16 @@
 //! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
 //! regression corpora in `fuzz/corpus/` (`http_framer` for the response framers,
 //! `request_framer` for `clobber serve`'s, `hpack_decoder` and `h2_frames` for HTTP/2,
-//! `targets` for the `--targets` parser and the template compiler) plus deterministic
-//! pseudo-random mutations of them.
+//! `resp_framer` and `memcache_framer` for `--frame`, `targets` for the `--targets` parser and
+//! the template compiler) plus deterministic pseudo-random mutations of them.
 
 use clobber::protocol::h2::frame::{DEFAULT_MAX_FRAME_SIZE, PREFACE};
 use clobber::protocol::h2::hpack::{encode, Decoder};
 use clobber::protocol::h2::replay;
 use clobber::protocol::http::{HttpFramer, RequestFramer};
+use clobber::protocol::memcache::MemcacheFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
+use clobber::protocol::resp::RespFramer;
 use clobber::protocol::{feed_all, Feed, Framer};
 
 /// A small deterministic generator (xorshift64*), so a failure replays exactly.
@@ -157,6 +159,22 @@ fn targets_and_templates_never_panic_and_keep_their_length() {
             let mut out = Vec::new();
             t.write_into(&mut out, Vars { seq: u64::MAX, worker: 2, conn: 119 }, &mut Generator::new(round as u64));
             assert_eq!(out.len(), t.len(), "{:?}", String::from_utf8_lossy(&input));
+        }
+    }
+}
+
+#[test]
+fn reply_framers_never_panic_and_splits_agree_with_one_shot() {
+    let mut rng = Rng(0x5eed_4e5b_3c4c);
+    for target in ["resp_framer", "memcache_framer"] {
+        let corpus = corpus(target);
+        for round in 0..600 {
+            let base = &corpus[round % corpus.len()];
+            let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
+            // Each framer gets the other's inputs too: bytes of the wrong protocol must not
+            // panic it either.
+            check(RespFramer::new, &input, &mut rng);
+            check(MemcacheFramer::new, &input, &mut rng);
         }
     }
 }

@@ -18,6 +18,7 @@ use clobber::stats::WorkerStats;
 /// configuration.
 pub fn serve_with(mode: ServeMode, change: impl FnOnce(&mut ServeConfig)) -> Server {
     let mut config = ServeConfig {
+        unix: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         mode,
         until: Delimiter::new(b"\n"),
@@ -35,6 +36,7 @@ pub fn serve_with(mode: ServeMode, change: impl FnOnce(&mut ServeConfig)) -> Ser
 /// Starts `clobber serve` in-process on a free loopback port.
 pub fn serve(mode: ServeMode, respond: Option<&[u8]>) -> Server {
     let config = ServeConfig {
+        unix: None,
         listen: "127.0.0.1:0".parse().unwrap(),
         mode,
         until: Delimiter::new(b"\n"),

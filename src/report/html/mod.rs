@@ -16,8 +16,8 @@ use hdrhistogram::Histogram;
 
 use crate::error::ErrorKind;
 use crate::report::{
-    bottleneck_sentence, decode_histogram, handshakes_sentence, load_sentence, status_codes, target_sentence,
-    tls_sentence, HistogramError, Latency, Report, Second,
+    bottleneck_sentence, decode_histogram, handshakes_sentence, load_sentence, reply_counts, status_codes,
+    target_sentence, tls_sentence, HistogramError, Latency, Report, Second,
 };
 use crate::units::{group, micros, per_s, rate, rounded, seconds, utc};
 use plot::{look, PlotError, Series, Unit};
@@ -421,6 +421,12 @@ fn result_rows() -> Vec<Row> {
                 None => "(raw TCP)".into(),
                 Some(s) if s.is_empty() => "none".into(),
                 Some(s) => status_codes(s),
+            })
+        }),
+        ("Replies", |r| {
+            Cell::Text(match &r.replies {
+                None => "-".into(),
+                Some(replies) => reply_counts(replies),
             })
         }),
         ("Connections opened", |r| Cell::Num(group(r.connections_opened))),
