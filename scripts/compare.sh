@@ -247,6 +247,7 @@ for i in $(seq "$RUNS"); do
             purl="http://$serve_http/"
             measure targets-pipeline16 "clobber fixed URL (ref)" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             measure targets-pipeline16 "clobber --targets 1000 {{rand}}" "$serve_http_pid" clobber "$bin" --targets "$tmp/targets-${serve_http##*:}.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            ;;
         unixecho)
             measure unixecho16 "clobber raw unix: --pipeline 16" "$serve_unix_pid" clobber "$bin" "unix:$tmp/echo.sock" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json
             ;;
