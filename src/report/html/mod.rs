@@ -396,6 +396,13 @@ fn result_rows() -> Vec<Row> {
         ("Latency p99", |r| latency_cell(r, |l| l.p99)),
         ("Latency p99.9", |r| latency_cell(r, |l| l.p999)),
         ("Latency max", |r| latency_cell(r, |l| l.max)),
+        ("Time to first byte p50 / p99", |r| {
+            Cell::Num(
+                r.ttfb_us
+                    .as_ref()
+                    .map_or("-".into(), |t| format!("{} / {}", micros(t.p50 as f64), micros(t.p99 as f64))),
+            )
+        }),
         ("Errors", |r| {
             if r.errors == 0 {
                 return Cell::Num("0".into());
@@ -658,6 +665,25 @@ mod tests {
         let (a, b) = (lines_of(&charts.throughput, colour(0)), lines_of(&charts.throughput, colour(1)));
         assert!(a[0].iter().zip(&b[0]).all(|(pa, pb)| pa.1 < pb.1));
         assert!(charts.errors.is_empty());
+    }
+
+    #[test]
+    fn an_http2_run_shows_its_time_to_first_byte_and_others_a_dash() {
+        let h1 = run("h1", 1, 10, 0, None);
+        let mut h2 = run("h2", 1, 10, 0, None);
+        let mut stats = WorkerStats::new(Instant::now());
+        stats.ttfb_us.record(1_500).unwrap();
+        stats.ttfb_us.record(40_000).unwrap();
+        h2.report.ttfb_us = Report::new(&info(None), &stats).ttfb_us;
+        assert!(h2.report.ttfb_us.is_some());
+        let page = render(&[h1, h2]).unwrap();
+        let row = page.split("<th>Time to first byte p50 / p99</th>").nth(1).unwrap().split("</tr>").next().unwrap();
+        let cells: Vec<&str> =
+            row.split("<td").skip(1).map(|c| c.split('>').nth(1).unwrap().split('<').next().unwrap()).collect();
+        // hdrhistogram keeps 3 significant digits: 40,000 us reads back as 40.03ms.
+        assert_eq!(cells.len(), 2, "{row}");
+        assert_eq!(cells[0], "-", "an HTTP/1.1 run has no time to first byte");
+        assert!(cells[1].starts_with("1.50ms / 40.0"), "{row}");
     }
 
     #[test]
