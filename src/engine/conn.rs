@@ -254,6 +254,28 @@ pub struct Ctx<'a> {
     pub source: Option<&'a mut RequestSource>,
 }
 
+/// A connection just connected (for TLS: its handshake done): counts it, its connect time and
+/// its handshake (resumed or full, and the first one's negotiated parameters). HTTP/1.1 and
+/// HTTP/2 connections alike.
+pub fn count_connected<T: Transport>(io: &T, since: Instant, ctx: &mut Ctx) {
+    ctx.stats.connections_opened += 1;
+    if let Some(resumed) = io.resumed() {
+        ctx.stats.tls_handshakes += 1;
+        ctx.stats.tls_resumed += u64::from(resumed);
+        if ctx.stats.tls_negotiated.is_none() {
+            ctx.stats.tls_negotiated = io.negotiated().map(|n| TlsNegotiated {
+                version: n.version.to_string(),
+                cipher_suite: n.cipher_suite.to_string(),
+                group: n.group.to_string(),
+            });
+        }
+    }
+    ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
+    if let Some(took) = io.handshake_time() {
+        ctx.stats.record_tls_handshake(took);
+    }
+}
+
 /// Why a connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -506,23 +528,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         let Phase::Connecting { since, .. } = self.phase else {
             panic!("on_connected in {:?}", self.phase);
         };
-        let io = self.io.as_mut().expect("a connected connection has a socket");
-        ctx.stats.connections_opened += 1;
-        if let Some(resumed) = io.resumed() {
-            ctx.stats.tls_handshakes += 1;
-            ctx.stats.tls_resumed += u64::from(resumed);
-            if ctx.stats.tls_negotiated.is_none() {
-                ctx.stats.tls_negotiated = io.negotiated().map(|n| TlsNegotiated {
-                    version: n.version.to_string(),
-                    cipher_suite: n.cipher_suite.to_string(),
-                    group: n.group.to_string(),
-                });
-            }
-        }
-        ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
-        if let Some(took) = io.handshake_time() {
-            ctx.stats.record_tls_handshake(took);
-        }
+        count_connected(self.io.as_ref().expect("a connected connection has a socket"), since, ctx);
         let step = if self.outstanding > 0 || !ctx.plan.paced {
             self.start_batch(ctx.now, ctx)
         } else {

@@ -36,11 +36,11 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::conn::{CloseReason, Connection, Ctx, Outcome, RequestPlan};
+use super::conn::{count_connected, CloseReason, Connection, Ctx, Outcome, RequestPlan};
 use crate::net::{Ready, Transport};
 use crate::protocol::h2::client::{Event, Request, Session};
 use crate::protocol::h2::frame::code;
-use crate::stats::{ErrorKind, TlsNegotiated};
+use crate::stats::ErrorKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -471,23 +471,7 @@ impl<T: Transport> Connection for H2Conn<T> {
         let Phase::Connecting { since, .. } = self.phase else {
             panic!("on_connected in {:?}", self.phase);
         };
-        let io = self.io.as_mut().expect("a connected connection has a socket");
-        ctx.stats.connections_opened += 1;
-        if let Some(resumed) = io.resumed() {
-            ctx.stats.tls_handshakes += 1;
-            ctx.stats.tls_resumed += u64::from(resumed);
-            if ctx.stats.tls_negotiated.is_none() {
-                ctx.stats.tls_negotiated = io.negotiated().map(|n| TlsNegotiated {
-                    version: n.version.to_string(),
-                    cipher_suite: n.cipher_suite.to_string(),
-                    group: n.group.to_string(),
-                });
-            }
-        }
-        ctx.stats.record_connect(ctx.now.saturating_duration_since(since));
-        if let Some(took) = io.handshake_time() {
-            ctx.stats.record_tls_handshake(took);
-        }
+        count_connected(self.io.as_ref().expect("a connected connection has a socket"), since, ctx);
         self.enter(Phase::Open);
         self.settings_deadline = Some(ctx.now + ctx.plan.timeout);
         self.deadline = self.settings_deadline;

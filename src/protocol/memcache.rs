@@ -242,36 +242,14 @@ impl Framer for MemcacheFramer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::feed_all;
+    use crate::protocol::check_splits;
 
     fn ok(class: u16) -> Feed {
         Feed::Complete(Done { status: class, close: false })
     }
 
-    fn run(pieces: &[&[u8]]) -> (Vec<Feed>, bool) {
-        let mut framer = MemcacheFramer::new();
-        let mut pending = Vec::new();
-        let mut out = Vec::new();
-        for piece in pieces {
-            out.extend(feed_all(&mut framer, &mut pending, piece));
-            if matches!(out.last(), Some(Feed::Error(_))) {
-                break;
-            }
-        }
-        (out, framer.in_response())
-    }
-
-    /// Feeds `input` whole, byte by byte, and split at every position; all must give
-    /// `expected` (and leave a reply under way or not, as `partial` says).
     fn check(input: &[u8], expected: &[Feed], partial: bool) {
-        let want = (expected.to_vec(), partial);
-        assert_eq!(run(&[input]), want, "whole input");
-        let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(run(&bytes), want, "byte by byte");
-        for cut in 0..=input.len() {
-            let (a, b) = input.split_at(cut);
-            assert_eq!(run(&[a, b]), want, "split at {cut}");
-        }
+        check_splits(MemcacheFramer::new, input, expected, partial);
     }
 
     #[test]

@@ -194,3 +194,30 @@ pub fn feed_all<F: Framer>(framer: &mut F, pending: &mut Vec<u8>, input: &[u8]) 
     pending.drain(..start);
     out
 }
+
+/// Feeds `input` to a fresh framer whole, byte by byte, and split at every position; each must
+/// give `expected` and leave a response under way or not, as `partial` says. The check every
+/// framer's unit tests share.
+#[cfg(test)]
+pub fn check_splits<F: Framer>(new: fn() -> F, input: &[u8], expected: &[Feed], partial: bool) {
+    let run = |pieces: &[&[u8]]| {
+        let mut framer = new();
+        let mut pending = Vec::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            out.extend(feed_all(&mut framer, &mut pending, piece));
+            if matches!(out.last(), Some(Feed::Error(_))) {
+                break;
+            }
+        }
+        (out, framer.in_response())
+    };
+    let want = (expected.to_vec(), partial);
+    assert_eq!(run(&[input]), want, "whole input");
+    let bytes: Vec<&[u8]> = input.chunks(1).collect();
+    assert_eq!(run(&bytes), want, "byte by byte");
+    for cut in 0..=input.len() {
+        let (a, b) = input.split_at(cut);
+        assert_eq!(run(&[a, b]), want, "split at {cut}");
+    }
+}
