@@ -725,7 +725,6 @@ fn plural(n: usize, noun: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::feed_all;
 
     /// Feeds `input` whole, byte by byte, and split at every position to the response framer;
     /// all must give `expected`.
@@ -748,18 +747,8 @@ mod tests {
         frame(HttpFramer::new(head), pieces)
     }
 
-    /// Feeds the pieces in order, as a connection's reads would bring them; stops at the
-    /// first error.
     fn frame<F: Framer>(mut framer: F, pieces: &[&[u8]]) -> Vec<Feed> {
-        let mut pending = Vec::new();
-        let mut out = Vec::new();
-        for piece in pieces {
-            out.extend(feed_all(&mut framer, &mut pending, piece));
-            if matches!(out.last(), Some(Feed::Error(_))) {
-                break;
-            }
-        }
-        out
+        crate::protocol::feed_pieces(&mut framer, pieces)
     }
 
     fn ok(status: u16) -> Feed {

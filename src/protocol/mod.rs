@@ -202,14 +202,7 @@ pub fn feed_all<F: Framer>(framer: &mut F, pending: &mut Vec<u8>, input: &[u8]) 
 pub fn check_splits<F: Framer>(new: fn() -> F, input: &[u8], expected: &[Feed], partial: bool) {
     let run = |pieces: &[&[u8]]| {
         let mut framer = new();
-        let mut pending = Vec::new();
-        let mut out = Vec::new();
-        for piece in pieces {
-            out.extend(feed_all(&mut framer, &mut pending, piece));
-            if matches!(out.last(), Some(Feed::Error(_))) {
-                break;
-            }
-        }
+        let out = feed_pieces(&mut framer, pieces);
         (out, framer.in_response())
     };
     let want = (expected.to_vec(), partial);
@@ -220,4 +213,19 @@ pub fn check_splits<F: Framer>(new: fn() -> F, input: &[u8], expected: &[Feed], 
         let (a, b) = input.split_at(cut);
         assert_eq!(run(&[a, b]), want, "split at {cut}");
     }
+}
+
+/// Feeds the pieces in order, as a connection's reads would bring them; stops at the first
+/// error.
+#[cfg(test)]
+pub fn feed_pieces<F: Framer>(framer: &mut F, pieces: &[&[u8]]) -> Vec<Feed> {
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(feed_all(framer, &mut pending, piece));
+        if matches!(out.last(), Some(Feed::Error(_))) {
+            break;
+        }
+    }
+    out
 }

@@ -26,7 +26,7 @@
 use std::time::Instant;
 
 use super::frame::{self, code, flag, kind, setting, FrameHeader, H2Error, HEADER_LEN, PREFACE};
-use super::hpack::Decoder;
+use super::hpack::{encode_integer as integer, Decoder};
 
 /// The largest value a flow-control window may reach (RFC 9113 6.9.1).
 pub const WINDOW_MAX: i64 = (1 << 31) - 1;
@@ -105,22 +105,6 @@ pub fn indexed_blocks(fields: &[(&[u8], &[u8])]) -> Option<(Vec<u8>, Vec<u8>, us
         }
     }
     Some((first, repeat, table_bytes))
-}
-
-/// An HPACK integer with an N-bit prefix (RFC 7541 5.1); `flags` holds the bits above it.
-fn integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
-    let mask = (1usize << prefix_bits) - 1;
-    if value < mask {
-        out.push(flags | value as u8);
-        return;
-    }
-    out.push(flags | mask as u8);
-    let mut rest = value - mask;
-    while rest >= 0x80 {
-        out.push(0x80 | (rest & 0x7f) as u8);
-        rest >>= 7;
-    }
-    out.push(rest as u8);
 }
 
 /// What the server did, reported by `feed` as it happens.

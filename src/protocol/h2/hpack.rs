@@ -445,7 +445,7 @@ pub fn encode(headers: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
 }
 
 /// An integer with an N-bit prefix (§5.1); `flags` holds the bits above the prefix.
-fn encode_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
+pub(crate) fn encode_integer(out: &mut Vec<u8>, flags: u8, prefix_bits: u32, value: usize) {
     let mask = (1usize << prefix_bits) - 1;
     if value < mask {
         out.push(flags | value as u8);
