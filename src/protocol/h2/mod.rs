@@ -1,6 +1,7 @@
 //! HTTP/2's sans-IO pieces: frames (`frame`) and header compression (`hpack`, with the RFC 7541
 //! Huffman code in `huffman`). Bytes in, values out: no I/O, no clock, no allocation per frame.
-//! The client's session (engine) and `clobber serve --mode h2` (server) drive them.
+//! The client's session (`client::Session`, which is a `protocol::session::Session`: the
+//! engine's connection drives it) and `clobber serve --mode h2` (server) use them.
 
 pub mod client;
 pub mod frame;
@@ -11,6 +12,76 @@ pub use frame::H2Error;
 pub use hpack::{Decoder, HpackError};
 
 use frame::{FrameHeader, HEADER_LEN};
+
+/// HTTP/2 streams as the client's `protocol::session::Session`: a request is a stream.
+impl<T: Copy> crate::protocol::session::Session for client::Session<T> {
+    type Tag = T;
+    type Request<'a> = client::Request<'a>;
+    type Error = client::SessionError;
+
+    #[inline]
+    fn can_start(&self) -> u32 {
+        if self.can_open() {
+            self.limit() - self.n_open()
+        } else {
+            0
+        }
+    }
+
+    #[inline]
+    fn start(&mut self, request: client::Request, tag: T) {
+        self.open(request, tag);
+    }
+
+    #[inline]
+    fn pending_out<'a>(&'a self, _request: client::Request<'a>) -> &'a [u8] {
+        client::Session::pending_out(self)
+    }
+
+    #[inline]
+    fn sent(&mut self, n: usize) {
+        client::Session::sent(self, n)
+    }
+
+    #[inline]
+    fn feed(
+        &mut self,
+        input: &[u8],
+        request: client::Request,
+        now: std::time::Instant,
+        on: &mut impl FnMut(client::Event<T>),
+    ) -> Result<usize, client::SessionError> {
+        client::Session::feed(self, input, request, now, on)
+    }
+
+    /// A partial frame cut by EOF is no response of any stream: the connection decides.
+    fn on_eof(
+        &mut self,
+        _carried: &[u8],
+        _now: std::time::Instant,
+        _on: &mut impl FnMut(client::Event<T>),
+    ) -> Result<(), client::SessionError> {
+        Ok(())
+    }
+
+    #[inline]
+    fn n_open(&self) -> u32 {
+        client::Session::n_open(self)
+    }
+
+    #[inline]
+    fn is_closing(&self) -> bool {
+        client::Session::is_closing(self)
+    }
+
+    fn for_each_open(&self, f: impl FnMut(&T)) {
+        client::Session::for_each_open(self, f)
+    }
+
+    fn drain(&mut self, f: impl FnMut(T)) {
+        client::Session::drain(self, f)
+    }
+}
 
 /// Reads a byte stream of frames arriving in `pieces`, as a connection does (whole frames split
 /// off a pending buffer), and describes each: its header, its content or the error its payload
