@@ -148,11 +148,9 @@ impl<T: Transport> H2Conn<T> {
             // A server that speaks no protocol we offered may end the handshake with the
             // no_application_protocol alert (nginx without http2 does) instead of selecting
             // none: the same answer, in another form.
-            Err(e) if e.to_string().contains("NoApplicationProtocol") => {
-                self.close(CloseReason::Failed(ErrorKind::H2Alpn), ctx, || {
-                    format!("the server did not select h2 by ALPN: it refused the handshake ({e})")
-                })
-            }
+            Err(e) if io.alpn_refused() => self.close(CloseReason::Failed(ErrorKind::H2Alpn), ctx, || {
+                format!("the server did not select h2 by ALPN: it refused the handshake ({e})")
+            }),
             Err(e) => self.close_io_error(e, ctx),
         }
     }
