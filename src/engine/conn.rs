@@ -667,10 +667,13 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     /// Takes the next batch from the budget unless one is taken (reserved before the connect,
-    /// or deferred); false if the budget is spent.
+    /// or deferred): as many requests as the session can start (a whole `--pipeline` batch,
+    /// since the last one is answered); false if the budget is spent.
     fn take_batch(&mut self, ctx: &mut Ctx) -> bool {
         if self.outstanding == 0 {
-            self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
+            let n = self.session.can_start();
+            debug_assert_eq!(n, ctx.plan.pipeline, "a batch is taken only when the last one is answered");
+            self.outstanding = ctx.budget.take(u64::from(n)) as u32;
         }
         self.outstanding > 0
     }
