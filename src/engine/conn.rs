@@ -323,6 +323,35 @@ pub fn record_response(ctx: &mut Ctx, tag: Tag, status: u16, entry: Option<u32>,
     *n_responses += 1;
 }
 
+/// Feeds the bytes of one read (`read`, in the worker's scratch buffer) to `session`, after
+/// the bytes `carry` kept from earlier reads, and keeps in `carry` what the session left (a
+/// partial head or frame; on an error nothing matters, the connection closes). Without carried
+/// bytes the session reads straight from the scratch buffer and nothing is copied; `carry`
+/// keeps its capacity, so nothing is allocated per read. Both connections read this way.
+#[inline]
+pub fn feed_read<S: Session>(
+    session: &mut S,
+    carry: &mut Vec<u8>,
+    read: &[u8],
+    request: S::Request<'_>,
+    now: Instant,
+    on: &mut impl FnMut(Event<S::Tag>),
+) -> Result<usize, S::Error> {
+    if carry.is_empty() {
+        let result = session.feed(read, request, now, on);
+        if let Ok(used) = result {
+            carry.extend_from_slice(&read[used..]);
+        }
+        return result;
+    }
+    carry.extend_from_slice(read);
+    let result = session.feed(carry, request, now, on);
+    if let Ok(used) = result {
+        carry.drain(..used);
+    }
+    result
+}
+
 /// Why a connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -802,31 +831,17 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     /// Feeds the `n` bytes just read into the worker's scratch buffer (after any carried
     /// bytes) to the session, keeps an unfinished head, and decides what comes next.
     fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Step {
-        // Frame straight from the scratch buffer unless a partial head is waiting: then the
-        // new bytes join it. `carry` is taken out so the session and the bytes can be borrowed
-        // apart; it goes back with its capacity.
-        let mut carry = std::mem::take(&mut self.carry);
-        let scratch = std::mem::take(&mut ctx.scratch);
-        let from_carry = !carry.is_empty();
-        if from_carry {
-            carry.extend_from_slice(&scratch[..n]);
-        }
-        let input: &[u8] = if from_carry { &carry } else { &scratch[..n] };
         let Phase::Reading { batch } = self.phase else {
             panic!("bytes framed in {:?}", self.phase);
         };
         let now = ctx.now;
+        // The scratch buffer is taken out of `ctx` so the closure can have the rest of it.
+        let scratch = std::mem::take(&mut ctx.scratch);
         let mut answers = Answers::new(&self.entries, &mut self.outstanding, &mut self.n_responses);
-        let result = self.session.feed(input, Requests::NONE, now, &mut |event| answers.on(event, ctx));
+        let result = feed_read(&mut self.session, &mut self.carry, &scratch[..n], Requests::NONE, now, &mut |event| {
+            answers.on(event, ctx)
+        });
         let answered = answers.count > 0;
-        // Keep the unconsumed bytes for the next read.
-        let used = *result.as_ref().unwrap_or(&input.len());
-        if from_carry {
-            carry.drain(..used);
-        } else {
-            carry.extend_from_slice(&scratch[used..n]);
-        }
-        self.carry = carry;
         ctx.scratch = scratch;
         if answered {
             // The timeout is per response: the next one of a pipelined batch gets its own

@@ -36,7 +36,9 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::conn::{count_connected, record_response, CloseReason, Connection, Ctx, Outcome, RequestPlan, Tag};
+use super::conn::{
+    count_connected, feed_read, record_response, CloseReason, Connection, Ctx, Outcome, RequestPlan, Tag,
+};
 use crate::net::{Ready, Transport};
 use crate::protocol::h2::client::{Event, Request, Session};
 use crate::protocol::h2::frame::code;
@@ -274,24 +276,13 @@ impl<T: Transport> H2Conn<T> {
 
     /// Feeds the `n` bytes just read (after any carried ones) to the session.
     fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Option<Outcome> {
-        let mut carry = std::mem::take(&mut self.carry);
         let scratch = std::mem::take(&mut ctx.scratch);
-        let from_carry = !carry.is_empty();
-        if from_carry {
-            carry.extend_from_slice(&scratch[..n]);
-        }
-        let input: &[u8] = if from_carry { &carry } else { &scratch[..n] };
         let request = Self::request(ctx);
         let now = ctx.now;
         let n_responses = &mut self.n_responses;
-        let result = self.session.feed(input, request, now, &mut |event| on_event(event, n_responses, ctx));
-        let used = *result.as_ref().unwrap_or(&0);
-        if from_carry {
-            carry.drain(..used);
-        } else {
-            carry.extend_from_slice(&scratch[used..n]);
-        }
-        self.carry = carry;
+        let result = feed_read(&mut self.session, &mut self.carry, &scratch[..n], request, now, &mut |event| {
+            on_event(event, n_responses, ctx)
+        });
         ctx.scratch = scratch;
         match result {
             Err(e) => {
