@@ -293,7 +293,7 @@ pub struct Tag {
 /// with the service time from `sent_at`; from `sent_at` otherwise), its status (0: none to
 /// tally, raw framing), a per-target row (`entry`), the budget, and the connection's first
 /// answer.
-#[inline]
+#[inline(always)]
 pub fn record_response(ctx: &mut Ctx, tag: Tag, status: u16, entry: Option<u32>, n_responses: &mut u64) {
     let now = ctx.now;
     let service = now.saturating_duration_since(tag.sent_at);
@@ -328,7 +328,7 @@ pub fn record_response(ctx: &mut Ctx, tag: Tag, status: u16, entry: Option<u32>,
 /// partial head or frame; on an error nothing matters, the connection closes). Without carried
 /// bytes the session reads straight from the scratch buffer and nothing is copied; `carry`
 /// keeps its capacity, so nothing is allocated per read. Both connections read this way.
-#[inline]
+#[inline(always)]
 pub fn feed_read<S: Session>(
     session: &mut S,
     carry: &mut Vec<u8>,
@@ -783,13 +783,14 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
         let bytes = if ctx.source.is_some() { &self.out } else { &ctx.plan.batch };
-        let requests = Requests { bytes, next: 0 };
-        match io.write(self.session.pending_out(requests)) {
+        let pending = self.session.pending_out(Requests { bytes, next: 0 });
+        let pending_bytes = pending.len();
+        match io.write(pending) {
             Ok(0) => Step::Yield(self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into())),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
                 self.session.sent(n);
-                if self.session.pending_out(requests).is_empty() {
+                if n == pending_bytes {
                     self.enter(Phase::Reading { batch });
                 }
                 // Otherwise progress within the phase (the session's), not a transition.
@@ -911,7 +912,7 @@ impl<'a> Answers<'a> {
         Answers { entries, first_entry, count: 0, outstanding, n_responses }
     }
 
-    #[inline]
+    #[inline(always)]
     fn on(&mut self, event: Event<Tag>, ctx: &mut Ctx) {
         // HTTP/1.1's session reports responses only.
         if let Event::Response { tag, status, .. } = event {

@@ -156,7 +156,7 @@ impl<F: Framer, T: Copy> Session for Pipeline<F, T> {
     /// A whole batch when the last one is answered; more of the current batch only while none
     /// of it is written (the connection starts a batch's requests one after the other, then
     /// writes them); none once the server said it closes.
-    #[inline]
+    #[inline(always)]
     fn can_start(&self) -> u32 {
         match (self.closing, self.n_open, self.written) {
             (true, _, _) => 0,
@@ -166,7 +166,7 @@ impl<F: Framer, T: Copy> Session for Pipeline<F, T> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn start(&mut self, request: Requests, tag: T) {
         debug_assert!(self.n_open < self.depth, "start past the pipeline's depth");
         if self.n_open == 0 {
@@ -179,18 +179,18 @@ impl<F: Framer, T: Copy> Session for Pipeline<F, T> {
         self.tag = Some(tag);
     }
 
-    #[inline]
+    #[inline(always)]
     fn pending_out<'a>(&'a self, request: Requests<'a>) -> &'a [u8] {
         &request.bytes[self.written..self.to_write]
     }
 
-    #[inline]
+    #[inline(always)]
     fn sent(&mut self, n: usize) {
         self.written += n;
         debug_assert!(self.written <= self.to_write);
     }
 
-    #[inline]
+    #[inline(always)]
     fn feed(
         &mut self,
         input: &[u8],
@@ -271,7 +271,7 @@ impl<F: Framer, T: Copy> Session for Pipeline<F, T> {
 }
 
 impl<F: Framer, T: Copy> Pipeline<F, T> {
-    #[inline]
+    #[inline(always)]
     fn complete(&mut self, done: Done, now: Instant, on: &mut impl FnMut(Event<T>)) {
         self.n_open -= 1;
         self.closing |= done.close;
