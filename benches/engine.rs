@@ -66,7 +66,7 @@ fn state_machine(c: &mut Criterion) {
     let mut stats = WorkerStats::new(Instant::now());
     let mut budget = Budget::new(None);
     let mut scratch = vec![0u8; 64 * 1024];
-    let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false));
+    let mut conn: Conn<Canned, HttpFramer> = Conn::new(HttpFramer::new(false), 1);
     let now = Instant::now();
     let opened = conn.open(Canned { response, pending: false }, 0, now, Duration::from_secs(5));
     assert_eq!(opened, Outcome::Connecting);

@@ -14,7 +14,7 @@
 #   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
 #   (not in the default list: the HTTP/2 scenarios h2 h2m1 h2tls, and targets)
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
-#                                    keepalive, pipeline, reconnect, large, echo, tls and h2 scenarios:
+#                                    keepalive, pipeline, reconnect, large, echo, tls, h2, h2m1 and h2tls scenarios:
 #                                    before/after figures for a change, from one run
 # Two more scenarios, not in the default list: unixecho (raw echo, pipelined 16, to `clobber serve
 # --listen unix:PATH`; compare with echo's TCP figure) and redis (GET of a missing key, pipelined

@@ -60,6 +60,11 @@
 //!
 //! Closing drops the socket; the worker reopens the slot after the event batch, so a stale event
 //! in the same batch only ever reaches a `Closed` connection.
+//!
+//! The protocol is the connection's `session`, a `protocol::session::Pipeline`: `send_batch`
+//! starts the batch's requests in it (one `Tag` for the batch), `on_writable` writes its
+//! `pending_out` (the plan's bytes, not copied), and `consume` feeds it what was read; the
+//! responses it reports go through `record_response`, as HTTP/2's do (`h2conn`).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -67,7 +72,8 @@ use std::time::{Duration, Instant};
 use super::source::RequestSource;
 use crate::config::StatusSet;
 use crate::net::{Ready, Transport};
-use crate::protocol::{Done, Feed, Framer, ProtocolError};
+use crate::protocol::session::{Event, Pipeline, Requests, Session};
+use crate::protocol::{Framer, ProtocolError};
 use crate::stats::{ErrorKind, TlsNegotiated, WorkerStats};
 
 /// The worker's request budget: split from the run's `-n` up front, so it is never shared.
@@ -236,9 +242,7 @@ pub struct H2Plan {
     pub streams: u32,
 }
 
-/// Most bytes a connection keeps while a response head is incomplete; a longer head is a
-/// protocol error (`HeadTooLarge`), so a server sending an endless head cannot grow memory.
-pub const CARRY_BYTES_MAX: usize = 64 * 1024;
+pub use crate::protocol::session::CARRY_BYTES_MAX;
 
 /// What a connection's handlers need from its worker for one event.
 pub struct Ctx<'a> {
@@ -276,6 +280,78 @@ pub fn count_connected<T: Transport>(io: &T, since: Instant, ctx: &mut Ctx) {
     }
 }
 
+/// What a connection keeps per request (HTTP/1.1: per batch) and its session hands back with
+/// the response: when it was written, and when it was due (under `--rate`; the write time
+/// otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag {
+    pub sent_at: Instant,
+    pub intended_at: Instant,
+}
+
+/// One response, HTTP/1.1 and HTTP/2 alike: its latency (from `intended_at` under `--rate`,
+/// with the service time from `sent_at`; from `sent_at` otherwise), its status (0: none to
+/// tally, raw framing), a per-target row (`entry`), the budget, and the connection's first
+/// answer.
+#[inline(always)]
+pub fn record_response(ctx: &mut Ctx, tag: Tag, status: u16, entry: Option<u32>, n_responses: &mut u64) {
+    let now = ctx.now;
+    let service = now.saturating_duration_since(tag.sent_at);
+    let latency = if ctx.plan.paced {
+        let latency = now.saturating_duration_since(tag.intended_at);
+        ctx.stats.record_response(now, latency, Some(service));
+        latency
+    } else {
+        ctx.stats.record_response(now, service, None);
+        service
+    };
+    if let Some(entry) = entry {
+        ctx.stats.record_target(entry as usize, status, latency);
+    }
+    if status != 0 {
+        if let Some(slot) = ctx.stats.status.get_mut(usize::from(status)) {
+            *slot += 1;
+        }
+        if ctx.plan.expect_status.is_some_and(|set| !set.contains(status)) {
+            ctx.stats.record_error(ErrorKind::Status, || format!("status {status}"));
+        }
+    }
+    ctx.budget.complete();
+    if *n_responses == 0 {
+        ctx.stats.connections_answered += 1;
+    }
+    *n_responses += 1;
+}
+
+/// Feeds the bytes of one read (`read`, in the worker's scratch buffer) to `session`, after
+/// the bytes `carry` kept from earlier reads, and keeps in `carry` what the session left (a
+/// partial head or frame; on an error nothing matters, the connection closes). Without carried
+/// bytes the session reads straight from the scratch buffer and nothing is copied; `carry`
+/// keeps its capacity, so nothing is allocated per read. Both connections read this way.
+#[inline(always)]
+pub fn feed_read<S: Session>(
+    session: &mut S,
+    carry: &mut Vec<u8>,
+    read: &[u8],
+    request: S::Request<'_>,
+    now: Instant,
+    on: &mut impl FnMut(Event<S::Tag>),
+) -> Result<usize, S::Error> {
+    if carry.is_empty() {
+        let result = session.feed(read, request, now, on);
+        if let Ok(used) = result {
+            carry.extend_from_slice(&read[used..]);
+        }
+        return result;
+    }
+    carry.extend_from_slice(read);
+    let result = session.feed(carry, request, now, on);
+    if let Ok(used) = result {
+        carry.drain(..used);
+    }
+    result
+}
+
 /// Why a connection closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseReason {
@@ -308,11 +384,9 @@ pub enum Phase {
         since: Instant,
         deadline: Instant,
     },
-    /// Bytes `written_bytes..to_write_bytes` of the plan's batch are still to go out.
+    /// Some of the batch's bytes are still to go out (the session's `pending_out`).
     Writing {
         batch: Batch,
-        written_bytes: usize,
-        to_write_bytes: usize,
     },
     /// The batch is written; its responses are awaited.
     Reading {
@@ -355,16 +429,6 @@ pub enum Outcome {
     ConnectFailed(ErrorKind),
 }
 
-/// What framing one read's bytes found, apart from the responses it completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    /// Nothing wrong: read on, or start the next batch.
-    Going,
-    /// The server said it closes, with requests of the batch unanswered.
-    ServerCloses,
-    Bad(ProtocolError),
-}
-
 /// Whether a handler made progress worth another turn, or stops with an outcome for the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -375,7 +439,8 @@ enum Step {
 pub struct Conn<T, F> {
     io: Option<T>,
     phase: Phase,
-    framer: F,
+    /// The protocol: requests started and written, responses framed (`protocol::session`).
+    session: Pipeline<F, Tag>,
     readable: bool,
     writable: bool,
     /// An event said the peer closed its side (EPOLLRDHUP): unlike `readable`, a short read
@@ -402,12 +467,13 @@ pub struct Conn<T, F> {
 }
 
 impl<T: Transport, F: Framer> Conn<T, F> {
-    /// A connection slot with no socket yet, in `Closed(Done)`.
-    pub fn new(framer: F) -> Conn<T, F> {
+    /// A connection slot with no socket yet, in `Closed(Done)`; batches of at most `pipeline`
+    /// requests.
+    pub fn new(framer: F, pipeline: u32) -> Conn<T, F> {
         Conn {
             io: None,
             phase: Phase::Closed(CloseReason::Done),
-            framer,
+            session: Pipeline::new(framer, pipeline),
             readable: false,
             writable: false,
             read_closed: false,
@@ -452,7 +518,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         let (n_requests, batch) = match self.phase {
             Phase::Reading { batch } => (u64::from(self.outstanding), batch),
             // Only the requests of the batch that were written in whole.
-            Phase::Writing { batch, written_bytes, to_write_bytes } => {
+            Phase::Writing { batch } => {
+                let (written_bytes, to_write_bytes) = self.session.progress();
                 ((written_bytes * self.outstanding as usize / to_write_bytes) as u64, batch)
             }
             _ => return None,
@@ -466,7 +533,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     pub fn open(&mut self, io: T, reserved: u32, now: Instant, connect_timeout: Duration) -> Outcome {
         assert!(matches!(self.phase, Phase::Closed(_)) && self.io.is_none(), "open on a connection that is not closed");
         self.io = Some(io);
-        self.framer.reset();
+        self.session.reset();
         self.readable = false;
         self.writable = false;
         self.read_closed = false;
@@ -509,9 +576,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         loop {
             let step = match self.phase {
                 Phase::Connecting { .. } => self.on_connecting(ctx),
-                Phase::Writing { batch, written_bytes, to_write_bytes } => {
-                    self.on_writable(batch, written_bytes, to_write_bytes, ctx)
-                }
+                Phase::Writing { batch } => self.on_writable(batch, ctx),
                 Phase::Reading { .. } => self.on_readable(ctx),
                 Phase::Deferred | Phase::Waiting | Phase::Idle | Phase::Closed(_) => Step::Yield(Outcome::Pending),
             };
@@ -597,6 +662,8 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             ctx.budget.give_back(u64::from(self.outstanding));
             self.outstanding = 0;
         }
+        // Counted above: the requests the session still held were among `outstanding`.
+        self.session.drain(|_| ());
         if let CloseReason::Failed(kind) = reason {
             ctx.stats.record_error(kind, detail);
         }
@@ -621,7 +688,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
 
     /// Whether some byte of a response has arrived that has not completed it.
     fn mid_response(&self) -> bool {
-        self.framer.in_response() || !self.carry.is_empty()
+        self.session.in_response() || !self.carry.is_empty()
     }
 
     fn close_protocol(&mut self, err: ProtocolError, ctx: &mut Ctx) -> Outcome {
@@ -629,33 +696,45 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     /// Takes the next batch from the budget unless one is taken (reserved before the connect,
-    /// or deferred); false if the budget is spent.
+    /// or deferred): as many requests as the session can start (a whole `--pipeline` batch,
+    /// since the last one is answered); false if the budget is spent.
     fn take_batch(&mut self, ctx: &mut Ctx) -> bool {
         if self.outstanding == 0 {
-            self.outstanding = ctx.budget.take(u64::from(ctx.plan.pipeline)) as u32;
+            let n = self.session.can_start();
+            debug_assert_eq!(n, ctx.plan.pipeline, "a batch is taken only when the last one is answered");
+            self.outstanding = ctx.budget.take(u64::from(n)) as u32;
         }
         self.outstanding > 0
     }
 
-    /// Starts writing the taken batch: the one place a response deadline starts.
+    /// Starts writing the taken batch: the one place a response deadline starts. Its requests
+    /// are started in the session, from the plan's batch (no copy) or, when requests vary,
+    /// filled into the connection's own buffer.
     fn send_batch(&mut self, intended_at: Instant, ctx: &mut Ctx) {
         ctx.stats.sent += u64::from(self.outstanding);
         let batch = Batch { sent_at: ctx.now, intended_at, deadline: ctx.now + ctx.plan.timeout };
-        let to_write_bytes = match ctx.source.as_deref_mut() {
-            None => self.outstanding as usize * ctx.plan.request_bytes,
+        let tag = Tag { sent_at: ctx.now, intended_at };
+        match ctx.source.as_deref_mut() {
+            None => {
+                let requests = Requests { bytes: &ctx.plan.batch, next: ctx.plan.request_bytes };
+                for _ in 0..self.outstanding {
+                    self.session.start(requests, tag);
+                }
+            }
             Some(source) => {
                 self.out.clear();
                 self.entries.clear();
                 for _ in 0..self.outstanding {
+                    let before = self.out.len();
                     let entry = source.next_into(&mut self.out, self.id);
                     if source.per_target {
                         self.entries.push(entry);
                     }
+                    self.session.start(Requests { bytes: &self.out, next: self.out.len() - before }, tag);
                 }
-                self.out.len()
             }
-        };
-        self.enter(Phase::Writing { batch, written_bytes: 0, to_write_bytes });
+        }
+        self.enter(Phase::Writing { batch });
     }
 
     /// Takes a batch and starts writing it, or idles when the budget is spent.
@@ -698,23 +777,23 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         }
     }
 
-    fn on_writable(&mut self, batch: Batch, written_bytes: usize, to_write_bytes: usize, ctx: &mut Ctx) -> Step {
+    fn on_writable(&mut self, batch: Batch, ctx: &mut Ctx) -> Step {
         if !self.writable {
             return Step::Yield(Outcome::Pending);
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
-        let batch_bytes = if ctx.source.is_some() { &self.out } else { &ctx.plan.batch };
-        match io.write(&batch_bytes[written_bytes..to_write_bytes]) {
+        let bytes = if ctx.source.is_some() { &self.out } else { &ctx.plan.batch };
+        let pending = self.session.pending_out(Requests { bytes, next: 0 });
+        let pending_bytes = pending.len();
+        match io.write(pending) {
             Ok(0) => Step::Yield(self.close(CloseReason::Failed(ErrorKind::Io), ctx, || "write returned 0".into())),
             Ok(n) => {
                 ctx.stats.bytes_sent += n as u64;
-                let written_bytes = written_bytes + n;
-                if written_bytes == to_write_bytes {
+                self.session.sent(n);
+                if n == pending_bytes {
                     self.enter(Phase::Reading { batch });
-                } else {
-                    // Progress within the phase, not a transition.
-                    self.phase = Phase::Writing { batch, written_bytes, to_write_bytes };
                 }
+                // Otherwise progress within the phase (the session's), not a transition.
                 Step::Continue
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -750,101 +829,34 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             Err(e) => Step::Yield(self.close_io_error(e, ctx)),
         }
     }
-    /// Frames the `n` bytes just read into the worker's scratch buffer (after any carried
-    /// bytes) into responses, keeps an unfinished head, and decides what comes next.
+    /// Feeds the `n` bytes just read into the worker's scratch buffer (after any carried
+    /// bytes) to the session, keeps an unfinished head, and decides what comes next.
     fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Step {
-        // Frame straight from the scratch buffer unless a partial head is waiting: then the
-        // new bytes join it. `carry` is taken out so the framer and the bytes can be borrowed
-        // apart; it goes back with its capacity.
-        let mut carry = std::mem::take(&mut self.carry);
-        let scratch = std::mem::take(&mut ctx.scratch);
-        let from_carry = !carry.is_empty();
-        if from_carry {
-            carry.extend_from_slice(&scratch[..n]);
-        }
-        let input: &[u8] = if from_carry { &carry } else { &scratch[..n] };
-        let mut pos = 0;
-        let mut server_closes = false;
-        let mut verdict = Verdict::Going;
-        while self.outstanding > 0 && pos < input.len() {
-            let (used, feed) = self.framer.feed(&input[pos..]);
-            pos += used;
-            match feed {
-                Feed::NeedMore => break,
-                Feed::Complete(done) => {
-                    self.complete_one(done, ctx);
-                    server_closes |= done.close;
-                    if done.close && self.outstanding > 0 {
-                        // The server announced its close with requests of the batch still
-                        // unanswered: they go back to the budget and are sent again.
-                        verdict = Verdict::ServerCloses;
-                        break;
-                    }
-                }
-                Feed::Error(err) => {
-                    verdict = Verdict::Bad(err);
-                    break;
-                }
-            }
-        }
-        let leftover = input.len() - pos;
-        if verdict == Verdict::Going && leftover > 0 {
-            if self.outstanding == 0 {
-                verdict = Verdict::Bad(ProtocolError::Unsolicited);
-            } else if leftover > CARRY_BYTES_MAX {
-                verdict = Verdict::Bad(ProtocolError::HeadTooLarge);
-            }
-        }
-        // Keep the unconsumed bytes for the next read.
-        if from_carry {
-            carry.drain(..pos);
-        } else {
-            carry.extend_from_slice(&scratch[pos..n]);
-        }
-        self.carry = carry;
-        ctx.scratch = scratch;
-        match verdict {
-            Verdict::ServerCloses => Step::Yield(self.close(CloseReason::ServerClosed, ctx, String::new)),
-            Verdict::Bad(err) => Step::Yield(self.close_protocol(err, ctx)),
-            Verdict::Going if self.outstanding > 0 => Step::Continue,
-            Verdict::Going => self.after_batch(server_closes, ctx),
-        }
-    }
-
-    /// One response completed, in Reading: its latency, its status, the budget, and the next
-    /// response's deadline (moved within the phase, not a transition).
-    fn complete_one(&mut self, done: Done, ctx: &mut Ctx) {
         let Phase::Reading { batch } = self.phase else {
-            panic!("a response completed in {:?}", self.phase);
+            panic!("bytes framed in {:?}", self.phase);
         };
-        let service = ctx.now.saturating_duration_since(batch.sent_at);
-        let latency = if ctx.plan.paced {
-            ctx.stats.record_response(ctx.now, ctx.now.saturating_duration_since(batch.intended_at), Some(service));
-            ctx.now.saturating_duration_since(batch.intended_at)
-        } else {
-            ctx.stats.record_response(ctx.now, service, None);
-            service
-        };
-        if !self.entries.is_empty() {
-            let entry = self.entries[self.entries.len() - self.outstanding as usize];
-            ctx.stats.record_target(entry as usize, done.status, latency);
+        let now = ctx.now;
+        // The scratch buffer is taken out of `ctx` so the closure can have the rest of it.
+        let scratch = std::mem::take(&mut ctx.scratch);
+        let mut answers = Answers::new(&self.entries, &mut self.outstanding, &mut self.n_responses);
+        let result = feed_read(&mut self.session, &mut self.carry, &scratch[..n], Requests::NONE, now, &mut |event| {
+            answers.on(event, ctx)
+        });
+        let answered = answers.count > 0;
+        ctx.scratch = scratch;
+        if answered {
+            // The timeout is per response: the next one of a pipelined batch gets its own
+            // (moved within the phase, not a transition).
+            self.phase = Phase::Reading { batch: Batch { deadline: now + ctx.plan.timeout, ..batch } };
         }
-        if done.status != 0 {
-            if let Some(slot) = ctx.stats.status.get_mut(usize::from(done.status)) {
-                *slot += 1;
-            }
-            if ctx.plan.expect_status.is_some_and(|set| !set.contains(done.status)) {
-                ctx.stats.record_error(ErrorKind::Status, || format!("status {}", done.status));
-            }
+        match result {
+            Err(err) => Step::Yield(self.close_protocol(err, ctx)),
+            Ok(_) if self.outstanding == 0 => self.after_batch(self.session.is_closing(), ctx),
+            // The server announced its close with requests of the batch still unanswered:
+            // they go back to the budget and are sent again.
+            Ok(_) if self.session.is_closing() => Step::Yield(self.close(CloseReason::ServerClosed, ctx, String::new)),
+            Ok(_) => Step::Continue,
         }
-        ctx.budget.complete();
-        self.outstanding -= 1;
-        if self.n_responses == 0 {
-            ctx.stats.connections_answered += 1;
-        }
-        self.n_responses += 1;
-        // The timeout is per response: the next one of a pipelined batch gets its own.
-        self.phase = Phase::Reading { batch: Batch { deadline: ctx.now + ctx.plan.timeout, ..batch } };
     }
 
     /// The last response of a batch completed: next batch, close, or idle.
@@ -856,12 +868,12 @@ impl<T: Transport, F: Framer> Conn<T, F> {
     }
 
     fn on_eof(&mut self, ctx: &mut Ctx) -> Step {
-        if self.outstanding > 0 && self.mid_response() {
-            match self.framer.on_eof() {
-                Feed::Complete(done) => self.complete_one(done, ctx),
-                Feed::Error(err) => return Step::Yield(self.close_protocol(err, ctx)),
-                Feed::NeedMore => return Step::Yield(self.close_protocol(ProtocolError::Truncated, ctx)),
-            }
+        // A response that ends at EOF (read-to-close) completes; one cut short is an error.
+        let now = ctx.now;
+        let mut answers = Answers::new(&self.entries, &mut self.outstanding, &mut self.n_responses);
+        let result = self.session.on_eof(&self.carry, now, &mut |event| answers.on(event, ctx));
+        if let Err(err) = result {
+            return Step::Yield(self.close_protocol(err, ctx));
         }
         self.on_server_close(ctx)
     }
@@ -878,6 +890,37 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             self.close(CloseReason::ServerClosed, ctx, String::new)
         };
         Step::Yield(outcome)
+    }
+}
+
+/// What the responses of one read do to a connection's counts, as its session reports them:
+/// each is recorded (`record_response`, with its per-target row when requests vary: responses
+/// come in order, so the k-th of this read is entry `entries.len() - outstanding + k`), and
+/// comes off `outstanding`.
+struct Answers<'a> {
+    entries: &'a [u32],
+    first_entry: usize,
+    count: usize,
+    outstanding: &'a mut u32,
+    n_responses: &'a mut u64,
+}
+
+impl<'a> Answers<'a> {
+    #[inline]
+    fn new(entries: &'a [u32], outstanding: &'a mut u32, n_responses: &'a mut u64) -> Answers<'a> {
+        let first_entry = entries.len().saturating_sub(*outstanding as usize);
+        Answers { entries, first_entry, count: 0, outstanding, n_responses }
+    }
+
+    #[inline(always)]
+    fn on(&mut self, event: Event<Tag>, ctx: &mut Ctx) {
+        // HTTP/1.1's session reports responses only.
+        if let Event::Response { tag, status, .. } = event {
+            let entry = self.entries.get(self.first_entry + self.count).copied();
+            record_response(ctx, tag, status, entry, self.n_responses);
+            self.count += 1;
+            *self.outstanding -= 1;
+        }
     }
 }
 
@@ -1011,7 +1054,7 @@ mod tests {
         fn with(framer: F, pipeline: usize, reconnect: bool, budget: Option<u64>) -> Fixture<F> {
             let now = Instant::now();
             Fixture {
-                conn: Conn::new(framer),
+                conn: Conn::new(framer, pipeline as u32),
                 scratch: vec![0u8; 64],
                 stats: WorkerStats::new(now),
                 budget: Budget::new(budget),
@@ -1508,7 +1551,7 @@ mod tests {
         let batch = Batch { sent_at: now, intended_at: now, deadline: now };
         let phase = match name {
             "Connecting" => Phase::Connecting { since: now, deadline: now },
-            "Writing" => Phase::Writing { batch, written_bytes: 0, to_write_bytes: 1 },
+            "Writing" => Phase::Writing { batch },
             "Reading" => Phase::Reading { batch },
             "Deferred" => Phase::Deferred,
             "Waiting" => Phase::Waiting,

@@ -36,10 +36,13 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::conn::{count_connected, CloseReason, Connection, Ctx, Outcome, RequestPlan};
+use super::conn::{
+    count_connected, feed_read, record_response, CloseReason, Connection, Ctx, Outcome, RequestPlan, Tag,
+};
 use crate::net::{Ready, Transport};
 use crate::protocol::h2::client::{Event, Request, Session};
 use crate::protocol::h2::frame::code;
+use crate::protocol::session::Session as _;
 use crate::stats::ErrorKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,14 +50,6 @@ pub enum Phase {
     Connecting { since: Instant, deadline: Instant },
     Open,
     Closed(CloseReason),
-}
-
-/// What the connection keeps per stream: when it was written, and when it was due (under
-/// `--rate`; the write time otherwise).
-#[derive(Debug, Clone, Copy)]
-pub struct Tag {
-    sent_at: Instant,
-    intended_at: Instant,
 }
 
 pub struct H2Conn<T> {
@@ -155,11 +150,9 @@ impl<T: Transport> H2Conn<T> {
             // A server that speaks no protocol we offered may end the handshake with the
             // no_application_protocol alert (nginx without http2 does) instead of selecting
             // none: the same answer, in another form.
-            Err(e) if e.to_string().contains("NoApplicationProtocol") => {
-                self.close(CloseReason::Failed(ErrorKind::H2Alpn), ctx, || {
-                    format!("the server did not select h2 by ALPN: it refused the handshake ({e})")
-                })
-            }
+            Err(e) if io.alpn_refused() => self.close(CloseReason::Failed(ErrorKind::H2Alpn), ctx, || {
+                format!("the server did not select h2 by ALPN: it refused the handshake ({e})")
+            }),
             Err(e) => self.close_io_error(e, ctx),
         }
     }
@@ -202,7 +195,7 @@ impl<T: Transport> H2Conn<T> {
                 Err(e) => return self.close_io_error(e, ctx),
             }
         }
-        if ctx.plan.paced && self.session.can_open() && !self.listed && ctx.budget.left > 0 {
+        if ctx.plan.paced && self.session.can_start() > 0 && !self.listed && ctx.budget.left > 0 {
             self.listed = true;
             return Outcome::Waiting;
         }
@@ -232,7 +225,7 @@ impl<T: Transport> H2Conn<T> {
         let reconnect = ctx.plan.reconnect;
         if !ctx.plan.paced {
             let request = Self::request(ctx);
-            while self.session.can_open() && !(reconnect && self.n_opened > 0) {
+            while self.session.can_start() > 0 && !(reconnect && self.n_opened > 0) {
                 if self.reserved > 0 {
                     self.reserved -= 1;
                 } else if ctx.budget.take(1) == 0 {
@@ -253,7 +246,7 @@ impl<T: Transport> H2Conn<T> {
     }
 
     fn open_stream(&mut self, request: Request, intended_at: Instant, now: Instant, ctx: &mut Ctx) {
-        self.session.open(request, Tag { sent_at: now, intended_at });
+        self.session.start(request, Tag { sent_at: now, intended_at });
         self.n_opened += 1;
         ctx.stats.sent += 1;
         if self.deadline.is_none() {
@@ -283,24 +276,13 @@ impl<T: Transport> H2Conn<T> {
 
     /// Feeds the `n` bytes just read (after any carried ones) to the session.
     fn consume(&mut self, n: usize, ctx: &mut Ctx) -> Option<Outcome> {
-        let mut carry = std::mem::take(&mut self.carry);
         let scratch = std::mem::take(&mut ctx.scratch);
-        let from_carry = !carry.is_empty();
-        if from_carry {
-            carry.extend_from_slice(&scratch[..n]);
-        }
-        let input: &[u8] = if from_carry { &carry } else { &scratch[..n] };
         let request = Self::request(ctx);
         let now = ctx.now;
         let n_responses = &mut self.n_responses;
-        let result = self.session.feed(input, request, now, &mut |event| on_event(event, now, n_responses, ctx));
-        let used = *result.as_ref().unwrap_or(&0);
-        if from_carry {
-            carry.drain(..used);
-        } else {
-            carry.extend_from_slice(&scratch[used..n]);
-        }
-        self.carry = carry;
+        let result = feed_read(&mut self.session, &mut self.carry, &scratch[..n], request, now, &mut |event| {
+            on_event(event, n_responses, ctx)
+        });
         ctx.scratch = scratch;
         match result {
             Err(e) => {
@@ -366,27 +348,11 @@ impl<T: Transport> H2Conn<T> {
 }
 
 /// One event of the session: the statistics and the budget it changes.
-fn on_event(event: Event<Tag>, now: Instant, n_responses: &mut u64, ctx: &mut Ctx) {
+fn on_event(event: Event<Tag>, n_responses: &mut u64, ctx: &mut Ctx) {
     match event {
         Event::Response { tag, status, first_byte_at } => {
-            let service = now.saturating_duration_since(tag.sent_at);
-            if ctx.plan.paced {
-                ctx.stats.record_response(now, now.saturating_duration_since(tag.intended_at), Some(service));
-            } else {
-                ctx.stats.record_response(now, service, None);
-            }
             ctx.stats.record_ttfb(first_byte_at.saturating_duration_since(tag.sent_at));
-            if let Some(slot) = ctx.stats.status.get_mut(usize::from(status)) {
-                *slot += 1;
-            }
-            if ctx.plan.expect_status.is_some_and(|set| !set.contains(status)) {
-                ctx.stats.record_error(ErrorKind::Status, || format!("status {status}"));
-            }
-            ctx.budget.complete();
-            if *n_responses == 0 {
-                ctx.stats.connections_answered += 1;
-            }
-            *n_responses += 1;
+            record_response(ctx, tag, status, None, n_responses);
         }
         Event::Reset { code: rst, .. } => {
             ctx.stats.h2_resets += 1;
@@ -480,7 +446,7 @@ impl<T: Transport> Connection for H2Conn<T> {
 
     fn dispatch(&mut self, intended_at: Instant, ctx: &mut Ctx) -> Outcome {
         self.listed = false;
-        if !self.session.can_open() || ctx.budget.take(1) == 0 {
+        if self.session.can_start() == 0 || ctx.budget.take(1) == 0 {
             return self.drive(ctx);
         }
         self.open_stream(Self::request(ctx), intended_at, ctx.now, ctx);

@@ -216,10 +216,13 @@ pub fn run<F: Framer>(
         None => None,
         Some(h2) => Some(h2_plan(config, h2.streams)?),
     };
+    let depth = config.pipeline as u32;
     match (tls, h2) {
-        (None, None) => run_with(config, plan, Plain, |id| Conn::new(make_framer()).numbered(id), None, stop, progress),
+        (None, None) => {
+            run_with(config, plan, Plain, |id| Conn::new(make_framer(), depth).numbered(id), None, stop, progress)
+        }
         (Some(tls), None) => {
-            run_with(config, plan, tls, |id| Conn::new(make_framer()).numbered(id), None, stop, progress)
+            run_with(config, plan, tls, |id| Conn::new(make_framer(), depth).numbered(id), None, stop, progress)
         }
         (None, Some(h2)) => {
             let streams = h2.streams;

@@ -79,6 +79,12 @@ pub trait Transport: Read + Write {
     fn alpn_protocol(&self) -> Option<&[u8]> {
         None
     }
+
+    /// For a TLS client whose handshake failed: whether the server ended it with the
+    /// no_application_protocol alert, refusing every ALPN protocol offered.
+    fn alpn_refused(&self) -> bool {
+        false
+    }
 }
 
 /// What a TLS handshake negotiated, in rustls' names: `TLSv1.3`, `TLS13_AES_128_GCM_SHA256`,

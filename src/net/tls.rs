@@ -204,6 +204,9 @@ pub struct TlsStream<S> {
     drained: bool,
     /// The peer sent close_notify: once rustls' plaintext is read, reads say EOF.
     peer_closed: bool,
+    /// The peer ended the handshake with the no_application_protocol alert (rustls'
+    /// `AlertReceived(NoApplicationProtocol)`): it speaks none of the ALPN protocols offered.
+    alpn_refused: bool,
 }
 
 /// The socket as rustls reads it, noting whether a read was short.
@@ -235,6 +238,7 @@ where
             eof: false,
             drained: false,
             peer_closed: false,
+            alpn_refused: false,
         }
     }
 
@@ -270,6 +274,7 @@ where
             Err(e) => {
                 let _ = self.send_records();
                 use rustls::AlertDescription as A;
+                self.alpn_refused = matches!(e, rustls::Error::AlertReceived(A::NoApplicationProtocol));
                 let e = match e {
                     rustls::Error::AlertReceived(a @ A::CertificateRequired) => TlsError::ClientCertificateWanted(a),
                     rustls::Error::AlertReceived(a @ A::HandshakeFailure) if CLIENT_CERTIFICATE_ASKED.get() => {
@@ -443,6 +448,10 @@ impl Transport for TlsStream<ClientConnection> {
 
     fn alpn_protocol(&self) -> Option<&[u8]> {
         self.tls.alpn_protocol()
+    }
+
+    fn alpn_refused(&self) -> bool {
+        self.alpn_refused
     }
 }
 

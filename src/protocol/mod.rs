@@ -11,6 +11,7 @@ pub mod http;
 pub mod memcache;
 pub mod raw;
 pub mod resp;
+pub mod session;
 pub mod targets;
 pub mod template;
 
@@ -57,6 +58,12 @@ pub enum ProtocolError {
     /// A RESP or memcache reply was malformed (an unknown type or word, a bad length, a line
     /// or a data block without its CR LF).
     BadReply,
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
 }
 
 impl ProtocolError {

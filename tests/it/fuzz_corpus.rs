@@ -2,13 +2,14 @@
 //! needs is not available everywhere): arbitrary bytes, split at arbitrary points, never panic
 //! a framer, and a split feed always agrees with the one-shot feed. The inputs are the
 //! regression corpora in `fuzz/corpus/` (`http_framer` for the response framers,
-//! `request_framer` for `clobber serve`'s, `hpack_decoder` and `h2_frames` for HTTP/2,
+//! `request_framer` for `clobber serve`'s, `hpack_decoder`, `h2_frames` and `h2_session` for
+//! HTTP/2 (the last: server bytes into the client's session),
 //! `resp_framer` and `memcache_framer` for `--frame`, `targets` for the `--targets` parser and
 //! the template compiler) plus deterministic pseudo-random mutations of them.
 
 use clobber::protocol::h2::frame::{DEFAULT_MAX_FRAME_SIZE, PREFACE};
 use clobber::protocol::h2::hpack::{encode, Decoder};
-use clobber::protocol::h2::replay;
+use clobber::protocol::h2::{client_replay, replay};
 use clobber::protocol::http::{HttpFramer, RequestFramer};
 use clobber::protocol::memcache::MemcacheFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
@@ -276,5 +277,31 @@ fn h2_frames_never_panic_and_splits_agree_with_one_shot() {
     for round in 0..2000 {
         let input = mutate(&corpus[round % corpus.len()], &mut rng);
         check_frames(&input, &mut rng);
+    }
+}
+
+/// The `h2_session` target's property (`client_replay` asserts it): server bytes fed to the
+/// client's session never panic it, every failure is an error, and every stream ends once.
+#[test]
+fn h2_session_never_panics_and_every_stream_ends_once() {
+    let mut rng = Rng(0x5eed_5e55_1011);
+    let corpus = corpus("h2_session");
+    let (mut responses, mut errors) = (0, 0);
+    for input in &corpus {
+        let seen = client_replay(input);
+        responses += seen.iter().filter(|s| s.starts_with("response")).count();
+        errors += seen.iter().filter(|s| s.starts_with("error")).count();
+    }
+    // The corpus holds both answered streams and violations: the property must see both.
+    assert!(responses > 0 && errors > 0, "{responses} responses, {errors} errors");
+    for round in 0..3000 {
+        let mut input = mutate(&corpus[round % corpus.len()], &mut rng);
+        if round % 3 == 0 {
+            // Other streams, body lengths and cut points for the same server bytes.
+            for b in input.iter_mut().take(4) {
+                *b = rng.next() as u8;
+            }
+        }
+        client_replay(&input);
     }
 }

@@ -124,6 +124,23 @@ fn nginx_h2_over_tls_by_alpn() {
     assert_eq!(nginx.tls_logged().0, 0);
 }
 
+#[test]
+fn a_tls_server_refusing_h2_by_alert_is_h2_alpn() {
+    use clobber::config::ServeMode;
+    // `serve --mode http --tls` offers ALPN http/1.1 only; rustls, offered h2 alone, ends the
+    // handshake with the no_application_protocol alert (as nginx without http2 does).
+    let server = crate::support::serve_with(ServeMode::Http, |c| c.tls = Some(clobber::net::tls::self_signed()));
+    let url = format!("https://127.0.0.1:{}/", server.local_addr().port());
+    let started = Instant::now();
+    let stats = h2_run(&url, &["-n", "10", "-c", "1", "-k"]);
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(stats.requests, 0);
+    assert_only(&stats, &[ErrorKind::H2Alpn]);
+    let message = stats.first_error[ErrorKind::H2Alpn as usize].clone().unwrap();
+    assert!(message.contains("refused the handshake"), "{message}");
+    assert_eq!(server.stop().unwrap().requests, 0);
+}
+
 /// h2o, one thread, on a free port, h2c and TLS, its access log `status protocol`.
 struct H2o {
     port: u16,

@@ -110,22 +110,7 @@ pub fn indexed_blocks(fields: &[(&[u8], &[u8])]) -> Option<(Vec<u8>, Vec<u8>, us
     Some((first, repeat, table_bytes))
 }
 
-/// What the server did, reported by `feed` as it happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'a, T> {
-    /// A stream ended with a response: its status, and when its first frame (HEADERS) came.
-    Response { tag: T, status: u16, first_byte_at: Instant },
-    /// The server reset the stream (RST_STREAM) with this error code.
-    Reset { tag: T, code: u32 },
-    /// The stream was above a GOAWAY's last stream id: the server never processed it, and it
-    /// may be sent again on another connection.
-    Refused { tag: T },
-    /// The server is closing the connection: no new stream may be opened. Streams up to
-    /// `last_stream_id` still complete.
-    GoAway { last_stream_id: u32, code: u32, debug: &'a [u8] },
-    /// The server's SETTINGS: the streams it allows at once (`None`: no limit given).
-    Settings { max_concurrent_streams: Option<u32> },
-}
+pub use crate::protocol::session::Event;
 
 /// A connection error: the session cannot go on, and the caller closes the connection after
 /// sending what `pending_out` holds (a GOAWAY naming it).
