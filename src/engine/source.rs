@@ -3,15 +3,15 @@
 //!
 //! One per worker, owned outright: its counters and generator are touched by this thread
 //! only. A request costs a copy of the entry's bytes into the connection's batch buffer and a
-//! few digit stores (`Template::write_into`): no allocation once the buffer has grown, no
-//! formatting. `{{seq}}` is `k × threads + worker` for the worker's k-th request, so it is
-//! unique within the run without any shared counter.
+//! few digit stores (`TemplateSet::write_into`, the entries laid out flat): no allocation
+//! once the buffer has grown, no formatting. `{{seq}}` is `k × threads + worker` for the
+//! worker's k-th request, so it is unique within the run without any shared counter.
 
 use crate::config::{Order, Varying};
-use crate::protocol::template::{Rng, Template, Vars};
+use crate::protocol::template::{Rng, TemplateSet, Vars};
 
 pub struct RequestSource {
-    entries: Vec<Template>,
+    entries: TemplateSet,
     order: Order,
     /// The next entry, round robin.
     next: usize,
@@ -29,7 +29,7 @@ impl RequestSource {
         // Each worker its own stream; SplitMix64 decorrelates neighbouring seeds.
         let mut seeder = Rng::new(varying.seed ^ (worker as u64).wrapping_mul(0xA076_1D64_78BD_642F));
         RequestSource {
-            entries: varying.entries.clone(),
+            entries: TemplateSet::new(&varying.entries),
             order: varying.order,
             next: worker % varying.entries.len(),
             rng: Rng::new(seeder.next_u64()),
@@ -53,7 +53,7 @@ impl RequestSource {
         };
         let vars = Vars { seq: self.seq, worker: self.worker, conn };
         self.seq += self.seq_step;
-        self.entries[i].write_into(out, vars, &mut self.rng);
+        self.entries.write_into(i, out, vars, &mut self.rng);
         i as u32
     }
 }
@@ -61,7 +61,7 @@ impl RequestSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::template::Widths;
+    use crate::protocol::template::{Template, Widths};
 
     fn varying(texts: &[&str], order: Order) -> Varying {
         let w = Widths::of_run(2, 10);
