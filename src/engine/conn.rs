@@ -644,14 +644,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
         let to_write_bytes = match ctx.source.as_deref_mut() {
             None => self.outstanding as usize * ctx.plan.request_bytes,
             Some(source) => {
-                self.out.clear();
-                self.entries.clear();
-                for _ in 0..self.outstanding {
-                    let entry = source.next_into(&mut self.out, self.id);
-                    if source.per_target {
-                        self.entries.push(entry);
-                    }
-                }
+                source.next_batch_into(self.outstanding, &mut self.out, &mut self.entries, self.id);
                 self.out.len()
             }
         };

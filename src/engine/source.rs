@@ -21,6 +21,8 @@ pub struct RequestSource {
     worker: u64,
     /// Keep per-entry figures (`Varying::per_target`).
     pub per_target: bool,
+    /// The longest entry's bytes.
+    len_max: usize,
 }
 
 impl RequestSource {
@@ -28,8 +30,10 @@ impl RequestSource {
         assert!(!varying.entries.is_empty(), "a request list has entries");
         // Each worker its own stream; SplitMix64 decorrelates neighbouring seeds.
         let mut seeder = Rng::new(varying.seed ^ (worker as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+        let entries = TemplateSet::new(&varying.entries);
         RequestSource {
-            entries: TemplateSet::new(&varying.entries),
+            len_max: entries.len_max(),
+            entries,
             order: varying.order,
             next: worker % varying.entries.len(),
             rng: Rng::new(seeder.next_u64()),
@@ -40,8 +44,24 @@ impl RequestSource {
         }
     }
 
+    /// Replaces `out` with the next `n` requests, with `conn` for `{{conn}}`, and `entries`
+    /// with their entries' indices when the run keeps per-entry figures (else empties it).
+    /// One call per batch: the loop keeps the generator and the counters in registers, and
+    /// `out` is grown once for the batch, not checked per request.
+    pub fn next_batch_into(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) {
+        out.clear();
+        out.reserve(n as usize * self.len_max);
+        entries.clear();
+        for _ in 0..n {
+            let entry = self.next_into(out, conn);
+            if self.per_target {
+                entries.push(entry);
+            }
+        }
+    }
+
     /// Appends the next request to `out`, with `conn` for `{{conn}}`; returns its entry's index.
-    #[inline]
+    #[inline(always)]
     pub fn next_into(&mut self, out: &mut Vec<u8>, conn: u64) -> u32 {
         let i = match self.order {
             Order::RoundRobin => {
@@ -109,6 +129,21 @@ mod tests {
         for entry in ["a", "b", "c", "d"] {
             assert!(first.iter().filter(|e| *e == entry).count() > 20, "{entry} is drawn");
         }
+    }
+
+    #[test]
+    fn a_batch_is_the_next_requests_in_turn() {
+        let v = varying(&["a{{conn}}", "b", "c"], Order::RoundRobin);
+        let mut source = RequestSource::new(&v, 0, 1);
+        let (mut out, mut entries) = (b"old".to_vec(), vec![9]);
+        source.next_batch_into(4, &mut out, &mut entries, 5);
+        assert_eq!((&out[..], &entries[..]), (&b"a5bca5"[..], &[0, 1, 2, 0][..]));
+        source.next_batch_into(2, &mut out, &mut entries, 5);
+        assert_eq!((&out[..], &entries[..]), (&b"bc"[..], &[1, 2][..]));
+        // One entry with placeholders: no per-entry figures, so no indices.
+        let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1);
+        one.next_batch_into(3, &mut out, &mut entries, 1);
+        assert_eq!((&out[..], entries.len()), (&b"x1x1x1"[..], 0));
     }
 
     #[test]

@@ -207,13 +207,13 @@ fn fill_holes(request: &mut [u8], holes: &[Hole], vars: Vars, rng: &mut Rng) {
 /// A list of templates laid out for the hot path: every entry's bytes back to back in one
 /// buffer, every hole in one array, and a small span per entry saying where its bytes and
 /// holes are. As separate `Template`s, a request of a 1,000-entry list reads its entry, then
-/// its bytes and its holes from two more allocations; here it reads one 32-byte span and two
-/// places of two arrays that a round-robin walk reads in order.
+/// its bytes and its holes from two more allocations; here it reads one span and two places of
+/// two arrays that a round-robin walk reads in order. A hole's random span (`HI - LO + 1`) is
+/// computed here once, not per request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TemplateSet {
     bytes: Vec<u8>,
-    /// `at` counts from the start of the hole's own entry.
-    holes: Vec<Hole>,
+    holes: Vec<FlatHole>,
     spans: Vec<Span>,
 }
 
@@ -225,6 +225,26 @@ struct Span {
     end: usize,
     holes_start: usize,
     holes_end: usize,
+}
+
+/// A `Hole` as a `TemplateSet` keeps it: `at` counts from the start of its own entry; a random
+/// value is `lo + below(span)`, the others are `lo` 0 and `span` 0 with their `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FlatHole {
+    at: usize,
+    width: usize,
+    kind: Kind,
+    lo: u64,
+    span: u64,
+}
+
+/// `Value` without its range (a `FlatHole` keeps it as `lo` and `span`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rand,
+    Seq,
+    Worker,
+    Conn,
 }
 
 impl TemplateSet {
@@ -242,7 +262,16 @@ impl TemplateSet {
                 holes_end: set.holes.len() + t.holes.len(),
             };
             set.bytes.extend_from_slice(&t.bytes);
-            set.holes.extend_from_slice(&t.holes);
+            set.holes.extend(t.holes.iter().map(|h| {
+                // The span wraps to 0 only for 0..=u64::MAX, which `below(0)` covers whole.
+                let (kind, lo, span) = match h.value {
+                    Value::Rand { lo, hi } => (Kind::Rand, lo, (hi - lo).wrapping_add(1)),
+                    Value::Seq => (Kind::Seq, 0, 0),
+                    Value::Worker => (Kind::Worker, 0, 0),
+                    Value::Conn => (Kind::Conn, 0, 0),
+                };
+                FlatHole { at: h.at, width: usize::from(h.width), kind, lo, span }
+            }));
             set.spans.push(span);
         }
         set
@@ -257,14 +286,28 @@ impl TemplateSet {
         self.spans.is_empty()
     }
 
+    /// The longest entry, in bytes.
+    pub fn len_max(&self) -> usize {
+        self.spans.iter().map(|s| s.end - s.start).max().unwrap_or(0)
+    }
+
     /// Appends entry `i`'s request to `out`, its holes filled: what `Template::write_into`
     /// does for that entry.
-    #[inline]
+    #[inline(always)]
     pub fn write_into(&self, i: usize, out: &mut Vec<u8>, vars: Vars, rng: &mut Rng) {
         let span = self.spans[i];
         let start = out.len();
         out.extend_from_slice(&self.bytes[span.start..span.end]);
-        fill_holes(&mut out[start..], &self.holes[span.holes_start..span.holes_end], vars, rng);
+        let request = &mut out[start..];
+        for hole in &self.holes[span.holes_start..span.holes_end] {
+            let n = match hole.kind {
+                Kind::Rand => hole.lo.wrapping_add(rng.below(hole.span)),
+                Kind::Seq => vars.seq,
+                Kind::Worker => vars.worker,
+                Kind::Conn => vars.conn,
+            };
+            put_digits(&mut request[hole.at..hole.at + hole.width], n);
+        }
     }
 }
 
