@@ -467,13 +467,13 @@ impl TargetStats {
     }
 
     #[inline]
-    fn record(&mut self, status: u16, latency_us: u64) {
+    fn record(&mut self, status: u16, latency: Duration) {
         self.requests += 1;
         if status != 0 {
             self.status.add(status, 1);
         }
         if let Some(h) = &mut self.latency_us {
-            h.saturating_record(latency_us);
+            h.saturating_record((latency.as_micros() as u64).min(LATENCY_US_MAX));
         }
     }
 
@@ -539,9 +539,8 @@ impl WorkerStats {
     /// A completed response of entry `entry`: its status (0 for raw) and latency.
     #[inline]
     pub fn record_target(&mut self, entry: usize, status: u16, latency: Duration) {
-        let us = (latency.as_micros() as u64).min(LATENCY_US_MAX);
         if let Some(target) = self.targets.get_mut(entry) {
-            target.record(status, us);
+            target.record(status, latency);
         }
     }
 

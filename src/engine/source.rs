@@ -48,14 +48,31 @@ impl RequestSource {
     /// with their entries' indices when the run keeps per-entry figures (else empties it).
     /// One call per batch: the loop keeps the generator and the counters in registers, and
     /// `out` is grown once for the batch, not checked per request.
+    ///
+    /// Round robin, a batch is a run of consecutive entries, and `TemplateSet::write_run_into`
+    /// copies their bytes at once.
     pub fn next_batch_into(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) {
         out.clear();
         out.reserve(n as usize * self.len_max);
         entries.clear();
-        for _ in 0..n {
-            let entry = self.next_into(out, conn);
-            if self.per_target {
-                entries.push(entry);
+        match self.order {
+            Order::RoundRobin => {
+                let (first, len) = (self.next, self.entries.len());
+                let vars = Vars { seq: self.seq, worker: self.worker, conn };
+                self.entries.write_run_into(first, n as usize, out, vars, self.seq_step, &mut self.rng);
+                self.seq = self.seq.wrapping_add(u64::from(n) * self.seq_step);
+                self.next = (first + n as usize) % len;
+                if self.per_target {
+                    entries.extend((first..first + n as usize).map(|i| (i % len) as u32));
+                }
+            }
+            Order::Random => {
+                for _ in 0..n {
+                    let entry = self.next_into(out, conn);
+                    if self.per_target {
+                        entries.push(entry);
+                    }
+                }
             }
         }
     }
@@ -144,6 +161,25 @@ mod tests {
         let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1);
         one.next_batch_into(3, &mut out, &mut entries, 1);
         assert_eq!((&out[..], entries.len()), (&b"x1x1x1"[..], 0));
+    }
+
+    #[test]
+    fn a_batch_writes_what_the_requests_one_by_one_write() {
+        for order in [Order::RoundRobin, Order::Random] {
+            let v = varying(&["a{{seq}}{{rand:1-99}}", "b{{conn}}", "c{{rand:5-500}}{{worker}}"], order);
+            let (mut batched, mut single) = (RequestSource::new(&v, 1, 2), RequestSource::new(&v, 1, 2));
+            let (mut out, mut entries) = (Vec::new(), Vec::new());
+            for n in [1, 4, 2, 7, 3] {
+                batched.next_batch_into(n, &mut out, &mut entries, 4);
+                let mut expected = Vec::new();
+                let expected_entries: Vec<u32> = (0..n).map(|_| single.next_into(&mut expected, 4)).collect();
+                assert_eq!(
+                    (String::from_utf8(out.clone()).unwrap(), &entries),
+                    (String::from_utf8(expected).unwrap(), &expected_entries),
+                    "{order:?} {n}"
+                );
+            }
+        }
     }
 
     #[test]

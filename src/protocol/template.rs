@@ -298,7 +298,41 @@ impl TemplateSet {
         let span = self.spans[i];
         let start = out.len();
         out.extend_from_slice(&self.bytes[span.start..span.end]);
-        let request = &mut out[start..];
+        self.fill(span, &mut out[start..], vars, rng);
+    }
+
+    /// Appends the requests of the `n` entries from `first` on, in the list's order (wrapping
+    /// to entry 0 after the last), the k-th with `{{seq}}` `vars.seq + k × seq_step`: what `n`
+    /// calls of `write_into` would append. Consecutive entries lie back to back in `bytes`, so
+    /// a run of them is one copy (two where the list wraps), not one per request.
+    pub fn write_run_into(
+        &self,
+        first: usize,
+        n: usize,
+        out: &mut Vec<u8>,
+        mut vars: Vars,
+        seq_step: u64,
+        rng: &mut Rng,
+    ) {
+        let (mut i, mut left) = (first, n);
+        while left > 0 {
+            let run = &self.spans[i..self.spans.len().min(i + left)];
+            let (run_start, run_end) = (run[0].start, run[run.len() - 1].end);
+            let base = out.len();
+            out.extend_from_slice(&self.bytes[run_start..run_end]);
+            let requests = &mut out[base..];
+            for span in run {
+                self.fill(*span, &mut requests[span.start - run_start..span.end - run_start], vars, rng);
+                vars.seq = vars.seq.wrapping_add(seq_step);
+            }
+            left -= run.len();
+            i = 0;
+        }
+    }
+
+    /// Fills the holes of `request`, a copy of the entry's bytes at `span`.
+    #[inline(always)]
+    fn fill(&self, span: Span, request: &mut [u8], vars: Vars, rng: &mut Rng) {
         for hole in &self.holes[span.holes_start..span.holes_end] {
             let n = match hole.kind {
                 Kind::Rand => hole.lo.wrapping_add(rng.below(hole.span)),
@@ -516,6 +550,18 @@ mod tests {
             templates[i].write_into(&mut from_templates, VARS, &mut b);
         }
         assert_eq!(String::from_utf8(from_set).unwrap(), String::from_utf8(from_templates).unwrap());
+        // Runs, wrapping and not, write what one request at a time writes.
+        for (first, n) in [(0, 4), (1, 2), (2, 7), (3, 1), (0, 0)] {
+            let (mut a, mut b) = (Rng::new(first as u64), Rng::new(first as u64));
+            let mut run = b"prefix".to_vec();
+            set.write_run_into(first, n, &mut run, VARS, 3, &mut a);
+            let mut one_by_one = b"prefix".to_vec();
+            for k in 0..n {
+                let vars = Vars { seq: VARS.seq + 3 * k as u64, ..VARS };
+                set.write_into((first + k) % set.len(), &mut one_by_one, vars, &mut b);
+            }
+            assert_eq!(String::from_utf8(run).unwrap(), String::from_utf8(one_by_one).unwrap(), "{first} {n}");
+        }
     }
 
     #[test]
