@@ -241,10 +241,11 @@ struct FlatHole {
 /// `Value` without its range (a `FlatHole` keeps it as `lo` and `span`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Rand,
-    Seq,
-    Worker,
-    Conn,
+    Rand = 0,
+    /// The others are 1 + their index in `[seq, worker, conn]`.
+    Seq = 1,
+    Worker = 2,
+    Conn = 3,
 }
 
 impl TemplateSet {
@@ -334,11 +335,12 @@ impl TemplateSet {
     #[inline(always)]
     fn fill(&self, span: Span, request: &mut [u8], vars: Vars, rng: &mut Rng) {
         for hole in &self.holes[span.holes_start..span.holes_end] {
-            let n = match hole.kind {
-                Kind::Rand => hole.lo.wrapping_add(rng.below(hole.span)),
-                Kind::Seq => vars.seq,
-                Kind::Worker => vars.worker,
-                Kind::Conn => vars.conn,
+            // A test and an index instead of a four-way match: the compiler made the match a
+            // jump table, which cost a tenth of the fill.
+            let n = if hole.kind == Kind::Rand {
+                hole.lo.wrapping_add(rng.below(hole.span))
+            } else {
+                [vars.seq, vars.worker, vars.conn][hole.kind as usize - 1]
             };
             put_digits(&mut request[hole.at..hole.at + hole.width], n);
         }
