@@ -14,7 +14,7 @@
 #   DURATION=5s CONNECTIONS=50 RUNS=3 SCENARIOS="keepalive pipeline reconnect large echo tls tlsreconnect"
 #   (not in the default list: the HTTP/2 scenarios h2 h2m1 h2tls, and targets)
 #   BASE=/path/to/an/older/clobber   also run that binary, interleaved, as "clobber (base)" in the
-#                                    keepalive, pipeline, reconnect, large, echo and tls scenarios:
+#                                    keepalive, pipeline, reconnect, large, echo, tls and h2 scenarios:
 #                                    before/after figures for a change, from one run
 # Two more scenarios, not in the default list: unixecho (raw echo, pipelined 16, to `clobber serve
 # --listen unix:PATH`; compare with echo's TCP figure) and redis (GET of a missing key, pipelined
@@ -265,16 +265,19 @@ for i in $(seq "$RUNS"); do
         h2)
             hurl="http://127.0.0.1:$h2o_port/index.html"
             measure h2-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 100 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure h2-streams100 "clobber (base) --http2 --streams 100" "$h2o_pid" clobber "$BASE" "$hurl" --http2 --streams 100 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure h2-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hurl"
             ;;
         h2m1)
             hurl="http://127.0.0.1:$h2o_port/index.html"
             measure h2-streams1 "clobber --http2 --streams 1" "$h2o_pid" clobber "$bin" "$hurl" --http2 --streams 1 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure h2-streams1 "clobber (base) --http2 --streams 1" "$h2o_pid" clobber "$BASE" "$hurl" --http2 --streams 1 -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure h2-streams1 "h2load -m1" "$h2o_pid" h2load h2load -t1 -c"$C" -m1 -D "$secs" "$hurl"
             ;;
         h2tls)
             hturl="https://127.0.0.1:$h2o_tls_port/index.html"
             measure h2-tls-streams100 "clobber --http2 --streams 100" "$h2o_pid" clobber "$bin" "$hturl" --http2 --streams 100 --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
+            [ -z "${BASE:-}" ] || measure h2-tls-streams100 "clobber (base) --http2 --streams 100" "$h2o_pid" clobber "$BASE" "$hturl" --http2 --streams 100 --cacert "$tmp/cert.pem" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --json
             measure h2-tls-streams100 "h2load -m100" "$h2o_pid" h2load h2load -t1 -c"$C" -m100 -D "$secs" "$hturl"
             ;;
         *) echo "unknown scenario '$scenario' (keepalive pipeline reconnect large echo tls tlsreconnect h2 h2m1 h2tls unixecho redis targets)" >&2; exit 2 ;;

@@ -60,6 +60,56 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 const CONNECTS_IN_FLIGHT: usize = 256;
 /// The token of the worker's pacing `TimerFd`; connection tokens are slab keys, far below it.
 const PACE_TIMER: Token = Token(usize::MAX);
+/// The longest nap before a poll that would wait, and the shortest worth taking (see `Nap`).
+const NAP_MAX: Duration = Duration::from_micros(400);
+const NAP_MIN: Duration = Duration::from_micros(100);
+/// A nap is at most this fraction of the time the server needs for what is in flight.
+const NAP_HEADROOM: u32 = 16;
+/// How often `Nap` measures the throughput it estimates the server's backlog from.
+const NAP_WINDOW: Duration = Duration::from_millis(20);
+
+/// Wake-up coalescing for closed-loop HTTP/2 runs. A client faster than its server sleeps in
+/// `epoll_wait` between the server's writes, and each write must then wake it: the wake-up (a
+/// cross-CPU interrupt; on a VM, an exit to the hypervisor) is paid by the server, inside its
+/// write. Measured on h2o at 100 streams (`perf record -g` on h2o, 2 vCPU VM): 7.4% of h2o's
+/// CPU in that wake-up (`sock_def_readable`) under clobber, 1.3% under h2load, which is busy
+/// often enough that h2o's writes seldom find it asleep. So when nothing is ready and the
+/// requests in flight keep the server busy for `NAP_HEADROOM` naps (Little's law: in flight
+/// divided by throughput), the worker first sleeps on its own timer, then polls: what arrived
+/// meanwhile is read at once, and none of the server's writes had to wake anyone (0.6% of
+/// h2o's CPU). The server never runs dry (a nap is at most 1/16 of its backlog); a response
+/// waits at most `NAP_MAX` plus the timer's slack (50 µs) longer to be read, which its latency
+/// includes (at 100 streams and 50 connections, about 2% of a 10 ms latency on average).
+struct Nap {
+    window_from: Instant,
+    requests_at: u64,
+    /// The time the server needs to answer what is in flight, as of the last window.
+    backlog: Duration,
+}
+
+impl Nap {
+    fn new(now: Instant) -> Nap {
+        Nap { window_from: now, requests_at: 0, backlog: Duration::ZERO }
+    }
+
+    /// How long to nap before a poll that would wait `timeout`, if at all, given the responses
+    /// so far (`requests`) and the requests in flight. The backlog estimate is refreshed once
+    /// per `NAP_WINDOW`.
+    fn length(&mut self, now: Instant, requests: u64, in_flight: u64, timeout: Duration) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.window_from);
+        if elapsed >= NAP_WINDOW {
+            let done = requests.saturating_sub(self.requests_at);
+            self.backlog = match done {
+                0 => Duration::ZERO,
+                _ => elapsed.mul_f64(in_flight as f64 / done as f64),
+            };
+            self.window_from = now;
+            self.requests_at = requests;
+        }
+        let nap = (self.backlog / NAP_HEADROOM).min(NAP_MAX);
+        (nap >= NAP_MIN && timeout > nap).then_some(nap)
+    }
+}
 
 /// What the engine gives one worker.
 pub struct WorkerPlan {
@@ -323,6 +373,8 @@ struct Worker<C: Connector, K> {
     n_connecting: usize,
     /// Connections whose next request waits for the end of the event batch.
     deferred: Vec<usize>,
+    /// Closed-loop HTTP/2 runs: the nap before a poll that would wait.
+    nap: Option<Nap>,
 }
 
 impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
@@ -377,6 +429,7 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             sources: config.bind.clone(),
             n_connecting: 0,
             deferred: Vec::with_capacity(plan.n_connections),
+            nap: (h2.is_some() && plan.rate.is_none()).then(|| Nap::new(now)),
             conns,
             connector,
             own: Own {
@@ -453,7 +506,7 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             // never waits cannot keep up with its schedule (`WorkerStats::poll_wait`). Two clock
             // reads per loop turn, paced runs only.
             let poll_from = self.pacer.is_some().then(Instant::now);
-            match self.poll.poll(&mut events, Some(timeout)) {
+            match self.poll_events(&mut events, now, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -480,6 +533,24 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             self.write_deferred();
             self.reopen_closed();
         }
+    }
+
+    /// Polls, after a nap if the worker should take one (`Nap`).
+    fn poll_events(&mut self, events: &mut Events, now: Instant, timeout: Duration) -> io::Result<()> {
+        let (requests, in_flight) = (self.own.stats.requests, self.own.budget.in_flight);
+        let nap = match (&mut self.nap, &self.pacer) {
+            (Some(nap), None) => nap.length(now, requests, in_flight, timeout),
+            _ => None,
+        };
+        let Some(nap) = nap else {
+            return self.poll.poll(events, Some(timeout));
+        };
+        self.poll.poll(events, Some(Duration::ZERO))?;
+        if !events.is_empty() {
+            return Ok(());
+        }
+        std::thread::sleep(nap);
+        self.poll.poll(events, Some(timeout - nap))
     }
 
     /// The worker's side of every call into a connection: its bookkeeping follows from the
@@ -766,5 +837,35 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
             conn.abandon();
         }
         stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nap_only_when_the_backlog_is_16_naps_long() {
+        let t0 = Instant::now();
+        let mut nap = Nap::new(t0);
+        let second = Duration::from_secs(1);
+        // No estimate before the first window.
+        assert_eq!(nap.length(t0, 0, 5000, second), None);
+        // 5,000 in flight at 500,000 per second: a 10 ms backlog, so the longest nap.
+        let t1 = t0 + NAP_WINDOW;
+        assert_eq!(nap.length(t1, 10_000, 5000, second), Some(NAP_MAX));
+        // Not when the poll would wait less than the nap.
+        assert_eq!(nap.length(t1, 10_000, 5000, NAP_MAX), None);
+        // 50 in flight at 100,000 per second (one stream per connection): a 0.5 ms backlog,
+        // whose 1/16 is below NAP_MIN.
+        let t2 = t1 + NAP_WINDOW;
+        assert_eq!(nap.length(t2, 12_000, 50, second), None);
+        // 1,000 in flight at 400,000 per second: 2.5 ms, a nap of 156 µs.
+        let t3 = t2 + NAP_WINDOW;
+        let nap_length = nap.length(t3, 20_000, 1000, second).expect("a nap");
+        assert_eq!(nap_length.as_micros(), 156);
+        // No response in a window: no estimate, no nap.
+        let t4 = t3 + NAP_WINDOW;
+        assert_eq!(nap.length(t4, 20_000, 1000, second), None);
     }
 }

@@ -27,12 +27,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsRawFd;
+
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::config::{ServeConfig, ServeMode};
 use crate::net::stream::{Listener, Stream, UnixSocketFile};
+use crate::net::sys::TimerFd;
 use crate::net::tls::TlsStream;
 use crate::net::{Ready, Transport, STOP_CHECK};
 use crate::protocol::http::RequestFramer;
@@ -42,6 +46,9 @@ use crate::protocol::{Feed, Framer};
 mod h2;
 
 const LISTENER: Token = Token(usize::MAX);
+/// `--delay`'s release timer: a timerfd, so held responses go out on time to the microsecond
+/// (a poll timeout is in whole milliseconds, rounded up: a 2 ms delay would hold 2-3 ms).
+const RELEASE_TIMER: Token = Token(usize::MAX - 1);
 /// Connections the listening socket queues before accept (`listen(2)`'s backlog).
 const LISTEN_BACKLOG: i32 = 4096;
 const EVENTS_CAPACITY: usize = 1024;
@@ -209,15 +216,39 @@ fn serve_loop<A: Accept>(
     // --stall-every: the request count at which the thread next freezes.
     let mut next_stall_n_requests = config.stall.map_or(u64::MAX, |(every, _)| every);
     let mut next_release: Option<Instant> = None;
+    let release_timer = match responder.delay {
+        Some(_) => {
+            let timer = TimerFd::new()?;
+            poll.registry().register(&mut SourceFd(&timer.as_raw_fd()), RELEASE_TIMER, Interest::READABLE)?;
+            Some(timer)
+        }
+        None => None,
+    };
+    let mut release_timer_set_for: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        let timeout =
-            next_release.map_or(STOP_CHECK, |at| at.saturating_duration_since(Instant::now()).min(STOP_CHECK));
+        let mut timeout = STOP_CHECK;
+        if let Some(at) = next_release {
+            let precise = match &release_timer {
+                Some(_) if release_timer_set_for == Some(at) => true,
+                Some(timer) => timer.set_after(at.saturating_duration_since(Instant::now())).is_ok(),
+                None => false,
+            };
+            if precise {
+                release_timer_set_for = Some(at);
+            } else {
+                timeout = timeout.min(at.saturating_duration_since(Instant::now()));
+            }
+        }
         match poll.poll(&mut events, Some(timeout)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
         for event in events.iter() {
+            if event.token() == RELEASE_TIMER {
+                // Its time came: the release scan below runs after every poll.
+                continue;
+            }
             if event.token() == LISTENER {
                 accept_all(&mut listener, &mut poll, &acceptor, &mut conns, &mut counts, config.mode);
                 continue;

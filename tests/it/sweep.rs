@@ -1,7 +1,6 @@
 //! `clobber sweep` end to end, against `clobber serve --mode http --delay 2ms -t 1`: with 20
-//! connections each request holds one for at least 2 ms (2-3 ms: the server releases held
-//! responses on its poll timeout, in whole milliseconds), so the server sustains at most
-//! about 8,000-10,000 req/s, and beyond that the queue, and the corrected p99, grows without
+//! connections each request holds one for 2 ms (the server releases held responses on a
+//! timerfd, to the microsecond), so the server sustains at most about 9,000-10,000 req/s, and beyond that the queue, and the corrected p99, grows without
 //! bound. The server's counts are compared with the sweep's, and its connection count shows
 //! that the steps ran on the same connections.
 
@@ -207,7 +206,7 @@ fn ctrl_c_prints_the_steps_so_far_and_their_verdict() {
 fn two_sweeps_overlay_in_chromium_with_each_knee_marked() {
     let dir = workdir("page");
     let mut files = Vec::new();
-    // 20 connections sustain far more than 4 (each request holds one for 2-3 ms).
+    // 20 connections sustain far more than 4 (each request holds one for 2 ms).
     for (name, connections) in [("c20", "20"), ("c4", "4")] {
         let server = delay_server();
         let out = sweep(

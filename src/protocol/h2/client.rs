@@ -19,9 +19,12 @@
 //!   frame). A server that sends past a window is a FLOW_CONTROL_ERROR. Request bodies go out
 //!   as far as the server's windows allow; the rest waits for its WINDOW_UPDATEs.
 //!
-//! Performance: the request's header block is HPACK-encoded once by the caller (static-table
-//! indices and literals, no dynamic table), so opening a stream is a 9-byte frame header and
-//! a copy of the block into the output buffer.
+//! Performance: the request's header blocks are HPACK-encoded once by the caller: the first
+//! stream's puts the fields the static table lacks into the server's dynamic table, later
+//! streams' name them by index (5 bytes for a plain GET), so opening a stream is a 9-byte
+//! frame header and a copy of a block into the output buffer. Literals without indexing on
+//! every stream would cost the server more: h2o copies each literal into a fresh allocation
+//! (README, "HPACK: indexed after the first stream").
 
 use std::time::Instant;
 
@@ -1277,6 +1280,53 @@ mod tests {
             let piece = 1 + rng.below(40);
             assert_eq!(outcome(&bytes, piece), whole, "round {round}, pieces of {piece}");
         }
+    }
+
+    #[test]
+    fn open_first_and_second_streams_send_these_exact_blocks() {
+        // The bytes h2o receives, pinned: what the server's HPACK decoder works on per request
+        // (README, "HPACK: why indexed").
+        let (fields, _) = request_fields(
+            b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: clobber/0.1.0\r\n\r\n",
+            false,
+        )
+        .unwrap();
+        let refs: Vec<(&[u8], &[u8])> = fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let mut plain = Vec::new();
+        hpack::encode(&refs, &mut plain);
+        let (first, repeat, bytes) = indexed_blocks(&refs).unwrap();
+        let request = Request { block: &plain, body: b"", indexed: Some((&first, &repeat, bytes)) };
+        let mut s: Session<u32> = Session::new(2);
+        s.open(request, 0);
+        feed(&mut s, &settings(&[])).unwrap();
+        s.open(request, 1);
+        let heads: Vec<(u32, u8, Vec<u8>)> = written(&mut s)
+            .into_iter()
+            .filter(|f| f.0.kind == kind::HEADERS)
+            .map(|f| (f.0.stream_id, f.0.flags, f.1))
+            .collect();
+        // Stream 1: :method GET, :scheme http, :path /index.html (static 2, 6, 5), then
+        // :authority and user-agent as literals with incremental indexing (new names).
+        let mut stream1 = vec![0x82, 0x86, 0x85, 0x40, 10];
+        stream1.extend_from_slice(b":authority");
+        stream1.push(14);
+        stream1.extend_from_slice(b"127.0.0.1:8080");
+        stream1.extend_from_slice(&[0x40, 10]);
+        stream1.extend_from_slice(b"user-agent");
+        stream1.push(13);
+        stream1.extend_from_slice(b"clobber/0.1.0");
+        // Stream 3 and every later one: the same three static indices, then the dynamic
+        // table's entries 63 (:authority, inserted first) and 62 (user-agent).
+        let stream3 = vec![0x82, 0x86, 0x85, 0xbf, 0xbe];
+        let end = flag::END_STREAM | flag::END_HEADERS;
+        assert_eq!(heads, vec![(1, end, stream1), (3, end, stream3)]);
+        // The first form (static indices, literals without indexing, indexed names),
+        // which `Hpack::Plain` sends when the server's table is too small.
+        let mut literal = vec![0x82, 0x86, 0x85, 0x01, 14];
+        literal.extend_from_slice(b"127.0.0.1:8080");
+        literal.extend_from_slice(&[0x0f, 0x2b, 13]);
+        literal.extend_from_slice(b"clobber/0.1.0");
+        assert_eq!(plain, literal);
     }
 
     #[test]
