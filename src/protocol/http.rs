@@ -309,7 +309,7 @@ pub struct RequestFramer {
     memo: HeadMemo<(bool, Body)>,
     /// Where the memo's request target lies in its head (`start..end`, between the two spaces
     /// of the request line).
-    memo_target: (usize, usize),
+    memo_target: Option<(usize, usize)>,
 }
 
 impl Default for RequestFramer {
@@ -320,7 +320,7 @@ impl Default for RequestFramer {
 
 impl RequestFramer {
     pub fn new() -> RequestFramer {
-        RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)), memo_target: (0, 0) }
+        RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)), memo_target: None }
     }
 
     /// The length of the head at the start of `input` (`None` if it is not whole yet); sets
@@ -353,10 +353,15 @@ impl RequestFramer {
             (Coding::Other, _) => return Err(ProtocolError::BadHead),
         };
         self.memo.remember(&input[..len], (self.close, self.body));
-        // With one space after the method (httparse's default), the target starts there.
-        let target_start = request.method.map_or(0, str::len) + 1;
-        self.memo_target = (target_start, target_start + request.path.map_or(0, str::len));
-        debug_assert!(self.memo.head.is_empty() || self.memo.head[self.memo_target.1] == b' ');
+        // Where httparse found the target (it skips empty lines before the request line, so
+        // the method's length alone does not say).
+        self.memo_target = request.path.map(|path| {
+            let start = path.as_ptr() as usize - input.as_ptr() as usize;
+            (start, start + path.len())
+        });
+        debug_assert!(
+            self.memo.head.is_empty() || self.memo_target.is_some_and(|(_, end)| self.memo.head[end] == b' ')
+        );
         Ok(Some(len))
     }
 
@@ -371,7 +376,7 @@ impl RequestFramer {
     #[inline]
     fn recall_other_target(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
         let head = &self.memo.head;
-        let (start, end) = self.memo_target;
+        let (start, end) = self.memo_target?;
         if head.is_empty() || input.len() <= start || input[..start] != head[..start] {
             return None;
         }
@@ -1040,6 +1045,10 @@ mod tests {
         assert_eq!(framer.recall_other_target(third.as_bytes()), Some((third.len() - 2, (false, Body::Length(2)))));
         assert_eq!(framer.recall_other_target(other.as_bytes()), None);
         assert_eq!(framer.feed(other.as_bytes()), (other.len(), request(false)));
+        // Empty lines before the request line (httparse skips them): the target is found where
+        // the parser found it (a fuzz input).
+        let lead = |target: &str| format!("\r\n\r\nGET {target} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        check_requests([lead("/"), lead("/abc"), lead("/"), post("/q", "")].concat().as_bytes(), &[request(false); 4]);
         // A head not whole yet, with another target: nothing is consumed.
         let partial = post("/abc", "");
         assert_eq!(framer.feed(&partial.as_bytes()[..partial.len() - 6]), (0, Feed::NeedMore));
