@@ -1,54 +1,146 @@
 #!/usr/bin/env bash
-# What requests that vary cost clobber's client, apart from what longer requests cost: one
-# client thread (CPU 0) pipelining 16 deep against `clobber serve --mode http` (last CPU), 50
-# connections, interleaved runs of
+# What requests that vary cost clobber's client: issue 15's target, `--targets` with 1,000
+# entries and {{rand}} in the path at <= 1.05x the client CPU per request of one fixed URL,
+# keep-alive and --pipeline 16. One client thread pinned to CPU 0, the server pinned to the
+# last CPU, 50 connections, and for each case, interleaved (fixed same targets, fixed same
+# targets, ...):
 #   fixed    one fixed URL, /
 #   same     one fixed URL as long as the varying ones, /?k=0001&r=0000000
 #   targets  --targets with 1,000 entries /?k=NNNN&r={{rand:1-1000000}}
-# printing user and system CPU per request of each run (from /usr/bin/time), then the medians
-# and the ratios against `fixed` and `same`. `same` vs `targets` is the cost of varying: the
-# user-space fill (a copy and a few digit stores per request); `fixed` vs `same` is what the
-# longer request costs the kernel and the server.
+# Cases (CASES to choose): keepalive (nginx, one request per round trip), pipeline16 (`clobber
+# serve --mode http`, which must be faster than the client so that the client is measured),
+# pipeline16-nginx (the same against nginx, a second server, which parses every request head
+# whatever it is, but saturates its core first).
 #
-# Usage: RUNS=5 DURATION=3s scripts/bench-targets.sh   (BIN=path to measure another build)
+# Client CPU per request is user + system time of the client process (getrusage of the
+# children, from the kernel) over the responses it reports. Printed per case: the medians of
+# the runs, the server's CPU per request and how busy its core was, and two ratios against
+# `fixed` (and `same`): of the medians, and the median of the per-round ratios (each round's
+# targets run against the fixed run next to it, which cancels slow drifts of a shared machine).
+#
+# Usage: RUNS=5 DURATION=3s CASES="keepalive pipeline16 pipeline16-nginx" scripts/bench-targets.sh
+#   BIN=path         measure another build (default: cargo build --release)
+#   SERVER_BIN=path  the `clobber serve` to measure against (default: BIN)
+#   RAW=path         also keep every run's line (case mode round responses client_cpu_s
+#                    server_cpu_s wall_s errors) in that file
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-3s}
+CASES=${CASES:-keepalive pipeline16 pipeline16-nginx}
+CONNECTIONS=${CONNECTIONS:-50}
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/clobber; fi
-ncpu=$(nproc); server_cpu=$((ncpu - 1))
+SERVER_BIN=${SERVER_BIN:-$BIN}
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "bench-targets.sh: needs nginx (apt-get install nginx)" >&2; exit 1; }
+ncpu=$(nproc); server_cpu=$((ncpu - 1)); client_cpu=0
 tmp=$(mktemp -d)
-taskset -c "$server_cpu" "$BIN" serve --listen 127.0.0.1:0 --mode http >"$tmp/serve.out" &
-serve_pid=$!
-trap 'kill $serve_pid 2>/dev/null || true; wait $serve_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
-for _ in $(seq 100); do grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && break; sleep 0.05; done
-addr=$(sed -n 's/^listening on //p' "$tmp/serve.out")
-for k in $(seq 1000); do printf 'GET http://%s/?k=%04d&r={{rand:1-1000000}}\n\n' "$addr" "$k"; done >"$tmp/targets.txt"
-for _ in $(seq "$RUNS"); do
-    for mode in fixed same targets; do
-        case $mode in
-        fixed) args=("http://$addr/") ;;
-        same) args=("http://$addr/?k=0001&r=0000000") ;;
-        targets) args=(--targets "$tmp/targets.txt") ;;
-        esac
-        /usr/bin/time -f '%U %S' -o "$tmp/time" taskset -c 0 "$BIN" "${args[@]}" -t 1 -c 50 -d "$DURATION" \
-            --pipeline 16 --json >"$tmp/out.json"
-        n=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['requests'])" "$tmp/out.json")
-        echo "$mode $n $(cat "$tmp/time")" >>"$tmp/results"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+nginx_port=$(free_port)
+cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+worker_cpu_affinity $(python3 -c "print(bin(1 << $server_cpu)[2:])");
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/fcgi;
+    uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
+    server {
+        listen 127.0.0.1:$nginx_port backlog=8192;
+        location = / { return 200 "hello\n"; }
+    }
+}
+CONF
+taskset -c "$server_cpu" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
+nginx_master=$!; pids+=("$nginx_master")
+taskset -c "$server_cpu" "$SERVER_BIN" serve --listen 127.0.0.1:0 --mode http >"$tmp/serve.out" &
+serve_pid=$!; pids+=("$serve_pid")
+for _ in $(seq 200); do
+    grep -q '^listening on ' "$tmp/serve.out" 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$nginx_port") 2>/dev/null && break
+    sleep 0.05
+done
+serve_addr=$(sed -n 's/^listening on //p' "$tmp/serve.out")
+nginx_worker=$(pgrep -P "$nginx_master" | head -1)
+for addr in "$serve_addr" "127.0.0.1:$nginx_port"; do
+    for k in $(seq 1000); do printf 'GET http://%s/?k=%04d&r={{rand:1-1000000}}\n\n' "$addr" "$k"; done >"$tmp/targets-$addr.txt"
+done
+
+# run CASE MODE ROUND: one client run; appends "case mode round responses client_cpu_s server_cpu_s wall_s".
+run() {
+    local case=$1 mode=$2 round=$3 addr pid pipeline args
+    case $case in
+    keepalive) addr=127.0.0.1:$nginx_port; pid=$nginx_worker; pipeline=1 ;;
+    pipeline16) addr=$serve_addr; pid=$serve_pid; pipeline=16 ;;
+    pipeline16-nginx) addr=127.0.0.1:$nginx_port; pid=$nginx_worker; pipeline=16 ;;
+    *) echo "unknown case '$case' (keepalive pipeline16 pipeline16-nginx)" >&2; exit 2 ;;
+    esac
+    case $mode in
+    fixed) args=("http://$addr/") ;;
+    same) args=("http://$addr/?k=0001&r=0000000") ;;
+    targets) args=(--targets "$tmp/targets-$addr.txt") ;;
+    esac
+    python3 - "$case" "$mode" "$round" "$pid" "$tmp/out.json" taskset -c "$client_cpu" "$BIN" "${args[@]}" \
+        -t 1 -c "$CONNECTIONS" -d "$DURATION" --pipeline "$pipeline" --json >>"$tmp/results" <<'PY'
+import json, os, resource, subprocess, sys, time
+case, mode, rnd, pid, out = sys.argv[1:6]
+ticks = lambda: sum(int(f) for f in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+before, s0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), ticks(), time.monotonic()
+with open(out, "w") as f:
+    subprocess.run(sys.argv[6:], stdout=f, check=True)
+after, s1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), ticks(), time.monotonic()
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+r = json.load(open(out))
+print(case, mode, rnd, r["requests"], f"{cpu:.6f}", (s1 - s0) / os.sysconf("SC_CLK_TCK"), f"{t1 - t0:.4f}", r["errors"])
+PY
+}
+
+for round in $(seq "$RUNS"); do
+    for case in $CASES; do
+        for mode in fixed same targets; do run "$case" "$mode" "$round"; done
     done
 done
+
+[ -z "${RAW:-}" ] || cp "$tmp/results" "$RAW"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
+echo "Client on CPU $client_cpu (one thread), server on CPU $server_cpu, $CONNECTIONS connections, $DURATION per run, $RUNS interleaved rounds."
+echo "Command: RUNS=$RUNS DURATION=$DURATION CASES=\"$CASES\" scripts/bench-targets.sh"
+echo
 python3 - "$tmp/results" <<'PY'
 import statistics, sys
-rows = {}
+runs = {}
 for line in open(sys.argv[1]):
-    mode, n, user, sys_ = line.split()
+    case, mode, rnd, n, cpu, server, wall, errors = line.split()
     n = int(n)
-    rows.setdefault(mode, []).append((n, float(user) * 1e6 / n, float(sys_) * 1e6 / n))
-med = {m: [statistics.median(r[i] for r in runs) for i in range(3)] for m, runs in rows.items()}
-print("| request | responses (median) | user µs/req | sys µs/req | total µs/req | vs fixed | vs same length |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-total = lambda m: statistics.median(r[1] + r[2] for r in rows[m])
-for m in ("fixed", "same", "targets"):
-    n, user, sys_ = med[m]
-    print(f"| {m} | {n:,.0f} | {user:.3f} | {sys_:.3f} | {total(m):.3f} | {total(m) / total('fixed'):.2f}× | {total(m) / total('same'):.2f}× |")
+    runs.setdefault((case, mode), {})[int(rnd)] = (n / float(wall), float(cpu) * 1e6 / n, float(server) * 1e6 / n,
+                                                    float(server) / float(wall), int(errors))
+cases = list(dict.fromkeys(c for c, _ in runs))
+print("| case | request | req/s | client CPU µs/req | server CPU µs/req | server core busy | errors "
+      "| CPU/req vs fixed (of medians) | vs fixed (median of rounds) | vs same length (median of rounds) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for case in cases:
+    med = lambda mode, i: statistics.median(r[i] for r in runs[(case, mode)].values())
+    def paired(mode, ref):
+        rounds = runs[(case, mode)].keys() & runs[(case, ref)].keys()
+        return statistics.median(runs[(case, mode)][k][1] / runs[(case, ref)][k][1] for k in rounds)
+    for mode in ("fixed", "same", "targets"):
+        if (case, mode) not in runs:
+            continue
+        errors = sum(r[4] for r in runs[(case, mode)].values())
+        print(f"| {case} | {mode} | {med(mode, 0):,.0f} | {med(mode, 1):.3f} | {med(mode, 2):.3f} | {med(mode, 3):.2f} "
+              f"| {errors} | {med(mode, 1) / med('fixed', 1):.3f}× | {paired(mode, 'fixed'):.3f}× "
+              f"| {paired(mode, 'same'):.3f}× |")
 PY

@@ -30,7 +30,9 @@
 # with ALPN h2 at 100 streams (h2tls); ratios there are against h2load.
 # The targets scenario measures what requests that vary cost clobber: --targets with 1,000
 # entries, each with {{rand}} in its query, against one fixed URL, keep-alive (nginx) and
-# --pipeline 16 (clobber serve); its ratios are against the fixed URL ("(ref)").
+# --pipeline 16 (clobber serve, and nginx as a second server); its ratios are against the fixed
+# URL ("(ref)"). scripts/bench-targets.sh measures the same with more rounds, a fixed URL of the
+# varying ones' length, and per-round ratios.
 # Installs missing tools with apt-get (wrk, nghttp2-client, apache2-utils, nginx, openssl, h2o) and builds
 # clobber in release mode. Servers are started here, on free ports, and stopped by PID on exit.
 set -euo pipefail
@@ -247,6 +249,9 @@ for i in $(seq "$RUNS"); do
             purl="http://$serve_http/"
             measure targets-pipeline16 "clobber fixed URL (ref)" "$serve_http_pid" clobber "$bin" "$purl" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             measure targets-pipeline16 "clobber --targets 1000 {{rand}}" "$serve_http_pid" clobber "$bin" --targets "$tmp/targets-${serve_http##*:}.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            # nginx as a second server: it parses every head either way, but saturates first.
+            measure targets-pipeline16-nginx "clobber fixed URL (ref)" "$nginx_worker" clobber "$bin" "$url" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
+            measure targets-pipeline16-nginx "clobber --targets 1000 {{rand}}" "$nginx_worker" clobber "$bin" --targets "$tmp/targets-$nginx_port.txt" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --pipeline 16 --json
             ;;
         unixecho)
             measure unixecho16 "clobber raw unix: --pipeline 16" "$serve_unix_pid" clobber "$bin" "unix:$tmp/echo.sock" -t 1 --cpus "$client_cpu" -c "$C" -d "$DURATION" --data 'ping\n' --until '\n' --pipeline 16 --json

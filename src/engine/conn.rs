@@ -722,15 +722,13 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 }
             }
             Some(source) => {
-                self.out.clear();
-                self.entries.clear();
+                // One call fills the whole batch (`next_batch_into`); `Pipeline` only sums the
+                // requests' lengths, so the first request brings the batch's bytes.
+                source.next_batch_into(self.outstanding, &mut self.out, &mut self.entries, self.id);
+                let mut next = self.out.len();
                 for _ in 0..self.outstanding {
-                    let before = self.out.len();
-                    let entry = source.next_into(&mut self.out, self.id);
-                    if source.per_target {
-                        self.entries.push(entry);
-                    }
-                    self.session.start(Requests { bytes: &self.out, next: self.out.len() - before }, tag);
+                    self.session.start(Requests { bytes: &self.out, next }, tag);
+                    next = 0;
                 }
             }
         }

@@ -3,15 +3,15 @@
 //!
 //! One per worker, owned outright: its counters and generator are touched by this thread
 //! only. A request costs a copy of the entry's bytes into the connection's batch buffer and a
-//! few digit stores (`Template::write_into`): no allocation once the buffer has grown, no
-//! formatting. `{{seq}}` is `k × threads + worker` for the worker's k-th request, so it is
-//! unique within the run without any shared counter.
+//! few digit stores (`TemplateSet::write_into`, the entries laid out flat): no allocation
+//! once the buffer has grown, no formatting. `{{seq}}` is `k × threads + worker` for the
+//! worker's k-th request, so it is unique within the run without any shared counter.
 
 use crate::config::{Order, Varying};
-use crate::protocol::template::{Rng, Template, Vars};
+use crate::protocol::template::{Rng, TemplateSet, Vars};
 
 pub struct RequestSource {
-    entries: Vec<Template>,
+    entries: TemplateSet,
     order: Order,
     /// The next entry, round robin.
     next: usize,
@@ -21,6 +21,8 @@ pub struct RequestSource {
     worker: u64,
     /// Keep per-entry figures (`Varying::per_target`).
     pub per_target: bool,
+    /// The longest entry's bytes.
+    len_max: usize,
 }
 
 impl RequestSource {
@@ -28,8 +30,10 @@ impl RequestSource {
         assert!(!varying.entries.is_empty(), "a request list has entries");
         // Each worker its own stream; SplitMix64 decorrelates neighbouring seeds.
         let mut seeder = Rng::new(varying.seed ^ (worker as u64).wrapping_mul(0xA076_1D64_78BD_642F));
+        let entries = TemplateSet::new(&varying.entries);
         RequestSource {
-            entries: varying.entries.clone(),
+            len_max: entries.len_max(),
+            entries,
             order: varying.order,
             next: worker % varying.entries.len(),
             rng: Rng::new(seeder.next_u64()),
@@ -40,8 +44,46 @@ impl RequestSource {
         }
     }
 
+    /// Replaces `out` with the next `n` requests, with `conn` for `{{conn}}`, and `entries`
+    /// with their entries' indices when the run keeps per-entry figures (else empties it).
+    /// One call per batch: the loop keeps the generator and the counters in registers, and
+    /// `out` is grown once for the batch, not checked per request.
+    ///
+    /// Round robin, a batch is a run of consecutive entries, and `TemplateSet::write_run_into`
+    /// copies their bytes at once.
+    pub fn next_batch_into(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) {
+        out.clear();
+        out.reserve(n as usize * self.len_max);
+        entries.clear();
+        match self.order {
+            Order::RoundRobin => {
+                let (first, len) = (self.next, self.entries.len());
+                let vars = Vars { seq: self.seq, worker: self.worker, conn };
+                self.entries.write_run_into(first, n as usize, out, vars, self.seq_step, &mut self.rng);
+                self.seq = self.seq.wrapping_add(u64::from(n) * self.seq_step);
+                // Stepped, not `% len`: a division per request cost more than the fill.
+                let mut i = first;
+                for _ in 0..n {
+                    if self.per_target {
+                        entries.push(i as u32);
+                    }
+                    i = if i + 1 == len { 0 } else { i + 1 };
+                }
+                self.next = i;
+            }
+            Order::Random => {
+                for _ in 0..n {
+                    let entry = self.next_into(out, conn);
+                    if self.per_target {
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+    }
+
     /// Appends the next request to `out`, with `conn` for `{{conn}}`; returns its entry's index.
-    #[inline]
+    #[inline(always)]
     pub fn next_into(&mut self, out: &mut Vec<u8>, conn: u64) -> u32 {
         let i = match self.order {
             Order::RoundRobin => {
@@ -53,7 +95,7 @@ impl RequestSource {
         };
         let vars = Vars { seq: self.seq, worker: self.worker, conn };
         self.seq += self.seq_step;
-        self.entries[i].write_into(out, vars, &mut self.rng);
+        self.entries.write_into(i, out, vars, &mut self.rng);
         i as u32
     }
 }
@@ -61,7 +103,7 @@ impl RequestSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::template::Widths;
+    use crate::protocol::template::{Template, Widths};
 
     fn varying(texts: &[&str], order: Order) -> Varying {
         let w = Widths::of_run(2, 10);
@@ -108,6 +150,40 @@ mod tests {
         assert_ne!(first, take(&mut RequestSource::new(&v, 1, 2), 200), "each worker its own stream");
         for entry in ["a", "b", "c", "d"] {
             assert!(first.iter().filter(|e| *e == entry).count() > 20, "{entry} is drawn");
+        }
+    }
+
+    #[test]
+    fn a_batch_is_the_next_requests_in_turn() {
+        let v = varying(&["a{{conn}}", "b", "c"], Order::RoundRobin);
+        let mut source = RequestSource::new(&v, 0, 1);
+        let (mut out, mut entries) = (b"old".to_vec(), vec![9]);
+        source.next_batch_into(4, &mut out, &mut entries, 5);
+        assert_eq!((&out[..], &entries[..]), (&b"a5bca5"[..], &[0, 1, 2, 0][..]));
+        source.next_batch_into(2, &mut out, &mut entries, 5);
+        assert_eq!((&out[..], &entries[..]), (&b"bc"[..], &[1, 2][..]));
+        // One entry with placeholders: no per-entry figures, so no indices.
+        let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1);
+        one.next_batch_into(3, &mut out, &mut entries, 1);
+        assert_eq!((&out[..], entries.len()), (&b"x1x1x1"[..], 0));
+    }
+
+    #[test]
+    fn a_batch_writes_what_the_requests_one_by_one_write() {
+        for order in [Order::RoundRobin, Order::Random] {
+            let v = varying(&["a{{seq}}{{rand:1-99}}", "b{{conn}}", "c{{rand:5-500}}{{worker}}"], order);
+            let (mut batched, mut single) = (RequestSource::new(&v, 1, 2), RequestSource::new(&v, 1, 2));
+            let (mut out, mut entries) = (Vec::new(), Vec::new());
+            for n in [1, 4, 2, 7, 3] {
+                batched.next_batch_into(n, &mut out, &mut entries, 4);
+                let mut expected = Vec::new();
+                let expected_entries: Vec<u32> = (0..n).map(|_| single.next_into(&mut expected, 4)).collect();
+                assert_eq!(
+                    (String::from_utf8(out.clone()).unwrap(), &entries),
+                    (String::from_utf8(expected).unwrap(), &expected_entries),
+                    "{order:?} {n}"
+                );
+            }
         }
     }
 

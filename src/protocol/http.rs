@@ -307,6 +307,9 @@ pub struct RequestFramer {
     body: Body,
     close: bool,
     memo: HeadMemo<(bool, Body)>,
+    /// Where the memo's request target lies in its head (`start..end`, between the two spaces
+    /// of the request line).
+    memo_target: Option<(usize, usize)>,
 }
 
 impl Default for RequestFramer {
@@ -317,14 +320,15 @@ impl Default for RequestFramer {
 
 impl RequestFramer {
     pub fn new() -> RequestFramer {
-        RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)) }
+        RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)), memo_target: None }
     }
 
     /// The length of the head at the start of `input` (`None` if it is not whole yet); sets
-    /// `close` and the body framing. Answers from the memo when it can.
+    /// `close` and the body framing. Answers from the memo when it can, also for a head that
+    /// differs from the memo's only in its request target.
     #[inline]
     fn head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
-        if let Some((len, meaning)) = self.memo.recall(input) {
+        if let Some((len, meaning)) = self.memo.recall(input).or_else(|| self.recall_other_target(input)) {
             (self.close, self.body) = meaning;
             return Ok(Some(len));
         }
@@ -349,7 +353,39 @@ impl RequestFramer {
             (Coding::Other, _) => return Err(ProtocolError::BadHead),
         };
         self.memo.remember(&input[..len], (self.close, self.body));
+        // Where httparse found the target (it skips empty lines before the request line, so
+        // the method's length alone does not say).
+        self.memo_target = request.path.map(|path| {
+            let start = path.as_ptr() as usize - input.as_ptr() as usize;
+            (start, start + path.len())
+        });
+        debug_assert!(
+            self.memo.head.is_empty() || self.memo_target.is_some_and(|(_, end)| self.memo.head[end] == b' ')
+        );
         Ok(Some(len))
+    }
+
+    /// The memo's meaning for a head that is the memo's head with another request target: the
+    /// same method and space, a target of printable ASCII, then the same bytes from the space
+    /// after the target to the end of the head. Such a head parses as the memo's did (httparse
+    /// takes any non-empty run of `!`..=`~` as a target, and the meaning comes from the version
+    /// and headers alone), so clients that vary only the path or query (`--targets`, a
+    /// `{{rand}}` in the URL) cost a scan of the target and a compare, not a parse. `None`
+    /// sends the head to the parser: another method, a target with other bytes, another tail,
+    /// or a head not whole yet.
+    #[inline]
+    fn recall_other_target(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
+        let head = &self.memo.head;
+        let (start, end) = self.memo_target?;
+        if head.is_empty() || input.len() <= start || input[..start] != head[..start] {
+            return None;
+        }
+        let target_bytes = input[start..].iter().position(|&b| !(b'!'..=b'~').contains(&b))?;
+        let tail = &head[end..];
+        let tail_start = start + target_bytes;
+        let matches =
+            target_bytes > 0 && input.len() >= tail_start + tail.len() && input[tail_start..][..tail.len()] == *tail;
+        matches.then_some((tail_start + tail.len(), self.memo.meaning))
     }
 
     fn complete(&mut self) -> Feed {
@@ -977,6 +1013,45 @@ mod tests {
         // Heads past the memo's size are parsed every time, and framed the same.
         let long = format!("GET / HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "p".repeat(MEMO_BYTES));
         check_requests(long.repeat(3).as_bytes(), &[request(false); 3]);
+    }
+
+    #[test]
+    fn a_request_head_with_another_target_is_framed_like_the_first() {
+        let post = |target: &str, rest: &str| format!("POST {target} HTTP/1.1\r\nContent-Length: 2\r\n{rest}\r\nok");
+        let all = [
+            post("/", ""),
+            post("/k/0001?r=12345", ""),
+            post("/", "Connection: close\r\n"),
+            post("*", "Connection: close\r\n"),
+            post("/x", ""),
+            "GET /x HTTP/1.1\r\n\r\n".into(),
+        ]
+        .concat();
+        check_requests(
+            all.as_bytes(),
+            &[request(false), request(false), request(true), request(true), request(false), request(false)],
+        );
+        // What the parser refuses, the memo must not answer for: an empty target, two spaces,
+        // a control byte in the target, another version.
+        for bad in ["POST  HTTP/1.1\r\n", "POST /a  HTTP/1.1\r\n", "POST /\x01 HTTP/1.1\r\n", "POST /a HTTP/9.9\r\n"] {
+            let input = [post("/", "").as_bytes(), bad.as_bytes(), b"Content-Length: 2\r\n\r\nok"].concat();
+            check_requests(&input, &[request(false), Feed::Error(ProtocolError::BadHead)]);
+        }
+        // A target of other bytes (above ASCII) goes to the parser, which decides.
+        let mut framer = RequestFramer::new();
+        let (first, other) = (post("/a", ""), post("/\u{e9}", ""));
+        assert_eq!(framer.feed(first.as_bytes()), (first.len(), request(false)));
+        let third = post("/k/{{rand}}?q=1", "");
+        assert_eq!(framer.recall_other_target(third.as_bytes()), Some((third.len() - 2, (false, Body::Length(2)))));
+        assert_eq!(framer.recall_other_target(other.as_bytes()), None);
+        assert_eq!(framer.feed(other.as_bytes()), (other.len(), request(false)));
+        // Empty lines before the request line (httparse skips them): the target is found where
+        // the parser found it (a fuzz input).
+        let lead = |target: &str| format!("\r\n\r\nGET {target} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        check_requests([lead("/"), lead("/abc"), lead("/"), post("/q", "")].concat().as_bytes(), &[request(false); 4]);
+        // A head not whole yet, with another target: nothing is consumed.
+        let partial = post("/abc", "");
+        assert_eq!(framer.feed(&partial.as_bytes()[..partial.len() - 6]), (0, Feed::NeedMore));
     }
 
     #[test]

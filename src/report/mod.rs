@@ -669,7 +669,7 @@ impl Report {
                         request: label.clone(),
                         requests: t.requests,
                         status: t.status.iter().copied().collect(),
-                        latency_us: t.latency_us.as_ref().filter(|h| !h.is_empty()).map(Latency::of),
+                        latency_us: t.latency_us.as_deref().filter(|h| !h.is_empty()).map(Latency::of),
                     })
                     .collect()
             }),
