@@ -466,7 +466,16 @@ fn rate_warmup_and_timeout_work_over_streams() {
     let stats = h2_run(&url, &["-R", "2000", "-d", "1s", "-c", "4", "-t", "1", "--streams", "10", "--warmup", "300ms"]);
     assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
     assert!((1800..=2200).contains(&stats.requests), "{} requests at 2,000/s for 1 s", stats.requests);
-    assert_eq!(stats.sent, stats.requests + stats.in_flight_at_end);
+    // `sent` counts what was sent after the warm-up; streams in flight when it ended (at most
+    // 4 connections x 10 streams) are answered as measured requests without being in `sent`.
+    let answered_or_open = stats.requests + stats.in_flight_at_end;
+    assert!(
+        stats.sent <= answered_or_open && answered_or_open - stats.sent <= 40,
+        "sent {}, answered {}, in flight at the end {}",
+        stats.sent,
+        stats.requests,
+        stats.in_flight_at_end
+    );
     assert!(stats.missed <= 20, "{} missed", stats.missed);
     let counts = server.stop().unwrap();
     assert!(counts.requests >= stats.requests, "the warm-up's requests count on the server only");
