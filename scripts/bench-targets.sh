@@ -25,6 +25,7 @@
 #                    server_cpu_s wall_s errors) in that file
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/nginx-conf.sh
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-3s}
 CASES=${CASES:-keepalive pipeline16 pipeline16-nginx}
@@ -46,25 +47,7 @@ trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nginx_port=$(free_port)
-cat >"$tmp/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity $(python3 -c "print(bin(1 << $server_cpu)[2:])");
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/fcgi;
-    uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
-    server {
-        listen 127.0.0.1:$nginx_port backlog=8192;
-        location = / { return 200 "hello\n"; }
-    }
-}
-CONF
+nginx_conf "$nginx_port" "$server_cpu" "$tmp" >"$tmp/nginx.conf"
 taskset -c "$server_cpu" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
 nginx_master=$!; pids+=("$nginx_master")
 taskset -c "$server_cpu" "$SERVER_BIN" serve --listen 127.0.0.1:0 --mode http >"$tmp/serve.out" &

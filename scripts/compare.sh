@@ -43,6 +43,7 @@ RUNS=${RUNS:-3}
 SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo tls tlsreconnect}
 REDIS_N=${REDIS_N:-4000000}
 cd "$(dirname "$0")/.."
+. scripts/nginx-conf.sh
 root=$(pwd)
 
 need() {  # need COMMAND PACKAGE
@@ -90,34 +91,15 @@ tls_port=$(free_port)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 head -c 16384 /dev/zero | tr '\0' 'x' >"$tmp/16k.bin"
-mask=$(python3 -c "print(bin(1 << $server_cpu)[2:])")
-cat >"$tmp/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity $mask;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/fcgi;
-    uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
-    server {
-        listen 127.0.0.1:$nginx_port backlog=8192;
-        location = / { return 200 "hello\n"; }
-        location = /16k.bin { root $tmp; }
-    }
-    server {
+nginx_conf "$nginx_port" "$server_cpu" "$tmp" \
+    '        location = /16k.bin { root '"$tmp"'; }' \
+    "    server {
         listen 127.0.0.1:$tls_port ssl backlog=8192;
         ssl_certificate $tmp/cert.pem;
         ssl_certificate_key $tmp/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
-        location = / { return 200 "hello\n"; }
-    }
-}
-CONF
+        location = / { return 200 \"hello\\n\"; }
+    }" >"$tmp/nginx.conf"
 taskset -c "$server_cpu" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
 pids+=($!)
 nginx_master=$!

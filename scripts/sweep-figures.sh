@@ -21,6 +21,7 @@ WARMUP=${WARMUP:-1s}
 SLO=${SLO:-p99<=10ms}
 CLOSED=${CLOSED:-5s}
 cd "$(dirname "$0")/.."
+. scripts/nginx-conf.sh
 root=$(pwd)
 mkdir -p "$out"
 cargo build --release --quiet
@@ -57,26 +58,7 @@ case "$target" in
 esac
 port=$(free_port)
 if [[ "$target" == nginx-* ]]; then
-    mask=$(python3 -c "print(bin(1 << $server_cpu)[2:])")
-    cat >"$tmp/nginx.conf" <<CONF
-worker_processes 1;
-worker_cpu_affinity $mask;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/error.log warn;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 300s;
-    client_body_temp_path $tmp/body; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/fcgi;
-    uwsgi_temp_path $tmp/uwsgi; scgi_temp_path $tmp/scgi;
-    server {
-        listen 127.0.0.1:$port backlog=8192;
-        location = / { return 200 "hello\n"; }
-    }
-}
-CONF
+    nginx_conf "$port" "$server_cpu" "$tmp" >"$tmp/nginx.conf"
     taskset -c "$server_cpu" "$(command -v nginx || echo /usr/sbin/nginx)" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
     pids+=($!)
 else

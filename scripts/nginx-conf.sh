@@ -1,0 +1,27 @@
+# Sourced by the benchmark scripts: the nginx they all measure against, one worker pinned to
+# a CPU, no access log, keep-alive without limit, `location = /` answering "hello\n".
+#   nginx_conf PORT CPU TMP [MORE_IN_THE_SERVER_BLOCK] [MORE_SERVER_BLOCKS] > "$TMP/nginx.conf"
+nginx_conf() {
+    local port=$1 cpu=$2 dir=$3 more_locations=${4:-} more_servers=${5:-}
+    cat <<CONF
+worker_processes 1;
+worker_cpu_affinity $(python3 -c "print(bin(1 << $cpu)[2:])");
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 300s;
+    client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fcgi;
+    uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$port backlog=8192;
+        location = / { return 200 "hello\n"; }
+$more_locations
+    }
+$more_servers
+}
+CONF
+}
