@@ -74,11 +74,13 @@ pub const MEMO_BYTES: usize = 512;
 struct HeadMemo<M> {
     head: Vec<u8>,
     meaning: M,
+    /// The longest head remembered: `MEMO_BYTES`, or 0 for a framer that parses every head.
+    max: usize,
 }
 
 impl<M: Copy> HeadMemo<M> {
     fn new(meaning: M) -> HeadMemo<M> {
-        HeadMemo { head: Vec::new(), meaning }
+        HeadMemo { head: Vec::new(), meaning, max: MEMO_BYTES }
     }
 
     /// The remembered head's length and meaning, if `input` starts with it.
@@ -89,10 +91,10 @@ impl<M: Copy> HeadMemo<M> {
     }
 
     /// Remembers `head` (a whole head, empty line included) and its meaning; a head longer
-    /// than `MEMO_BYTES` empties the memo instead.
+    /// than `max` empties the memo instead.
     fn remember(&mut self, head: &[u8], meaning: M) {
         self.head.clear();
-        if head.len() <= MEMO_BYTES {
+        if head.len() <= self.max {
             self.head.extend_from_slice(head);
             self.meaning = meaning;
         }
@@ -321,6 +323,14 @@ impl Default for RequestFramer {
 impl RequestFramer {
     pub fn new() -> RequestFramer {
         RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)), memo_target: None }
+    }
+
+    /// A framer that remembers no head and parses every one: what the memo must agree with,
+    /// for the fuzz target and its replay.
+    pub fn parsing_every_head() -> RequestFramer {
+        let mut framer = RequestFramer::new();
+        framer.memo.max = 0;
+        framer
     }
 
     /// The length of the head at the start of `input` (`None` if it is not whole yet); sets
