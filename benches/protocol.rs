@@ -14,6 +14,7 @@ use clobber::protocol::http::{build_request, parse_url, HttpFramer, RequestFrame
 use clobber::protocol::memcache::MemcacheFramer;
 use clobber::protocol::raw::{Delimiter, RawFramer, RawFraming};
 use clobber::protocol::resp::RespFramer;
+use clobber::protocol::template::{put_digits, Rng, Template, TemplateSet, Vars, Widths};
 use clobber::protocol::{Feed, Framer};
 
 /// Frames `input` completely, returning the number of responses.
@@ -110,18 +111,22 @@ fn request_framing(c: &mut Criterion) {
         let mut framer = RequestFramer::new();
         b.iter(|| frame_all(&mut framer, black_box(&repeated)))
     });
-    // Heads that differ (the path changes): every one is parsed by httparse.
+    // Heads that differ in the path only, as `--targets` sends them: the memo answers for a
+    // head with another target of the same length (`other-target`); `parsed` has every one
+    // parsed by httparse (a framer without the memo).
     let mut varied = Vec::new();
     for i in 0..16 {
         varied.extend_from_slice(&CURL_GET[..11]);
         varied.extend_from_slice(format!("{:02}", i).as_bytes());
         varied.extend_from_slice(&CURL_GET[13..]);
     }
+    group.bench_function("curl-get/other-target-x16", |b| {
+        let mut framer = RequestFramer::new();
+        b.iter(|| frame_all(&mut framer, black_box(&varied)))
+    });
     group.bench_function("curl-get/parsed-x16", |b| {
-        b.iter(|| {
-            let mut framer = RequestFramer::new();
-            frame_all(&mut framer, black_box(&varied))
-        })
+        let mut framer = RequestFramer::parsing_every_head();
+        b.iter(|| frame_all(&mut framer, black_box(&varied)))
     });
     let post = b"POST /api HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
         .repeat(16);
@@ -140,6 +145,51 @@ fn request_framing(c: &mut Criterion) {
     group.bench_function("chunked-post/64x256B", |b| {
         let mut framer = RequestFramer::new();
         b.iter(|| frame_all(&mut framer, black_box(&chunked)))
+    });
+    group.finish();
+}
+
+/// Requests that vary, as a worker makes them: a batch of 16 from a 1,000-entry list with a
+/// `{{rand}}` in each path (bench-targets.sh's list), filled where the list keeps them
+/// (`fill-run`, round robin) or copied and filled (`write-run`, a batch that wraps, and what
+/// round robin did before), and one `{{seq}}` request's 12 digits.
+fn templates(c: &mut Criterion) {
+    let widths = Widths::of_run(1, 50);
+    let entries: Vec<Template> = (1..=1000)
+        .map(|k| {
+            let text = format!("GET /?k={k:04}&r={{{{rand:1-1000000}}}} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+            Template::compile(text.as_bytes(), widths).unwrap()
+        })
+        .collect();
+    let mut set = TemplateSet::new(&entries);
+    let vars = Vars { seq: 0, worker: 0, conn: 7 };
+    let mut group = c.benchmark_group("templates");
+    group.throughput(Throughput::Elements(16));
+    let (mut rng, mut first) = (Rng::new(1), 0);
+    group.bench_function("fill-run/1000-entries-x16", |b| {
+        b.iter(|| {
+            first = if first + 32 > set.len() { 0 } else { first + 16 };
+            set.fill_run(black_box(first), 16, vars, 1, &mut rng).map(|range| set.bytes(range)[0])
+        })
+    });
+    let mut out = Vec::with_capacity(16 * set.len_max());
+    group.bench_function("write-run/1000-entries-x16", |b| {
+        b.iter(|| {
+            first = if first + 32 > set.len() { 0 } else { first + 16 };
+            out.clear();
+            set.write_run_into(black_box(first), 16, &mut out, vars, 1, &mut rng);
+            out[0]
+        })
+    });
+    group.throughput(Throughput::Elements(1));
+    let mut slot = [0u8; 12];
+    let mut n = 0u64;
+    group.bench_function("put-digits/12", |b| {
+        b.iter(|| {
+            n = n.wrapping_add(0x9E37_79B9);
+            put_digits(black_box(&mut slot), n);
+            slot[0]
+        })
     });
     group.finish();
 }
@@ -276,5 +326,5 @@ fn h2(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, raw_framing, http_framing, request_framing, request_building, h2, reply_framing);
+criterion_group!(benches, raw_framing, http_framing, request_framing, templates, request_building, h2, reply_framing);
 criterion_main!(benches);
