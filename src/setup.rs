@@ -811,7 +811,7 @@ mod tests {
 
     #[test]
     fn targets_files_become_compiled_entries() {
-        let body = temp_file("body.json", "{\"id\": {{seq}}}");
+        let body = temp_file("body.json", "{\"id\": \"{{seq}}\"}");
         let file = temp_file(
             "targets.txt",
             &format!("GET http://127.0.0.1:9/a\nX-A: 1\n\nPOST http://127.0.0.1:9/p?{{{{rand:1-100}}}}\n@{body}\n\nhttp://127.0.0.1:9/c\n"),
@@ -826,8 +826,8 @@ mod tests {
         assert!(first.contains("X-A: 1\r\n") && !first.contains("X-A: 0") && first.contains("X-B: 2\r\n"), "{first}");
         let post = String::from_utf8_lossy(v.entries[1].bytes()).into_owned();
         assert!(post.starts_with("POST /p?000 HTTP/1.1\r\n"), "{post}");
-        assert!(post.contains("Content-Length: 20\r\n"), "{post}");
-        assert!(post.ends_with("\r\n\r\n{\"id\": 000000000000}"), "{post}");
+        assert!(post.contains("Content-Length: 22\r\n"), "{post}");
+        assert!(post.ends_with("\r\n\r\n{\"id\": \"000000000000\"}"), "{post}");
         assert_eq!(v.entries[1].holes().len(), 2);
     }
 
