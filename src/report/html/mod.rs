@@ -493,7 +493,7 @@ fn targets_table(page: &mut String, run: &PageRun) {
             Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
             None => ("-".to_string(), "-".to_string()),
         };
-        let status = if t.status.is_empty() { "-".to_string() } else { crate::report::status_codes(&t.status) };
+        let status = if t.status.is_empty() { "-".to_string() } else { crate::report::target_statuses(&t.status) };
         let _ = writeln!(
             page,
             "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -785,7 +785,7 @@ mod tests {
     fn a_request_list_gets_a_table_of_its_entries() {
         let mut r = run("list", 1, 10, 0, None);
         assert!(!render(std::slice::from_ref(&r)).unwrap().contains("<h2>Targets"));
-        let status = [(200, 7)].into_iter().collect();
+        let status = [("200".to_string(), 7)].into_iter().collect();
         let mut h = Histogram::<u64>::new(2).unwrap();
         h.record(120).unwrap();
         let latency = crate::report::Latency::of(&h);
