@@ -321,6 +321,10 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
                 Some(Source::File(path)) => ("--body-file", read_file(path, "--body-file")?),
             };
             let url = options.target.url.clone().expect("an HTTP request has an http:// target");
+            // Each part's placeholders alone first, so an error names the flag it came from.
+            header_placeholders(headers, widths)?;
+            Template::compile(url.path.as_bytes(), widths)
+                .map_err(|e| SetupError::new("TARGET", &options.target.label, e.to_string()))?;
             let spec = http::RequestSpec {
                 method: method.clone(),
                 url,
@@ -349,22 +353,33 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
             let entries = parse_targets(file, &text)?;
             let fail =
                 |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
+            // -H's placeholders once, named as -H's; each entry's headers and body below, each
+            // named by its own line, so what is left for `compile_http` is the request line's.
+            header_placeholders(headers, widths)?;
             let mut templates = Vec::with_capacity(entries.len());
             let mut labels = Vec::with_capacity(entries.len());
             let mut n_head = 0;
             for (entry, url) in &entries {
                 let body = match &entry.body {
                     None => Vec::new(),
-                    Some((path, line)) => std::fs::read(path)
-                        .map_err(|e| fail(*line, format!("cannot read the body file '{path}': {e}")))?,
+                    Some((path, line)) => {
+                        let body = std::fs::read(path)
+                            .map_err(|e| fail(*line, format!("cannot read the body file '{path}': {e}")))?;
+                        Template::compile(&body, widths)
+                            .map_err(|e| fail(*line, format!("in the body file '{path}': {e}")))?;
+                        body
+                    }
                 };
+                for (name, value, line) in &entry.headers {
+                    Template::compile(value.as_bytes(), widths).map_err(|e| fail(*line, format!("{name}: {e}")))?;
+                }
                 // -H's headers for every entry, unless the entry has one of the same name.
                 let mut all: Vec<(String, String)> = headers
                     .iter()
-                    .filter(|(name, _)| !entry.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+                    .filter(|(name, _)| !entry.headers.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(name)))
                     .cloned()
                     .collect();
-                all.extend(entry.headers.iter().cloned());
+                all.extend(entry.headers.iter().map(|(name, value, _)| (name.clone(), value.clone())));
                 let spec = http::RequestSpec {
                     method: entry.method.clone(),
                     url: url.clone(),
@@ -383,6 +398,15 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
             Ok((templates, labels, Framing::Http { head: n_head > 0 }, None))
         }
     }
+}
+
+/// `-H` headers' placeholders, each compiled alone so that an error names `-H` and the header.
+fn header_placeholders(headers: &[(String, String)], widths: Widths) -> Result<(), SetupError> {
+    for (name, value) in headers {
+        Template::compile(value.as_bytes(), widths)
+            .map_err(|e| SetupError::new("-H/--header", format!("{name}: {value}"), e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// An HTTP request compiled: the body first (its length, holes filled, is the
@@ -844,6 +868,12 @@ mod tests {
             ("nobody.txt", "POST http://127.0.0.1:9/\n@/nonexistent/body.json\n", "line 2: cannot read the body file"),
             ("url.txt", "GET http://127.0.0.1:99999/\n", "line 1:"),
             ("rand.txt", "GET http://127.0.0.1:9/{{rand:9-1}}\n", "line 1: placeholder"),
+            // A header's placeholder: the header's own line, not the request line.
+            (
+                "header.txt",
+                "# h\nGET http://127.0.0.1:9/\nX-A: 1\nX-B: {{rand:1-}}\n",
+                "line 4: X-B: placeholder '{{rand:1-}}'",
+            ),
             ("head.txt", "GET http://127.0.0.1:9/\nHEAD http://127.0.0.1:9/\n", "line 2: HEAD mixed"),
         ] {
             let file = temp_file(name, text);
@@ -851,6 +881,29 @@ mod tests {
             assert_eq!(e.flag, "--targets");
             assert!(e.to_string().contains(words), "{name}: {e}");
         }
+    }
+
+    #[test]
+    fn placeholder_errors_name_where_the_placeholder_is() {
+        // A body file's: the @ line and the file.
+        let body = temp_file("bad-body.json", "{\"k\": \"{{rand:5-2}}\"}");
+        let file = temp_file("body-line.txt", &format!("POST http://127.0.0.1:9/p\nX-A: 1\n@{body}\n"));
+        let e = err(&["--targets", &file]);
+        assert_eq!(e.flag, "--targets");
+        let said = e.to_string();
+        assert!(said.contains(&format!("line 3: in the body file '{body}': placeholder '{{{{rand:5-2}}}}'")), "{said}");
+        // -H's placeholders are -H's, with --targets or without; the URL's are TARGET's.
+        let ok = temp_file("ok.txt", "GET http://127.0.0.1:9/\n");
+        for args in
+            [&["--targets", &ok, "-H", "X-B: {{rand:1-}}"][..], &["http://127.0.0.1:9/", "-H", "X-B: {{rand:1-}}"]]
+        {
+            let e = err(args);
+            assert_eq!((e.flag, e.value.as_str()), ("-H/--header", "X-B: {{rand:1-}}"), "{e}");
+        }
+        let e = err(&["http://127.0.0.1:9/{{rand:9-1}}"]);
+        assert_eq!(e.flag, "TARGET", "{e}");
+        let e = err(&["http://127.0.0.1:9/", "-m", "POST", "--body", "{{rand:9-1}}"]);
+        assert_eq!(e.flag, "--body", "{e}");
     }
 
     #[test]
