@@ -205,6 +205,40 @@ fn redis_over_a_unix_socket_counts_equal_commands_processed() {
     assert_eq!(redis_cmd(port, "GET counter"), "9000", "every INCR arrived once");
 }
 
+/// `targets::redis_keyspace_from_rand` over the Unix socket: the same keyspace, the same counts.
+#[test]
+fn redis_keyspace_from_rand_over_a_unix_socket() {
+    let redis = redis();
+    let port = redis.port;
+    let target = format!("unix:{}", redis.socket());
+    let processed = || info_field(port, "stats", "total_commands_processed").parse::<u64>().unwrap();
+    let before = processed();
+    let stats = run(&http_config(&[
+        &target,
+        "--data",
+        "SET key:{{rand:1-1000}} v\\r\\n",
+        "--until",
+        "\\r\\n",
+        "-n",
+        "20000",
+        "-c",
+        "8",
+        "-t",
+        "2",
+        "--pipeline",
+        "4",
+        "-d",
+        "60s",
+    ]));
+    let after = processed();
+    assert_eq!((stats.requests, stats.errors_total()), (20000, 0), "{:?}", stats.first_error);
+    // The INFO that read `before` is counted too.
+    assert_eq!(after - before - 1, stats.requests, "redis counted every SET");
+    let keys: u64 = redis_cmd(port, "DBSIZE").trim_start_matches(':').parse().unwrap();
+    assert!((900..=1000).contains(&keys), "{keys} keys");
+    assert_eq!(redis_cmd(port, "GET key:0001").len(), 1, "keys are zero-padded to HI's width");
+}
+
 #[test]
 fn per_entry_replies_are_named_as_redis_counted_them() {
     let redis = redis();
