@@ -395,6 +395,11 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
                 let line = entries.iter().find(|(e, _)| e.method == "HEAD").map_or(0, |(e, _)| e.line);
                 return Err(fail(line, "HEAD mixed with other methods: a run's responses to HEAD have no body, so make every entry HEAD or none".into()));
             }
+            distinct_labels(
+                &mut labels,
+                |i| entries[i].0.body.as_ref().map(|(path, _)| path.as_str()),
+                |i| entries[i].0.line,
+            );
             Ok((templates, labels, Framing::Http { head: n_head > 0 }, None))
         }
     }
@@ -421,6 +426,30 @@ fn compile_http(spec: &http::RequestSpec, widths: Widths) -> Result<Template, St
     Ok(template)
 }
 
+/// Labels that tell a list's entries apart in the report: a label two entries share (`POST /x`
+/// twice, with different bodies or headers; two payloads alike in their first 40 bytes) gets
+/// the entry's `@file` (`POST /x @a.json`), and where that is not enough, its line
+/// (`POST /x @a.json (line 7)`). Labels no other entry has stay as they are.
+fn distinct_labels<'a>(labels: &mut [String], body: impl Fn(usize) -> Option<&'a str>, line: impl Fn(usize) -> usize) {
+    fn shared(labels: &[String]) -> Vec<bool> {
+        let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for label in labels {
+            *count.entry(label).or_default() += 1;
+        }
+        labels.iter().map(|l| count[l.as_str()] > 1).collect()
+    }
+    for (i, shared) in shared(labels).into_iter().enumerate() {
+        if let Some(path) = body(i).filter(|_| shared) {
+            labels[i] = format!("{} @{path}", labels[i]);
+        }
+    }
+    for (i, shared) in shared(labels).into_iter().enumerate() {
+        if shared {
+            labels[i] = format!("{} (line {})", labels[i], line(i));
+        }
+    }
+}
+
 /// How the report names a raw payload: escaped, and shortened past 40 bytes.
 fn raw_label(bytes: &[u8]) -> String {
     let shown = crate::units::escape(&bytes[..bytes.len().min(40)]);
@@ -438,6 +467,7 @@ fn raw_list(file: &str, widths: Widths) -> Result<(Vec<Template>, Vec<String>), 
     let text = String::from_utf8(bytes).map_err(|_| SetupError::new("--data-file", file, "it is not UTF-8 text"))?;
     let mut entries = Vec::new();
     let mut labels = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() || line.starts_with('#') {
@@ -447,7 +477,9 @@ fn raw_list(file: &str, widths: Widths) -> Result<(Vec<Template>, Vec<String>), 
         let payload = crate::cli::parse_escapes(line).map_err(fail)?;
         entries.push(Template::compile(&payload, widths).map_err(|e| fail(e.to_string()))?);
         labels.push(raw_label(&payload));
+        lines.push(i + 1);
     }
+    distinct_labels(&mut labels, |_| None, |i| lines[i]);
     if entries.is_empty() {
         return Err(SetupError::new("--data-file", file, "no payloads (one per line; # starts a comment)"));
     }
@@ -881,6 +913,37 @@ mod tests {
             assert_eq!(e.flag, "--targets");
             assert!(e.to_string().contains(words), "{name}: {e}");
         }
+    }
+
+    #[test]
+    fn labels_that_collide_get_the_body_file_then_the_line() {
+        let (a, b) = (temp_file("a.json", "{}"), temp_file("b.json", "[]"));
+        let file = temp_file(
+            "collide.txt",
+            &format!(
+                "POST http://127.0.0.1:9/x\n@{a}\n\nPOST http://127.0.0.1:9/x\n@{b}\n\n\
+                 GET http://127.0.0.1:9/y\nX-A: 1\n\nGET http://127.0.0.1:9/y\nX-A: 2\n\n\
+                 POST http://127.0.0.1:9/x\nX-C: 3\n@{a}\n\nGET http://127.0.0.1:9/z\n"
+            ),
+        );
+        let v = run(&["--targets", &file, "-t", "1"]).varying.unwrap();
+        assert_eq!(
+            v.labels,
+            [
+                format!("POST /x @{a} (line 1)"),
+                format!("POST /x @{b}"),
+                "GET /y (line 7)".to_string(),
+                "GET /y (line 10)".to_string(),
+                format!("POST /x @{a} (line 13)"),
+                "GET /z".to_string(),
+            ]
+        );
+        // Raw payloads alike in the first 40 bytes the label shows.
+        let long = "x".repeat(50);
+        let payloads = temp_file("long-payloads.txt", &format!("{long}1\\n\n{long}2\\n\nshort\\n\n"));
+        let v = run(&["127.0.0.1:9", "--data-file", &payloads, "--until", "\\n", "-t", "1"]).varying.unwrap();
+        let shown = "x".repeat(40);
+        assert_eq!(v.labels, [format!("{shown}... (line 1)"), format!("{shown}... (line 2)"), "short\\n".to_string()]);
     }
 
     #[test]
