@@ -1,14 +1,13 @@
 //! Arbitrary bytes, split at points taken from the input, through the HTTP request framer
-//! (`clobber serve`'s): it must never panic, and the split feed must agree with the one-shot
-//! feed.
+//! (`clobber serve`'s): it must never panic, the split feed must agree with the one-shot
+//! feed, and a framer that parses every head must agree with one that recalls its memo.
 #![no_main]
 
 use clobber::protocol::http::RequestFramer;
 use clobber::protocol::{feed_all, Feed, Framer};
 use libfuzzer_sys::fuzz_target;
 
-fn frame(pieces: &[&[u8]]) -> (Vec<Feed>, bool) {
-    let mut framer = RequestFramer::new();
+fn frame(mut framer: RequestFramer, pieces: &[&[u8]]) -> (Vec<Feed>, bool) {
     let mut pending = Vec::new();
     let mut out = Vec::new();
     for piece in pieces {
@@ -30,5 +29,7 @@ fuzz_target!(|data: &[u8]| {
         last = cut;
     }
     pieces.push(&input[last..]);
-    assert_eq!(frame(&pieces), frame(&[input]));
+    let whole = frame(RequestFramer::new(), &[input]);
+    assert_eq!(frame(RequestFramer::new(), &pieces), whole);
+    assert_eq!(frame(RequestFramer::parsing_every_head(), &[input]), whole);
 });

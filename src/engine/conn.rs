@@ -63,13 +63,15 @@
 //!
 //! The protocol is the connection's `session`, a `protocol::session::Pipeline`: `send_batch`
 //! starts the batch's requests in it (one `Tag` for the batch), `on_writable` writes its
-//! `pending_out` (the plan's bytes, not copied), and `consume` feeds it what was read; the
+//! `pending_out` (the plan's bytes, or a varying batch where the list filled it: not copied,
+//! unless the socket does not take it at once), and `consume` feeds it what was read; the
 //! responses it reports go through `record_response`, as HTTP/2's do (`h2conn`).
 
 use std::io;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use super::source::RequestSource;
+use super::source::{Filled, RequestSource};
 use crate::config::StatusSet;
 use crate::net::{Ready, Transport};
 use crate::protocol::session::{Event, Pipeline, Requests, Session};
@@ -253,8 +255,8 @@ pub struct Ctx<'a> {
     pub stats: &'a mut WorkerStats,
     pub budget: &'a mut Budget,
     pub plan: &'a RequestPlan,
-    /// Requests that vary: each batch is filled from here into the connection's own buffer
-    /// (`None`: every batch is a prefix of `plan.batch`).
+    /// Requests that vary: each batch is filled here, in the list or into the connection's
+    /// own buffer (`None`: every batch is a prefix of `plan.batch`).
     pub source: Option<&'a mut RequestSource>,
 }
 
@@ -363,6 +365,19 @@ pub enum CloseReason {
     Failed(ErrorKind),
 }
 
+/// Where a connection's current batch of requests lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum BatchBytes {
+    /// A prefix of `RequestPlan::batch`: the request is fixed.
+    Plan,
+    /// In the list of requests that vary, where `RequestSource::next_batch` filled it. Good
+    /// only until the list comes round to the same entries: a batch not written at once is
+    /// copied out (`Conn::keep_batch`) before the connection yields.
+    InList(Range<usize>),
+    /// In the connection's own buffer, `Conn::out`.
+    Out,
+}
+
 /// The batch of requests under way (Writing, then Reading).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batch {
@@ -460,7 +475,11 @@ pub struct Conn<T, F> {
     n_responses: u64,
     /// The connection's number in the run (`{{conn}}`).
     id: u64,
-    /// Requests that vary: the current batch's bytes, filled by `send_batch` (capacity kept).
+    /// Where the current batch's bytes are.
+    bytes: BatchBytes,
+    /// Requests that vary: the current batch's bytes when they are not in the list (capacity
+    /// kept): a random batch, one that wraps past the list's last entry, or one that could not
+    /// be written at once (`keep_batch`).
     out: Vec<u8>,
     /// Per-target figures: the entry of each request of the current batch, in order.
     entries: Vec<u32>,
@@ -481,6 +500,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             outstanding: 0,
             n_responses: 0,
             id: 0,
+            bytes: BatchBytes::Plan,
             out: Vec::new(),
             entries: Vec::new(),
         }
@@ -581,6 +601,10 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 Phase::Deferred | Phase::Waiting | Phase::Idle | Phase::Closed(_) => Step::Yield(Outcome::Pending),
             };
             if let Step::Yield(outcome) = step {
+                debug_assert!(
+                    !matches!((&self.phase, &self.bytes), (Phase::Writing { .. }, BatchBytes::InList(_))),
+                    "a batch left unwritten in the list"
+                );
                 return outcome;
             }
         }
@@ -722,17 +746,39 @@ impl<T: Transport, F: Framer> Conn<T, F> {
                 }
             }
             Some(source) => {
-                // One call fills the whole batch (`next_batch_into`); `Pipeline` only sums the
-                // requests' lengths, so the first request brings the batch's bytes.
-                source.next_batch_into(self.outstanding, &mut self.out, &mut self.entries, self.id);
-                let mut next = self.out.len();
+                // One call fills the whole batch (`next_batch`), in the list itself when it
+                // can; `Pipeline` only sums the requests' lengths, so the first request brings
+                // the batch's bytes.
+                let bytes = match source.next_batch(self.outstanding, &mut self.out, &mut self.entries, self.id) {
+                    Filled::InList(range) => {
+                        self.bytes = BatchBytes::InList(range.clone());
+                        source.bytes(range)
+                    }
+                    Filled::Out => {
+                        self.bytes = BatchBytes::Out;
+                        &self.out
+                    }
+                };
+                let mut next = bytes.len();
                 for _ in 0..self.outstanding {
-                    self.session.start(Requests { bytes: &self.out, next }, tag);
+                    self.session.start(Requests { bytes, next }, tag);
                     next = 0;
                 }
             }
         }
         self.enter(Phase::Writing { batch });
+    }
+
+    /// The batch could not be written at once: what of it lies in the list (`BatchBytes::InList`)
+    /// is copied into the connection's own buffer, since another connection's batch may fill
+    /// the same entries before the socket takes the rest.
+    fn keep_batch(&mut self, ctx: &Ctx) {
+        if let BatchBytes::InList(range) = &self.bytes {
+            let source = ctx.source.as_deref().expect("a batch in the list has a list");
+            self.out.clear();
+            self.out.extend_from_slice(source.bytes(range.clone()));
+            self.bytes = BatchBytes::Out;
+        }
     }
 
     /// Takes a batch and starts writing it, or idles when the budget is spent.
@@ -777,10 +823,17 @@ impl<T: Transport, F: Framer> Conn<T, F> {
 
     fn on_writable(&mut self, batch: Batch, ctx: &mut Ctx) -> Step {
         if !self.writable {
+            self.keep_batch(ctx);
             return Step::Yield(Outcome::Pending);
         }
         let io = self.io.as_mut().expect("a writing connection has a socket");
-        let bytes = if ctx.source.is_some() { &self.out } else { &ctx.plan.batch };
+        let bytes: &[u8] = match &self.bytes {
+            BatchBytes::Plan => &ctx.plan.batch,
+            BatchBytes::Out => &self.out,
+            BatchBytes::InList(range) => {
+                ctx.source.as_deref().expect("a batch in the list has a list").bytes(range.clone())
+            }
+        };
         let pending = self.session.pending_out(Requests { bytes, next: 0 });
         let pending_bytes = pending.len();
         match io.write(pending) {
@@ -796,6 +849,7 @@ impl<T: Transport, F: Framer> Conn<T, F> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.writable = false;
+                self.keep_batch(ctx);
                 Step::Yield(Outcome::Pending)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Step::Continue,
@@ -961,8 +1015,10 @@ pub fn next_after_batch(server_closes: bool, reconnect: bool) -> AfterBatch {
 #[allow(unused_must_use)]
 mod tests {
     use super::*;
+    use crate::config::{Order, Varying};
     use crate::protocol::http::HttpFramer;
     use crate::protocol::raw::{Delimiter, RawFramer, RawFraming};
+    use crate::protocol::template::{Template, Widths};
     use std::collections::VecDeque;
     use std::io::{Read, Write};
     use std::time::Duration;
@@ -1027,6 +1083,7 @@ mod tests {
         plan: RequestPlan,
         now: Instant,
         scratch: Vec<u8>,
+        source: Option<RequestSource>,
     }
 
     impl Fixture<RawFramer> {
@@ -1058,6 +1115,7 @@ mod tests {
                 budget: Budget::new(budget),
                 plan: RequestPlan::new(b"ping\n", pipeline, reconnect),
                 now,
+                source: None,
             }
         }
 
@@ -1087,7 +1145,7 @@ mod tests {
                 stats: &mut self.stats,
                 budget: &mut self.budget,
                 plan: &self.plan,
-                source: None,
+                source: self.source.as_mut(),
             };
             call(&mut self.conn, &mut ctx)
         }
@@ -1180,6 +1238,39 @@ mod tests {
         assert_eq!(f.phase(), "Reading");
         assert_eq!(f.script().written, b"ping\n");
         assert_eq!(f.stats.bytes_sent, 5);
+    }
+
+    #[test]
+    fn a_batch_filled_in_the_list_is_kept_when_its_write_waits() {
+        // Two entries and batches of two: every batch fills the same bytes of the list.
+        let widths = Widths::of_run(1, 10);
+        let texts = ["a{{conn}}\n", "b{{conn}}\n"];
+        let varying = Varying {
+            entries: texts.iter().map(|t| Template::compile(t.as_bytes(), widths).unwrap()).collect(),
+            labels: texts.iter().map(|t| t.to_string()).collect(),
+            order: Order::RoundRobin,
+            seed: 1,
+        };
+        let lines = || RawFramer::new(RawFraming::Until(Delimiter::new(b"\n")));
+        let mut f = Fixture::with(lines(), 2, false, None);
+        f.source = Some(RequestSource::new(&varying, 0, 1));
+        f.conn = Conn::new(lines(), 2).numbered(1);
+        let mut s = Script::default();
+        s.writes.push_back(Ok(3));
+        s.writes.push_back(would_block());
+        f.open(s);
+        f.event(false, true);
+        assert_eq!((f.phase(), &f.script().written[..]), ("Writing", &b"a1\n"[..]));
+        // Another connection's batch fills the same entries, for its own number.
+        let mut first = std::mem::replace(&mut f.conn, Conn::new(lines(), 2).numbered(2));
+        f.open(Script::default());
+        f.event(false, true);
+        assert_eq!((f.phase(), &f.script().written[..]), ("Reading", &b"a2\nb2\n"[..]));
+        // The first connection's batch is still its own.
+        std::mem::swap(&mut f.conn, &mut first);
+        f.event(false, true);
+        assert_eq!((f.phase(), &f.script().written[..]), ("Reading", &b"a1\nb1\n"[..]));
+        assert_eq!(f.stats.bytes_sent, 12);
     }
 
     #[test]

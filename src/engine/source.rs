@@ -2,13 +2,25 @@
 //! robin from the worker's own starting entry, or seeded random) and the values its holes get.
 //!
 //! One per worker, owned outright: its counters and generator are touched by this thread
-//! only. A request costs a copy of the entry's bytes into the connection's batch buffer and a
-//! few digit stores (`TemplateSet::write_into`, the entries laid out flat): no allocation
-//! once the buffer has grown, no formatting. `{{seq}}` is `k × threads + worker` for the
+//! only. A request costs a few digit stores into its entry's bytes, where the list keeps them
+//! (round robin: `TemplateSet::fill_run`, the entries laid out flat), or a copy of the entry
+//! into the connection's buffer and the same stores (random order, and a batch that wraps
+//! past the last entry): no allocation once the buffer has grown, no formatting. `{{seq}}` is `k × threads + worker` for the
 //! worker's k-th request, so it is unique within the run without any shared counter.
 
 use crate::config::{Order, Varying};
+use std::ops::Range;
+
 use crate::protocol::template::{Rng, TemplateSet, Vars};
+
+/// Where `RequestSource::next_batch` put a batch's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filled {
+    /// In the list's own bytes, at this range (`RequestSource::bytes`).
+    InList(Range<usize>),
+    /// In the buffer the caller gave.
+    Out,
+}
 
 pub struct RequestSource {
     entries: TemplateSet,
@@ -44,22 +56,32 @@ impl RequestSource {
         }
     }
 
-    /// Replaces `out` with the next `n` requests, with `conn` for `{{conn}}`, and `entries`
-    /// with their entries' indices when the run keeps per-entry figures (else empties it).
-    /// One call per batch: the loop keeps the generator and the counters in registers, and
-    /// `out` is grown once for the batch, not checked per request.
+    /// Fills the next `n` requests, with `conn` for `{{conn}}`, and replaces `entries` with
+    /// their entries' indices when the run keeps per-entry figures (else empties it). Says
+    /// where the requests are: in the list itself (`Filled::InList`, read with `bytes`), or in
+    /// `out`, which it replaced. One call per batch: the loop keeps the generator and the
+    /// counters in registers, and `out` is grown once for the batch, not checked per request.
     ///
-    /// Round robin, a batch is a run of consecutive entries, and `TemplateSet::write_run_into`
-    /// copies their bytes at once.
-    pub fn next_batch_into(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) {
-        out.clear();
-        out.reserve(n as usize * self.len_max);
+    /// Round robin, a batch is a run of consecutive entries: their holes are filled where the
+    /// list keeps them (`TemplateSet::fill_run`) and nothing is copied, as nothing is for a
+    /// fixed request. A run that wraps past the last entry, and a random batch, are written
+    /// into `out`. The requests in the list are good until the list comes round to the same
+    /// entries again, so the caller writes them at once or copies them (`Conn` does).
+    pub fn next_batch(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) -> Filled {
         entries.clear();
         match self.order {
             Order::RoundRobin => {
                 let (first, len) = (self.next, self.entries.len());
                 let vars = Vars { seq: self.seq, worker: self.worker, conn };
-                self.entries.write_run_into(first, n as usize, out, vars, self.seq_step, &mut self.rng);
+                let filled = match self.entries.fill_run(first, n as usize, vars, self.seq_step, &mut self.rng) {
+                    Some(range) => Filled::InList(range),
+                    None => {
+                        out.clear();
+                        out.reserve(n as usize * self.len_max);
+                        self.entries.write_run_into(first, n as usize, out, vars, self.seq_step, &mut self.rng);
+                        Filled::Out
+                    }
+                };
                 self.seq = self.seq.wrapping_add(u64::from(n) * self.seq_step);
                 // Stepped, not `% len`: a division per request cost more than the fill.
                 let mut i = first;
@@ -70,16 +92,26 @@ impl RequestSource {
                     i = if i + 1 == len { 0 } else { i + 1 };
                 }
                 self.next = i;
+                filled
             }
             Order::Random => {
+                out.clear();
+                out.reserve(n as usize * self.len_max);
                 for _ in 0..n {
                     let entry = self.next_into(out, conn);
                     if self.per_target {
                         entries.push(entry);
                     }
                 }
+                Filled::Out
             }
         }
+    }
+
+    /// The bytes of a batch `next_batch` filled in the list.
+    #[inline(always)]
+    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
+        self.entries.bytes(range)
     }
 
     /// Appends the next request to `out`, with `conn` for `{{conn}}`; returns its entry's index.
@@ -112,6 +144,14 @@ mod tests {
             labels: texts.iter().map(|t| t.to_string()).collect(),
             order,
             seed: 7,
+        }
+    }
+
+    /// The next batch's bytes, wherever `next_batch` put them.
+    fn batch(source: &mut RequestSource, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) -> Vec<u8> {
+        match source.next_batch(n, out, entries, conn) {
+            Filled::InList(range) => source.bytes(range).to_vec(),
+            Filled::Out => out.clone(),
         }
     }
 
@@ -158,14 +198,17 @@ mod tests {
         let v = varying(&["a{{conn}}", "b", "c"], Order::RoundRobin);
         let mut source = RequestSource::new(&v, 0, 1);
         let (mut out, mut entries) = (b"old".to_vec(), vec![9]);
-        source.next_batch_into(4, &mut out, &mut entries, 5);
+        // Wrapping past the last entry: written into `out`.
+        assert_eq!(source.next_batch(4, &mut out, &mut entries, 5), Filled::Out);
         assert_eq!((&out[..], &entries[..]), (&b"a5bca5"[..], &[0, 1, 2, 0][..]));
-        source.next_batch_into(2, &mut out, &mut entries, 5);
-        assert_eq!((&out[..], &entries[..]), (&b"bc"[..], &[1, 2][..]));
+        // Not wrapping: filled in the list, `out` untouched.
+        assert_eq!(source.next_batch(2, &mut out, &mut entries, 5), Filled::InList(2..4));
+        assert_eq!((source.bytes(2..4), &entries[..]), (&b"bc"[..], &[1, 2][..]));
+        assert_eq!(batch(&mut source, 1, &mut out, &mut entries, 7), b"a7");
+        assert_eq!(out, b"a5bca5");
         // One entry with placeholders: no per-entry figures, so no indices.
         let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1);
-        one.next_batch_into(3, &mut out, &mut entries, 1);
-        assert_eq!((&out[..], entries.len()), (&b"x1x1x1"[..], 0));
+        assert_eq!((batch(&mut one, 3, &mut out, &mut entries, 1), entries.len()), (b"x1x1x1".to_vec(), 0));
     }
 
     #[test]
@@ -174,12 +217,12 @@ mod tests {
             let v = varying(&["a{{seq}}{{rand:1-99}}", "b{{conn}}", "c{{rand:5-500}}{{worker}}"], order);
             let (mut batched, mut single) = (RequestSource::new(&v, 1, 2), RequestSource::new(&v, 1, 2));
             let (mut out, mut entries) = (Vec::new(), Vec::new());
-            for n in [1, 4, 2, 7, 3] {
-                batched.next_batch_into(n, &mut out, &mut entries, 4);
+            for n in [1, 4, 2, 7, 3, 1, 1, 2] {
+                let got = batch(&mut batched, n, &mut out, &mut entries, 4);
                 let mut expected = Vec::new();
                 let expected_entries: Vec<u32> = (0..n).map(|_| single.next_into(&mut expected, 4)).collect();
                 assert_eq!(
-                    (String::from_utf8(out.clone()).unwrap(), &entries),
+                    (String::from_utf8(got).unwrap(), &entries),
                     (String::from_utf8(expected).unwrap(), &expected_entries),
                     "{order:?} {n}"
                 );

@@ -74,11 +74,13 @@ pub const MEMO_BYTES: usize = 512;
 struct HeadMemo<M> {
     head: Vec<u8>,
     meaning: M,
+    /// The longest head remembered: `MEMO_BYTES`, or 0 for a framer that parses every head.
+    max: usize,
 }
 
 impl<M: Copy> HeadMemo<M> {
     fn new(meaning: M) -> HeadMemo<M> {
-        HeadMemo { head: Vec::new(), meaning }
+        HeadMemo { head: Vec::new(), meaning, max: MEMO_BYTES }
     }
 
     /// The remembered head's length and meaning, if `input` starts with it.
@@ -89,10 +91,10 @@ impl<M: Copy> HeadMemo<M> {
     }
 
     /// Remembers `head` (a whole head, empty line included) and its meaning; a head longer
-    /// than `MEMO_BYTES` empties the memo instead.
+    /// than `max` empties the memo instead.
     fn remember(&mut self, head: &[u8], meaning: M) {
         self.head.clear();
-        if head.len() <= MEMO_BYTES {
+        if head.len() <= self.max {
             self.head.extend_from_slice(head);
             self.meaning = meaning;
         }
@@ -323,6 +325,14 @@ impl RequestFramer {
         RequestFramer { body: Body::Head, close: false, memo: HeadMemo::new((false, Body::Head)), memo_target: None }
     }
 
+    /// A framer that remembers no head and parses every one: what the memo must agree with,
+    /// for the fuzz target and its replay.
+    pub fn parsing_every_head() -> RequestFramer {
+        let mut framer = RequestFramer::new();
+        framer.memo.max = 0;
+        framer
+    }
+
     /// The length of the head at the start of `input` (`None` if it is not whole yet); sets
     /// `close` and the body framing. Answers from the memo when it can, also for a head that
     /// differs from the memo's only in its request target.
@@ -373,12 +383,22 @@ impl RequestFramer {
     /// `{{rand}}` in the URL) cost a scan of the target and a compare, not a parse. `None`
     /// sends the head to the parser: another method, a target with other bytes, another tail,
     /// or a head not whole yet.
+    ///
+    /// A target as long as the memo's (the usual case: a placeholder is filled at a fixed
+    /// width) is checked without the scan: the same bytes around it, and every byte of it
+    /// visible, tested all at once.
     #[inline]
     fn recall_other_target(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
         let head = &self.memo.head;
         let (start, end) = self.memo_target?;
         if head.is_empty() || input.len() <= start || input[..start] != head[..start] {
             return None;
+        }
+        if input.len() >= head.len() && input[end..head.len()] == head[end..] {
+            let visible = input[start..end].iter().fold(true, |all, &b| all & (b.wrapping_sub(b'!') <= b'~' - b'!'));
+            if visible && start < end {
+                return Some((head.len(), self.memo.meaning));
+            }
         }
         let target_bytes = input[start..].iter().position(|&b| !(b'!'..=b'~').contains(&b))?;
         let tail = &head[end..];
@@ -1036,6 +1056,20 @@ mod tests {
         for bad in ["POST  HTTP/1.1\r\n", "POST /a  HTTP/1.1\r\n", "POST /\x01 HTTP/1.1\r\n", "POST /a HTTP/9.9\r\n"] {
             let input = [post("/", "").as_bytes(), bad.as_bytes(), b"Content-Length: 2\r\n\r\nok"].concat();
             check_requests(&input, &[request(false), Feed::Error(ProtocolError::BadHead)]);
+        }
+        // The same, with targets as long as the memo's (the path without the scan): a control
+        // byte, a space, DEL, a byte above ASCII.
+        for bad in ["POST /\x01b HTTP/1.1\r\n", "POST / b HTTP/1.1\r\n", "POST /a\x7f HTTP/1.1\r\n"] {
+            let input = [post("/ab", "").as_bytes(), bad.as_bytes(), b"Content-Length: 2\r\n\r\nok"].concat();
+            check_requests(&input, &[request(false), Feed::Error(ProtocolError::BadHead)]);
+        }
+        let mut framer = RequestFramer::new();
+        let first = post("/ab", "");
+        assert_eq!(framer.feed(first.as_bytes()), (first.len(), request(false)));
+        for (other, recalled) in [("/xy", true), ("/~!", true), ("/x\u{e9}", false), ("/xyz", true), ("/x", true)] {
+            let head = post(other, "");
+            let expected = recalled.then_some((head.len() - 2, (false, Body::Length(2))));
+            assert_eq!(framer.recall_other_target(head.as_bytes()), expected, "{other:?}");
         }
         // A target of other bytes (above ASCII) goes to the parser, which decides.
         let mut framer = RequestFramer::new();

@@ -14,6 +14,7 @@
 //! of the bytes and a few digit stores per hole: no allocation, no formatting machinery.
 
 use std::fmt;
+use std::ops::Range;
 
 /// The digits of `{{seq}}`: values wrap at 10^12 (at two million requests a second, after
 /// almost six days). Twelve digits, as redis-benchmark's `__rand_int__`.
@@ -331,19 +332,61 @@ impl TemplateSet {
         }
     }
 
+    /// Fills, where they lie in the set's own bytes, the holes of the `n` entries from `first`
+    /// on, as `write_run_into` fills its copy, and returns where their requests now are (for
+    /// `bytes`). `None`, with nothing filled, when the run wraps past the last entry (its
+    /// requests do not lie back to back).
+    ///
+    /// Nothing is copied: the caller writes the requests straight from the set, as a fixed
+    /// request is written straight from its batch. A hole is always filled in whole (every
+    /// digit of its slot), so what an earlier fill left is overwritten. The bytes are good
+    /// until the next fill of the same entries: a caller that cannot write them at once
+    /// copies them.
+    pub fn fill_run(
+        &mut self,
+        first: usize,
+        n: usize,
+        mut vars: Vars,
+        seq_step: u64,
+        rng: &mut Rng,
+    ) -> Option<Range<usize>> {
+        let run = self.spans.get(first..first + n)?;
+        let Some((head, tail)) = run.first().zip(run.last()) else {
+            return Some(0..0);
+        };
+        let (start, end) = (head.start, tail.end);
+        for span in run {
+            fill_flat(&self.holes[span.holes_start..span.holes_end], &mut self.bytes[span.start..span.end], vars, rng);
+            vars.seq = vars.seq.wrapping_add(seq_step);
+        }
+        Some(start..end)
+    }
+
+    /// The set's bytes at `range` (a range `fill_run` returned).
+    #[inline(always)]
+    pub fn bytes(&self, range: Range<usize>) -> &[u8] {
+        &self.bytes[range]
+    }
+
     /// Fills the holes of `request`, a copy of the entry's bytes at `span`.
     #[inline(always)]
     fn fill(&self, span: Span, request: &mut [u8], vars: Vars, rng: &mut Rng) {
-        for hole in &self.holes[span.holes_start..span.holes_end] {
-            // A test and an index instead of a four-way match: the compiler made the match a
-            // jump table, which cost a tenth of the fill.
-            let n = if hole.kind == Kind::Rand {
-                hole.lo.wrapping_add(rng.below(hole.span))
-            } else {
-                [vars.seq, vars.worker, vars.conn][hole.kind as usize - 1]
-            };
-            put_digits(&mut request[hole.at..hole.at + hole.width], n);
-        }
+        fill_flat(&self.holes[span.holes_start..span.holes_end], request, vars, rng);
+    }
+}
+
+/// Writes each of an entry's `holes` into `request`, the entry's bytes (or a copy of them).
+#[inline(always)]
+fn fill_flat(holes: &[FlatHole], request: &mut [u8], vars: Vars, rng: &mut Rng) {
+    for hole in holes {
+        // A test and an index instead of a four-way match: the compiler made the match a jump
+        // table, which cost a tenth of the fill.
+        let n = if hole.kind == Kind::Rand {
+            hole.lo.wrapping_add(rng.below(hole.span))
+        } else {
+            [vars.seq, vars.worker, vars.conn][hole.kind as usize - 1]
+        };
+        put_digits(&mut request[hole.at..hole.at + hole.width], n);
     }
 }
 
@@ -564,6 +607,28 @@ mod tests {
             }
             assert_eq!(String::from_utf8(run).unwrap(), String::from_utf8(one_by_one).unwrap(), "{first} {n}");
         }
+    }
+
+    #[test]
+    fn a_run_filled_in_place_is_what_a_run_copied_is() {
+        let texts: [&[u8]; 4] = [b"/a/{{seq}}", b"", b"/c/{{rand:1-999}}/{{conn}}/{{rand:5-5}}", b"/d{{rand:0-9}}"];
+        let templates: Vec<Template> = texts.iter().map(|t| Template::compile(t, W).unwrap()).collect();
+        let mut set = TemplateSet::new(&templates);
+        // Runs that do not wrap, several times over the same entries: every hole is refilled.
+        for (round, (first, n)) in [(0, 4), (1, 2), (2, 2), (3, 1), (0, 3), (4, 0), (2, 2)].into_iter().enumerate() {
+            let (mut a, mut b) = (Rng::new(round as u64), Rng::new(round as u64));
+            let vars = Vars { seq: round as u64 * 1000, ..VARS };
+            let range = set.fill_run(first, n, vars, 3, &mut a).expect("the run does not wrap");
+            let mut copied = Vec::new();
+            set.write_run_into(first, n, &mut copied, vars, 3, &mut b);
+            assert_eq!(String::from_utf8_lossy(set.bytes(range)), String::from_utf8_lossy(&copied), "{first} {n}");
+            assert_eq!(a, b, "as many draws");
+        }
+        // A run that wraps fills nothing.
+        let before = set.clone();
+        assert_eq!(set.fill_run(3, 2, VARS, 1, &mut Rng::new(1)), None);
+        assert_eq!(set.fill_run(1, 4, VARS, 1, &mut Rng::new(1)), None);
+        assert_eq!(set, before);
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn framers_never_panic_and_splits_agree_with_one_shot() {
 }
 
 #[test]
-fn request_framer_never_panics_and_splits_agree_with_one_shot() {
+fn request_framer_never_panics_splits_agree_with_one_shot_and_memo_with_parser() {
     let mut rng = Rng(0x5eed_5e7e_c0de);
     let corpus = corpus("request_framer");
     for round in 0..600 {
@@ -133,7 +133,13 @@ fn request_framer_never_panics_and_splits_agree_with_one_shot() {
         let input = if round < corpus.len() { base.clone() } else { mutate(base, &mut rng) };
         check(RequestFramer::new, &input, &mut rng);
         // The fuzz target reads its first two bytes as cut points: frame the rest alone too.
-        check(RequestFramer::new, &input[input.len().min(2)..], &mut rng);
+        let rest = &input[input.len().min(2)..];
+        check(RequestFramer::new, rest, &mut rng);
+        // The head memo answers only as the parser would.
+        for bytes in [&input[..], rest] {
+            let parsed = frame(RequestFramer::parsing_every_head(), &[bytes]);
+            assert_eq!(frame(RequestFramer::new(), &[bytes]), parsed, "{:?}", String::from_utf8_lossy(bytes));
+        }
     }
 }
 
