@@ -142,7 +142,8 @@ RAW TCP REQUEST (tcp:// and unix: targets):
 
 REQUESTS THAT VARY (URL, headers, body, raw payloads):
     Placeholders: {{seq}} (unique in the run, 12 digits), {{rand:LO-HI}} (uniform, as
-    wide as HI, zero-padded), {{worker}}, {{conn}}; Content-Length stays right.
+    wide as HI), {{worker}}, {{conn}}. Every value is zero-padded to its fixed width, so
+    Content-Length stays right; in a JSON body put them in strings: {\"id\": \"{{seq}}\"}.
         --order ORDER     round-robin or random: the order of --targets or --data-file
                           entries [default: round-robin]
         --seed N          seed for {{rand}} and --order random: the same seed sends the same

@@ -321,6 +321,10 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
                 Some(Source::File(path)) => ("--body-file", read_file(path, "--body-file")?),
             };
             let url = options.target.url.clone().expect("an HTTP request has an http:// target");
+            // Each part's placeholders alone first, so an error names the flag it came from.
+            header_placeholders(headers, widths)?;
+            Template::compile(url.path.as_bytes(), widths)
+                .map_err(|e| SetupError::new("TARGET", &options.target.label, e.to_string()))?;
             let spec = http::RequestSpec {
                 method: method.clone(),
                 url,
@@ -349,22 +353,33 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
             let entries = parse_targets(file, &text)?;
             let fail =
                 |line: usize, reason: String| SetupError::new("--targets", file, format!("line {line}: {reason}"));
+            // -H's placeholders once, named as -H's; each entry's headers and body below, each
+            // named by its own line, so what is left for `compile_http` is the request line's.
+            header_placeholders(headers, widths)?;
             let mut templates = Vec::with_capacity(entries.len());
             let mut labels = Vec::with_capacity(entries.len());
             let mut n_head = 0;
             for (entry, url) in &entries {
                 let body = match &entry.body {
                     None => Vec::new(),
-                    Some((path, line)) => std::fs::read(path)
-                        .map_err(|e| fail(*line, format!("cannot read the body file '{path}': {e}")))?,
+                    Some((path, line)) => {
+                        let body = std::fs::read(path)
+                            .map_err(|e| fail(*line, format!("cannot read the body file '{path}': {e}")))?;
+                        Template::compile(&body, widths)
+                            .map_err(|e| fail(*line, format!("in the body file '{path}': {e}")))?;
+                        body
+                    }
                 };
+                for (name, value, line) in &entry.headers {
+                    Template::compile(value.as_bytes(), widths).map_err(|e| fail(*line, format!("{name}: {e}")))?;
+                }
                 // -H's headers for every entry, unless the entry has one of the same name.
                 let mut all: Vec<(String, String)> = headers
                     .iter()
-                    .filter(|(name, _)| !entry.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+                    .filter(|(name, _)| !entry.headers.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(name)))
                     .cloned()
                     .collect();
-                all.extend(entry.headers.iter().cloned());
+                all.extend(entry.headers.iter().map(|(name, value, _)| (name.clone(), value.clone())));
                 let spec = http::RequestSpec {
                     method: entry.method.clone(),
                     url: url.clone(),
@@ -380,9 +395,23 @@ fn request(options: &RunOptions, widths: Widths, targets_text: Option<&[u8]>) ->
                 let line = entries.iter().find(|(e, _)| e.method == "HEAD").map_or(0, |(e, _)| e.line);
                 return Err(fail(line, "HEAD mixed with other methods: a run's responses to HEAD have no body, so make every entry HEAD or none".into()));
             }
+            distinct_labels(
+                &mut labels,
+                |i| entries[i].0.body.as_ref().map(|(path, _)| path.as_str()),
+                |i| entries[i].0.line,
+            );
             Ok((templates, labels, Framing::Http { head: n_head > 0 }, None))
         }
     }
+}
+
+/// `-H` headers' placeholders, each compiled alone so that an error names `-H` and the header.
+fn header_placeholders(headers: &[(String, String)], widths: Widths) -> Result<(), SetupError> {
+    for (name, value) in headers {
+        Template::compile(value.as_bytes(), widths)
+            .map_err(|e| SetupError::new("-H/--header", format!("{name}: {value}"), e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// An HTTP request compiled: the body first (its length, holes filled, is the
@@ -395,6 +424,30 @@ fn compile_http(spec: &http::RequestSpec, widths: Widths) -> Result<Template, St
     template.append(&body);
     http::check_request(template.bytes()).map_err(|e| format!("the request is not valid HTTP: {e}"))?;
     Ok(template)
+}
+
+/// Labels that tell a list's entries apart in the report: a label two entries share (`POST /x`
+/// twice, with different bodies or headers; two payloads alike in their first 40 bytes) gets
+/// the entry's `@file` (`POST /x @a.json`), and where that is not enough, its line
+/// (`POST /x @a.json (line 7)`). Labels no other entry has stay as they are.
+fn distinct_labels<'a>(labels: &mut [String], body: impl Fn(usize) -> Option<&'a str>, line: impl Fn(usize) -> usize) {
+    fn shared(labels: &[String]) -> Vec<bool> {
+        let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for label in labels {
+            *count.entry(label).or_default() += 1;
+        }
+        labels.iter().map(|l| count[l.as_str()] > 1).collect()
+    }
+    for (i, shared) in shared(labels).into_iter().enumerate() {
+        if let Some(path) = body(i).filter(|_| shared) {
+            labels[i] = format!("{} @{path}", labels[i]);
+        }
+    }
+    for (i, shared) in shared(labels).into_iter().enumerate() {
+        if shared {
+            labels[i] = format!("{} (line {})", labels[i], line(i));
+        }
+    }
 }
 
 /// How the report names a raw payload: escaped, and shortened past 40 bytes.
@@ -414,6 +467,7 @@ fn raw_list(file: &str, widths: Widths) -> Result<(Vec<Template>, Vec<String>), 
     let text = String::from_utf8(bytes).map_err(|_| SetupError::new("--data-file", file, "it is not UTF-8 text"))?;
     let mut entries = Vec::new();
     let mut labels = Vec::new();
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() || line.starts_with('#') {
@@ -423,7 +477,9 @@ fn raw_list(file: &str, widths: Widths) -> Result<(Vec<Template>, Vec<String>), 
         let payload = crate::cli::parse_escapes(line).map_err(fail)?;
         entries.push(Template::compile(&payload, widths).map_err(|e| fail(e.to_string()))?);
         labels.push(raw_label(&payload));
+        lines.push(i + 1);
     }
+    distinct_labels(&mut labels, |_| None, |i| lines[i]);
     if entries.is_empty() {
         return Err(SetupError::new("--data-file", file, "no payloads (one per line; # starts a comment)"));
     }
@@ -811,7 +867,7 @@ mod tests {
 
     #[test]
     fn targets_files_become_compiled_entries() {
-        let body = temp_file("body.json", "{\"id\": {{seq}}}");
+        let body = temp_file("body.json", "{\"id\": \"{{seq}}\"}");
         let file = temp_file(
             "targets.txt",
             &format!("GET http://127.0.0.1:9/a\nX-A: 1\n\nPOST http://127.0.0.1:9/p?{{{{rand:1-100}}}}\n@{body}\n\nhttp://127.0.0.1:9/c\n"),
@@ -826,8 +882,8 @@ mod tests {
         assert!(first.contains("X-A: 1\r\n") && !first.contains("X-A: 0") && first.contains("X-B: 2\r\n"), "{first}");
         let post = String::from_utf8_lossy(v.entries[1].bytes()).into_owned();
         assert!(post.starts_with("POST /p?000 HTTP/1.1\r\n"), "{post}");
-        assert!(post.contains("Content-Length: 20\r\n"), "{post}");
-        assert!(post.ends_with("\r\n\r\n{\"id\": 000000000000}"), "{post}");
+        assert!(post.contains("Content-Length: 22\r\n"), "{post}");
+        assert!(post.ends_with("\r\n\r\n{\"id\": \"000000000000\"}"), "{post}");
         assert_eq!(v.entries[1].holes().len(), 2);
     }
 
@@ -844,6 +900,12 @@ mod tests {
             ("nobody.txt", "POST http://127.0.0.1:9/\n@/nonexistent/body.json\n", "line 2: cannot read the body file"),
             ("url.txt", "GET http://127.0.0.1:99999/\n", "line 1:"),
             ("rand.txt", "GET http://127.0.0.1:9/{{rand:9-1}}\n", "line 1: placeholder"),
+            // A header's placeholder: the header's own line, not the request line.
+            (
+                "header.txt",
+                "# h\nGET http://127.0.0.1:9/\nX-A: 1\nX-B: {{rand:1-}}\n",
+                "line 4: X-B: placeholder '{{rand:1-}}'",
+            ),
             ("head.txt", "GET http://127.0.0.1:9/\nHEAD http://127.0.0.1:9/\n", "line 2: HEAD mixed"),
         ] {
             let file = temp_file(name, text);
@@ -851,6 +913,60 @@ mod tests {
             assert_eq!(e.flag, "--targets");
             assert!(e.to_string().contains(words), "{name}: {e}");
         }
+    }
+
+    #[test]
+    fn labels_that_collide_get_the_body_file_then_the_line() {
+        let (a, b) = (temp_file("a.json", "{}"), temp_file("b.json", "[]"));
+        let file = temp_file(
+            "collide.txt",
+            &format!(
+                "POST http://127.0.0.1:9/x\n@{a}\n\nPOST http://127.0.0.1:9/x\n@{b}\n\n\
+                 GET http://127.0.0.1:9/y\nX-A: 1\n\nGET http://127.0.0.1:9/y\nX-A: 2\n\n\
+                 POST http://127.0.0.1:9/x\nX-C: 3\n@{a}\n\nGET http://127.0.0.1:9/z\n"
+            ),
+        );
+        let v = run(&["--targets", &file, "-t", "1"]).varying.unwrap();
+        assert_eq!(
+            v.labels,
+            [
+                format!("POST /x @{a} (line 1)"),
+                format!("POST /x @{b}"),
+                "GET /y (line 7)".to_string(),
+                "GET /y (line 10)".to_string(),
+                format!("POST /x @{a} (line 13)"),
+                "GET /z".to_string(),
+            ]
+        );
+        // Raw payloads alike in the first 40 bytes the label shows.
+        let long = "x".repeat(50);
+        let payloads = temp_file("long-payloads.txt", &format!("{long}1\\n\n{long}2\\n\nshort\\n\n"));
+        let v = run(&["127.0.0.1:9", "--data-file", &payloads, "--until", "\\n", "-t", "1"]).varying.unwrap();
+        let shown = "x".repeat(40);
+        assert_eq!(v.labels, [format!("{shown}... (line 1)"), format!("{shown}... (line 2)"), "short\\n".to_string()]);
+    }
+
+    #[test]
+    fn placeholder_errors_name_where_the_placeholder_is() {
+        // A body file's: the @ line and the file.
+        let body = temp_file("bad-body.json", "{\"k\": \"{{rand:5-2}}\"}");
+        let file = temp_file("body-line.txt", &format!("POST http://127.0.0.1:9/p\nX-A: 1\n@{body}\n"));
+        let e = err(&["--targets", &file]);
+        assert_eq!(e.flag, "--targets");
+        let said = e.to_string();
+        assert!(said.contains(&format!("line 3: in the body file '{body}': placeholder '{{{{rand:5-2}}}}'")), "{said}");
+        // -H's placeholders are -H's, with --targets or without; the URL's are TARGET's.
+        let ok = temp_file("ok.txt", "GET http://127.0.0.1:9/\n");
+        for args in
+            [&["--targets", &ok, "-H", "X-B: {{rand:1-}}"][..], &["http://127.0.0.1:9/", "-H", "X-B: {{rand:1-}}"]]
+        {
+            let e = err(args);
+            assert_eq!((e.flag, e.value.as_str()), ("-H/--header", "X-B: {{rand:1-}}"), "{e}");
+        }
+        let e = err(&["http://127.0.0.1:9/{{rand:9-1}}"]);
+        assert_eq!(e.flag, "TARGET", "{e}");
+        let e = err(&["http://127.0.0.1:9/", "-m", "POST", "--body", "{{rand:9-1}}"]);
+        assert_eq!(e.flag, "--body", "{e}");
     }
 
     #[test]

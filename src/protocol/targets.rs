@@ -26,7 +26,8 @@ pub struct Entry {
     pub line: usize,
     pub method: String,
     pub url: String,
-    pub headers: Vec<(String, String)>,
+    /// `(name, value, line)`: each header with its own line, for errors found later.
+    pub headers: Vec<(String, String, usize)>,
     /// `@path`, and its line.
     pub body: Option<(String, usize)>,
 }
@@ -84,8 +85,8 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, TargetsError> {
         if entry.body.is_some() {
             return Err(fail("a header after the @body line (the body comes last)".to_string()));
         }
-        let header = parse_header(line).map_err(fail)?;
-        entry.headers.push(header);
+        let (name, value) = parse_header(line).map_err(fail)?;
+        entry.headers.push((name, value, line_no));
     }
     if entries.is_empty() {
         return Err(TargetsError {
@@ -156,12 +157,12 @@ mod tests {
         assert_eq!(
             entries[0],
             Entry {
-                headers: vec![("X-A".into(), "1".into()), ("X-B".into(), "2".into())],
+                headers: vec![("X-A".into(), "1".into(), 3), ("X-B".into(), "2".into(), 4)],
                 ..entry(2, "GET", "http://h/a")
             }
         );
         assert_eq!(entries[1].body, Some(("body.json".into(), 8)));
-        assert_eq!(entries[1].headers, vec![("Content-Type".to_string(), "application/json".to_string())]);
+        assert_eq!(entries[1].headers, vec![("Content-Type".to_string(), "application/json".to_string(), 7)]);
         assert_eq!(entries[2], entry(10, "GET", "http://h/b"));
         assert_eq!(entries[3], entry(11, "HEAD", "HTTP://h/c"));
     }

@@ -38,6 +38,11 @@ pub enum Why {
     NotAStatus(u16),
     /// A `replies` key that names no reply kind.
     NotAReply(String),
+    /// A key of a `targets` entry's `status` that is neither an HTTP status nor a reply kind.
+    NotATargetStatus {
+        request: String,
+        status: String,
+    },
     /// The run's histogram (`which`: "" or "uncorrected ") could not be read.
     Histogram {
         which: &'static str,
@@ -80,6 +85,9 @@ impl fmt::Display for Why {
             ),
             Why::NotAStatus(code) => write!(f, "'{code}' is not an HTTP status"),
             Why::NotAReply(name) => write!(f, "'{name}' is not a reply kind (resp_..., mc_...)"),
+            Why::NotATargetStatus { request, status } => {
+                write!(f, "target '{request}': status '{status}' is neither an HTTP status nor a reply kind")
+            }
             Why::Histogram { which, why } => write!(f, "its {which}histogram is corrupt: {why}"),
             Why::CountsDisagree { values, requests } => {
                 write!(f, "its histogram holds {values} values for {requests} requests")
@@ -308,15 +316,17 @@ fn stats_of(file: &Path, report: &Report, start: f64, anchor: Instant) -> Result
     s.stopped_during_warmup = *stopped_during_warmup;
     s.sent = sent.unwrap_or(0);
     s.missed = missed.unwrap_or(0);
-    s.targets = targets
-        .iter()
-        .flatten()
-        .map(|t| crate::stats::TargetStats {
-            requests: t.requests,
-            status: t.status.iter().map(|(&code, &n)| (code, n)).collect(),
-            latency_us: None,
-        })
-        .collect();
+    s.targets = Vec::with_capacity(targets.as_ref().map_or(0, Vec::len));
+    for t in targets.iter().flatten() {
+        // A code ("200"), or under --frame a reply's name ("resp_bulk"): see `target_status`.
+        let code = |key: &String| {
+            let http = key.parse::<u16>().ok().filter(|&c| c > 0 && usize::from(c) < STATUS_CODES);
+            http.or_else(|| crate::protocol::reply::class(key))
+                .ok_or_else(|| bad(file, Why::NotATargetStatus { request: t.request.clone(), status: key.clone() }))
+        };
+        let status = t.status.iter().map(|(key, &n)| Ok((code(key)?, n))).collect::<Result<_, MergeError>>()?;
+        s.targets.push(crate::stats::TargetStats { requests: t.requests, status, latency_us: None });
+    }
     for (&code, &n) in status.iter().flatten() {
         let index = Some(usize::from(code)).filter(|&c| c < STATUS_CODES);
         let index = index.ok_or_else(|| bad(file, Why::NotAStatus(code)))?;
@@ -499,6 +509,41 @@ mod tests {
         r.replies = Some([("resp_bogus".to_string(), 1)].into());
         let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
         assert_eq!(err.to_string(), "r.json: 'resp_bogus' is not a reply kind (resp_..., mc_...)");
+    }
+
+    #[test]
+    fn target_statuses_come_back_by_code_or_reply_name() {
+        use crate::report::TargetReport;
+        let anchor = Instant::now();
+        let file = Path::new("r.json");
+        let entry = |request: &str, status: &[(&str, u64)]| TargetReport {
+            request: request.into(),
+            requests: status.iter().map(|(_, n)| n).sum(),
+            status: status.iter().map(|&(k, n)| (k.to_string(), n)).collect(),
+            latency_us: None,
+        };
+        let mut r = report(2, 1_800_000_000.0);
+        (r.run.http, r.status) = (false, None);
+        r.run.target_labels = vec!["GET a".into(), "SET b".into()];
+        r.targets =
+            Some(vec![entry("GET a", &[("resp_bulk", 3), ("resp_null", 1)]), entry("SET b", &[("resp_simple", 2)])]);
+        let s = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap();
+        use crate::protocol::reply;
+        assert_eq!(
+            s.targets[0].status.iter().copied().collect::<Vec<_>>(),
+            [(reply::RESP_BULK, 3), (reply::RESP_NULL, 1)]
+        );
+        assert_eq!(Report::new(&r.run, &s).targets, r.targets, "the names come back");
+        // HTTP: the codes.
+        let mut r = report(2, 1_800_000_000.0);
+        r.run.target_labels = vec!["GET /a".into()];
+        r.targets = Some(vec![entry("GET /a", &[("200", 5), ("404", 1)])]);
+        let s = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap();
+        assert_eq!(s.targets[0].status.iter().copied().collect::<Vec<_>>(), [(200, 5), (404, 1)]);
+        assert_eq!(Report::new(&r.run, &s).targets, r.targets);
+        r.targets = Some(vec![entry("GET /a", &[("ok", 5)])]);
+        let err = stats_of(file, &r, 1_800_000_000.0, anchor).unwrap_err();
+        assert_eq!(err.to_string(), "r.json: target 'GET /a': status 'ok' is neither an HTTP status nor a reply kind");
     }
 
     #[test]

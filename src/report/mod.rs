@@ -284,15 +284,17 @@ pub struct Report {
     pub targets: Option<Vec<TargetReport>>,
 }
 
-/// One entry of a request list: its completed responses, their statuses (HTTP) and latency
-/// (`null` for a list of more than `config::TARGET_ROWS_MAX` entries, and after a merge).
+/// One entry of a request list: its completed responses, their statuses and latency (`null`
+/// for a list of more than `config::TARGET_ROWS_MAX` entries, and after a merge).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetReport {
     /// The entry as the report names it: `GET /a`, or a raw payload, escaped.
     pub request: String,
     pub requests: u64,
+    /// Responses by status: the HTTP code (`"200"`), or under `--frame` the reply's kind as the
+    /// report's `replies` names it (`"resp_bulk"`); see `target_status`.
     #[serde(default)]
-    pub status: BTreeMap<u16, u64>,
+    pub status: BTreeMap<String, u64>,
     #[serde(default)]
     pub latency_us: Option<Latency>,
 }
@@ -668,7 +670,7 @@ impl Report {
                     .map(|(label, t)| TargetReport {
                         request: label.clone(),
                         requests: t.requests,
-                        status: t.status.iter().copied().collect(),
+                        status: t.status.iter().map(|&(code, n)| (target_status(code, info.http), n)).collect(),
                         latency_us: t.latency_us.as_deref().filter(|h| !h.is_empty()).map(Latency::of),
                     })
                     .collect()
@@ -912,7 +914,7 @@ impl Report {
                 Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
                 None => ("-".to_string(), "-".to_string()),
             };
-            let status = if t.status.is_empty() { "-".to_string() } else { status_codes(&t.status) };
+            let status = if t.status.is_empty() { "-".to_string() } else { target_statuses(&t.status) };
             let _ = writeln!(
                 out,
                 "               {:>10} {p50:>8} {p99:>8}  {status:<20}  {}",
@@ -1236,6 +1238,20 @@ fn replies(stats: &WorkerStats) -> Option<BTreeMap<String, u64>> {
     (!counted.is_empty()).then_some(counted)
 }
 
+/// How a request list's entry names a status: an HTTP code as its number; in a run that is not
+/// HTTP (`--frame resp|memcache`), a reply class by the name the Replies line gives it.
+pub fn target_status(code: u16, http: bool) -> String {
+    match reply::name(code).filter(|_| !http) {
+        Some(name) => name.to_string(),
+        None => code.to_string(),
+    }
+}
+
+/// An entry's statuses: "200: 1,000, 404: 3", or "resp_bulk: 500, resp_null: 2".
+pub fn target_statuses(status: &BTreeMap<String, u64>) -> String {
+    status.iter().map(|(name, &n)| format!("{name}: {}", group(n))).collect::<Vec<_>>().join(", ")
+}
+
 /// Responses by status code: "200: 534,649, 404: 3".
 pub fn status_codes(status: &BTreeMap<u16, u64>) -> String {
     status.iter().map(|(code, &n)| format!("{code}: {}", group(n))).collect::<Vec<_>>().join(", ")
@@ -1482,6 +1498,41 @@ mod tests {
         assert_eq!((t.requests, t.latency_us), (1, None));
         // One request: no targets at all.
         assert!(Report::new(&RunInfo::example(1.0), &WorkerStats::new(t0)).targets.is_none());
+    }
+
+    #[test]
+    fn targets_of_a_framed_run_name_their_replies_as_the_replies_line_does() {
+        use crate::protocol::reply;
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        stats.track_targets(2, true);
+        for (entry, class, n) in [(0, reply::RESP_BULK, 3), (0, reply::RESP_NULL, 1), (1, reply::RESP_SIMPLE, 4)] {
+            for _ in 0..n {
+                stats.record_response(t0, Duration::from_micros(100), None);
+                stats.status[usize::from(class)] += 1;
+                stats.record_target(entry, class, Duration::from_micros(100));
+            }
+        }
+        stats.elapsed = Duration::from_secs(1);
+        let labels = vec!["GET k\\r\\n".to_string(), "SET k v\\r\\n".to_string()];
+        let info = RunInfo { http: false, target_labels: labels.clone(), ..RunInfo::example(1.0) };
+        let r = Report::new(&info, &stats);
+        let text = r.to_text();
+        assert!(text.contains("  Replies      resp_simple 4, resp_bulk 3, resp_null 1\n"), "{text}");
+        let row = text.lines().find(|l| l.ends_with("GET k\\r\\n")).expect("a row for GET");
+        assert!(row.contains("resp_bulk: 3, resp_null: 1") && !row.contains("4: 3"), "{row}");
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["targets"][0]["status"], serde_json::json!({"resp_bulk": 3, "resp_null": 1}));
+        assert_eq!(json["targets"][1]["status"], serde_json::json!({"resp_simple": 4}));
+        // HTTP keeps its codes, even those below 100 that name reply kinds elsewhere.
+        let mut stats = WorkerStats::new(t0);
+        stats.track_targets(2, false);
+        stats.record_target(0, 4, Duration::from_micros(100));
+        stats.record_target(1, 200, Duration::from_micros(100));
+        let r = Report::new(&RunInfo { target_labels: labels, ..RunInfo::example(1.0) }, &stats);
+        let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(json["targets"][0]["status"], serde_json::json!({"4": 1}));
+        assert_eq!(json["targets"][1]["status"], serde_json::json!({"200": 1}));
     }
 
     #[test]

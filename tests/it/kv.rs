@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use clobber::protocol::reply;
 use clobber::stats::WorkerStats;
 
+use crate::binary::clobber;
 use crate::support::{http_config, run};
 
 fn free_port() -> u16 {
@@ -202,6 +203,90 @@ fn redis_over_a_unix_socket_counts_equal_commands_processed() {
         }
     }
     assert_eq!(redis_cmd(port, "GET counter"), "9000", "every INCR arrived once");
+}
+
+/// `targets::redis_keyspace_from_rand` over the Unix socket: the same keyspace, the same counts.
+#[test]
+fn redis_keyspace_from_rand_over_a_unix_socket() {
+    let redis = redis();
+    let port = redis.port;
+    let target = format!("unix:{}", redis.socket());
+    let processed = || info_field(port, "stats", "total_commands_processed").parse::<u64>().unwrap();
+    let before = processed();
+    let stats = run(&http_config(&[
+        &target,
+        "--data",
+        "SET key:{{rand:1-1000}} v\\r\\n",
+        "--until",
+        "\\r\\n",
+        "-n",
+        "20000",
+        "-c",
+        "8",
+        "-t",
+        "2",
+        "--pipeline",
+        "4",
+        "-d",
+        "60s",
+    ]));
+    let after = processed();
+    assert_eq!((stats.requests, stats.errors_total()), (20000, 0), "{:?}", stats.first_error);
+    // The INFO that read `before` is counted too.
+    assert_eq!(after - before - 1, stats.requests, "redis counted every SET");
+    let keys: u64 = redis_cmd(port, "DBSIZE").trim_start_matches(':').parse().unwrap();
+    assert!((900..=1000).contains(&keys), "{keys} keys");
+    assert_eq!(redis_cmd(port, "GET key:0001").len(), 1, "keys are zero-padded to HI's width");
+}
+
+#[test]
+fn per_entry_replies_are_named_as_redis_counted_them() {
+    let redis = redis();
+    let port = redis.port;
+    assert_eq!(redis_cmd(port, "SET k v"), "+OK");
+    let file = redis.dir.join("payloads.txt");
+    std::fs::write(&file, "GET k\\r\\n\nGET missing\\r\\n\nSET s v\\r\\n\nINCR n\\r\\n\n").unwrap();
+    let keyspace = || {
+        let stat = |name| info_field(port, "stats", name).parse::<u64>().unwrap();
+        (stat("keyspace_hits"), stat("keyspace_misses"))
+    };
+    let (hits, misses) = keyspace();
+    let before: Vec<u64> = ["get", "set", "incr"].iter().map(|c| calls(port, c)).collect();
+    let target = format!("tcp://127.0.0.1:{port}");
+    let file = file.display().to_string();
+    let out = clobber(&[
+        &target,
+        "--no-pin",
+        "--data-file",
+        &file,
+        "--frame",
+        "resp",
+        "-n",
+        "2000",
+        "-c",
+        "4",
+        "-t",
+        "1",
+        "-d",
+        "60s",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let status: Vec<&serde_json::Value> = json["targets"].as_array().unwrap().iter().map(|t| &t["status"]).collect();
+    // Each entry's replies by the names of the Replies line, not by internal class numbers.
+    let n = |entry: usize, name: &str| status[entry][name].as_u64().unwrap_or_else(|| panic!("{name}: {status:?}"));
+    assert_eq!(status.len(), 4);
+    assert!(status.iter().all(|s| s.as_object().unwrap().len() == 1), "one kind of reply each: {status:?}");
+    let (bulk, null, simple, integer) =
+        (n(0, "resp_bulk"), n(1, "resp_null"), n(2, "resp_simple"), n(3, "resp_integer"));
+    assert_eq!([bulk, null, simple, integer], [500; 4]);
+    // What redis counted: a hit per bulk reply, a miss per null, a call per command.
+    let after: Vec<u64> = ["get", "set", "incr"].iter().map(|c| calls(port, c)).collect();
+    assert_eq!([after[0] - before[0], after[1] - before[1], after[2] - before[2]], [bulk + null, simple, integer]);
+    let (hits_after, misses_after) = keyspace();
+    assert_eq!((hits_after - hits, misses_after - misses), (bulk, null));
+    assert_eq!(redis_cmd(port, "GET n"), integer.to_string());
 }
 
 /// A memcached on a free port (`unix`: on `{dir}/server.sock` instead, which turns TCP off).

@@ -9,20 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::binary::clobber;
+use crate::binary::{clobber, BIN};
 use crate::nginx::Nginx;
 use crate::support::{http_config, run};
 
 /// nginx with a server that logs `$request_uri`, the Content-Length header, and the body (read
-/// because `/post` is proxied to a second server, which logs nothing).
+/// because `/post` is proxied to a second server, which logs nothing) to `uris.log`, and each
+/// request's URI and `Authorization` header to `auth.log`.
 fn nginx_logging_uris() -> Nginx {
     Nginx::start_with(|dir, free_port| {
         let (port, upstream, d) = (free_port(), free_port(), dir.display());
         let servers = format!(
             "log_format uris escape=none '$request_uri $http_content_length [$request_body]';
+             log_format auth escape=none '$request_uri [$http_authorization]';
              server {{
                listen 127.0.0.1:{port} backlog=4096;
                access_log {d}/uris.log uris;
+               access_log {d}/auth.log auth;
                location / {{ return 200 \"hello\\n\"; }}
                location /post {{ proxy_pass http://127.0.0.1:{upstream}/ok; }}
              }}
@@ -137,7 +140,8 @@ fn post_bodies_arrive_whole_with_their_content_length() {
     let nginx = nginx_logging_uris();
     let port = nginx.extra_ports[0];
     let dir = temp_dir("post");
-    let body = write(&dir, "body.json", "{\"id\": {{seq}}, \"w\": {{worker}}, \"k\": \"{{rand:1-99}}\"}");
+    // Placeholders in JSON strings: the values are zero-padded, and JSON numbers may not be.
+    let body = write(&dir, "body.json", "{\"id\": \"{{seq}}\", \"w\": \"{{worker}}\", \"k\": \"{{rand:1-99}}\"}");
     let fixed = write(&dir, "fixed.json", "{\"a\": [1, 2, 3]}");
     let file = write(
         &dir,
@@ -159,10 +163,13 @@ fn post_bodies_arrive_whole_with_their_content_length() {
         match uri {
             "/post/1" => {
                 // 12 digits of seq, 1 of worker, 2 of rand.
-                assert_eq!(body.len(), "{\"id\": , \"w\": , \"k\": \"\"}".len() + 12 + 1 + 2, "{line}");
+                assert_eq!(body.len(), "{\"id\": \"\", \"w\": \"\", \"k\": \"\"}".len() + 12 + 1 + 2, "{line}");
                 assert_eq!(length, body.len().to_string(), "{line}");
-                assert!(body.starts_with("{\"id\": 0000000") && body.contains("\"w\": 0, \"k\": \""), "{line}");
-                ids.insert(body[7..19].to_string());
+                let json: serde_json::Value =
+                    serde_json::from_str(body).unwrap_or_else(|e| panic!("the body is not JSON ({e}): {line}"));
+                let (id, w, k) = (json["id"].as_str().unwrap(), &json["w"], json["k"].as_str().unwrap());
+                assert!(id.len() == 12 && id.starts_with("0000000") && w == "0" && k.len() == 2, "{line}");
+                ids.insert(id.to_string());
             }
             "/post/2" => assert_eq!((length, body), ("16", "{\"a\": [1, 2, 3]}"), "{line}"),
             // escape=none logs an absent value as nothing, not as "-".
@@ -171,6 +178,60 @@ fn post_bodies_arrive_whole_with_their_content_length() {
         }
     }
     assert_eq!(ids.len(), 100, "each POST its own {{{{seq}}}}");
+}
+
+#[test]
+fn targets_from_stdin_count_as_nginx_logs_them() {
+    let nginx = nginx_logging_uris();
+    let port = nginx.extra_ports[0];
+    let text = format!(
+        "# from a pipe\nGET http://127.0.0.1:{port}/in/a\n\nhttp://127.0.0.1:{port}/in/b\nX-A: 1\n\nGET http://127.0.0.1:{port}/in/c\n"
+    );
+    let mut child = Command::new(BIN)
+        .args(["--targets", "-", "--no-pin", "-n", "300", "-c", "3", "-t", "1", "-d", "60s", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = crate::binary::wait_for(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let client: BTreeMap<String, usize> = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["request"].as_str().unwrap().trim_start_matches("GET ").to_string(),
+                t["requests"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, usize> = ["/in/a", "/in/b", "/in/c"].iter().map(|p| (p.to_string(), 100)).collect();
+    assert_eq!(client, expected, "clobber's per-entry counts");
+    assert_eq!(uri_counts(&logged(&nginx, 300)), client, "nginx's log");
+}
+
+#[test]
+fn credentials_in_the_url_reach_nginx_as_basic_authorization() {
+    let nginx = nginx_logging_uris();
+    let port = nginx.extra_ports[0];
+    // (URL credentials, what `Authorization` must say: base64 of the percent-decoded user:pass)
+    for (userinfo, expected, n) in
+        [("user:pass", "Basic dXNlcjpwYXNz", 200), ("u%40x:p%3Ass", "Basic dUB4OnA6c3M=", 100)]
+    {
+        let before = nginx.log_lines("auth.log").len();
+        let url = format!("http://{userinfo}@127.0.0.1:{port}/auth");
+        let stats = run(&http_config(&[&url, "-n", &n.to_string(), "-c", "2", "-t", "1", "-d", "60s"]));
+        assert_eq!((stats.requests, stats.status[200], stats.errors_total()), (n, n, 0), "{url}");
+        crate::support::wait_for(|| nginx.log_lines("auth.log").len() >= before + n as usize);
+        let log = nginx.log_lines("auth.log");
+        assert_eq!(log.len() - before, n as usize, "nginx logged each request once: {url}");
+        let line = format!("/auth [{expected}]");
+        assert!(log[before..].iter().all(|l| *l == line), "{url}: {:?}, expected {line}", log.last());
+    }
 }
 
 #[test]

@@ -81,6 +81,44 @@ fn nginx_on_a_unix_socket_counts_match_keep_alive_pipelined_reconnect_and_tls() 
     }
 }
 
+#[test]
+fn targets_over_a_unix_socket_count_as_nginx_logs_them() {
+    let (nginx, http_sock, _) = nginx_on_unix_sockets();
+    let dir = tempdir("targets");
+    let file = dir.join("targets.txt");
+    // The URLs give Host and the path; the connections go to the socket.
+    std::fs::write(&file, "GET http://localhost/t/a\n\nhttp://localhost/t/b\nX-A: 1\n\nGET http://localhost/t/c?x=1\n")
+        .unwrap();
+    let file = file.display().to_string();
+    let stats = run(&http_config(&[
+        "--targets",
+        &file,
+        "--unix-socket",
+        &http_sock,
+        "-n",
+        "3000",
+        "-c",
+        "6",
+        "-t",
+        "2",
+        "-d",
+        "60s",
+    ]));
+    assert_eq!((stats.requests, stats.status[200]), (3000, 3000));
+    assert_eq!(stats.errors_total(), 0, "{:?}", stats.first_error);
+    let client: Vec<u64> = stats.targets.iter().map(|t| t.requests).collect();
+    assert_eq!(client, [1000, 1000, 1000], "clobber's per-entry counts");
+    wait_for(|| nginx.log_lines("unix.log").len() >= 3000);
+    let log = nginx.log_lines("unix.log");
+    let server: Vec<u64> = ["\"GET /t/a HTTP/1.1\" 200", "\"GET /t/b HTTP/1.1\" 200", "\"GET /t/c?x=1 HTTP/1.1\" 200"]
+        .iter()
+        .map(|request| log.iter().filter(|l| l.contains(request)).count() as u64)
+        .collect();
+    assert_eq!((server, log.len()), (client, 3000), "nginx's log");
+    assert_eq!(nginx.logged(), 0, "nothing went to the TCP server");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 fn serve_unix(path: &std::path::Path, mode: ServeMode) -> Server {
     let config = ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

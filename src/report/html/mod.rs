@@ -493,7 +493,7 @@ fn targets_table(page: &mut String, run: &PageRun) {
             Some(l) => (micros(l.p50 as f64), micros(l.p99 as f64)),
             None => ("-".to_string(), "-".to_string()),
         };
-        let status = if t.status.is_empty() { "-".to_string() } else { crate::report::status_codes(&t.status) };
+        let status = if t.status.is_empty() { "-".to_string() } else { crate::report::target_statuses(&t.status) };
         let _ = writeln!(
             page,
             "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -785,7 +785,7 @@ mod tests {
     fn a_request_list_gets_a_table_of_its_entries() {
         let mut r = run("list", 1, 10, 0, None);
         assert!(!render(std::slice::from_ref(&r)).unwrap().contains("<h2>Targets"));
-        let status = [(200, 7)].into_iter().collect();
+        let status = [("200".to_string(), 7)].into_iter().collect();
         let mut h = Histogram::<u64>::new(2).unwrap();
         h.record(120).unwrap();
         let latency = crate::report::Latency::of(&h);
@@ -799,6 +799,20 @@ mod tests {
         assert!(page.contains("<h2>Targets: list</h2>"), "a table");
         assert!(page.contains("<code>GET /a?&lt;x&gt;</code></td><td class=\"num\">7</td>"));
         assert!(page.contains("200: 7"));
+        // A --frame run's entries: their replies by name, as the Replies line says them.
+        let t0 = Instant::now();
+        let mut stats = WorkerStats::new(t0);
+        stats.track_targets(2, true);
+        for _ in 0..10 {
+            stats.record_response(t0, Duration::from_micros(100), None);
+            stats.status[usize::from(crate::protocol::reply::RESP_BULK)] += 1;
+            stats.record_target(0, crate::protocol::reply::RESP_BULK, Duration::from_micros(100));
+        }
+        stats.elapsed = Duration::from_secs(1);
+        let labels = vec!["GET k".to_string(), "GET j".to_string()];
+        let framed = RunInfo { http: false, target_labels: labels, ..info(None) };
+        let page = render(&[PageRun { label: "kv".into(), report: Report::new(&framed, &stats) }]).unwrap();
+        assert!(page.contains("<td>resp_bulk: 10</td>") && !page.contains("<td>4: 10</td>"), "reply names");
     }
 
     #[test]
