@@ -338,7 +338,7 @@ impl RequestFramer {
     /// differs from the memo's only in its request target.
     #[inline]
     fn head(&mut self, input: &[u8]) -> Result<Option<usize>, ProtocolError> {
-        if let Some((len, meaning)) = self.memo.recall(input).or_else(|| self.recall_other_target(input)) {
+        if let Some((len, meaning)) = self.recall(input) {
             (self.close, self.body) = meaning;
             return Ok(Some(len));
         }
@@ -384,21 +384,33 @@ impl RequestFramer {
     /// sends the head to the parser: another method, a target with other bytes, another tail,
     /// or a head not whole yet.
     ///
-    /// A target as long as the memo's (the usual case: a placeholder is filled at a fixed
-    /// width) is checked without the scan: the same bytes around it, and every byte of it
-    /// visible, tested all at once.
+    /// A target as long as the memo's (the usual case: the same head again, or a placeholder
+    /// filled at its fixed width) is checked without the scan: the same bytes around it, and
+    /// every byte of it visible, tested all at once. This is also how the memo's own head is
+    /// recalled: the same work for a repeated head and a varying one, so a list of requests
+    /// costs the server what one request does.
     #[inline]
-    fn recall_other_target(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
+    fn recall(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
         let head = &self.memo.head;
         let (start, end) = self.memo_target?;
-        if head.is_empty() || input.len() <= start || input[..start] != head[..start] {
+        if head.is_empty() || input.len() <= start {
             return None;
         }
-        if input.len() >= head.len() && input[end..head.len()] == head[end..] {
+        if input.len() >= head.len() && input[end..head.len()] == head[end..] && input[..start] == head[..start] {
             let visible = input[start..end].iter().fold(true, |all, &b| all & (b.wrapping_sub(b'!') <= b'~' - b'!'));
             if visible && start < end {
                 return Some((head.len(), self.memo.meaning));
             }
+        }
+        self.recall_other_target(input)
+    }
+
+    /// `recall` for a target of another length: scanned for its end.
+    fn recall_other_target(&self, input: &[u8]) -> Option<(usize, (bool, Body))> {
+        let head = &self.memo.head;
+        let (start, end) = self.memo_target?;
+        if input[..start] != head[..start] {
+            return None;
         }
         let target_bytes = input[start..].iter().position(|&b| !(b'!'..=b'~').contains(&b))?;
         let tail = &head[end..];
@@ -1069,15 +1081,15 @@ mod tests {
         for (other, recalled) in [("/xy", true), ("/~!", true), ("/x\u{e9}", false), ("/xyz", true), ("/x", true)] {
             let head = post(other, "");
             let expected = recalled.then_some((head.len() - 2, (false, Body::Length(2))));
-            assert_eq!(framer.recall_other_target(head.as_bytes()), expected, "{other:?}");
+            assert_eq!(framer.recall(head.as_bytes()), expected, "{other:?}");
         }
         // A target of other bytes (above ASCII) goes to the parser, which decides.
         let mut framer = RequestFramer::new();
         let (first, other) = (post("/a", ""), post("/\u{e9}", ""));
         assert_eq!(framer.feed(first.as_bytes()), (first.len(), request(false)));
         let third = post("/k/{{rand}}?q=1", "");
-        assert_eq!(framer.recall_other_target(third.as_bytes()), Some((third.len() - 2, (false, Body::Length(2)))));
-        assert_eq!(framer.recall_other_target(other.as_bytes()), None);
+        assert_eq!(framer.recall(third.as_bytes()), Some((third.len() - 2, (false, Body::Length(2)))));
+        assert_eq!(framer.recall(other.as_bytes()), None);
         assert_eq!(framer.feed(other.as_bytes()), (other.len(), request(false)));
         // Empty lines before the request line (httparse skips them): the target is found where
         // the parser found it (a fuzz input).
