@@ -25,7 +25,7 @@
 #                    server_cpu_s wall_s errors) in that file
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/nginx-conf.sh
+. scripts/bench-lib.sh
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-3s}
 CASES=${CASES:-keepalive pipeline16 pipeline16-nginx}
@@ -35,17 +35,7 @@ SERVER_BIN=${SERVER_BIN:-$BIN}
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "bench-targets.sh: needs nginx (apt-get install nginx)" >&2; exit 1; }
 ncpu=$(nproc); server_cpu=$((ncpu - 1)); client_cpu=0
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_setup
 nginx_port=$(free_port)
 nginx_conf "$nginx_port" "$server_cpu" "$tmp" >"$tmp/nginx.conf"
 taskset -c "$server_cpu" "$NGINX" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" &

@@ -43,7 +43,7 @@ RUNS=${RUNS:-3}
 SCENARIOS=${SCENARIOS:-keepalive pipeline reconnect large echo tls tlsreconnect}
 REDIS_N=${REDIS_N:-4000000}
 cd "$(dirname "$0")/.."
-. scripts/nginx-conf.sh
+. scripts/bench-lib.sh
 root=$(pwd)
 
 need() {  # need COMMAND PACKAGE
@@ -72,17 +72,7 @@ server_cpu=$((ncpu - 1))
 # Whole seconds for the tools that take only those (h2load -D, ab -t).
 secs=$(python3 -c "import sys; d=sys.argv[1]; v=float(d[:-2])/1000 if d.endswith('ms') else float(d.rstrip('s')); print(max(1, round(v)))" "$DURATION")
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_setup
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 
 # nginx: one worker on the server CPU; plain HTTP and TLS.

@@ -21,7 +21,7 @@ WARMUP=${WARMUP:-1s}
 SLO=${SLO:-p99<=10ms}
 CLOSED=${CLOSED:-5s}
 cd "$(dirname "$0")/.."
-. scripts/nginx-conf.sh
+. scripts/bench-lib.sh
 root=$(pwd)
 mkdir -p "$out"
 cargo build --release --quiet
@@ -38,16 +38,7 @@ if [ "$target" = page ]; then
     exit 0
 fi
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_setup
 wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 
 case "$target" in
