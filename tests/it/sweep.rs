@@ -162,36 +162,48 @@ fn rates_beyond_one_client_thread_make_the_client_the_limit() {
     // one, asked for far more than it can send: the server keeps up (it has more CPU than the
     // client, even while other tests run), the client's core saturates (or, when the kernel
     // shares it, its loop never waits), it sends short, and the sweep blames the client.
-    let server = ServeProcess::start(&["--mode", "http", "-t", "2"]);
-    let url = format!("http://{}/", server.addr);
-    let out = clobber_within(
-        &[
-            "sweep",
-            &url,
-            "-t",
-            "1",
-            "--cpus",
-            "0",
-            "-c",
-            "200",
-            "--rates",
-            "2000000..4000000",
-            "--step-duration",
-            "1s",
-            "--step-warmup",
-            "300ms",
-            "--slo",
-            "p99<=1s",
-            "--json",
-        ],
-        Duration::from_secs(60),
-    );
-    let (served, connections) = server.stop();
+    // When other tests crowd both cores the server can starve too: the client's loop then waits
+    // on it (busy under 90%), nothing is to blame, and the run says nothing about the verdict.
+    // It runs again then, three times in all; the loop's busy shares are in the message.
+    let mut busy = Vec::new();
+    let (out, (served, connections)) = loop {
+        let server = ServeProcess::start(&["--mode", "http", "-t", "2"]);
+        let url = format!("http://{}/", server.addr);
+        let out = clobber_within(
+            &[
+                "sweep",
+                &url,
+                "-t",
+                "1",
+                "--cpus",
+                "0",
+                "-c",
+                "200",
+                "--rates",
+                "2000000..4000000",
+                "--step-duration",
+                "1s",
+                "--step-warmup",
+                "300ms",
+                "--slo",
+                "p99<=1s",
+                "--json",
+            ],
+            Duration::from_secs(60),
+        );
+        let counts = server.stop();
+        let report = &json(&out)["sweep"]["steps"][0]["report"];
+        let loop_busy = report["client"]["loop_busy"].as_f64().unwrap_or(0.0);
+        busy.push(loop_busy);
+        if loop_busy >= 0.9 || report["bottleneck"] == "client" || busy.len() == 3 {
+            break (out, counts);
+        }
+    };
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let v = json(&out);
     let sweep = &v["sweep"];
     let step = &sweep["steps"][0];
-    assert_eq!(step["client_limited"], true, "{:.300}", step);
+    assert_eq!(step["client_limited"], true, "client loop busy {busy:?}; {:.300}", step);
     assert_eq!(step["pass"], false);
     let verdict = sweep["verdict"].as_str().unwrap();
     assert!(verdict.contains("the client, not the server, is the limit") && verdict.contains("% busy"), "{verdict}");
