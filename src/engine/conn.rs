@@ -1253,7 +1253,7 @@ mod tests {
         };
         let lines = || RawFramer::new(RawFraming::Until(Delimiter::new(b"\n")));
         let mut f = Fixture::with(lines(), 2, false, None);
-        f.source = Some(RequestSource::new(&varying, 0, 1));
+        f.source = Some(RequestSource::new(&varying, 0, 1, 2));
         f.conn = Conn::new(lines(), 2).numbered(1);
         let mut s = Script::default();
         s.writes.push_back(Ok(3));

@@ -38,11 +38,13 @@ pub struct RequestSource {
 }
 
 impl RequestSource {
-    pub fn new(varying: &Varying, worker: usize, threads: usize) -> RequestSource {
+    /// The source of worker `worker` of `threads`, whose batches hold at most `pipeline`
+    /// requests (its list gets a tail for them, `TemplateSet::with_tail`).
+    pub fn new(varying: &Varying, worker: usize, threads: usize, pipeline: usize) -> RequestSource {
         assert!(!varying.entries.is_empty(), "a request list has entries");
         // Each worker its own stream; SplitMix64 decorrelates neighbouring seeds.
         let mut seeder = Rng::new(varying.seed ^ (worker as u64).wrapping_mul(0xA076_1D64_78BD_642F));
-        let entries = TemplateSet::new(&varying.entries);
+        let entries = TemplateSet::with_tail(&varying.entries, pipeline);
         RequestSource {
             len_max: entries.len_max(),
             entries,
@@ -63,9 +65,9 @@ impl RequestSource {
     /// counters in registers, and `out` is grown once for the batch, not checked per request.
     ///
     /// Round robin, a batch is a run of consecutive entries: their holes are filled where the
-    /// list keeps them (`TemplateSet::fill_run`) and nothing is copied, as nothing is for a
-    /// fixed request. A run that wraps past the last entry, and a random batch, are written
-    /// into `out`. The requests in the list are good until the list comes round to the same
+    /// list keeps them (`TemplateSet::fill_run`; a run that wraps past the last entry goes on
+    /// in the list's tail) and nothing is copied, as nothing is for a fixed request. A random
+    /// batch, and a run longer than the tail, are written into `out`. The requests in the list are good until the list comes round to the same
     /// entries again, so the caller writes them at once or copies them (`Conn` does).
     pub fn next_batch(&mut self, n: u32, out: &mut Vec<u8>, entries: &mut Vec<u32>, conn: u64) -> Filled {
         entries.clear();
@@ -168,26 +170,26 @@ mod tests {
     #[test]
     fn round_robin_starts_at_the_workers_entry() {
         let v = varying(&["a", "b", "c"], Order::RoundRobin);
-        assert_eq!(take(&mut RequestSource::new(&v, 0, 2), 4), ["a", "b", "c", "a"]);
-        assert_eq!(take(&mut RequestSource::new(&v, 1, 2), 4), ["b", "c", "a", "b"]);
+        assert_eq!(take(&mut RequestSource::new(&v, 0, 2, 1), 4), ["a", "b", "c", "a"]);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 2, 1), 4), ["b", "c", "a", "b"]);
     }
 
     #[test]
     fn seq_is_unique_across_workers() {
         let v = varying(&["{{seq}}"], Order::RoundRobin);
-        let mut all: Vec<String> = (0..3).flat_map(|w| take(&mut RequestSource::new(&v, w, 3), 100)).collect();
+        let mut all: Vec<String> = (0..3).flat_map(|w| take(&mut RequestSource::new(&v, w, 3, 1), 100)).collect();
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 300);
-        assert_eq!(take(&mut RequestSource::new(&v, 1, 3), 2), ["000000000001", "000000000004"]);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 3, 1), 2), ["000000000001", "000000000004"]);
     }
 
     #[test]
     fn random_order_repeats_with_its_seed() {
         let v = varying(&["a", "b", "c", "d"], Order::Random);
-        let first = take(&mut RequestSource::new(&v, 0, 1), 200);
-        assert_eq!(first, take(&mut RequestSource::new(&v, 0, 1), 200));
-        assert_ne!(first, take(&mut RequestSource::new(&v, 1, 2), 200), "each worker its own stream");
+        let first = take(&mut RequestSource::new(&v, 0, 1, 1), 200);
+        assert_eq!(first, take(&mut RequestSource::new(&v, 0, 1, 1), 200));
+        assert_ne!(first, take(&mut RequestSource::new(&v, 1, 2, 1), 200), "each worker its own stream");
         for entry in ["a", "b", "c", "d"] {
             assert!(first.iter().filter(|e| *e == entry).count() > 20, "{entry} is drawn");
         }
@@ -196,7 +198,7 @@ mod tests {
     #[test]
     fn a_batch_is_the_next_requests_in_turn() {
         let v = varying(&["a{{conn}}", "b", "c"], Order::RoundRobin);
-        let mut source = RequestSource::new(&v, 0, 1);
+        let mut source = RequestSource::new(&v, 0, 1, 1);
         let (mut out, mut entries) = (b"old".to_vec(), vec![9]);
         // Wrapping past the last entry: written into `out`.
         assert_eq!(source.next_batch(4, &mut out, &mut entries, 5), Filled::Out);
@@ -207,7 +209,7 @@ mod tests {
         assert_eq!(batch(&mut source, 1, &mut out, &mut entries, 7), b"a7");
         assert_eq!(out, b"a5bca5");
         // One entry with placeholders: no per-entry figures, so no indices.
-        let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1);
+        let mut one = RequestSource::new(&varying(&["x{{conn}}"], Order::RoundRobin), 0, 1, 1);
         assert_eq!((batch(&mut one, 3, &mut out, &mut entries, 1), entries.len()), (b"x1x1x1".to_vec(), 0));
     }
 
@@ -215,7 +217,8 @@ mod tests {
     fn a_batch_writes_what_the_requests_one_by_one_write() {
         for order in [Order::RoundRobin, Order::Random] {
             let v = varying(&["a{{seq}}{{rand:1-99}}", "b{{conn}}", "c{{rand:5-500}}{{worker}}"], order);
-            let (mut batched, mut single) = (RequestSource::new(&v, 1, 2), RequestSource::new(&v, 1, 2));
+            // Batches of up to 7 from a list with a tail for them, against one request at a time.
+            let (mut batched, mut single) = (RequestSource::new(&v, 1, 2, 7), RequestSource::new(&v, 1, 2, 1));
             let (mut out, mut entries) = (Vec::new(), Vec::new());
             for n in [1, 4, 2, 7, 3, 1, 1, 2] {
                 let got = batch(&mut batched, n, &mut out, &mut entries, 4);
@@ -231,8 +234,25 @@ mod tests {
     }
 
     #[test]
+    fn with_a_tail_a_batch_that_wraps_is_filled_in_the_list() {
+        let v = varying(&["a{{conn}}", "b", "c"], Order::RoundRobin);
+        let mut source = RequestSource::new(&v, 0, 1, 4);
+        let (mut out, mut entries) = (Vec::new(), Vec::new());
+        // The list's bytes: `a_bc`, then the tail `a_bc`.
+        assert_eq!(source.next_batch(4, &mut out, &mut entries, 5), Filled::InList(0..6));
+        assert_eq!((source.bytes(0..6), &entries[..]), (&b"a5bca5"[..], &[0, 1, 2, 0][..]));
+        assert_eq!(source.next_batch(4, &mut out, &mut entries, 6), Filled::InList(2..7));
+        assert_eq!((source.bytes(2..7), &entries[..]), (&b"bca6b"[..], &[1, 2, 0, 1][..]));
+        assert!(out.is_empty(), "nothing copied");
+        // One entry, batches of 16: the redis keyspace case.
+        let mut one = RequestSource::new(&varying(&["k{{rand:1-9}}"], Order::RoundRobin), 0, 1, 16);
+        let Filled::InList(range) = one.next_batch(16, &mut out, &mut entries, 0) else { panic!("copied") };
+        assert_eq!(range.len(), 32);
+    }
+
+    #[test]
     fn worker_and_conn_fill_their_holes() {
         let v = varying(&["w{{worker}}c{{conn}}"], Order::RoundRobin);
-        assert_eq!(take(&mut RequestSource::new(&v, 1, 2), 1), ["w1c3"]);
+        assert_eq!(take(&mut RequestSource::new(&v, 1, 2, 1), 1), ["w1c3"]);
     }
 }

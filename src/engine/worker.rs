@@ -397,7 +397,7 @@ impl<C: Connector, K: Connection<Io = C::Stream>> Worker<C, K> {
         for i in 0..plan.n_connections {
             conns.insert(make_conn((first_conn + i) as u64));
         }
-        let source = config.varying.as_ref().map(|v| RequestSource::new(v, plan.id, config.threads));
+        let source = config.varying.as_ref().map(|v| RequestSource::new(v, plan.id, config.threads, config.pipeline));
         let mut stats = WorkerStats::new(plan.measure_from);
         if let Some(v) = config.varying.as_ref().filter(|v| v.per_target()) {
             stats.track_targets(v.entries.len(), v.entries.len() <= crate::config::TARGET_ROWS_MAX);

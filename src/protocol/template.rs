@@ -211,12 +211,24 @@ fn fill_holes(request: &mut [u8], holes: &[Hole], vars: Vars, rng: &mut Rng) {
 /// its bytes and its holes from two more allocations; here it reads one span and two places of
 /// two arrays that a round-robin walk reads in order. A hole's random span (`HI - LO + 1`) is
 /// computed here once, not per request.
+///
+/// After the entries may come a tail (`with_tail`): the first entries again, so that a run of
+/// consecutive entries that wraps past the last one still lies back to back and `fill_run` can
+/// fill it in place. With one entry and batches of 16 (a single URL with a `{{rand}}`,
+/// pipelined), every batch would wrap without it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TemplateSet {
     bytes: Vec<u8>,
     holes: Vec<FlatHole>,
+    /// The entries', then the tail's.
     spans: Vec<Span>,
+    /// How many entries (the spans after them are the tail).
+    entries: usize,
 }
+
+/// The most bytes a `TemplateSet`'s tail takes: a list of large requests gets a shorter tail
+/// (its runs that wrap are copied, as they were without one).
+pub const TAIL_BYTES_MAX: usize = 256 * 1024;
 
 /// One entry of a `TemplateSet`: its bytes are `bytes[start..end]`, its holes
 /// `holes[holes_start..holes_end]`.
@@ -251,12 +263,30 @@ enum Kind {
 
 impl TemplateSet {
     pub fn new(templates: &[Template]) -> TemplateSet {
+        TemplateSet::with_tail(templates, 0)
+    }
+
+    /// The set, then a tail of up to `run - 1` entries (from the first on, round and round,
+    /// and at most `TAIL_BYTES_MAX` bytes), so that `fill_run` fills any run of up to `run`
+    /// entries in place.
+    pub fn with_tail(templates: &[Template], run: usize) -> TemplateSet {
+        let mut tail = Vec::new();
+        let mut tail_bytes = 0;
+        for t in templates.iter().cycle().take(if templates.is_empty() { 0 } else { run.saturating_sub(1) }) {
+            tail_bytes += t.len();
+            if tail_bytes > TAIL_BYTES_MAX {
+                break;
+            }
+            tail.push(t);
+        }
+        let all = || templates.iter().chain(tail.iter().copied());
         let mut set = TemplateSet {
-            bytes: Vec::with_capacity(templates.iter().map(Template::len).sum()),
-            holes: Vec::with_capacity(templates.iter().map(|t| t.holes.len()).sum()),
-            spans: Vec::with_capacity(templates.len()),
+            bytes: Vec::with_capacity(all().map(Template::len).sum()),
+            holes: Vec::with_capacity(all().map(|t| t.holes.len()).sum()),
+            spans: Vec::with_capacity(templates.len() + tail.len()),
+            entries: templates.len(),
         };
-        for t in templates {
+        for t in all() {
             let span = Span {
                 start: set.bytes.len(),
                 end: set.bytes.len() + t.len(),
@@ -281,11 +311,11 @@ impl TemplateSet {
 
     /// How many entries the set holds.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.entries
     }
 
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.entries == 0
     }
 
     /// The longest entry, in bytes.
@@ -318,7 +348,7 @@ impl TemplateSet {
     ) {
         let (mut i, mut left) = (first, n);
         while left > 0 {
-            let run = &self.spans[i..self.spans.len().min(i + left)];
+            let run = &self.spans[i..self.entries.min(i + left)];
             let (run_start, run_end) = (run[0].start, run[run.len() - 1].end);
             let base = out.len();
             out.extend_from_slice(&self.bytes[run_start..run_end]);
@@ -335,7 +365,7 @@ impl TemplateSet {
     /// Fills, where they lie in the set's own bytes, the holes of the `n` entries from `first`
     /// on, as `write_run_into` fills its copy, and returns where their requests now are (for
     /// `bytes`). `None`, with nothing filled, when the run wraps past the last entry (its
-    /// requests do not lie back to back).
+    /// requests do not lie back to back, even in the tail).
     ///
     /// Nothing is copied: the caller writes the requests straight from the set, as a fixed
     /// request is written straight from its batch. A hole is always filled in whole (every
@@ -629,6 +659,21 @@ mod tests {
         assert_eq!(set.fill_run(3, 2, VARS, 1, &mut Rng::new(1)), None);
         assert_eq!(set.fill_run(1, 4, VARS, 1, &mut Rng::new(1)), None);
         assert_eq!(set, before);
+        // With a tail for runs of up to 6, runs that wrap (even twice) are filled in place too.
+        let mut tailed = TemplateSet::with_tail(&templates, 6);
+        assert_eq!(tailed.len(), 4);
+        for (first, n) in [(3, 2), (1, 4), (2, 6), (3, 6), (0, 6)] {
+            let (mut a, mut b) = (Rng::new(5), Rng::new(5));
+            let range = tailed.fill_run(first, n, VARS, 2, &mut a).expect("the tail holds the run");
+            let mut copied = Vec::new();
+            tailed.write_run_into(first, n, &mut copied, VARS, 2, &mut b);
+            assert_eq!(String::from_utf8_lossy(tailed.bytes(range)), String::from_utf8_lossy(&copied), "{first} {n}");
+        }
+        assert_eq!(tailed.fill_run(3, 7, VARS, 2, &mut Rng::new(5)), None, "longer than the tail");
+        // A tail stops at TAIL_BYTES_MAX.
+        let big = Template::literal(&vec![b'x'; TAIL_BYTES_MAX / 3]);
+        let capped = TemplateSet::with_tail(&[big.clone(), big], 16);
+        assert_eq!(capped.bytes.len(), TAIL_BYTES_MAX / 3 * 5);
     }
 
     #[test]
