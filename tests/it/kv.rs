@@ -14,7 +14,7 @@ use clobber::protocol::reply;
 use clobber::stats::WorkerStats;
 
 use crate::binary::clobber;
-use crate::support::{http_config, run};
+use crate::support::{http_config, redis_keyspace_run, run};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -213,23 +213,7 @@ fn redis_keyspace_from_rand_over_a_unix_socket() {
     let target = format!("unix:{}", redis.socket());
     let processed = || info_field(port, "stats", "total_commands_processed").parse::<u64>().unwrap();
     let before = processed();
-    let stats = run(&http_config(&[
-        &target,
-        "--data",
-        "SET key:{{rand:1-1000}} v\\r\\n",
-        "--until",
-        "\\r\\n",
-        "-n",
-        "20000",
-        "-c",
-        "8",
-        "-t",
-        "2",
-        "--pipeline",
-        "4",
-        "-d",
-        "60s",
-    ]));
+    let stats = redis_keyspace_run(&target);
     let after = processed();
     assert_eq!((stats.requests, stats.errors_total()), (20000, 0), "{:?}", stats.first_error);
     // The INFO that read `before` is counted too.

@@ -219,3 +219,25 @@ pub fn wait_for(ready: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// The redis keyspace run (redis-benchmark's `-r`): 20,000 `SET key:{{rand:1-1000}} v` to
+/// `target` (`tcp://...` or `unix:...`), 8 connections on 2 threads, 4 deep, within 60 s.
+pub fn redis_keyspace_run(target: &str) -> WorkerStats {
+    run(&http_config(&[
+        target,
+        "--data",
+        "SET key:{{rand:1-1000}} v\\r\\n",
+        "--until",
+        "\\r\\n",
+        "-n",
+        "20000",
+        "-c",
+        "8",
+        "-t",
+        "2",
+        "--pipeline",
+        "4",
+        "-d",
+        "60s",
+    ]))
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::binary::{clobber, BIN};
 use crate::nginx::Nginx;
-use crate::support::{http_config, run};
+use crate::support::{http_config, redis_keyspace_run, run};
 
 /// nginx with a server that logs `$request_uri`, the Content-Length header, and the body (read
 /// because `/post` is proxied to a second server, which logs nothing) to `uris.log`, and each
@@ -326,21 +326,7 @@ fn redis_keyspace_from_rand() {
     let redis = Redis::start();
     let before = redis.commands_processed();
     let target = format!("tcp://127.0.0.1:{}", redis.port);
-    let stats = run(&http_config(&[
-        &target,
-        "--data",
-        "SET key:{{rand:1-1000}} v\\r\\n",
-        "--until",
-        "\\r\\n",
-        "-n",
-        "20000",
-        "-c",
-        "8",
-        "-t",
-        "2",
-        "--pipeline",
-        "4",
-    ]));
+    let stats = redis_keyspace_run(&target);
     let after = redis.commands_processed();
     assert_eq!((stats.requests, stats.errors_total()), (20000, 0));
     // INFO's reply counts the commands before it: the first INFO itself is in the difference.
