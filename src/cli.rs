@@ -258,6 +258,7 @@ clobber sweep: step the open-loop rate up until an objective breaks (find the kn
 
 USAGE:
     clobber sweep [OPTIONS] URL --rates A..B --slo OBJ [--slo OBJ ...]
+    clobber sweep [OPTIONS] --targets FILE --rates A..B --slo OBJ [--slo OBJ ...]
 
 Each step is an open-loop run (as -R) at one rate, with coordinated-omission correction, on
 the same connections as the step before, after a short warm-up that is not recorded. Rates
@@ -386,6 +387,9 @@ pub enum Options {
     /// A run over `--targets`: its target is the file's origin, known once `setup` has read
     /// the file (`PendingRun::with_origin`).
     RunTargets(PendingRun),
+    /// `clobber sweep --targets`: the same wait for the file's origin
+    /// (`PendingRun::sweep_with_origin`).
+    SweepTargets(PendingRun),
     Help(&'static str),
     Version,
 }
@@ -407,6 +411,13 @@ impl PendingRun {
         let mut raw = self.raw.clone();
         raw.target = Some(url.to_string());
         run_options(raw, false)
+    }
+
+    /// The sweep's flags checked, with the file's first URL as the target.
+    pub fn sweep_with_origin(&self, url: &str) -> Result<SweepOptions, UsageError> {
+        let mut raw = self.raw.clone();
+        raw.target = Some(url.to_string());
+        sweep_options(raw)
     }
 }
 
@@ -887,7 +898,13 @@ where
     }
     if sweep {
         if raw.targets.is_some() {
-            return Err(conflict("--targets", "a sweep steps one request's rate: --targets is for a run"));
+            if let Some(t) = raw.target {
+                return Err(UsageError::Unexpected {
+                    value: t,
+                    reason: "--targets gives the URLs (and so the target): drop TARGET",
+                });
+            }
+            return Ok(Options::SweepTargets(PendingRun { raw }));
         }
         return Ok(Options::Sweep(sweep_options(raw)?));
     }
@@ -1890,6 +1907,17 @@ mod tests {
         assert_eq!(pending.with_origin("http://h/").unwrap_err().flag(), "--body");
         let Ok(Options::RunTargets(pending)) = parse(["--targets", "t", "--order", "sideways"]) else { panic!() };
         assert_eq!(pending.with_origin("http://h/").unwrap_err().flag(), "--order");
+        // A sweep over a list: its flags are checked once the file gives the origin.
+        let e = err(&["sweep", "http://127.0.0.1:9/", "--targets", "t.txt", "--rates", "1..2", "--slo", "p99<=1s"]);
+        assert!(e.to_string().contains("drop TARGET"), "{e}");
+        let sweep = ["sweep", "--targets", "t", "--rates", "100..200", "--slo", "p99<=1s"];
+        let Ok(Options::SweepTargets(pending)) = parse(sweep) else { panic!() };
+        let options = pending.sweep_with_origin("http://h/").unwrap();
+        assert_eq!((options.rate_from_per_s, options.rate_to_per_s), (100.0, 200.0));
+        let Ok(Options::SweepTargets(pending)) = parse(["sweep", "--targets", "t", "--slo", "p99<=1s"]) else {
+            panic!()
+        };
+        assert_eq!(pending.sweep_with_origin("http://h/").unwrap_err().flag(), "--rates");
     }
 
     #[test]

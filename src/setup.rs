@@ -153,7 +153,8 @@ pub fn command(options: Options) -> Result<Command, SetupError> {
         Options::RunTargets(pending) => Command::Run(load_targets(&pending)?),
         Options::Serve(serve) => Command::Serve(server(serve)?),
         Options::Demo(run) => Command::Demo(demo(run)?),
-        Options::Sweep(sweep) => Command::Sweep(sweep_config(sweep)?),
+        Options::Sweep(sweep) => Command::Sweep(sweep_config(sweep, None)?),
+        Options::SweepTargets(pending) => Command::Sweep(sweep_targets(&pending)?),
         Options::Merge { files, json } => Command::Merge { files, json },
         Options::Report { files, labels, output } => {
             let output = output.map(|path| writable_path(&path, "-o/--output")).transpose()?;
@@ -263,8 +264,9 @@ fn load_with(
 
 /// A sweep's `SweepConfig`: its load set up as a run's, with nothing that ends it (each step
 /// has its own end) and the first rate.
-fn sweep_config(options: SweepOptions) -> Result<SweepConfig, SetupError> {
-    let (mut load, _) = load(&options.run)?;
+/// A sweep's `Config`s (`targets_text`: the `--targets` file's bytes, read already).
+fn sweep_config(options: SweepOptions, targets_text: Option<&[u8]>) -> Result<SweepConfig, SetupError> {
+    let (mut load, _) = load_with(&options.run, targets_text)?;
     load.duration = None;
     load.requests = None;
     load.warmup = None;
@@ -533,6 +535,18 @@ fn load_targets(pending: &PendingRun) -> Result<Config, SetupError> {
         .with_origin(&lowercase_scheme(&first.url))
         .map_err(|e| SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line)))?;
     Ok(load_with(&options, Some(&text))?.0)
+}
+
+/// `clobber sweep --targets`: `load_targets` for a sweep.
+fn sweep_targets(pending: &PendingRun) -> Result<SweepConfig, SetupError> {
+    let file = pending.file();
+    let text = read_file(file, "--targets")?;
+    let entries = parse_targets(file, &text)?;
+    let first = &entries[0].0;
+    let options = pending
+        .sweep_with_origin(&lowercase_scheme(&first.url))
+        .map_err(|e| SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line)))?;
+    sweep_config(options, Some(&text))
 }
 
 /// A seed for a run without `--seed`: the clock's nanoseconds and the process id.

@@ -88,6 +88,44 @@ fn round_robin_sends_each_entry_in_turn() {
 }
 
 #[test]
+fn a_sweep_over_targets_sends_every_entry_as_nginx_logs_it() {
+    let nginx = nginx_logging_uris();
+    let port = nginx.extra_ports[0];
+    let dir = temp_dir("sweep");
+    let text = format!("GET http://127.0.0.1:{port}/a\n\nGET http://127.0.0.1:{port}/b?r={{{{rand:1-99}}}}\n");
+    let file = write(&dir, "targets.txt", &text);
+    let args = ["sweep", "--targets", &file, "--rates", "200..400", "--steps", "2", "--step-duration", "500ms"];
+    let out = crate::binary::clobber_within(
+        &[&args[..], &["--step-warmup", "100ms", "--slo", "p99<=1s", "-c", "4", "-t", "1", "--json"]].concat(),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["sweep"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    // Each step's report has a row per entry; the measured responses, per entry.
+    let mut measured = [0u64; 2];
+    for step in steps {
+        let rows = step["report"]["targets"].as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{:.300}", step["report"]);
+        for (i, row) in rows.iter().enumerate() {
+            measured[i] += row["requests"].as_u64().unwrap();
+        }
+    }
+    let total: u64 = measured.iter().sum();
+    assert!(total >= 250, "{measured:?}");
+    // nginx logs the warm-ups too (0.1 s at each rate): at most 60 more, and some in flight.
+    crate::support::wait_for(|| nginx.log_lines("uris.log").len() as u64 >= total);
+    let lines = nginx.log_lines("uris.log");
+    let paths: Vec<String> = lines.iter().map(|l| l.split(['?', ' ']).next().unwrap().to_string()).collect();
+    let counts = uri_counts(&paths);
+    let (a, b) = (counts["/a"] as u64, counts["/b"] as u64);
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(a >= measured[0] && b >= measured[1] && a + b <= total + 80, "nginx {a} {b}, clobber {measured:?}");
+    assert!(a.abs_diff(b) <= 4, "round robin: {a} and {b}");
+}
+
+#[test]
 fn random_order_with_a_seed_repeats_itself() {
     let nginx = nginx_logging_uris();
     let port = nginx.extra_ports[0];
