@@ -86,6 +86,8 @@ pub struct Config {
     pub server_pids: Vec<u32>,
     /// `--perf`: the processes to profile (the server's, or clobber's own), and `--perf-out`.
     pub perf: Option<PerfConfig>,
+    /// Said on stderr before the run starts: `{{...}}` that look like placeholders and are not.
+    pub warnings: Vec<String>,
 }
 
 /// Requests that vary from one to the next: several entries (`--targets`, `--data-file`), or

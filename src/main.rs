@@ -63,6 +63,9 @@ fn stop_on_signals() -> Arc<AtomicBool> {
 /// Runs the load and prints its report; the server's CPU time is read from `config`'s
 /// `--server-pid` processes, or from `server_tids`, threads of this process (the demo's).
 fn load(config: &Config, stop: &Arc<AtomicBool>, server_tids: &[u32]) -> ExitCode {
+    for warning in &config.warnings {
+        eprintln!("clobber: warning: {warning}");
+    }
     if let Some(at) = config.start_at_unix_s {
         if !wait_until(at, config.json, stop) {
             // Not a usage error: the command line was fine, the run just never started.
@@ -152,6 +155,9 @@ fn exit_code(report: &Report, fail_on_error: bool) -> u8 {
 /// the table and the verdict (or the JSON), and the page under `--html`. A Ctrl-C ends the
 /// sweep after the step under way, and what the steps so far support is printed the same way.
 fn sweep(config: &SweepConfig) -> ExitCode {
+    for warning in &config.load.warnings {
+        eprintln!("clobber: warning: {warning}");
+    }
     let stop = stop_on_signals();
     let mut n = 0;
     let on_step = |step: &report::sweep::Step| {

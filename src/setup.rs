@@ -198,6 +198,7 @@ fn load_with(
     let widths = Widths::of_run(threads, options.connections);
     let (entries, labels, framing, spec) = request(options, widths, targets_text)?;
     let payload = entries[0].bytes().to_vec();
+    let warnings = unknown_placeholders(&entries);
     let varying = (entries.len() > 1 || !entries[0].holes().is_empty()).then(|| Varying {
         entries,
         labels,
@@ -258,8 +259,26 @@ fn load_with(
         fail_on_error: options.fail_on_error,
         server_pids,
         perf,
+        warnings,
     };
     Ok((config, spec))
+}
+
+/// A warning per distinct `{{...}}` that looks like a placeholder and is not one (at most
+/// five, then how many more): a misspelt `{{Seq}}` would otherwise be sent as written unseen.
+fn unknown_placeholders(entries: &[Template]) -> Vec<String> {
+    let mut unknown: Vec<&str> = entries.iter().flat_map(Template::unknown).map(String::as_str).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    let mut warnings: Vec<String> = unknown
+        .iter()
+        .take(5)
+        .map(|p| format!("{p} is not a placeholder ({{{{seq}}}}, {{{{rand:LO-HI}}}}, {{{{worker}}}}, {{{{conn}}}}): it is sent as written"))
+        .collect();
+    if unknown.len() > 5 {
+        warnings.push(format!("and {} more such", unknown.len() - 5));
+    }
+    warnings
 }
 
 /// A sweep's `SweepConfig`: its load set up as a run's, with nothing that ends it (each step

@@ -5,7 +5,8 @@
 //! in LO..=HI from the worker's seeded generator), `{{worker}}` (the worker's number) and
 //! `{{conn}}` (the connection's number within the run). Any other `{{` is literal text, so a
 //! body that happens to hold `{{` is sent as written; a `{{rand:` whose range does not parse is
-//! an error (it was meant as a placeholder).
+//! an error (it was meant as a placeholder), and a `{{...}}` that looks like a misspelt name
+//! (`{{Seq}}`) is kept in `Template::unknown`, which setup turns into a warning.
 //!
 //! Invariant: a hole has a fixed width, chosen when compiling (for `rand`, the digits of HI;
 //! for the others, from `Widths`), and every value is written zero-padded to that width. So a
@@ -84,6 +85,9 @@ impl fmt::Display for TemplateError {
 pub struct Template {
     bytes: Vec<u8>,
     holes: Vec<Hole>,
+    /// What looked like a placeholder and is not one (`{{Seq}}`, `{{ seq }}`, `{{rnd:1-9}}`):
+    /// sent as written, and worth a warning.
+    unknown: Vec<String>,
 }
 
 /// The per-request values a fill needs besides the generator.
@@ -97,13 +101,14 @@ pub struct Vars {
 impl Template {
     /// Bytes without placeholders, sent as they are.
     pub fn literal(bytes: &[u8]) -> Template {
-        Template { bytes: bytes.to_vec(), holes: Vec::new() }
+        Template { bytes: bytes.to_vec(), holes: Vec::new(), unknown: Vec::new() }
     }
 
     /// Finds the placeholders in `text` and leaves a zero-filled hole for each.
     pub fn compile(text: &[u8], widths: Widths) -> Result<Template, TemplateError> {
         let mut bytes = Vec::with_capacity(text.len());
         let mut holes = Vec::new();
+        let mut unknown = Vec::new();
         let mut i = 0;
         while i < text.len() {
             if !text[i..].starts_with(b"{{") {
@@ -133,8 +138,11 @@ impl Template {
                         }
                         (Value::Rand { lo, hi }, digits(hi))
                     }
-                    // Not a placeholder: literal text.
+                    // Not a placeholder: literal text (noted if it looks like a misspelt one).
                     None => {
+                        if looks_like_a_name(inner) {
+                            unknown.push(placeholder());
+                        }
                         bytes.push(text[i]);
                         i += 1;
                         continue;
@@ -146,7 +154,7 @@ impl Template {
             bytes.resize(bytes.len() + usize::from(width), b'0');
             i = end;
         }
-        Ok(Template { bytes, holes })
+        Ok(Template { bytes, holes, unknown })
     }
 
     /// The bytes, with every hole zero-filled.
@@ -171,6 +179,13 @@ impl Template {
         let base = self.bytes.len();
         self.bytes.extend_from_slice(&tail.bytes);
         self.holes.extend(tail.holes.iter().map(|h| Hole { at: h.at + base, ..*h }));
+        self.unknown.extend_from_slice(&tail.unknown);
+    }
+
+    /// The `{{...}}` in the text that look like placeholders but are not, in order (sent as
+    /// written).
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
     }
 
     /// Appends one request to `out`: the bytes, then the holes filled. `out` keeps its
@@ -466,6 +481,15 @@ pub fn digits(mut n: u64) -> u8 {
     d
 }
 
+/// Whether the text between `{{` and `}}` looks like a placeholder's name: a short run of
+/// letters, digits, spaces and `_:-.` with a letter in it (`{{ seq }}`, `{{rnd:1-9}}`), not
+/// JSON or code that happens to hold braces.
+fn looks_like_a_name(inner: &[u8]) -> bool {
+    (1..=32).contains(&inner.len())
+        && inner.iter().any(u8::is_ascii_alphabetic)
+        && inner.iter().all(|&b| b.is_ascii_alphanumeric() || b" _:-.".contains(&b))
+}
+
 /// `LO-HI`, both decimal.
 fn parse_range(range: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(range).ok()?;
@@ -674,6 +698,17 @@ mod tests {
         let big = Template::literal(&vec![b'x'; TAIL_BYTES_MAX / 3]);
         let capped = TemplateSet::with_tail(&[big.clone(), big], 16);
         assert_eq!(capped.bytes.len(), TAIL_BYTES_MAX / 3 * 5);
+    }
+
+    #[test]
+    fn what_looks_like_a_misspelt_placeholder_is_noted() {
+        let t = Template::compile(b"/{{Seq}}/{{ seq }}/{{rnd:1-9}}/{{seq}}/{{}}/{{\"a\": 1}}/{{42}}", W).unwrap();
+        assert_eq!(t.unknown(), ["{{Seq}}", "{{ seq }}", "{{rnd:1-9}}"]);
+        assert_eq!(t.holes().len(), 1, "{{{{seq}}}} alone is a hole");
+        let mut head = Template::compile(b"GET /{{x}} ", W).unwrap();
+        head.append(&Template::compile(b"{{y}}", W).unwrap());
+        assert_eq!(head.unknown(), ["{{x}}", "{{y}}"]);
+        assert!(Template::compile(b"{{seq}}{{rand:1-2}}", W).unwrap().unknown().is_empty());
     }
 
     #[test]

@@ -126,6 +126,21 @@ fn a_sweep_over_targets_sends_every_entry_as_nginx_logs_it() {
 }
 
 #[test]
+fn a_misspelt_placeholder_is_sent_as_written_with_a_warning() {
+    let server = crate::binary::ServeProcess::start(&["--mode", "http"]);
+    let url = format!("http://{}/k/{{{{Seq}}}}?r={{{{rand:1-9}}}}", server.addr);
+    let out = clobber(&[&url, "-H", "X-C: {{ conn }}", "-n", "50", "-c", "2", "-t", "1", "-d", "10s", "--json"]);
+    let (served, _) = server.stop();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("clobber: warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(warnings[0].contains("{{ conn }} is not a placeholder") && warnings[1].contains("{{Seq}}"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["requests"].as_u64(), served), (Some(50), 50), "the run goes on");
+}
+
+#[test]
 fn random_order_with_a_seed_repeats_itself() {
     let nginx = nginx_logging_uris();
     let port = nginx.extra_ports[0];
