@@ -7,6 +7,9 @@
 #   fixed    one fixed URL, /
 #   same     one fixed URL as long as the varying ones, /?k=0001&r=0000000
 #   targets  --targets with 1,000 entries /?k=NNNN&r={{rand:1-1000000}}
+# and, when MODES asks for them (MODES="fixed same targets onerand random"):
+#   onerand  one URL with a placeholder, /?k=0001&r={{rand:1-1000000}} (redis-benchmark -r's case)
+#   random   the 1,000 entries in --order random (each entry copied, then filled)
 # Cases (CASES to choose): keepalive (nginx, one request per round trip), pipeline16 (`clobber
 # serve --mode http`, which must be faster than the client so that the client is measured),
 # pipeline16-nginx (the same against nginx, a second server, which parses every request head
@@ -18,7 +21,8 @@
 # `fixed` (and `same`): of the medians, and the median of the per-round ratios (each round's
 # targets run against the fixed run next to it, which cancels slow drifts of a shared machine).
 #
-# Usage: RUNS=5 DURATION=3s CASES="keepalive pipeline16 pipeline16-nginx" scripts/bench-targets.sh
+# Usage: RUNS=5 DURATION=3s CASES="keepalive pipeline16 pipeline16-nginx" MODES="fixed same targets" scripts/bench-targets.sh
+#   (MODES must hold fixed and same: the ratios are against them)
 #   BIN=path         measure another build (default: cargo build --release)
 #   SERVER_BIN=path  the `clobber serve` to measure against (default: BIN)
 #   RAW=path         also keep every run's line (case mode round responses client_cpu_s
@@ -29,6 +33,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 DURATION=${DURATION:-3s}
 CASES=${CASES:-keepalive pipeline16 pipeline16-nginx}
+MODES=${MODES:-fixed same targets}
 CONNECTIONS=${CONNECTIONS:-50}
 if [ -z "${BIN:-}" ]; then cargo build --release --quiet; BIN=target/release/clobber; fi
 SERVER_BIN=${SERVER_BIN:-$BIN}
@@ -65,6 +70,9 @@ run() {
     fixed) args=("http://$addr/") ;;
     same) args=("http://$addr/?k=0001&r=0000000") ;;
     targets) args=(--targets "$tmp/targets-$addr.txt") ;;
+    onerand) args=("http://$addr/?k=0001&r={{rand:1-1000000}}") ;;
+    random) args=(--targets "$tmp/targets-$addr.txt" --order random --seed 1) ;;
+    *) echo "unknown mode '$mode' (fixed same targets onerand random)" >&2; exit 2 ;;
     esac
     python3 - "$case" "$mode" "$round" "$pid" "$tmp/out.json" taskset -c "$client_cpu" "$BIN" "${args[@]}" \
         -t 1 -c "$CONNECTIONS" -d "$DURATION" --pipeline "$pipeline" --json >>"$tmp/results" <<'PY'
@@ -83,14 +91,14 @@ PY
 
 for round in $(seq "$RUNS"); do
     for case in $CASES; do
-        for mode in fixed same targets; do run "$case" "$mode" "$round"; done
+        for mode in $MODES; do run "$case" "$mode" "$round"; done
     done
 done
 
 [ -z "${RAW:-}" ] || cp "$tmp/results" "$RAW"
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')), kernel $(uname -r)."
 echo "Client on CPU $client_cpu (one thread), server on CPU $server_cpu, $CONNECTIONS connections, $DURATION per run, $RUNS interleaved rounds."
-echo "Command: RUNS=$RUNS DURATION=$DURATION CASES=\"$CASES\" scripts/bench-targets.sh"
+echo "Command: RUNS=$RUNS DURATION=$DURATION CASES=\"$CASES\" MODES=\"$MODES\" scripts/bench-targets.sh"
 echo
 python3 - "$tmp/results" <<'PY'
 import statistics, sys
@@ -109,7 +117,7 @@ for case in cases:
     def paired(mode, ref):
         rounds = runs[(case, mode)].keys() & runs[(case, ref)].keys()
         return statistics.median(runs[(case, mode)][k][1] / runs[(case, ref)][k][1] for k in rounds)
-    for mode in ("fixed", "same", "targets"):
+    for mode in ("fixed", "same", "targets", "onerand", "random"):
         if (case, mode) not in runs:
             continue
         errors = sum(r[4] for r in runs[(case, mode)].values())
