@@ -546,26 +546,29 @@ fn lowercase_scheme(text: &str) -> String {
 
 /// A run over `--targets`: the file read and checked, its first entry's origin as the target.
 fn load_targets(pending: &PendingRun) -> Result<Config, SetupError> {
-    let file = pending.file();
-    let text = read_file(file, "--targets")?;
-    let entries = parse_targets(file, &text)?;
-    let first = &entries[0].0;
-    let options = pending
-        .with_origin(&lowercase_scheme(&first.url))
-        .map_err(|e| SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line)))?;
+    let (options, text) = with_targets_origin(pending, PendingRun::with_origin)?;
     Ok(load_with(&options, Some(&text))?.0)
 }
 
 /// `clobber sweep --targets`: `load_targets` for a sweep.
 fn sweep_targets(pending: &PendingRun) -> Result<SweepConfig, SetupError> {
+    let (options, text) = with_targets_origin(pending, PendingRun::sweep_with_origin)?;
+    sweep_config(options, Some(&text))
+}
+
+/// Reads and checks the `--targets` file (once: it may be standard input), and has `check`
+/// check the flags with the first entry's origin as the target; returns them and the file.
+fn with_targets_origin<O>(
+    pending: &PendingRun,
+    check: impl Fn(&PendingRun, &str) -> Result<O, crate::cli::UsageError>,
+) -> Result<(O, Vec<u8>), SetupError> {
     let file = pending.file();
     let text = read_file(file, "--targets")?;
     let entries = parse_targets(file, &text)?;
     let first = &entries[0].0;
-    let options = pending
-        .sweep_with_origin(&lowercase_scheme(&first.url))
+    let options = check(pending, &lowercase_scheme(&first.url))
         .map_err(|e| SetupError::new("--targets", file, format!("with the origin of line {}: {e}", first.line)))?;
-    sweep_config(options, Some(&text))
+    Ok((options, text))
 }
 
 /// A seed for a run without `--seed`: the clock's nanoseconds and the process id.
